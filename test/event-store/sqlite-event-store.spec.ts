@@ -1,0 +1,123 @@
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { EventToAppend } from '../../src/event-store/event-store';
+import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
+import { StoreFileError } from '../../src/event-store/sqlite/sqlite-schema';
+
+const event = (type = 'Happened'): EventToAppend => ({ id: randomUUID(), type, data: { n: 1 } });
+
+describe('SQLite event store', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-sqlite-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const fileBytes = (): Buffer => fs.readFileSync(path.join(dir, STORE_FILE_NAME));
+
+  it('creates its file in DATA_DIR in WAL mode with synchronous=FULL, and keeps events across reopen', async () => {
+    const store = new SqliteEventStore({ dataDir: path.join(dir, 'nested', 'data') });
+    await store.appendToStream('s-1', [event()], { expectedRevision: 'no_stream' });
+    await store.close();
+    const db = new Database(path.join(dir, 'nested', 'data', STORE_FILE_NAME), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    const reopened = new SqliteEventStore({ dataDir: path.join(dir, 'nested', 'data') });
+    expect(await reopened.readStream('s-1')).toHaveLength(1);
+    expect((reopened as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    await reopened.close();
+  });
+
+  it('group commit: appends that arrive together share one transaction, and each is checked on its own', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    await store.appendToStream('g-0', [event()], { expectedRevision: 'no_stream' });
+    const before = store.stats();
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 31 }, (_, i) => store.appendToStream(`g-${i + 1}`, [event()], { expectedRevision: 'no_stream' })),
+      store.appendToStream('g-0', [event()], { expectedRevision: 'no_stream' }), // wrong: fails alone
+    ]);
+    const after = store.stats();
+    expect(after.commits - before.commits).toBe(1);
+    expect(after.appends - before.appends).toBe(32);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(31);
+    expect(results[31]).toMatchObject({ status: 'rejected', reason: { code: 'WRONG_EXPECTED_VERSION', actual: 0 } });
+    expect(await store.readStream('g-0')).toHaveLength(1);
+    await store.close();
+  });
+
+  it('refuses an append whose event ids partly repeat another append, storing nothing', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    const a = event();
+    await store.appendToStream('d-1', [a], { expectedRevision: 'no_stream' });
+    await expect(store.appendToStream('d-1', [event(), a], { expectedRevision: 0 })).rejects.toMatchObject({
+      code: 'DUPLICATE_EVENT_ID',
+    });
+    await expect(store.appendToStream('d-2', [a], { expectedRevision: 'any' })).rejects.toMatchObject({
+      code: 'DUPLICATE_EVENT_ID',
+    });
+    expect(await store.readAll()).toHaveLength(1);
+    await store.close();
+  });
+
+  it('refuses invalid appends before touching the file', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    await expect(store.appendToStream('', [event()], { expectedRevision: 'any' })).rejects.toMatchObject({ code: 'INVALID_APPEND' });
+    await expect(store.appendToStream('s', [{ ...event(), id: 'nope' }], { expectedRevision: 'any' })).rejects.toThrow(/UUID/);
+    await expect(store.appendToStream('s', [], { expectedRevision: 'any' })).rejects.toThrow(/at least one/);
+    await expect(store.appendToStream('s', [event()], { expectedRevision: -1 })).rejects.toThrow(/expectedRevision/);
+    expect(await store.headPosition()).toBe(0);
+    await store.close();
+  });
+
+  it('a live subscription sees commits made by another process on the same file', async () => {
+    const store = new SqliteEventStore({ dataDir: dir, pollIntervalMs: 20 });
+    const other = new SqliteEventStore({ dataDir: dir });
+    const got = firstValueFrom(store.subscribeToAll().pipe(take(2), toArray()));
+    await new Promise((r) => setTimeout(r, 50));
+    await other.appendToStream('o-1', [event('FromElsewhere'), event('FromElsewhere')], { expectedRevision: 'no_stream' });
+    expect((await got).map((e) => e.type)).toEqual(['FromElsewhere', 'FromElsewhere']);
+    await other.close();
+    await store.close();
+  });
+
+  it('refuses a file from a newer schema, and leaves it byte for byte as it was', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    await store.appendToStream('s-1', [event()], { expectedRevision: 'no_stream' });
+    await store.close();
+    const db = new Database(path.join(dir, STORE_FILE_NAME));
+    db.pragma('user_version = 99');
+    db.pragma('journal_mode = DELETE');
+    db.close();
+    const bytes = fileBytes();
+    expect(() => new SqliteEventStore({ dataDir: dir })).toThrow(/schema version 99, newer than this build supports/);
+    expect(fileBytes().equals(bytes)).toBe(true);
+  });
+
+  it('refuses a corrupt file and a foreign SQLite database without modifying either', () => {
+    fs.writeFileSync(path.join(dir, STORE_FILE_NAME), Buffer.from('this is not a database at all, just text'.repeat(200)));
+    const garbage = fileBytes();
+    expect(() => new SqliteEventStore({ dataDir: dir })).toThrow(StoreFileError);
+    expect(() => new SqliteEventStore({ dataDir: dir })).toThrow(/may be corrupt; the file was not modified/);
+    expect(fileBytes().equals(garbage)).toBe(true);
+
+    fs.rmSync(path.join(dir, STORE_FILE_NAME));
+    const foreign = new Database(path.join(dir, STORE_FILE_NAME));
+    foreign.exec('CREATE TABLE customers (id INTEGER)');
+    foreign.close();
+    const foreignBytes = fileBytes();
+    expect(() => new SqliteEventStore({ dataDir: dir })).toThrow(/not a topology-ledger event store .*customers/);
+    expect(fileBytes().equals(foreignBytes)).toBe(true);
+  });
+
+  it('fails appends with EventStoreUnavailable once closed', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    await store.close();
+    await expect(store.appendToStream('s', [event()], { expectedRevision: 'any' })).rejects.toMatchObject({
+      code: 'EVENT_STORE_UNAVAILABLE',
+    });
+  });
+});
