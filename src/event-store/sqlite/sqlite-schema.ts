@@ -14,6 +14,7 @@ export class StoreFileError extends Error {
   }
 }
 
+// No index on type: every index is another page written per commit, and readers filter while they scan by position.
 const SCHEMA_V1 = `
 CREATE TABLE events (
   position  INTEGER PRIMARY KEY,
@@ -27,7 +28,6 @@ CREATE TABLE events (
   UNIQUE (stream_id, revision)
 );
 CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
-CREATE INDEX events_by_type ON events (type, position);
 `;
 
 /**

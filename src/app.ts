@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import type { Config, LogLevel } from './config/config';
+import { openEventStore } from './event-store/open-event-store';
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  silent: [],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/**
+ * Opens the event store, then builds the HTTP application on it (not yet listening): used by
+ * `main.ts` and `topo serve`. Closing the application closes the store.
+ */
+export async function createApp(config: Config): Promise<INestApplication> {
+  const store = openEventStore(config);
+  const app = await NestFactory.create(AppModule.forRoot(config, store), {
+    logger: NEST_LEVELS[config.logLevel],
+    abortOnError: false,
+  });
+  return app;
+}

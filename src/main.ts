@@ -1,0 +1,31 @@
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config/config';
+import { StoreFileError } from './event-store/sqlite/sqlite-schema';
+
+/** Starts the server; any error that stops it is one line on stderr and a non-zero exit. */
+export async function serve(): Promise<void> {
+  try {
+    const config = loadConfig();
+    const app = await createApp(config);
+    await app.listen(config.port, config.host);
+    // Our own handlers (rather than Nest's shutdown hooks, which re-raise the signal) so that a
+    // requested stop closes the store and exits 0.
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => void app.close().then(() => process.exit(0), () => process.exit(1)));
+    }
+    const address = app.getHttpServer().address() as { port: number } | null;
+    const store = config.eventStoreConnectionString ? 'EventStoreDB' : `SQLite in ${config.dataDir}`;
+    if (config.logLevel !== 'silent') {
+      console.log(`topology-ledger listening on http://${config.host}:${address?.port ?? config.port} (event store: ${store})`);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof StoreFileError) {
+      console.error(`topology-ledger: ${error.message}`);
+      process.exit(2);
+    }
+    console.error(`topology-ledger: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}
+
+if (require.main === module) void serve();
