@@ -1,0 +1,477 @@
+/**
+ * Every refusal the domain can give. The `code` is stable (scripts and the CLI match on it), the
+ * `category` is what the API maps to a status (invalid → 400, not_found → 404, conflict → 409),
+ * and `rule` names the rule of domain.md that refused the command.
+ */
+
+export type DomainErrorCategory = 'invalid' | 'not_found' | 'conflict';
+
+/** Rule ids of domain.md, e.g. 'R3'. */
+export type RuleId = `R${number}`;
+
+/** Values that survive JSON.stringify unchanged, so `details` can go straight into a response body. */
+export type DetailValue = null | boolean | number | string | readonly DetailValue[] | { readonly [key: string]: DetailValue };
+export type ErrorDetails = Readonly<Record<string, DetailValue>>;
+
+export interface DomainErrorInit {
+  readonly rule?: RuleId;
+  readonly field?: string;
+  readonly details?: ErrorDetails;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+  abstract readonly category: DomainErrorCategory;
+  readonly rule: RuleId | undefined;
+  readonly field: string | undefined;
+  readonly details: ErrorDetails;
+
+  protected constructor(message: string, init: DomainErrorInit = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.rule = init.rule;
+    this.field = init.field;
+    this.details = { ...(init.rule ? { rule: init.rule } : {}), ...(init.field ? { field: init.field } : {}), ...init.details };
+  }
+
+  /** The shape the API and the CLI print: `{ code, message, details }`. */
+  toJSON(): { code: string; message: string; details: ErrorDetails } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Makes a switch over a union exhaustive: adding a member without handling it fails to compile. */
+export function assertNever(value: never): never {
+  throw new Error(`Unhandled case: ${JSON.stringify(value)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input that is wrong whatever the topology holds (400)
+
+export class InvalidSipAddress extends DomainError {
+  readonly code = 'INVALID_SIP_ADDRESS';
+  readonly category = 'invalid';
+  constructor(input: string, field: string, problem: string, hint?: string) {
+    super(
+      `R1: ${field} '${input}' is not a valid SIP address: ${problem}.` + (hint ? ` Did you mean '${hint}'?` : ''),
+      { rule: 'R1', field, details: { input, problem, ...(hint ? { hint } : {}) } },
+    );
+  }
+}
+
+export class InvalidFqdn extends DomainError {
+  readonly code = 'INVALID_FQDN';
+  readonly category = 'invalid';
+  constructor(input: string, field: string, problem: string) {
+    super(`${field} '${input}' is not a valid fully qualified domain name: ${problem}.`, {
+      field,
+      details: { input, problem },
+    });
+  }
+}
+
+export class ReasonRequired extends DomainError {
+  readonly code = 'REASON_REQUIRED';
+  readonly category = 'invalid';
+  constructor(command: string) {
+    super(`${command} needs a reason (policy: every removal is recorded with why it was made).`, {
+      field: 'reason',
+      details: { command },
+    });
+  }
+}
+
+export class ServersRequired extends DomainError {
+  readonly code = 'SERVERS_REQUIRED';
+  readonly category = 'invalid';
+  constructor(field: string) {
+    super(`${field} must name at least one server.`, { field });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIP domains and SIP addresses
+
+export class SipDomainNotRegistered extends DomainError {
+  readonly code = 'SIP_DOMAIN_NOT_REGISTERED';
+  readonly category = 'invalid';
+  constructor(domain: string, sipAddress: string, field: string) {
+    super(`R1: the SIP domain '${domain}' of ${sipAddress} is not registered in this deployment; register it first (RegisterSipDomain).`, {
+      rule: 'R1',
+      field,
+      details: { domain, sipAddress },
+    });
+  }
+}
+
+export class SipDomainAlreadyRegistered extends DomainError {
+  readonly code = 'SIP_DOMAIN_ALREADY_REGISTERED';
+  readonly category = 'conflict';
+  constructor(domain: string) {
+    super(`The SIP domain '${domain}' is already registered.`, { field: 'domain', details: { domain } });
+  }
+}
+
+export class SipDomainNotFound extends DomainError {
+  readonly code = 'SIP_DOMAIN_NOT_FOUND';
+  readonly category = 'not_found';
+  constructor(domain: string) {
+    super(`The SIP domain '${domain}' is not registered.`, { field: 'domain', details: { domain } });
+  }
+}
+
+export class SipDomainInUse extends DomainError {
+  readonly code = 'SIP_DOMAIN_IN_USE';
+  readonly category = 'conflict';
+  constructor(domain: string, sipAddresses: readonly string[]) {
+    const shown = sipAddresses.slice(0, 20);
+    super(
+      `R1: the SIP domain '${domain}' is still used by ${sipAddresses.length} SIP address(es) (${shown.join(', ')}` +
+        `${sipAddresses.length > shown.length ? ', ...' : ''}); remove them first.`,
+      { rule: 'R1', field: 'domain', details: { domain, count: sipAddresses.length, sipAddresses: shown } },
+    );
+  }
+}
+
+export class SipDomainIsDefault extends DomainError {
+  readonly code = 'SIP_DOMAIN_IS_DEFAULT';
+  readonly category = 'conflict';
+  constructor(domain: string, others: readonly string[]) {
+    super(
+      `'${domain}' is the default SIP domain and other domains are registered (${others.join(', ')}); ` +
+        `make one of them the default first (SetDefaultSipDomain).`,
+      { field: 'domain', details: { domain, otherDomains: [...others] } },
+    );
+  }
+}
+
+export class SipDomainAlreadyDefault extends DomainError {
+  readonly code = 'SIP_DOMAIN_ALREADY_DEFAULT';
+  readonly category = 'conflict';
+  constructor(domain: string) {
+    super(`'${domain}' is already the default SIP domain.`, { field: 'domain', details: { domain } });
+  }
+}
+
+export class DefaultSipDomainRequired extends DomainError {
+  readonly code = 'NO_DEFAULT_SIP_DOMAIN';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string) {
+    super(
+      `R7: installing ${poolFqdn} creates its default pool contact in the default SIP domain, and this deployment has none; register a SIP domain first.`,
+      { rule: 'R7', details: { poolFqdn } },
+    );
+  }
+}
+
+/** What owns a SIP address, in the form errors and responses show it. */
+export type SipOwnerDetails = Readonly<Record<string, string | null>>;
+
+export class SipAddressInUse extends DomainError {
+  readonly code = 'SIP_ADDRESS_IN_USE';
+  readonly category = 'conflict';
+  constructor(sipAddress: string, owner: SipOwnerDetails, ownerDescription: string, field: string) {
+    super(
+      `R3 (policy: a SIP address has one owner at a time): ${sipAddress} is already owned by ${ownerDescription}` +
+        (owner['kind'] === 'wellKnownUser'
+          ? '; delete the well-known user first (DeleteSipPrincipal) before anything else can take its address.'
+          : '.'),
+      { rule: 'R3', field, details: { sipAddress, owner } },
+    );
+  }
+}
+
+export class SipPrincipalNotFound extends DomainError {
+  readonly code = 'SIP_PRINCIPAL_NOT_FOUND';
+  readonly category = 'not_found';
+  constructor(sipAddress: string) {
+    super(`No SIP principal owns ${sipAddress}.`, { field: 'sipAddress', details: { sipAddress } });
+  }
+}
+
+export class SipPrincipalNotDeletable extends DomainError {
+  readonly code = 'SIP_PRINCIPAL_NOT_DELETABLE';
+  readonly category = 'conflict';
+  constructor(sipAddress: string, owner: SipOwnerDetails, ownerDescription: string, instead: string) {
+    super(`${sipAddress} is owned by ${ownerDescription}, which DeleteSipPrincipal does not remove; use ${instead}.`, {
+      field: 'sipAddress',
+      details: { sipAddress, owner, instead },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools
+
+export type PoolKind = 'persistentChat' | 'legacyGroupChat';
+
+export class PoolNotFound extends DomainError {
+  readonly code = 'POOL_NOT_FOUND';
+  readonly category = 'not_found';
+  constructor(fqdn: string, field: string, rule?: RuleId) {
+    super(`${rule ? `${rule}: ` : ''}there is no pool '${fqdn}' in this deployment.`, {
+      ...(rule ? { rule } : {}),
+      field,
+      details: { fqdn },
+    });
+  }
+}
+
+export class PoolAlreadyExists extends DomainError {
+  readonly code = 'POOL_ALREADY_EXISTS';
+  readonly category = 'conflict';
+  constructor(fqdn: string, kind: PoolKind) {
+    super(`A ${describePoolKind(kind)} named '${fqdn}' already exists (pool FQDNs are unique across both kinds of pool).`, {
+      field: 'fqdn',
+      details: { fqdn, existingKind: kind },
+    });
+  }
+}
+
+export class FqdnInUse extends DomainError {
+  readonly code = 'FQDN_IN_USE';
+  readonly category = 'conflict';
+  constructor(fqdn: string, field: string, holder: { poolFqdn: string; role: 'pool' | 'server' }) {
+    super(
+      holder.role === 'pool'
+        ? `'${fqdn}' is the FQDN of the pool ${holder.poolFqdn}; a computer or pool cannot share it.`
+        : `'${fqdn}' is already a server of the pool ${holder.poolFqdn}; a computer belongs to one pool.`,
+      { field, details: { fqdn, poolFqdn: holder.poolFqdn, role: holder.role } },
+    );
+  }
+}
+
+export class PoolNotPersistentChat extends DomainError {
+  readonly code = 'POOL_NOT_PERSISTENT_CHAT';
+  readonly category = 'invalid';
+  constructor(fqdn: string, field: string, rule?: RuleId) {
+    super(
+      `${rule ? `${rule}: ` : ''}'${fqdn}' is a legacy Group Chat pool, not a Persistent Chat pool.`,
+      { ...(rule ? { rule } : {}), field, details: { fqdn, kind: 'legacyGroupChat' } },
+    );
+  }
+}
+
+export class PoolNotLegacyGroupChat extends DomainError {
+  readonly code = 'POOL_NOT_LEGACY_GROUP_CHAT';
+  readonly category = 'invalid';
+  constructor(fqdn: string, field: string) {
+    super(`'${fqdn}' is a Persistent Chat pool, not a legacy Group Chat pool.`, {
+      rule: 'R15',
+      field,
+      details: { fqdn, kind: 'persistentChat' },
+    });
+  }
+}
+
+export class PoolStateInvalid extends DomainError {
+  readonly code = 'POOL_STATE_INVALID';
+  readonly category = 'conflict';
+  constructor(fqdn: string, action: string, state: string, requiredStates: readonly string[]) {
+    super(
+      `R14 (policy: pool life cycle): cannot ${action} ${fqdn} while it is ${state}; it must be ${requiredStates.join(' or ')}.`,
+      { rule: 'R14', details: { fqdn, action, state, requiredStates: [...requiredStates] } },
+    );
+  }
+}
+
+export interface EndpointSummary {
+  readonly sipAddress: string;
+  readonly poolFqdn: string;
+  readonly displayName: string | null;
+  readonly distinguishedName: string;
+}
+
+export class PoolHasEndpoints extends DomainError {
+  readonly code = 'POOL_HAS_ENDPOINTS';
+  readonly category = 'conflict';
+  constructor(fqdn: string, endpoints: readonly EndpointSummary[]) {
+    super(
+      `R9 (policy): ${fqdn} still has ${endpoints.length} Persistent Chat endpoint(s): ` +
+        `${endpoints.map((e) => e.sipAddress).join(', ')}; remove them first (RemoveEndpoint).`,
+      { rule: 'R9', details: { fqdn, endpoints: endpoints.map((e) => ({ ...e })) } },
+    );
+  }
+}
+
+export class LegacyPoolStillInUse extends DomainError {
+  readonly code = 'LEGACY_POOL_STILL_IN_USE';
+  readonly category = 'conflict';
+  constructor(fqdn: string, wellKnownSipAddress: string) {
+    super(
+      `R15 (policy): ${fqdn} cannot be decommissioned: its well-known user ${wellKnownSipAddress} still routes ` +
+        `legacy clients to it and no migration has moved its data.`,
+      { rule: 'R15', details: { fqdn, wellKnownSipAddress } },
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers of a Persistent Chat pool
+
+export class TooManyServers extends DomainError {
+  readonly code = 'TOO_MANY_SERVERS';
+  readonly category: DomainErrorCategory;
+  constructor(poolFqdn: string, field: string, count: number, max: number, category: 'invalid' | 'conflict') {
+    super(`R10: a Persistent Chat pool has at most ${max} server(s); ${poolFqdn} would have ${count}.`, {
+      rule: 'R10',
+      field,
+      details: { poolFqdn, count, max },
+    });
+    this.category = category;
+  }
+}
+
+export class TooManyActiveServers extends DomainError {
+  readonly code = 'TOO_MANY_ACTIVE_SERVERS';
+  readonly category: DomainErrorCategory;
+  constructor(poolFqdn: string, field: string, activeServers: readonly string[], max: number, category: 'invalid' | 'conflict') {
+    super(
+      `R10: a Persistent Chat pool has at most ${max} active servers; ${poolFqdn} would have ${activeServers.length} (${activeServers.join(', ')}).`,
+      { rule: 'R10', field, details: { poolFqdn, activeServers: [...activeServers], max } },
+    );
+    this.category = category;
+  }
+}
+
+export class SingleServerPool extends DomainError {
+  readonly code = 'SINGLE_SERVER_POOL';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string) {
+    super(`R10: ${poolFqdn} was installed on a single computer and cannot gain servers.`, {
+      rule: 'R10',
+      field: 'poolFqdn',
+      details: { poolFqdn },
+    });
+  }
+}
+
+export class ServerAlreadyInPool extends DomainError {
+  readonly code = 'SERVER_ALREADY_IN_POOL';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, serverFqdn: string) {
+    super(`${serverFqdn} is already a server of ${poolFqdn}.`, { field: 'serverFqdn', details: { poolFqdn, serverFqdn } });
+  }
+}
+
+export class ServerNotFound extends DomainError {
+  readonly code = 'SERVER_NOT_FOUND';
+  readonly category = 'not_found';
+  constructor(poolFqdn: string, serverFqdn: string) {
+    super(`${serverFqdn} is not a server of ${poolFqdn}.`, { field: 'serverFqdn', details: { poolFqdn, serverFqdn } });
+  }
+}
+
+export class ServerNotInPool extends DomainError {
+  readonly code = 'SERVER_NOT_IN_POOL';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, serverFqdns: readonly string[]) {
+    super(`R12: only servers of the pool can be active; ${serverFqdns.join(', ')} ${serverFqdns.length === 1 ? 'is' : 'are'} not in ${poolFqdn}.`, {
+      rule: 'R12',
+      field: 'change.servers',
+      details: { poolFqdn, serverFqdns: [...serverFqdns] },
+    });
+  }
+}
+
+export class ServerAlreadyActive extends DomainError {
+  readonly code = 'SERVER_ALREADY_ACTIVE';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, serverFqdns: readonly string[]) {
+    super(`R12: ${serverFqdns.join(', ')} ${serverFqdns.length === 1 ? 'is' : 'are'} already active in ${poolFqdn}.`, {
+      rule: 'R12',
+      field: 'change.servers',
+      details: { poolFqdn, serverFqdns: [...serverFqdns] },
+    });
+  }
+}
+
+export class ServerNotActive extends DomainError {
+  readonly code = 'SERVER_NOT_ACTIVE';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, serverFqdns: readonly string[]) {
+    super(`R12: ${serverFqdns.join(', ')} ${serverFqdns.length === 1 ? 'is' : 'are'} not active in ${poolFqdn}.`, {
+      rule: 'R12',
+      field: 'change.servers',
+      details: { poolFqdn, serverFqdns: [...serverFqdns] },
+    });
+  }
+}
+
+export class ActiveServersUnchanged extends DomainError {
+  readonly code = 'ACTIVE_SERVERS_UNCHANGED';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, activeServers: readonly string[]) {
+    super(`R12: the active servers of ${poolFqdn} are already ${activeServers.length ? activeServers.join(', ') : 'none'}.`, {
+      rule: 'R12',
+      details: { poolFqdn, activeServers: [...activeServers] },
+    });
+  }
+}
+
+export class ServerIsActive extends DomainError {
+  readonly code = 'SERVER_IS_ACTIVE';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, serverFqdn: string) {
+    super(
+      `R12 (policy): ${serverFqdn} is an active server of ${poolFqdn} and may hold client connections; ` +
+        `make it inactive first (SetPersistentChatActiveServers).`,
+      { rule: 'R12', field: 'serverFqdn', details: { poolFqdn, serverFqdn } },
+    );
+  }
+}
+
+export class LastServerOfPool extends DomainError {
+  readonly code = 'LAST_SERVER_OF_POOL';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, serverFqdn: string) {
+    super(`Policy: ${serverFqdn} is the last server of ${poolFqdn}; remove the pool instead (RemovePersistentChatPool).`, {
+      field: 'serverFqdn',
+      details: { poolFqdn, serverFqdn },
+    });
+  }
+}
+
+export class PersistentChatStateUnchanged extends DomainError {
+  readonly code = 'PERSISTENT_CHAT_STATE_UNCHANGED';
+  readonly category = 'conflict';
+  constructor(poolFqdn: string, poolState: string) {
+    super(`R11: ${poolFqdn} is already in the ${poolState} state.`, {
+      rule: 'R11',
+      field: 'poolState',
+      details: { poolFqdn, poolState },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistent Chat endpoints
+
+export class EndpointNotFound extends DomainError {
+  readonly code = 'ENDPOINT_NOT_FOUND';
+  readonly category = 'not_found';
+  constructor(identity: string, hint?: string, owner?: SipOwnerDetails) {
+    super(
+      `R6: no Persistent Chat endpoint has the SIP address, display name or distinguished name '${identity}'.` +
+        (owner ? ` The address belongs to a ${owner['kind']}, not to an endpoint.` : '') +
+        (hint ? ` Did you mean '${hint}'?` : ''),
+      { rule: 'R6', field: 'identity', details: { identity, ...(hint ? { hint } : {}), ...(owner ? { owner } : {}) } },
+    );
+  }
+}
+
+export class AmbiguousIdentity extends DomainError {
+  readonly code = 'AMBIGUOUS_IDENTITY';
+  readonly category = 'invalid';
+  constructor(identity: string, matches: readonly EndpointSummary[]) {
+    super(
+      `R6: the display name '${identity}' matches ${matches.length} endpoints (${matches.map((m) => m.sipAddress).join(', ')}); ` +
+        `name one by its SIP address or distinguished name.`,
+      { rule: 'R6', field: 'identity', details: { identity, matches: matches.map((m) => ({ ...m })) } },
+    );
+  }
+}
+
+function describePoolKind(kind: PoolKind): string {
+  return kind === 'persistentChat' ? 'Persistent Chat pool' : 'legacy Group Chat pool';
+}

@@ -1,0 +1,169 @@
+import type { Fqdn } from '../shared/fqdn';
+import type { SipUri } from '../shared/sip-uri';
+import type { LegacyGroupChatVersion, PersistentChatPoolState } from './state';
+
+/**
+ * Commands on the topology of one deployment. Values arrive parsed (SipUri, Fqdn); who sent them,
+ * when and under which ticket travels as metadata beside the command, not in it.
+ *
+ * There is deliberately no command that changes an endpoint (R5): remove it and create it again.
+ */
+export type TopologyCommand =
+  | RegisterSipDomain
+  | SetDefaultSipDomain
+  | RemoveSipDomain
+  | RegisterSipPrincipal
+  | DeleteSipPrincipal
+  | DefineLegacyGroupChatPool
+  | DecommissionLegacyPool
+  | InstallPersistentChatPool
+  | RemovePersistentChatPool
+  | AddPersistentChatServer
+  | RemovePersistentChatServer
+  | SetPersistentChatActiveServers
+  | SetPersistentChatState
+  | StartPool
+  | StopPool
+  | CreateEndpoint
+  | RemoveEndpoint;
+
+export type TopologyCommandType = TopologyCommand['type'];
+
+export interface RegisterSipDomain {
+  readonly type: 'RegisterSipDomain';
+  readonly domain: Fqdn;
+  /** The first domain registered becomes the default whatever this says. */
+  readonly isDefault?: boolean;
+}
+
+export interface SetDefaultSipDomain {
+  readonly type: 'SetDefaultSipDomain';
+  readonly domain: Fqdn;
+}
+
+export interface RemoveSipDomain {
+  readonly type: 'RemoveSipDomain';
+  readonly domain: Fqdn;
+  readonly reason?: string;
+}
+
+export interface RegisterSipPrincipal {
+  readonly type: 'RegisterSipPrincipal';
+  readonly sipAddress: SipUri;
+  /** Well-known users are created by DefineLegacyGroupChatPool, never directly. */
+  readonly kind: 'user' | 'contact';
+  readonly displayName?: string;
+}
+
+export interface DeleteSipPrincipal {
+  readonly type: 'DeleteSipPrincipal';
+  readonly sipAddress: SipUri;
+  readonly reason?: string;
+}
+
+/**
+ * The computer running each Group Chat service. Lookup and Channel default to the pool's FQDN
+ * (a pool on one computer); Web (file posting) and Compliance are absent unless named.
+ */
+export interface LegacyGroupChatServicesInput {
+  readonly lookup?: Fqdn;
+  readonly channel?: Fqdn;
+  readonly web?: Fqdn;
+  readonly compliance?: Fqdn;
+}
+
+export interface DefineLegacyGroupChatPool {
+  readonly type: 'DefineLegacyGroupChatPool';
+  readonly fqdn: Fqdn;
+  readonly version: LegacyGroupChatVersion;
+  /** Created as the pool's well-known user when no one owns it (R15); refused when someone does (R3). */
+  readonly wellKnownSipAddress: SipUri;
+  readonly services?: LegacyGroupChatServicesInput;
+  /** SQL Server instance of the pool's database, `server\instance`. */
+  readonly databaseInstance?: string;
+}
+
+export interface DecommissionLegacyPool {
+  readonly type: 'DecommissionLegacyPool';
+  readonly fqdn: Fqdn;
+  readonly reason?: string;
+}
+
+export interface InstallPersistentChatPool {
+  readonly type: 'InstallPersistentChatPool';
+  readonly fqdn: Fqdn;
+  /** The first four become active (R10). */
+  readonly servers: readonly Fqdn[];
+  readonly site?: string;
+  readonly complianceEnabled?: boolean;
+  /** Installed on one computer: `servers` must then hold exactly one, and the pool can never gain more (R10). */
+  readonly singleServer?: boolean;
+  readonly databaseInstance?: string;
+}
+
+export interface RemovePersistentChatPool {
+  readonly type: 'RemovePersistentChatPool';
+  readonly fqdn: Fqdn;
+  readonly reason?: string;
+}
+
+export interface AddPersistentChatServer {
+  readonly type: 'AddPersistentChatServer';
+  readonly poolFqdn: Fqdn;
+  readonly serverFqdn: Fqdn;
+}
+
+export interface RemovePersistentChatServer {
+  readonly type: 'RemovePersistentChatServer';
+  readonly poolFqdn: Fqdn;
+  readonly serverFqdn: Fqdn;
+  readonly reason?: string;
+}
+
+/** R12, as `Set-CsPersistentChatActiveServer`: `@{Add=}`, `@{Remove=}`, `@{Replace=}`, `$Null`, `-Swap`. */
+export type ActiveServersChange =
+  | { readonly kind: 'add'; readonly servers: readonly Fqdn[] }
+  | { readonly kind: 'remove'; readonly servers: readonly Fqdn[] }
+  | { readonly kind: 'replace'; readonly servers: readonly Fqdn[] }
+  | { readonly kind: 'clear' }
+  | { readonly kind: 'swap' };
+
+export interface SetPersistentChatActiveServers {
+  readonly type: 'SetPersistentChatActiveServers';
+  readonly poolFqdn: Fqdn;
+  readonly change: ActiveServersChange;
+}
+
+export interface SetPersistentChatState {
+  readonly type: 'SetPersistentChatState';
+  readonly poolFqdn: Fqdn;
+  readonly poolState: PersistentChatPoolState;
+}
+
+/** Starts a pool of either kind (R14). */
+export interface StartPool {
+  readonly type: 'StartPool';
+  readonly fqdn: Fqdn;
+}
+
+/** Stops a pool of either kind (R14). */
+export interface StopPool {
+  readonly type: 'StopPool';
+  readonly fqdn: Fqdn;
+}
+
+/** `New-CsPersistentChatEndpoint -SipAddress -PersistentChatPoolFqdn [-DisplayName]`. */
+export interface CreateEndpoint {
+  readonly type: 'CreateEndpoint';
+  readonly sipAddress: SipUri;
+  /** `-PersistentChatPoolFqdn`; errors name the input field `persistentChatPoolFqdn`. */
+  readonly poolFqdn: Fqdn;
+  readonly displayName?: string;
+}
+
+/** `Remove-CsPersistentChatEndpoint -Identity`: a SIP address, a display name or a distinguished name (R6). */
+export interface RemoveEndpoint {
+  readonly type: 'RemoveEndpoint';
+  readonly identity: string;
+  readonly reason?: string;
+}
