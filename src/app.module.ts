@@ -1,8 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { CommandsController } from './api/commands.controller';
+import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
+import { ExecuteTopologyCommandHandler } from './application/execute-topology-command';
+import { RefusalRecorder } from './application/refusal-recorder';
+import { TopologyRepository } from './application/topology-repository';
 import type { Config } from './config/config';
-import type { EventStore } from './event-store/event-store';
 import { ConfigModule } from './config/config.module';
+import type { EventStore } from './event-store/event-store';
 import { EventStoreModule } from './event-store/event-store.module';
 
 @Module({})
@@ -10,8 +17,14 @@ export class AppModule {
   static forRoot(config: Config, store: EventStore): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store)],
-      controllers: [HealthController],
+      imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot()],
+      controllers: [HealthController, CommandsController],
+      providers: [
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        TopologyRepository,
+        RefusalRecorder,
+        ExecuteTopologyCommandHandler,
+      ],
     };
   }
 }

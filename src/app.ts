@@ -1,9 +1,11 @@
 import 'reflect-metadata';
 import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import type { Config, LogLevel } from './config/config';
 import { openEventStore } from './event-store/open-event-store';
+import { setUpOpenApi } from './api/openapi';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -19,9 +21,13 @@ const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
  */
 export async function createApp(config: Config): Promise<INestApplication> {
   const store = openEventStore(config);
-  const app = await NestFactory.create(AppModule.forRoot(config, store), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store), {
     logger: NEST_LEVELS[config.logLevel],
     abortOnError: false,
+    bodyParser: false,
   });
+  app.useBodyParser('json', { limit: '1mb' });
+  app.disable('x-powered-by');
+  setUpOpenApi(app);
   return app;
 }

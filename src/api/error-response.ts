@@ -1,0 +1,38 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { DomainError } from '../domain';
+import { EventStoreError, JsonObject } from '../event-store/event-store';
+
+export interface ErrorBody {
+  readonly code: string;
+  readonly message: string;
+  readonly details: JsonObject;
+}
+
+const CATEGORY_STATUS = { invalid: HttpStatus.BAD_REQUEST, not_found: HttpStatus.NOT_FOUND, conflict: HttpStatus.CONFLICT } as const;
+
+/** The one mapping from errors to HTTP status and body, used by the exception filter and the audit of refusals. */
+export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof DomainError) {
+    return { status: CATEGORY_STATUS[error.category], body: { code: error.code, message: error.message, details: error.details as JsonObject } };
+  }
+  if (error instanceof EventStoreError) {
+    const status =
+      error.code === 'WRONG_EXPECTED_VERSION' ? HttpStatus.CONFLICT : error.code === 'EVENT_STORE_UNAVAILABLE' ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.INTERNAL_SERVER_ERROR;
+    return { status, body: { code: error.code, message: error.message, details: {} } };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    if (status === 400 && /JSON/i.test(error.message)) {
+      return { status, body: { code: 'INVALID_JSON', message: `The body is not valid JSON: ${error.message}`, details: { field: 'body', rule: 'json' } } };
+    }
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 404 ? 'NOT_FOUND' : status === 400 ? 'INVALID_INPUT' : `HTTP_${status}`;
+    return { status, body: { code, message: error.message, details: {} } };
+  }
+  // body-parser errors reach us as plain errors carrying a status.
+  const withStatus = error as { status?: unknown; type?: unknown; message?: unknown };
+  if (typeof withStatus?.status === 'number' && withStatus.status >= 400 && withStatus.status < 500) {
+    const code = withStatus.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : withStatus.type === 'entity.parse.failed' ? 'INVALID_JSON' : 'INVALID_INPUT';
+    return { status: withStatus.status, body: { code, message: String(withStatus.message), details: {} } };
+  }
+  return { status: HttpStatus.INTERNAL_SERVER_ERROR, body: { code: 'INTERNAL_ERROR', message: 'Internal error; it has been logged.', details: {} } };
+}

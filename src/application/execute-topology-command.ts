@@ -1,0 +1,96 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { decide, foldTopology, TopologyCommand } from '../domain';
+import { EVENT_STORE, EventStore, EventToAppend, JsonObject, WrongExpectedVersion } from '../event-store/event-store';
+import { auditMetadata, CommandContext, uuidFromName } from './audit';
+import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
+import { KeyedLock } from './keyed-lock';
+import { CommandOutcome, TopologyRepository } from './topology-repository';
+
+/** A topology command for one deployment, with who asks and why. */
+export class ExecuteTopologyCommand {
+  constructor(
+    readonly deployment: string,
+    readonly command: TopologyCommand,
+    readonly context: CommandContext,
+    /** Identifies the request, so a reused command id with another request is refused. */
+    readonly fingerprint: string,
+    readonly whatIf: boolean,
+  ) {}
+}
+
+export interface TopologyCommandResult extends CommandOutcome {
+  readonly whatIf: boolean;
+  /** True when this is the stored result of an earlier request with the same command id. */
+  readonly replayed: boolean;
+}
+
+const MAX_ATTEMPTS = 8;
+
+/**
+ * Loads the deployment, runs the pure decider, appends with the expected revision; on a version
+ * conflict (another process wrote first) it reloads and decides again.
+ */
+@CommandHandler(ExecuteTopologyCommand)
+export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTopologyCommand, TopologyCommandResult> {
+  private readonly lock = new KeyedLock();
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly repository: TopologyRepository,
+  ) {}
+
+  execute(request: ExecuteTopologyCommand): Promise<TopologyCommandResult> {
+    return this.lock.run(request.deployment, () => this.decideAndAppend(request));
+  }
+
+  private async decideAndAppend(request: ExecuteTopologyCommand): Promise<TopologyCommandResult> {
+    const { context } = request;
+    for (let attempt = 1; ; attempt++) {
+      const loaded = await this.repository.load(request.deployment);
+      const earlier = loaded.outcomes.get(context.commandId);
+      if (earlier) {
+        if (earlier.fingerprint !== null && earlier.fingerprint !== request.fingerprint) throw new IdempotencyKeyReused(context.commandId);
+        return { ...earlier, whatIf: false, replayed: true };
+      }
+
+      const decision = decide(request.command, loaded.state);
+      const warnings: JsonObject[] = decision.warnings.map((w) => ({ code: w.code, rule: w.rule, message: w.message }));
+      const metadata = auditMetadata(context, {
+        deployment: request.deployment,
+        command: request.command.type,
+        commandFingerprint: request.fingerprint,
+        warnings,
+      });
+      const events = decision.events.map((e, i): EventToAppend & { data: JsonObject } => ({
+        // Derived from the command id: a retry that reaches the store twice is stored once.
+        id: uuidFromName(`${loaded.streamId}/${context.commandId}/${i}`),
+        type: e.type,
+        data: e.data as unknown as JsonObject,
+        metadata,
+      }));
+      const described = events.map((e, i) => ({ type: e.type, data: e.data, streamId: loaded.streamId, revision: loaded.revision + 1 + i }));
+
+      if (request.whatIf || events.length === 0) {
+        return { commandId: context.commandId, fingerprint: request.fingerprint, events: described, position: 0, warnings, whatIf: request.whatIf, replayed: false };
+      }
+      try {
+        const appended = await this.store.appendToStream(loaded.streamId, events, {
+          expectedRevision: loaded.revision < 0 ? 'no_stream' : loaded.revision,
+        });
+        const outcome: CommandOutcome = {
+          commandId: context.commandId,
+          fingerprint: request.fingerprint,
+          events: described,
+          position: appended.position,
+          warnings,
+        };
+        this.repository.appended(request.deployment, foldTopology(decision.events, loaded.state), appended.nextExpectedRevision, outcome);
+        return { ...outcome, whatIf: false, replayed: false };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersion)) throw error;
+        if (attempt >= MAX_ATTEMPTS) throw new ConcurrencyConflict(request.deployment, attempt);
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { EVENT_STORE, EventStore, JsonObject, JsonValue } from '../event-store/event-store';
+import { auditMetadata, CommandContext } from './audit';
+import { refusalStreamId } from './streams';
+
+export interface Refusal {
+  readonly deployment: string;
+  /** The command name as the caller sent it (it may not exist). */
+  readonly command: string;
+  readonly input: JsonValue;
+  readonly status: number;
+  readonly error: { readonly code: string; readonly message: string; readonly details: JsonObject };
+  readonly context: CommandContext;
+}
+
+const MAX_RECORDED_INPUT = 16 * 1024;
+
+/**
+ * Records refused commands (invalid input, illegal state, conflicts) in the deployment's refusal
+ * stream, apart from its topology: the attempt is part of the audit trail, the topology is untouched.
+ */
+@Injectable()
+export class RefusalRecorder {
+  private readonly logger = new Logger('Audit');
+
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async record(refusal: Refusal): Promise<void> {
+    const encoded = JSON.stringify(refusal.input ?? null);
+    const input: JsonValue = encoded.length <= MAX_RECORDED_INPUT ? refusal.input : { truncated: true, bytes: encoded.length, start: encoded.slice(0, 1024) };
+    try {
+      await this.store.appendToStream(
+        refusalStreamId(refusal.deployment),
+        [
+          {
+            id: randomUUID(),
+            type: 'CommandRefused',
+            data: { command: refusal.command, deployment: refusal.deployment, input, status: refusal.status, error: refusal.error },
+            metadata: auditMetadata(refusal.context, { deployment: refusal.deployment, command: refusal.command }),
+          },
+        ],
+        { expectedRevision: 'any' },
+      );
+    } catch (error) {
+      // The caller still gets the original refusal; losing its record is logged, never hidden.
+      this.logger.error(`could not record refused ${refusal.command}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}

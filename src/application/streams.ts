@@ -1,0 +1,16 @@
+/**
+ * Stream ids, `<category>-<id>` with no dash in the category (EventStoreDB's `$by_category` splits
+ * at the first dash). One topology stream per deployment: R3 (one owner per SIP URI) spans the
+ * whole deployment, so the deployment is the consistency boundary.
+ */
+export const TOPOLOGY_CATEGORY = 'topology';
+export const REFUSAL_CATEGORY = 'refused_command';
+
+export const DEFAULT_DEPLOYMENT = 'default';
+/** A deployment name: part of a stream id, so letters, digits, `.` and `_`, lower-cased. */
+export const DEPLOYMENT_PATTERN = /^[a-z0-9][a-z0-9._]{0,62}$/;
+/** Where refusals go whose deployment could not even be read (it cannot collide: names never start with `_`). */
+export const UNREADABLE_DEPLOYMENT = '_unreadable';
+
+export const topologyStreamId = (deployment: string): string => `${TOPOLOGY_CATEGORY}-${deployment}`;
+export const refusalStreamId = (deployment: string): string => `${REFUSAL_CATEGORY}-${deployment}`;

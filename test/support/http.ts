@@ -1,0 +1,36 @@
+export interface CommandResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  // The API's JSON; tests look into it freely.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly body: any;
+}
+
+/** `POST /api/commands/<name>` with a JSON body (a string is sent as it is). */
+export async function command(
+  baseUrl: string,
+  name: string,
+  body: unknown,
+  options: { headers?: Record<string, string>; query?: string } = {},
+): Promise<CommandResponse> {
+  const response = await fetch(`${baseUrl}/api/commands/${name}${options.query ? `?${options.query}` : ''}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** The seed's starting point: contoso.com, a Lync 2010 Group Chat pool reached through sip:ocschat@contoso.com, and pcpool. */
+export async function seedTopology(baseUrl: string, deployment = 'default'): Promise<void> {
+  const steps: [string, object][] = [
+    ['RegisterSipDomain', { domain: 'contoso.com' }],
+    ['DefineLegacyGroupChatPool', { fqdn: 'gc.contoso.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@contoso.com' }],
+    ['InstallPersistentChatPool', { fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com', 'pc2.contoso.com'] }],
+  ];
+  for (const [name, body] of steps) {
+    const result = await command(baseUrl, name, { ...body, deployment });
+    if (result.status !== 200) throw new Error(`${name} failed: ${JSON.stringify(result.body)}`);
+  }
+}
