@@ -1,0 +1,404 @@
+import type Database from 'better-sqlite3';
+import { Subject, Subscription } from 'rxjs';
+import { EventStore, EventStoreUnavailable, RecordedEvent } from '../../src/event-store/event-store';
+import type { Projection, TableReader } from './projection';
+import { ProjectionTables, ReadModelReader, ReadModelWriter } from './read-model-store';
+
+export type ProjectionState = 'catching_up' | 'live' | 'rebuilding' | 'failed' | 'stopped';
+
+export interface FailedEvent {
+  readonly position: number;
+  readonly streamId: string;
+  readonly revision: number;
+  readonly type: string;
+  readonly error: string;
+}
+
+export interface ProjectionStatus {
+  readonly name: string;
+  readonly version: number;
+  /** The build that answers queries. */
+  readonly generation: number;
+  readonly checkpoint: number;
+  readonly headPosition: number;
+  readonly lagEvents: number;
+  readonly lagMs: number;
+  readonly state: ProjectionState;
+  readonly failedAt: FailedEvent | null;
+  /** A build under way beside the serving one (version change or requested rebuild). */
+  readonly rebuild: { readonly generation: number; readonly version: number; readonly checkpoint: number } | null;
+}
+
+/** Progress of the projections, for `?minPosition=` waits and the console's live view. */
+export interface Progress {
+  readonly name: string;
+  readonly checkpoint: number;
+}
+
+interface GenerationRow {
+  name: string;
+  generation: number;
+  version: number;
+  position: number;
+  state: string;
+  failed: string | null;
+}
+
+const CATALOG = `
+CREATE TABLE IF NOT EXISTS projection_generations (
+  name TEXT NOT NULL, generation INTEGER NOT NULL, version INTEGER NOT NULL,
+  position INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, failed TEXT, updated_at TEXT NOT NULL,
+  PRIMARY KEY (name, generation)
+);
+CREATE TABLE IF NOT EXISTS projection_active (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+`;
+
+/** One build of one projection: its tables, checkpoint and subscription. */
+class Build {
+  readonly tables: ProjectionTables;
+  readonly writer: ReadModelWriter;
+  checkpoint: number;
+  lastCreated = 0;
+  state: ProjectionState;
+  failedAt: FailedEvent | null = null;
+  subscription: Subscription | undefined;
+  buffer: RecordedEvent[] = [];
+  flushScheduled = false;
+
+  constructor(
+    db: Database.Database,
+    readonly projection: Projection,
+    readonly generation: number,
+    checkpoint: number,
+    state: ProjectionState,
+    /** The projection version that built these tables (an older one only answers queries until replaced). */
+    readonly version = projection.version,
+  ) {
+    this.tables = new ProjectionTables(projection, generation);
+    for (const statement of this.tables.ddl()) db.exec(statement);
+    this.writer = new ReadModelWriter(db, this.tables);
+    this.checkpoint = checkpoint;
+    this.state = state;
+  }
+}
+
+export interface ProjectionRunnerOptions {
+  /** Events per transaction. */
+  readonly batchSize?: number;
+  /** Connection for queries (sees committed data only); defaults to the writer's. */
+  readonly queryDb?: Database.Database;
+  /** Wait before resubscribing after the store became unavailable (ms). */
+  readonly retryMs?: number;
+}
+
+/**
+ * Runs projections from the global log into SQLite read models. Each build applies events in
+ * batches: the changes and the new checkpoint are committed in one transaction, so a crash at any
+ * point neither skips nor repeats an event. A projection whose version changed (or that is asked to
+ * rebuild) is built again from the start into new tables while the old build keeps answering; the
+ * new one takes over once it has caught up.
+ */
+export class ProjectionRunner {
+  private readonly builds = new Map<string, { serving: Build; rebuild: Build | undefined }>();
+  private readonly progress$ = new Subject<Progress>();
+  private readonly batchSize: number;
+  private readonly retryMs: number;
+  private readonly queryDb: Database.Database;
+  private readonly readers = new Map<string, { generation: number; reader: ReadModelReader }>();
+  private stopped = false;
+  private head = 0;
+
+  /** Emits after every committed batch. */
+  readonly progress = this.progress$.asObservable();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly db: Database.Database,
+    private readonly projections: readonly Projection[],
+    options: ProjectionRunnerOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 1000;
+    this.retryMs = options.retryMs ?? 1000;
+    this.queryDb = options.queryDb ?? db;
+    db.exec(CATALOG);
+    const names = new Set<string>();
+    for (const projection of projections) {
+      if (names.has(projection.name)) throw new Error(`two projections are named ${projection.name}`);
+      names.add(projection.name);
+      this.builds.set(projection.name, this.open(projection));
+    }
+  }
+
+  /** Starts every build's subscription from its checkpoint. */
+  start(): void {
+    for (const { serving, rebuild } of this.builds.values()) {
+      // A build of an older version is not fed: today's code would write tomorrow's rows into it.
+      if (serving.version === serving.projection.version) this.subscribe(serving);
+      if (rebuild) this.subscribe(rebuild);
+    }
+  }
+
+  /** Builds `name` again from the start into new tables; the current build answers until then. */
+  rebuild(name: string): number {
+    const entry = this.entry(name);
+    if (entry.rebuild) return entry.rebuild.generation;
+    const generation = this.nextGeneration(name);
+    const build = new Build(this.db, entry.serving.projection, generation, 0, 'rebuilding');
+    if (entry.serving.version !== build.version) entry.serving.subscription?.unsubscribe();
+    this.saveGeneration(build);
+    entry.rebuild = build;
+    this.subscribe(build);
+    return generation;
+  }
+
+  /** The query side of a projection (the build that currently answers). */
+  reader(name: string): TableReader {
+    const serving = this.entry(name).serving;
+    const cached = this.readers.get(name);
+    if (cached && cached.generation === serving.generation) return cached.reader;
+    const reader = new ReadModelReader(this.queryDb, serving.tables);
+    this.readers.set(name, { generation: serving.generation, reader });
+    return reader;
+  }
+
+  checkpoint(name: string): number {
+    return this.entry(name).serving.checkpoint;
+  }
+
+  /** Resolves once the serving build of every named projection has passed `position`; rejects after `timeoutMs`. */
+  async waitFor(names: readonly string[], position: number, timeoutMs: number): Promise<void> {
+    const behind = (): boolean => names.some((n) => this.checkpoint(n) < position && this.entry(n).serving.state !== 'failed');
+    if (!behind()) return this.assertNotFailed(names, position);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        subscription.unsubscribe();
+        reject(new ProjectionLagging(names.map((n) => this.status(n)), position));
+      }, timeoutMs);
+      const subscription = this.progress$.subscribe(() => {
+        if (behind()) return;
+        clearTimeout(timer);
+        subscription.unsubscribe();
+        resolve();
+      });
+    });
+    return this.assertNotFailed(names, position);
+  }
+
+  private assertNotFailed(names: readonly string[], position: number): void {
+    const failed = names.map((n) => this.status(n)).filter((s) => s.state === 'failed' && s.checkpoint < position);
+    if (failed.length) throw new ProjectionLagging(failed, position);
+  }
+
+  async statuses(): Promise<ProjectionStatus[]> {
+    this.head = await this.store.headPosition();
+    return this.projections.map((p) => this.status(p.name));
+  }
+
+  private status(name: string): ProjectionStatus {
+    const { serving, rebuild } = this.entry(name);
+    const lagEvents = Math.max(0, this.head - serving.checkpoint);
+    return {
+      name,
+      version: serving.version,
+      generation: serving.generation,
+      checkpoint: serving.checkpoint,
+      headPosition: this.head,
+      lagEvents,
+      lagMs: lagEvents > 0 && serving.lastCreated > 0 ? Math.max(0, Date.now() - serving.lastCreated) : 0,
+      state: serving.state,
+      failedAt: serving.failedAt,
+      rebuild: rebuild ? { generation: rebuild.generation, version: rebuild.version, checkpoint: rebuild.checkpoint } : null,
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const { serving, rebuild } of this.builds.values()) {
+      for (const build of [serving, rebuild]) {
+        if (!build) continue;
+        build.subscription?.unsubscribe();
+        if (build.state !== 'failed') build.state = 'stopped';
+      }
+    }
+    this.progress$.complete();
+  }
+
+  private entry(name: string): { serving: Build; rebuild: Build | undefined } {
+    const entry = this.builds.get(name);
+    if (!entry) throw new UnknownProjection(name, [...this.builds.keys()]);
+    return entry;
+  }
+
+  /** Finds the serving build and any unfinished rebuild; a new version starts a rebuild. */
+  private open(projection: Projection): { serving: Build; rebuild: Build | undefined } {
+    const rows = this.db.prepare('SELECT * FROM projection_generations WHERE name = ? ORDER BY generation').all(projection.name) as GenerationRow[];
+    const active = this.db.prepare('SELECT generation FROM projection_active WHERE name = ?').get(projection.name) as { generation: number } | undefined;
+    const activeRow = rows.find((r) => r.generation === active?.generation);
+    const restore = (row: GenerationRow, state: ProjectionState): Build => {
+      const build = new Build(this.db, projection, row.generation, row.position, state, row.version);
+      if (row.failed) {
+        // Retried from its checkpoint on start: projections are deterministic, so it fails again
+        // there unless the code was fixed (with a new version) in between.
+        build.failedAt = JSON.parse(row.failed) as FailedEvent;
+      }
+      return build;
+    };
+    if (!activeRow) {
+      const build = new Build(this.db, projection, this.nextGeneration(projection.name), 0, 'catching_up');
+      this.saveGeneration(build);
+      this.db.prepare('INSERT OR REPLACE INTO projection_active (name, generation) VALUES (?, ?)').run(projection.name, build.generation);
+      return { serving: build, rebuild: undefined };
+    }
+    const serving = restore(activeRow, 'catching_up');
+    const pending = rows.find((r) => r.generation > activeRow.generation && r.state !== 'retired');
+    if (pending && pending.version === projection.version) return { serving, rebuild: restore(pending, 'rebuilding') };
+    if (activeRow.version === projection.version) return { serving, rebuild: undefined };
+    const rebuild = new Build(this.db, projection, this.nextGeneration(projection.name), 0, 'rebuilding');
+    this.saveGeneration(rebuild);
+    return { serving, rebuild };
+  }
+
+  private nextGeneration(name: string): number {
+    const row = this.db.prepare('SELECT max(generation) AS g FROM projection_generations WHERE name = ?').get(name) as { g: number | null };
+    return (row.g ?? 0) + 1;
+  }
+
+  private saveGeneration(build: Build): void {
+    this.db
+      .prepare(
+        `INSERT INTO projection_generations (name, generation, version, position, state, failed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name, generation) DO UPDATE SET position = excluded.position, state = excluded.state, failed = excluded.failed, updated_at = excluded.updated_at`,
+      )
+      .run(build.projection.name, build.generation, build.version, build.checkpoint, build.state, build.failedAt ? JSON.stringify(build.failedAt) : null, new Date().toISOString());
+  }
+
+  private subscribe(build: Build): void {
+    if (this.stopped) return;
+    // An empty or already-processed log sends nothing: look at the head once to know we are live.
+    void this.afterBatch(build);
+    build.subscription = this.store.subscribeToAll({ fromPosition: build.checkpoint }).subscribe({
+      next: (event) => this.receive(build, event),
+      error: (error: unknown) => {
+        this.flush(build);
+        if (build.state === 'failed' || this.stopped) return;
+        if (error instanceof EventStoreUnavailable) {
+          setTimeout(() => this.subscribe(build), this.retryMs).unref();
+          return;
+        }
+        this.fail(build, undefined, error);
+      },
+    });
+  }
+
+  private receive(build: Build, event: RecordedEvent): void {
+    if (build.state === 'failed') return;
+    build.buffer.push(event);
+    if (build.buffer.length >= this.batchSize) {
+      this.flush(build);
+      return;
+    }
+    if (!build.flushScheduled) {
+      build.flushScheduled = true;
+      setImmediate(() => this.flush(build));
+    }
+  }
+
+  private readonly commit = (build: Build, events: readonly RecordedEvent[]): void => {
+    this.db.transaction(() => {
+      let failed: { event: RecordedEvent; error: unknown } | undefined;
+      for (const event of events) {
+        try {
+          build.writer.apply(build.projection.project(event, build.writer), event.position);
+        } catch (error) {
+          failed = { event, error };
+          break;
+        }
+        build.checkpoint = event.position;
+        build.lastCreated = event.created.getTime();
+      }
+      if (failed) this.fail(build, failed.event, failed.error);
+      this.saveGeneration(build);
+    })();
+  };
+
+  private flush(build: Build): void {
+    build.flushScheduled = false;
+    if (build.buffer.length === 0 || build.state === 'failed') return;
+    const events = build.buffer;
+    build.buffer = [];
+    const before = build.checkpoint;
+    try {
+      this.commit(build, events);
+    } catch (error) {
+      // The transaction rolled back: nothing of this batch is stored, so the checkpoint is the old one.
+      build.checkpoint = before;
+      this.fail(build, events[0], error);
+      this.saveGeneration(build);
+      return;
+    }
+    // commit() may have failed the build on a throwing projection.
+    if ((build.state as ProjectionState) !== 'failed') {
+      if (build.failedAt && build.checkpoint >= build.failedAt.position) build.failedAt = null;
+      void this.afterBatch(build);
+    }
+    this.progress$.next({ name: build.projection.name, checkpoint: build.checkpoint });
+  }
+
+  private fail(build: Build, event: RecordedEvent | undefined, error: unknown): void {
+    build.state = 'failed';
+    build.subscription?.unsubscribe();
+    build.buffer = [];
+    const message = error instanceof Error ? error.message : String(error);
+    build.failedAt = event
+      ? { position: event.position, streamId: event.streamId, revision: event.revision, type: event.type, error: message }
+      : { position: build.checkpoint, streamId: '', revision: -1, type: '', error: message };
+  }
+
+  /** Marks a build live once it reaches the head; a finished rebuild takes over from the serving build. */
+  private async afterBatch(build: Build): Promise<void> {
+    if (build.state === 'live') return;
+    const head = await this.store.headPosition();
+    this.head = Math.max(this.head, head);
+    // Read again after the await: the build may have failed or moved on meanwhile.
+    if (build.checkpoint < head || (build.state as ProjectionState) === 'failed') return;
+    const entry = this.entry(build.projection.name);
+    if (entry.rebuild === build) {
+      const old = entry.serving;
+      this.db.transaction(() => {
+        this.db.prepare('INSERT OR REPLACE INTO projection_active (name, generation) VALUES (?, ?)').run(build.projection.name, build.generation);
+        old.state = 'stopped';
+        this.db.prepare(`UPDATE projection_generations SET state = 'retired' WHERE name = ? AND generation = ?`).run(old.projection.name, old.generation);
+        for (const statement of old.tables.dropStatements()) this.db.exec(statement);
+      })();
+      old.subscription?.unsubscribe();
+      entry.serving = build;
+      entry.rebuild = undefined;
+    }
+    build.state = 'live';
+    this.saveGeneration(build);
+    this.progress$.next({ name: build.projection.name, checkpoint: build.checkpoint });
+  }
+}
+
+/** A read asked to wait for a position the projection has not reached in time (or cannot: it failed). */
+export class ProjectionLagging extends Error {
+  readonly code = 'PROJECTION_LAGGING';
+  constructor(
+    readonly statuses: readonly ProjectionStatus[],
+    readonly position: number,
+  ) {
+    super(
+      `Read models have not reached position ${position}: ` +
+        statuses.map((s) => `${s.name} at ${s.checkpoint} (${s.state}${s.failedAt ? `, failed at ${s.failedAt.position} ${s.failedAt.type}: ${s.failedAt.error}` : ''})`).join('; '),
+    );
+    this.name = 'ProjectionLagging';
+  }
+}
+
+export class UnknownProjection extends Error {
+  readonly code = 'PROJECTION_NOT_FOUND';
+  constructor(name: string, known: readonly string[]) {
+    super(`No projection named '${name}'; known: ${known.join(', ')}`);
+    this.name = 'UnknownProjection';
+  }
+}
