@@ -4,6 +4,8 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { CommandsController } from './api/commands.controller';
 import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
+import { QueriesController } from './api/queries.controller';
+import { ReadModelsModule } from './application/read-models.module';
 import { ExecuteTopologyCommandHandler } from './application/execute-topology-command';
 import { RefusalRecorder } from './application/refusal-recorder';
 import { TopologyRepository } from './application/topology-repository';
@@ -17,8 +19,8 @@ export class AppModule {
   static forRoot(config: Config, store: EventStore): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot()],
-      controllers: [HealthController, CommandsController],
+      imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
+      controllers: [HealthController, CommandsController, QueriesController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         TopologyRepository,

@@ -211,7 +211,15 @@ export class ProjectionRunner {
     };
   }
 
+  private readonly onStopped: (() => void)[] = [];
+
+  /** Runs `action` once the runner has stopped (e.g. to close its databases). */
+  onStop(action: () => void): void {
+    this.onStopped.push(action);
+  }
+
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     for (const { serving, rebuild } of this.builds.values()) {
       for (const build of [serving, rebuild]) {
@@ -221,6 +229,7 @@ export class ProjectionRunner {
       }
     }
     this.progress$.complete();
+    for (const action of this.onStopped) action();
   }
 
   private entry(name: string): { serving: Build; rebuild: Build | undefined } {
@@ -323,7 +332,7 @@ export class ProjectionRunner {
 
   private flush(build: Build): void {
     build.flushScheduled = false;
-    if (build.buffer.length === 0 || build.state === 'failed') return;
+    if (this.stopped || build.buffer.length === 0 || build.state === 'failed') return;
     const events = build.buffer;
     build.buffer = [];
     const before = build.checkpoint;

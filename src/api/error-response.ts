@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { DomainError } from '../domain';
 import { EventStoreError, JsonObject } from '../event-store/event-store';
+import { ProjectionLagging, UnknownProjection } from '../../projections/runner/projection-runner';
 
 export interface ErrorBody {
   readonly code: string;
@@ -14,6 +15,13 @@ const CATEGORY_STATUS = { invalid: HttpStatus.BAD_REQUEST, not_found: HttpStatus
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof DomainError) {
     return { status: CATEGORY_STATUS[error.category], body: { code: error.code, message: error.message, details: error.details as JsonObject } };
+  }
+  if (error instanceof ProjectionLagging) {
+    const lag = error.statuses.map((s) => ({ name: s.name, checkpoint: s.checkpoint, state: s.state, lagEvents: s.lagEvents, lagMs: s.lagMs }));
+    return { status: HttpStatus.SERVICE_UNAVAILABLE, body: { code: error.code, message: error.message, details: { minPosition: error.position, projections: lag } } };
+  }
+  if (error instanceof UnknownProjection) {
+    return { status: HttpStatus.NOT_FOUND, body: { code: error.code, message: error.message, details: { field: 'name' } } };
   }
   if (error instanceof EventStoreError) {
     const status =

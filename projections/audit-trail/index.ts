@@ -1,0 +1,25 @@
+export {
+  AUDIT_TABLE,
+  COMMAND_REFUSED,
+  ENTITY_KINDS,
+  auditTrailProjection,
+  canonicalTime,
+  entityOf,
+  serverEntityId,
+  type AuditEntity,
+  type AuditOutcome,
+  type EntityKind,
+} from './audit-trail.projection';
+export {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  encodeAuditCursor,
+  entityHistory,
+  parseEntityFilter,
+  queryAudit,
+  toAuditEntry,
+  type AuditEntry,
+  type AuditError,
+  type AuditPage,
+  type AuditQuery,
+} from './audit-trail.query';

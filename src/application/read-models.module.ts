@@ -1,0 +1,49 @@
+import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ALL_PROJECTIONS } from '../../projections';
+import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { openReadModelDatabase } from '../../projections/runner/read-model-store';
+import type { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
+import { EVENT_STORE, EventStore } from '../event-store/event-store';
+
+export const READ_MODELS_FILE = 'read-models.sqlite';
+
+/** Opens the read models in DATA_DIR (with either event store) and runs the projections for the process's lifetime. */
+export function createProjectionRunner(store: EventStore, dataDir: string): ProjectionRunner {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, READ_MODELS_FILE);
+  const db = openReadModelDatabase(file);
+  // Queries read through their own connection: they see committed batches only.
+  const queryDb = openReadModelDatabase(file, true);
+  const runner = new ProjectionRunner(store, db, ALL_PROJECTIONS, { queryDb });
+  runner.onStop(() => {
+    queryDb.close();
+    db.close();
+  });
+  return runner;
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: ProjectionRunner,
+      inject: [EVENT_STORE, CONFIG],
+      useFactory: (store: EventStore, config: Config) => createProjectionRunner(store, config.dataDir),
+    },
+  ],
+  exports: [ProjectionRunner],
+})
+export class ReadModelsModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(ProjectionRunner) private readonly runner: ProjectionRunner) {}
+
+  onApplicationBootstrap(): void {
+    this.runner.start();
+  }
+
+  onApplicationShutdown(): void {
+    this.runner.stop();
+  }
+}

@@ -1,0 +1,130 @@
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ALL_PROJECTIONS } from '../../projections';
+import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { openReadModelDatabase } from '../../projections/runner/read-model-store';
+import { READ_MODELS_FILE } from '../../src/application/read-models.module';
+import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
+import { writeHistory } from '../support/history';
+import { RunningServer, startServer } from '../support/server';
+
+/** Every row of every read model (the serving build), by logical table: what a user can read. */
+function dump(file: string): Record<string, unknown[]> {
+  const db = new Database(file, { readonly: true });
+  try {
+    const result: Record<string, unknown[]> = {};
+    for (const projection of ALL_PROJECTIONS) {
+      const { generation } = db.prepare('SELECT generation FROM projection_active WHERE name = ?').get(projection.name) as { generation: number };
+      for (const table of projection.tables) {
+        const columns = [...table.key, ...table.columns, ...(table.temporal ? ['valid_from', 'valid_to'] : [])];
+        result[`${projection.name}.${table.name}`] = db
+          .prepare(`SELECT ${columns.join(', ')} FROM ${projection.name}_g${generation}_${table.name} ORDER BY ${columns.join(', ')}`)
+          .raw()
+          .all();
+      }
+    }
+    return result;
+  } finally {
+    db.close();
+  }
+}
+
+function checkpoints(): number[] {
+  const db = new Database(path.join(dataDir, READ_MODELS_FILE), { readonly: true });
+  try {
+    return db.prepare('SELECT position FROM projection_generations').pluck().all() as number[];
+  } finally {
+    db.close();
+  }
+}
+
+async function waitUntilLive(server: RunningServer, timeoutMs = 60_000): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const { projections } = (await (await fetch(`${server.url}/api/projections`)).json()) as {
+      projections: { state: string; checkpoint: number; headPosition: number; rebuild: unknown }[];
+    };
+    if (projections.every((p) => p.state === 'live' && p.checkpoint === p.headPosition && p.rebuild === null)) return;
+    if (projections.some((p) => p.state === 'failed')) throw new Error(`a projection failed: ${JSON.stringify(projections)}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`projections not live in time: ${JSON.stringify(projections)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function kill(server: RunningServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.process.once('exit', () => resolve());
+    server.process.kill('SIGKILL');
+  });
+}
+
+let dataDir: string;
+
+describe('projections survive SIGKILL', () => {
+  let cleanRebuild: Record<string, unknown[]>;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-crash-'));
+    const store = new SqliteEventStore({ dataDir });
+    await writeHistory(store, 40, 200);
+    // The reference: a clean build of every projection from the start, in this process.
+    const cleanDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-clean-'));
+    const db = openReadModelDatabase(path.join(cleanDir, READ_MODELS_FILE));
+    const runner = new ProjectionRunner(store, db, ALL_PROJECTIONS, { batchSize: 500 });
+    runner.start();
+    const head = await store.headPosition();
+    await runner.waitFor(ALL_PROJECTIONS.map((p) => p.name), head, 60_000);
+    runner.stop();
+    db.close();
+    await store.close();
+    cleanRebuild = dump(path.join(cleanDir, READ_MODELS_FILE));
+    fs.rmSync(cleanDir, { recursive: true, force: true });
+    expect(cleanRebuild['topology.endpoints']!.length).toBeGreaterThan(1000);
+  }, 120_000);
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it('killed again and again while catching up, it ends equal to a clean rebuild', async () => {
+    const store = new SqliteEventStore({ dataDir });
+    const head = await store.headPosition();
+    await store.close();
+    let midwayKills = 0;
+    for (let round = 0; round < 3; round++) {
+      const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+      // Kill as soon as a batch has been committed but the log is not yet fully projected.
+      let done = false;
+      for (let tries = 0; tries < 2000 && !done; tries++) {
+        const seen = checkpoints();
+        if (seen.some((c) => c > 0 && c < head)) break;
+        done = seen.length > 0 && seen.every((c) => c === head);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await kill(server);
+      if (!done) midwayKills += 1;
+    }
+    expect(midwayKills).toBeGreaterThanOrEqual(2);
+    const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await waitUntilLive(server);
+    await server.stop();
+    expect(dump(path.join(dataDir, READ_MODELS_FILE))).toEqual(cleanRebuild);
+  }, 120_000);
+
+  it('killed during a rebuild, the rebuild resumes on restart and ends equal to a clean rebuild', async () => {
+    const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await waitUntilLive(server);
+    for (const projection of ALL_PROJECTIONS) {
+      const response = await fetch(`${server.url}/api/projections/${projection.name}/rebuild`, { method: 'POST' });
+      expect(response.status).toBe(202);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const { projections } = (await (await fetch(`${server.url}/api/projections`)).json()) as { projections: { rebuild: unknown }[] };
+    expect(projections.some((p) => p.rebuild !== null)).toBe(true); // killed mid-rebuild, not after
+    await kill(server);
+
+    const restarted = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await waitUntilLive(restarted);
+    await restarted.stop();
+    expect(dump(path.join(dataDir, READ_MODELS_FILE))).toEqual(cleanRebuild);
+  }, 120_000);
+});
