@@ -334,7 +334,7 @@ export function auditRow(event: RecordedEvent): Row {
 export const auditTrailProjection: Projection = {
   name: 'audit_trail',
   version: 1,
-  tables: [{ name: AUDIT_TABLE, key: ['position'], columns: AUDIT_COLUMNS, temporal: false, indexes: AUDIT_INDEXES }],
+  tables: [{ name: AUDIT_TABLE, key: ['position'], columns: AUDIT_COLUMNS, temporal: false, integerKey: true, indexes: AUDIT_INDEXES }],
   project(event: RecordedEvent): readonly Change[] {
     return [{ kind: 'put', table: AUDIT_TABLE, row: auditRow(event) }];
   },

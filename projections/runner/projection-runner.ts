@@ -245,6 +245,7 @@ export class ProjectionRunner {
     const activeRow = rows.find((r) => r.generation === active?.generation);
     const restore = (row: GenerationRow, state: ProjectionState): Build => {
       const build = new Build(this.db, projection, row.generation, row.position, state, row.version);
+      if (row.state === 'live') this.createIndexes(build);
       if (row.failed) {
         // Retried from its checkpoint on start: projections are deterministic, so it fails again
         // there unless the code was fixed (with a new version) in between.
@@ -265,6 +266,11 @@ export class ProjectionRunner {
     const rebuild = new Build(this.db, projection, this.nextGeneration(projection.name), 0, 'rebuilding');
     this.saveGeneration(rebuild);
     return { serving, rebuild };
+  }
+
+  /** Query indexes come once a build has caught up (see `TableSpec.indexes`). */
+  private createIndexes(build: Build): void {
+    for (const statement of build.tables.indexDdl()) this.db.exec(statement);
   }
 
   private nextGeneration(name: string): number {
@@ -371,6 +377,7 @@ export class ProjectionRunner {
     // Read again after the await: the build may have failed or moved on meanwhile.
     if (build.checkpoint < head || (build.state as ProjectionState) === 'failed') return;
     const entry = this.entry(build.projection.name);
+    this.createIndexes(build);
     if (entry.rebuild === build) {
       const old = entry.serving;
       this.db.transaction(() => {

@@ -21,8 +21,14 @@ export interface TableSpec {
    * index lookups rather than replays. Non-temporal tables keep the current row only.
    */
   readonly temporal: boolean;
-  /** Extra indexes (column lists) for the queries over this table. */
+  /**
+   * Extra indexes (column lists) for the queries over this table. A build that starts from far
+   * behind creates them once it has caught up: filling a table and then indexing it is much faster
+   * than keeping the indexes up to date row by row.
+   */
   readonly indexes?: readonly (readonly string[])[];
+  /** The key is one integer column (such as a log position): the table is stored in its order, as SQLite's rowid. */
+  readonly integerKey?: boolean;
 }
 
 export type Change =

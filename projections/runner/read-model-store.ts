@@ -39,19 +39,33 @@ export class ProjectionTables {
     return [...this.specs.values()];
   }
 
+  /** The tables, and the unique index on current rows that the projection's own reads rely on. */
   ddl(): string[] {
     const statements: string[] = [];
     for (const spec of this.all()) {
       const name = this.physical(spec.name);
       const columns = [...spec.key, ...spec.columns];
+      if (spec.integerKey && (spec.temporal || spec.key.length !== 1)) throw new Error(`${spec.name}: an integer key is one column of a non-temporal table`);
       if (spec.temporal) {
         statements.push(
           `CREATE TABLE IF NOT EXISTS ${name} (${columns.join(', ')}, valid_from INTEGER NOT NULL, valid_to INTEGER, PRIMARY KEY (${[...spec.key, 'valid_from'].join(', ')}))`,
           `CREATE UNIQUE INDEX IF NOT EXISTS ${name}__current ON ${name} (${spec.key.join(', ')}) WHERE valid_to IS NULL`,
         );
+      } else if (spec.integerKey) {
+        statements.push(`CREATE TABLE IF NOT EXISTS ${name} (${spec.key[0]} INTEGER PRIMARY KEY, ${spec.columns.join(', ')})`);
       } else {
         statements.push(`CREATE TABLE IF NOT EXISTS ${name} (${columns.join(', ')}, PRIMARY KEY (${spec.key.join(', ')}))`);
       }
+    }
+    return statements;
+  }
+
+  /** The query indexes (see `TableSpec.indexes`). */
+  indexDdl(): string[] {
+    const statements: string[] = [];
+    for (const spec of this.all()) {
+      const name = this.physical(spec.name);
+      const columns = [...spec.key, ...spec.columns];
       (spec.indexes ?? []).forEach((index, i) => {
         for (const column of index) if (!columns.includes(column)) throw new Error(`index column ${column} is not a column of ${spec.name}`);
         statements.push(`CREATE INDEX IF NOT EXISTS ${name}__i${i} ON ${name} (${index.join(', ')})`);
@@ -90,6 +104,45 @@ function valueOf(row: Row, column: string, table: string): SqlValue {
   return value;
 }
 
+/** The statements one table needs for writing, prepared once. */
+interface TablePlan {
+  readonly spec: TableSpec;
+  readonly columns: readonly string[];
+  readonly get: Database.Statement<SqlValue[], Row>;
+  readonly insert: Database.Statement<SqlValue[]>;
+  readonly remove: Database.Statement<SqlValue[]>;
+  /** Temporal only: close the current version at a position. */
+  readonly close?: Database.Statement<SqlValue[]>;
+  /** Temporal only: overwrite the current version in place (changed twice by one event). */
+  readonly overwrite?: Database.Statement<SqlValue[]> | undefined;
+}
+
+function planFor(db: Database.Database, tables: ProjectionTables, spec: TableSpec): TablePlan {
+  const name = tables.physical(spec.name);
+  const columns = [...spec.key, ...spec.columns];
+  const byKey = spec.key.map((k) => `${k} = ?`).join(' AND ');
+  const placeholders = columns.map(() => '?').join(', ');
+  if (!spec.temporal) {
+    return {
+      spec,
+      columns,
+      get: db.prepare<SqlValue[], Row>(`SELECT ${columns.join(', ')} FROM ${name} WHERE ${byKey}`),
+      insert: db.prepare<SqlValue[]>(`INSERT OR REPLACE INTO ${name} (${columns.join(', ')}) VALUES (${placeholders})`),
+      remove: db.prepare<SqlValue[]>(`DELETE FROM ${name} WHERE ${byKey}`),
+    };
+  }
+  const current = `${byKey} AND valid_to IS NULL`;
+  return {
+    spec,
+    columns,
+    get: db.prepare<SqlValue[], Row>(`SELECT ${columns.join(', ')}, valid_from FROM ${name} WHERE ${current}`),
+    insert: db.prepare<SqlValue[]>(`INSERT INTO ${name} (${columns.join(', ')}, valid_from, valid_to) VALUES (${placeholders}, ?, NULL)`),
+    remove: db.prepare<SqlValue[]>(`DELETE FROM ${name} WHERE ${current}`),
+    close: db.prepare<SqlValue[]>(`UPDATE ${name} SET valid_to = ? WHERE ${current}`),
+    overwrite: spec.columns.length ? db.prepare<SqlValue[]>(`UPDATE ${name} SET ${spec.columns.map((c) => `${c} = ?`).join(', ')} WHERE ${current}`) : undefined,
+  };
+}
+
 /**
  * Applies a projection's changes to its tables at a log position, with the temporal semantics of
  * `TableSpec`, and answers the projection's reads (its view includes what it changed before).
@@ -97,6 +150,7 @@ function valueOf(row: Row, column: string, table: string): SqlValue {
  */
 export class ReadModelWriter implements ReadModelView {
   private readonly statements: StatementCache;
+  private readonly plans = new Map<string, TablePlan>();
 
   constructor(
     private readonly db: Database.Database,
@@ -105,14 +159,18 @@ export class ReadModelWriter implements ReadModelView {
     this.statements = new StatementCache(db);
   }
 
+  private plan(table: string): TablePlan {
+    let plan = this.plans.get(table);
+    if (!plan) {
+      plan = planFor(this.db, this.tables, this.tables.spec(table));
+      this.plans.set(table, plan);
+    }
+    return plan;
+  }
+
   get(table: string, key: Row): Row | undefined {
-    const spec = this.tables.spec(table);
-    const name = this.tables.physical(table);
-    const columns = [...spec.key, ...spec.columns];
-    const temporal = spec.temporal ? ', valid_from' : '';
-    const current = spec.temporal ? ' AND valid_to IS NULL' : '';
-    const sql = `SELECT ${columns.join(', ')}${temporal} FROM ${name} WHERE ${spec.key.map((k) => `${k} = ?`).join(' AND ')}${current}`;
-    return this.statements.get(sql).get(...spec.key.map((k) => valueOf(key, k, table)));
+    const plan = this.plan(table);
+    return plan.get.get(...plan.spec.key.map((k) => valueOf(key, k, table)));
   }
 
   find(table: string, where: Row): Row[] {
@@ -133,48 +191,38 @@ export class ReadModelWriter implements ReadModelView {
   }
 
   private put(table: string, row: Row, position: number): void {
-    const spec = this.tables.spec(table);
-    const name = this.tables.physical(table);
-    const columns = [...spec.key, ...spec.columns];
-    const values = columns.map((c) => valueOf(row, c, table));
-    if (!spec.temporal) {
-      this.statements.get(`INSERT OR REPLACE INTO ${name} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...values);
+    const plan = this.plan(table);
+    const values = plan.columns.map((c) => valueOf(row, c, table));
+    if (!plan.spec.temporal) {
+      plan.insert.run(...values);
       return;
     }
-    const current = this.get(table, row);
-    const keyValues = spec.key.map((k) => valueOf(row, k, table));
-    const whereCurrent = `${spec.key.map((k) => `${k} = ?`).join(' AND ')} AND valid_to IS NULL`;
+    const keyValues = plan.spec.key.map((k) => valueOf(row, k, table));
+    const current = plan.get.get(...keyValues);
     if (current) {
-      if (sameRow(current, row, columns)) return;
+      if (sameRow(current, row, plan.columns)) return;
       if (current['valid_from'] === position) {
         // Changed twice by one event: only the last version was ever visible.
-        const set = spec.columns.map((c) => `${c} = ?`).join(', ');
-        if (set) this.statements.get(`UPDATE ${name} SET ${set} WHERE ${whereCurrent}`).run(...spec.columns.map((c) => valueOf(row, c, table)), ...keyValues);
+        plan.overwrite?.run(...plan.spec.columns.map((c) => valueOf(row, c, table)), ...keyValues);
         return;
       }
-      this.statements.get(`UPDATE ${name} SET valid_to = ? WHERE ${whereCurrent}`).run(position, ...keyValues);
+      plan.close!.run(position, ...keyValues);
     }
-    this.statements
-      .get(`INSERT INTO ${name} (${columns.join(', ')}, valid_from, valid_to) VALUES (${columns.map(() => '?').join(', ')}, ?, NULL)`)
-      .run(...values, position);
+    plan.insert.run(...values, position);
   }
 
   private remove(table: string, key: Row, position: number): void {
-    const spec = this.tables.spec(table);
-    const name = this.tables.physical(table);
-    const keyValues = spec.key.map((k) => valueOf(key, k, table));
-    const whereKey = spec.key.map((k) => `${k} = ?`).join(' AND ');
-    if (!spec.temporal) {
-      this.statements.get(`DELETE FROM ${name} WHERE ${whereKey}`).run(...keyValues);
+    const plan = this.plan(table);
+    const keyValues = plan.spec.key.map((k) => valueOf(key, k, table));
+    if (!plan.spec.temporal) {
+      plan.remove.run(...keyValues);
       return;
     }
-    const current = this.get(table, key);
+    const current = plan.get.get(...keyValues);
     if (!current) return;
-    if (current['valid_from'] === position) {
-      this.statements.get(`DELETE FROM ${name} WHERE ${whereKey} AND valid_to IS NULL`).run(...keyValues);
-    } else {
-      this.statements.get(`UPDATE ${name} SET valid_to = ? WHERE ${whereKey} AND valid_to IS NULL`).run(position, ...keyValues);
-    }
+    // A version that began at this very event was never visible: drop it rather than close it.
+    if (current['valid_from'] === position) plan.remove.run(...keyValues);
+    else plan.close!.run(position, ...keyValues);
   }
 }
 

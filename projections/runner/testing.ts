@@ -8,7 +8,7 @@ import { ProjectionTables, ReadModelReader, ReadModelWriter } from './read-model
 export function projectEvents(projection: Projection, events: readonly RecordedEvent[]): TableReader {
   const db = new Database(':memory:');
   const tables = new ProjectionTables(projection, 1);
-  for (const statement of tables.ddl()) db.exec(statement);
+  for (const statement of [...tables.ddl(), ...tables.indexDdl()]) db.exec(statement);
   const writer = new ReadModelWriter(db, tables);
   db.transaction(() => {
     for (const event of events) writer.apply(projection.project(event, writer), event.position);
