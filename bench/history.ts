@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError, decide, foldTopology, initialState, parseFqdn, parseSipUri, TopologyCommand, TopologyState } from '../src/domain';
+import type { EventStore, EventToAppend, JsonObject } from '../src/event-store/event-store';
+
+/** A small deterministic generator (mulberry32), so a history can be generated again identically. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const fqdn = (value: string) => parseFqdn(value, 'fqdn');
+const sip = (value: string) => parseSipUri(value, 'sipAddress');
+
+/** The set-up every deployment starts with: as the seed scenario's organisation. */
+function setUp(): TopologyCommand[] {
+  return [
+    { type: 'RegisterSipDomain', domain: fqdn('contoso.com') },
+    { type: 'DefineLegacyGroupChatPool', fqdn: fqdn('gc.contoso.com'), version: 'Lync2010', wellKnownSipAddress: sip('sip:ocschat@contoso.com') },
+    { type: 'InstallPersistentChatPool', fqdn: fqdn('pcpool.contoso.com'), servers: [fqdn('pc1.contoso.com'), fqdn('pc2.contoso.com'), fqdn('pc3.contoso.com')] },
+    { type: 'StartPool', fqdn: fqdn('pcpool.contoso.com') },
+  ];
+}
+
+/** The day-to-day mix after set-up: mostly endpoints and users, some removals, pool operations, and refusals. */
+function nextCommand(next: () => number, n: number): TopologyCommand {
+  const roll = next();
+  const someone = Math.floor(next() * Math.max(1, n));
+  if (roll < 0.35) return { type: 'CreateEndpoint', sipAddress: sip(`sip:room${n}@contoso.com`), poolFqdn: fqdn('pcpool.contoso.com'), displayName: `Room ${n}` };
+  if (roll < 0.6) return { type: 'RegisterSipPrincipal', sipAddress: sip(`sip:user${n}@contoso.com`), kind: 'user', displayName: `User ${n}` };
+  if (roll < 0.72) return { type: 'RemoveEndpoint', identity: `sip:room${someone}@contoso.com`, reason: 'room retired' };
+  if (roll < 0.8) return { type: 'DeleteSipPrincipal', sipAddress: sip(`sip:user${someone}@contoso.com`), reason: 'user left' };
+  if (roll < 0.85) return { type: 'SetPersistentChatState', poolFqdn: fqdn('pcpool.contoso.com'), poolState: next() < 0.5 ? 'FailedOver' : 'Normal' };
+  if (roll < 0.9) return { type: 'SetPersistentChatActiveServers', poolFqdn: fqdn('pcpool.contoso.com'), change: { kind: 'swap' } };
+  // Mistakes happen: a URI already taken, which the product refuses and records.
+  return { type: 'CreateEndpoint', sipAddress: sip('sip:ocschat@contoso.com'), poolFqdn: fqdn('pcpool.contoso.com') };
+}
+
+export interface HistoryOptions {
+  readonly events: number;
+  readonly deployments: number;
+  readonly seed?: number;
+  /** Deployments written at once (their appends share commits). */
+  readonly concurrency?: number;
+  readonly onProgress?: (written: number) => void;
+}
+
+/**
+ * Writes a realistic history of about `events` events spread over `deployments` deployments: each
+ * command goes through the real decider, accepted ones append their events with the audit metadata
+ * the product writes, refused ones a `CommandRefused` record, as the write side does.
+ */
+export async function generateHistory(store: EventStore, options: HistoryOptions): Promise<number> {
+  const perDeployment = Math.ceil(options.events / options.deployments);
+  let written = 0;
+  let nextDeployment = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const d = nextDeployment++;
+      if (d >= options.deployments || written >= options.events) return;
+      const next = random((options.seed ?? 1) * 100_003 + d);
+      const deployment = `org${d}`;
+      let state: TopologyState = initialState();
+      let revision = -1;
+      let budget = Math.min(perDeployment, options.events - written);
+      const commands = setUp();
+      for (let n = 0; budget > 0; n++) {
+        const command = commands[n] ?? nextCommand(next, n);
+        const metadata: JsonObject = {
+          schemaVersion: 1,
+          actor: next() < 0.7 ? 'CONTOSO\\lync-admin' : 'CONTOSO\\helpdesk',
+          roles: ['admin'],
+          authenticated: true,
+          commandId: randomUUID(),
+          reason: null,
+          occurredAt: new Date().toISOString(),
+          deployment,
+          command: command.type,
+        };
+        let events: EventToAppend[];
+        let streamId = `topology-${deployment}`;
+        let expected: number | 'no_stream' | 'any' = revision < 0 ? 'no_stream' : revision;
+        try {
+          const decision = decide(command, state);
+          state = foldTopology(decision.events, state);
+          events = decision.events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data as unknown as JsonObject, metadata }));
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          streamId = `refused_command-${deployment}`;
+          expected = 'any';
+          events = [{ id: randomUUID(), type: 'CommandRefused', data: { command: command.type, deployment, input: { sipAddress: 'sip:ocschat@contoso.com' }, status: 409, error: error.toJSON() as unknown as JsonObject }, metadata }];
+        }
+        if (events.length === 0) continue;
+        const result = await store.appendToStream(streamId, events, { expectedRevision: expected });
+        if (streamId.startsWith('topology-')) revision = result.nextExpectedRevision;
+        written += events.length;
+        budget -= events.length;
+        if (written % 50_000 < events.length) options.onProgress?.(written);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 64 }, worker));
+  return written;
+}

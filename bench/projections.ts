@@ -1,0 +1,203 @@
+/**
+ * `npm run bench:projections`: rebuilding the read models from a generated history, beside a raw
+ * read + parse of the same log in the same run; as-of query latency; projection lag under writes.
+ *
+ *   --events N        events in the generated history (default 1,000,000)
+ *   --deployments D   deployments they are spread over (default 5,000)
+ *   --dir PATH        where the files go (default .bench-data/projections); an existing history of the
+ *                     same size there is reused
+ *   --json            print the figures as one JSON object on the last line
+ *
+ * The rebuild runs in a child process of its own, so its peak RSS is the rebuild's alone.
+ */
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ALL_PROJECTIONS } from '../projections';
+import { ProjectionRunner } from '../projections/runner/projection-runner';
+import { openReadModelDatabase } from '../projections/runner/read-model-store';
+import { readTopology } from '../projections/topology/topology.query';
+import { topologyProjection } from '../projections/topology/topology.projection';
+import { SqliteEventStore, STORE_FILE_NAME } from '../src/event-store/sqlite/sqlite-event-store';
+import { PROJECT_ROOT } from '../src/version';
+import { generateHistory, random } from './history';
+import { argValue, printTable, Row } from './report';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const events = Number(argValue(args, '--events') ?? 1_000_000);
+const deployments = Number(argValue(args, '--deployments') ?? 5_000);
+const dir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'projections'));
+const logDir = path.join(dir, 'log');
+
+interface ChildFigures {
+  rawReadEventsPerSecond: number;
+  rebuildEventsPerSecond: number;
+  rebuildSeconds: number;
+  peakRssMb: number;
+  asOfP50Ms: number;
+  asOfP99Ms: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagSamples: number;
+  writesPerSecond: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function prepareLog(): Promise<number> {
+  const marker = path.join(dir, `history-${events}-${deployments}.done`);
+  if (fs.existsSync(marker)) return Number(fs.readFileSync(marker, 'utf8'));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const store = new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' });
+  const start = performance.now();
+  const written = await generateHistory(store, {
+    events,
+    deployments,
+    onProgress: (n) => process.stderr.write(`\rgenerating history: ${n.toLocaleString('en')} events`),
+  });
+  await store.close();
+  process.stderr.write(`\rgenerated ${written.toLocaleString('en')} events in ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+  fs.writeFileSync(marker, String(written));
+  return written;
+}
+
+/** Baseline: every row of the log read and its JSON parsed, nothing else. */
+function rawRead(): number {
+  const db = new Database(path.join(logDir, STORE_FILE_NAME), { readonly: true });
+  const start = performance.now();
+  let n = 0;
+  for (const row of db.prepare('SELECT position, stream_id, revision, event_id, type, data, metadata, created FROM events ORDER BY position').iterate() as IterableIterator<{ data: string; metadata: string }>) {
+    JSON.parse(row.data);
+    JSON.parse(row.metadata);
+    n++;
+  }
+  const rate = n / ((performance.now() - start) / 1000);
+  db.close();
+  return rate;
+}
+
+/** The child: raw read, full rebuild, as-of queries, then lag under a steady write rate. */
+async function child(): Promise<void> {
+  const raw = rawRead();
+  const readModels = path.join(dir, 'read-models.sqlite');
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(readModels + suffix, { force: true });
+  const store = new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' });
+  const head = await store.headPosition();
+  const db = openReadModelDatabase(readModels);
+  const runner = new ProjectionRunner(store, db, ALL_PROJECTIONS, { batchSize: 2000 });
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const start = performance.now();
+  runner.start();
+  await runner.waitFor(ALL_PROJECTIONS.map((p) => p.name), head, 3_600_000);
+  const seconds = (performance.now() - start) / 1000;
+  // The last batch's indexes are built as the builds turn live: wait for that too.
+  for (;;) {
+    const statuses = await runner.statuses();
+    if (statuses.every((s) => s.state === 'live')) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const rebuildSeconds = (performance.now() - start) / 1000;
+  peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
+  clearInterval(sampler);
+
+  // As-of: the topology of a random deployment at a random past position of the log.
+  const next = random(7);
+  const reader = runner.reader(topologyProjection.name);
+  const asOf: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const deployment = `org${Math.floor(next() * deployments)}`;
+    const at = 1 + Math.floor(next() * head);
+    const t = performance.now();
+    readTopology(reader, deployment, at);
+    asOf.push(performance.now() - t);
+  }
+  asOf.sort((a, b) => a - b);
+
+  // Lag: 1,000 commands/s appended for 10 s; lag = from the append's acknowledgement until every
+  // projection has passed its position.
+  const pending: { position: number; acknowledged: number }[] = [];
+  const lags: number[] = [];
+  const progress = runner.progress.subscribe(() => {
+    const slowest = Math.min(...ALL_PROJECTIONS.map((p) => runner.checkpoint(p.name)));
+    while (pending.length && pending[0]!.position <= slowest) lags.push(performance.now() - pending.shift()!.acknowledged);
+  });
+  const lagStart = performance.now();
+  let sent = 0;
+  while (performance.now() - lagStart < 10_000) {
+    const due = Math.floor((performance.now() - lagStart) / 1000 * 1000) - sent;
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < due; i++, sent++) {
+      const deployment = `org${Math.floor(next() * deployments)}`;
+      const sipAddress = `sip:lag${sent}@contoso.com`;
+      writes.push(
+        store
+          .appendToStream(`topology-${deployment}`, [{ id: randomUUID(), type: 'PersistentChatEndpointCreated', data: { sipAddress, poolFqdn: 'pcpool.contoso.com', displayName: null, distinguishedName: `CN=lag${sent}@contoso.com` }, metadata: { deployment, command: 'CreateEndpoint', actor: 'bench', occurredAt: new Date().toISOString() } }], { expectedRevision: 'any' })
+          .then((r) => {
+            pending.push({ position: r.position, acknowledged: performance.now() });
+            pending.sort((a, b) => a.position - b.position);
+          }),
+      );
+    }
+    await Promise.all(writes);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const writeSeconds = (performance.now() - lagStart) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  progress.unsubscribe();
+  lags.sort((a, b) => a - b);
+  runner.stop();
+  db.close();
+  await store.close();
+
+  const figures: ChildFigures = {
+    rawReadEventsPerSecond: Math.round(raw),
+    rebuildEventsPerSecond: Math.round(head / rebuildSeconds),
+    rebuildSeconds: +rebuildSeconds.toFixed(2),
+    peakRssMb: Math.round(peakRss / 1024 / 1024),
+    asOfP50Ms: +percentile(asOf, 50).toFixed(3),
+    asOfP99Ms: +percentile(asOf, 99).toFixed(3),
+    lagP50Ms: +percentile(lags, 50).toFixed(1),
+    lagP99Ms: +percentile(lags, 99).toFixed(1),
+    lagSamples: lags.length,
+    writesPerSecond: Math.round(sent / writeSeconds),
+  };
+  void seconds;
+  console.log(JSON.stringify(figures));
+}
+
+async function main(): Promise<void> {
+  if (args.includes('--child')) return child();
+  const written = await prepareLog();
+  const result = spawnSync(process.execPath, [__filename, ...args, '--child'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  if (result.status !== 0) throw new Error(`the measuring process failed (${String(result.status)})`);
+  const figures = JSON.parse(result.stdout.trim().split('\n').pop()!) as ChildFigures;
+  const rows: Row[] = [
+    { figure: `raw read + JSON.parse of the log (${written.toLocaleString('en')} events, baseline)`, value: figures.rawReadEventsPerSecond, unit: 'events/s' },
+    { figure: 'full rebuild: topology + endpoint directory + audit trail', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, floor: 100_000 },
+    { figure: 'peak RSS of the rebuilding process', value: figures.peakRssMb, unit: 'MB' },
+    { figure: 'asOf topology query at a random past position, p50', value: figures.asOfP50Ms * 1000, unit: 'µs' },
+    { figure: 'asOf topology query at a random past position, p99', value: figures.asOfP99Ms * 1000, unit: 'µs' },
+    { figure: `projection lag at ${figures.writesPerSecond} writes/s, p50`, value: figures.lagP50Ms, unit: 'ms' },
+    { figure: `projection lag at ${figures.writesPerSecond} writes/s, p99`, value: figures.lagP99Ms, unit: 'ms' },
+  ];
+  printTable(`Projections over a generated history in ${dir}`, rows);
+  const verdicts = {
+    rebuild: figures.rebuildEventsPerSecond >= 100_000,
+    peakRss: figures.peakRssMb <= 256,
+    asOfP99: figures.asOfP99Ms <= 10,
+    lagP99: figures.lagP99Ms <= 100,
+  };
+  console.log(`\ntargets: rebuild ≥ 100,000 events/s: ${verdicts.rebuild ? 'met' : 'NOT met'}; peak RSS ≤ 256 MB: ${verdicts.peakRss ? 'met' : 'NOT met'}; asOf p99 ≤ 10 ms: ${verdicts.asOfP99 ? 'met' : 'NOT met'}; lag p99 ≤ 100 ms: ${verdicts.lagP99 ? 'met' : 'NOT met'}`);
+  if (json) console.log(JSON.stringify({ events: written, deployments, ...figures, targetsMet: verdicts }));
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
