@@ -61,9 +61,7 @@ class Build {
   lastCreated = 0;
   state: ProjectionState;
   failedAt: FailedEvent | null = null;
-  subscription: Subscription | undefined;
-  buffer: RecordedEvent[] = [];
-  flushScheduled = false;
+  feed: Feed | undefined;
 
   constructor(
     db: Database.Database,
@@ -79,6 +77,26 @@ class Build {
     this.writer = new ReadModelWriter(db, this.tables);
     this.checkpoint = checkpoint;
     this.state = state;
+  }
+}
+
+/**
+ * One subscription to the log feeding several builds, so that projections at the same point read and
+ * parse each event once and commit together. Each build skips what it has already processed.
+ */
+class Feed {
+  subscription: Subscription | undefined;
+  buffer: RecordedEvent[] = [];
+  flushScheduled = false;
+  constructor(readonly builds: Build[]) {
+    for (const build of builds) build.feed = this;
+  }
+
+  remove(build: Build): void {
+    const i = this.builds.indexOf(build);
+    if (i >= 0) this.builds.splice(i, 1);
+    build.feed = undefined;
+    if (this.builds.length === 0) this.subscription?.unsubscribe();
   }
 }
 
@@ -131,11 +149,13 @@ export class ProjectionRunner {
 
   /** Starts every build's subscription from its checkpoint. */
   start(): void {
+    const current: Build[] = [];
     for (const { serving, rebuild } of this.builds.values()) {
       // A build of an older version is not fed: today's code would write tomorrow's rows into it.
-      if (serving.version === serving.projection.version) this.subscribe(serving);
-      if (rebuild) this.subscribe(rebuild);
+      if (serving.version === serving.projection.version) current.push(serving);
+      if (rebuild) this.subscribe(new Feed([rebuild]));
     }
+    if (current.length) this.subscribe(new Feed(current));
   }
 
   /** Builds `name` again from the start into new tables; the current build answers until then. */
@@ -144,10 +164,10 @@ export class ProjectionRunner {
     if (entry.rebuild) return entry.rebuild.generation;
     const generation = this.nextGeneration(name);
     const build = new Build(this.db, entry.serving.projection, generation, 0, 'rebuilding');
-    if (entry.serving.version !== build.version) entry.serving.subscription?.unsubscribe();
+    if (entry.serving.version !== build.version) entry.serving.feed?.remove(entry.serving);
     this.saveGeneration(build);
     entry.rebuild = build;
-    this.subscribe(build);
+    this.subscribe(new Feed([build]));
     return generation;
   }
 
@@ -224,7 +244,7 @@ export class ProjectionRunner {
     for (const { serving, rebuild } of this.builds.values()) {
       for (const build of [serving, rebuild]) {
         if (!build) continue;
-        build.subscription?.unsubscribe();
+        build.feed?.remove(build);
         if (build.state !== 'failed') build.state = 'stopped';
       }
     }
@@ -287,82 +307,86 @@ export class ProjectionRunner {
       .run(build.projection.name, build.generation, build.version, build.checkpoint, build.state, build.failedAt ? JSON.stringify(build.failedAt) : null, new Date().toISOString());
   }
 
-  private subscribe(build: Build): void {
-    if (this.stopped) return;
+  private subscribe(feed: Feed): void {
+    if (this.stopped || feed.builds.length === 0) return;
     // An empty or already-processed log sends nothing: look at the head once to know we are live.
-    void this.afterBatch(build);
-    build.subscription = this.store.subscribeToAll({ fromPosition: build.checkpoint }).subscribe({
-      next: (event) => this.receive(build, event),
+    for (const build of feed.builds) void this.afterBatch(build);
+    const from = Math.min(...feed.builds.map((b) => b.checkpoint));
+    feed.subscription = this.store.subscribeToAll({ fromPosition: from }).subscribe({
+      next: (event) => this.receive(feed, event),
       error: (error: unknown) => {
-        this.flush(build);
-        if (build.state === 'failed' || this.stopped) return;
+        this.flush(feed);
+        if (this.stopped || feed.builds.length === 0) return;
         if (error instanceof EventStoreUnavailable) {
-          setTimeout(() => this.subscribe(build), this.retryMs).unref();
+          setTimeout(() => this.subscribe(feed), this.retryMs).unref();
           return;
         }
-        this.fail(build, undefined, error);
+        for (const build of [...feed.builds]) this.fail(build, undefined, error);
       },
     });
   }
 
-  private receive(build: Build, event: RecordedEvent): void {
-    if (build.state === 'failed') return;
-    build.buffer.push(event);
-    if (build.buffer.length >= this.batchSize) {
-      this.flush(build);
+  private receive(feed: Feed, event: RecordedEvent): void {
+    feed.buffer.push(event);
+    if (feed.buffer.length >= this.batchSize) {
+      this.flush(feed);
       return;
     }
-    if (!build.flushScheduled) {
-      build.flushScheduled = true;
-      setImmediate(() => this.flush(build));
+    if (!feed.flushScheduled) {
+      feed.flushScheduled = true;
+      setImmediate(() => this.flush(feed));
     }
   }
 
-  private readonly commit = (build: Build, events: readonly RecordedEvent[]): void => {
-    this.db.transaction(() => {
-      let failed: { event: RecordedEvent; error: unknown } | undefined;
-      for (const event of events) {
-        try {
-          build.writer.apply(build.projection.project(event, build.writer), event.position);
-        } catch (error) {
-          failed = { event, error };
-          break;
-        }
-        build.checkpoint = event.position;
-        build.lastCreated = event.created.getTime();
+  /** Applies a batch to one build; a throwing projection fails the build at that event, keeping what came before. */
+  private applyBatch(build: Build, events: readonly RecordedEvent[]): void {
+    for (const event of events) {
+      if (event.position <= build.checkpoint) continue;
+      try {
+        build.writer.apply(build.projection.project(event, build.writer), event.position);
+      } catch (error) {
+        this.fail(build, event, error);
+        break;
       }
-      if (failed) this.fail(build, failed.event, failed.error);
-      this.saveGeneration(build);
-    })();
-  };
+      build.checkpoint = event.position;
+      build.lastCreated = event.created.getTime();
+    }
+    this.saveGeneration(build);
+  }
 
-  private flush(build: Build): void {
-    build.flushScheduled = false;
-    if (this.stopped || build.buffer.length === 0 || build.state === 'failed') return;
-    const events = build.buffer;
-    build.buffer = [];
-    const before = build.checkpoint;
+  private flush(feed: Feed): void {
+    feed.flushScheduled = false;
+    if (this.stopped || feed.buffer.length === 0) return;
+    const events = feed.buffer;
+    feed.buffer = [];
+    const builds = [...feed.builds];
+    const before = builds.map((b) => b.checkpoint);
     try {
-      this.commit(build, events);
+      this.db.transaction(() => {
+        for (const build of builds) this.applyBatch(build, events);
+      })();
     } catch (error) {
-      // The transaction rolled back: nothing of this batch is stored, so the checkpoint is the old one.
-      build.checkpoint = before;
-      this.fail(build, events[0], error);
-      this.saveGeneration(build);
+      // The transaction rolled back: nothing of this batch is stored, so the checkpoints are the old ones.
+      builds.forEach((build, i) => {
+        build.checkpoint = before[i]!;
+        this.fail(build, events[0], error);
+        this.saveGeneration(build);
+      });
       return;
     }
-    // commit() may have failed the build on a throwing projection.
-    if ((build.state as ProjectionState) !== 'failed') {
-      if (build.failedAt && build.checkpoint >= build.failedAt.position) build.failedAt = null;
-      void this.afterBatch(build);
+    for (const build of builds) {
+      // applyBatch() may have failed the build on a throwing projection.
+      if ((build.state as ProjectionState) !== 'failed') {
+        if (build.failedAt && build.checkpoint >= build.failedAt.position) build.failedAt = null;
+        void this.afterBatch(build);
+      }
+      this.progress$.next({ name: build.projection.name, checkpoint: build.checkpoint });
     }
-    this.progress$.next({ name: build.projection.name, checkpoint: build.checkpoint });
   }
 
   private fail(build: Build, event: RecordedEvent | undefined, error: unknown): void {
     build.state = 'failed';
-    build.subscription?.unsubscribe();
-    build.buffer = [];
+    build.feed?.remove(build);
     const message = error instanceof Error ? error.message : String(error);
     build.failedAt = event
       ? { position: event.position, streamId: event.streamId, revision: event.revision, type: event.type, error: message }
@@ -386,7 +410,7 @@ export class ProjectionRunner {
         this.db.prepare(`UPDATE projection_generations SET state = 'retired' WHERE name = ? AND generation = ?`).run(old.projection.name, old.generation);
         for (const statement of old.tables.dropStatements()) this.db.exec(statement);
       })();
-      old.subscription?.unsubscribe();
+      old.feed?.remove(old);
       entry.serving = build;
       entry.rebuild = undefined;
     }

@@ -1,0 +1,383 @@
+/**
+ * `npm run bench:commands`: `CreateEndpoint` commands per second through the real server over HTTP,
+ * against two baselines measured in the same run on the same machine and disk.
+ *
+ *   A  raw better-sqlite3: one INSERT + commit per row, WAL, synchronous=FULL (what a durable write costs here)
+ *   B  a do-nothing node:http server under the same load client (the most any Node.js HTTP service gets here)
+ *
+ * Then the built server (dist/src/main.js) is started on a fresh DATA_DIR, N deployments are set up
+ * (not measured), and the load client (a process of its own) keeps `--clients` requests in flight for
+ * `--seconds` after a warm-up. Finally the store is opened read-only and must hold exactly one
+ * `PersistentChatEndpointCreated` event per 200 the client received; otherwise the exit status is 1.
+ *
+ *   --clients C        concurrent requests in flight (default 32)
+ *   --seconds S        measured duration of each load (default 10)
+ *   --warmup W         seconds of load before measuring, not counted (default 1)
+ *   --deployments N    deployments the endpoints are spread over, round-robin (default 1000)
+ *   --raw-seconds R    duration of baseline A (default 2)
+ *   --dir PATH         where the run's files go (default .bench-data in the project); removed afterwards
+ *   --cpu-prof DIR     start the server with --cpu-prof and write its profile to DIR (kept)
+ *   --json             print the figures as one JSON object on the last line
+ */
+import Database from 'better-sqlite3';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from '../src/version';
+import { deploymentName, errorKey, LoadResult, POOL_FQDN, POOL_SERVERS, post, SIP_DOMAIN } from './load-client';
+import { argValue, printTable, Row } from './report';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const clients = wholeNumber('--clients', 32, 1);
+const seconds = positiveNumber('--seconds', 10);
+const warmupSeconds = positiveNumber('--warmup', 1, true);
+const deployments = wholeNumber('--deployments', 1000, 1);
+const rawSeconds = positiveNumber('--raw-seconds', 2);
+const baseDir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data'));
+const cpuProfDir = argValue(args, '--cpu-prof');
+const runDir = path.join(baseDir, `commands-${process.pid}-${Date.now()}`);
+const baseDirExisted = fs.existsSync(baseDir);
+
+const SERVER_MAIN = path.join(PROJECT_ROOT, 'dist', 'src', 'main.js');
+const LOAD_CLIENT = path.join(__dirname, 'load-client.js');
+const NOOP_SERVER = path.join(__dirname, 'noop-server.js');
+const P99_TARGET_MS = 50;
+const RATE_FLOOR = 3_000;
+
+function positiveNumber(name: string, fallback: number, zeroAllowed = false): number {
+  const raw = argValue(args, name);
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) throw new Error(`${name} must be a number > 0 (got ${raw ?? ''})`);
+  return value;
+}
+
+function wholeNumber(name: string, fallback: number, min: number): number {
+  const value = positiveNumber(name, fallback);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
+  return value;
+}
+
+const progress = (line: string): void => void process.stderr.write(`bench:commands: ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Baseline A
+
+/** One INSERT and one commit per row, WAL, synchronous=FULL: the cost of a durable write on this disk. */
+function rawCommitsPerSecond(dir: string): number {
+  fs.mkdirSync(dir, { recursive: true });
+  const db = new Database(path.join(dir, 'raw.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id TEXT, revision INTEGER, event_id TEXT, type TEXT, data TEXT, metadata TEXT, created INTEGER)');
+  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const data = JSON.stringify({ sipAddress: `sip:chat0@${SIP_DOMAIN}`, poolFqdn: POOL_FQDN, displayName: 'Chat 0' });
+  const metadata = JSON.stringify({ actor: 'bench', commandId: randomUUID(), occurredAt: new Date().toISOString() });
+  const commitOne = db.transaction((i: number) => insert.run('topology-bench0', i, randomUUID(), 'PersistentChatEndpointCreated', data, metadata, Date.now()));
+  let count = 0;
+  const start = performance.now();
+  const deadline = start + rawSeconds * 1000;
+  while (performance.now() < deadline) commitOne(count++);
+  const rate = count / ((performance.now() - start) / 1000);
+  db.close();
+  return rate;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+interface Child {
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** The last few kB of its stdout and stderr. */
+  output(): string;
+  /** SIGTERM, then SIGKILL after 20 s; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Starts a Node.js script that prints `listening on http://...`, and resolves once it has. */
+function startChild(script: string, nodeArgs: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeArgs, script], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+    children.delete(child);
+    resolve(code);
+  }));
+  return new Promise<Child>((resolve, reject) => {
+    let listening = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${path.basename(script)} did not start within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    // Both pipes are read to the end, whatever the child writes: a full pipe would stall it.
+    const onData = (chunk: Buffer): void => {
+      output = (output + chunk.toString()).slice(-8192);
+      const match = listening ? null : /listening on (http:\/\/[^\s]+)/.exec(output);
+      if (!match) return;
+      listening = true;
+      clearTimeout(timer);
+      resolve({
+        url: match[1]!,
+        process: child,
+        output: () => output,
+        stop: () => {
+          if (child.exitCode === null && child.signalCode === null) {
+            child.kill('SIGTERM');
+            const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+            void exited.then(() => clearTimeout(kill));
+          }
+          return exited;
+        },
+      });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      if (!listening) reject(new Error(`${path.basename(script)} exited with ${String(code)} before listening:\n${output}`));
+    });
+  });
+}
+
+/** Runs the load client in its own process; resolves with the JSON line it prints. */
+function runLoadClient(url: string, watchPid: number | undefined): Promise<LoadResult> {
+  const clientArgs = [LOAD_CLIENT, '--url', url, '--mode', 'create-endpoint', '--clients', String(clients), '--seconds', String(seconds)];
+  clientArgs.push('--warmup', String(warmupSeconds), '--deployments', String(deployments));
+  if (watchPid !== undefined) clientArgs.push('--watch-pid', String(watchPid));
+  const child = spawn(process.execPath, clientArgs, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8192)));
+  return new Promise<LoadResult>((resolve, reject) => {
+    child.on('exit', (code) => {
+      children.delete(child);
+      const line = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`load client exited with ${String(code)}:\n${stderr}${stdout}`));
+      else resolve(JSON.parse(line) as LoadResult);
+    });
+  });
+}
+
+function serverEnv(dataDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', SQLITE_SYNCHRONOUS: 'FULL' };
+  delete env['EVENTSTORE_CONNECTION_STRING'];
+  return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up of the deployments (not measured)
+
+async function setUpDeployments(url: string): Promise<void> {
+  const target = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const command = async (name: string, body: Record<string, unknown>): Promise<void> => {
+    const reply = await post(agent, target, `/api/commands/${name}`, JSON.stringify(body), 60_000, true);
+    if (reply.status !== 200) throw new Error(`set-up ${name} for ${String(body['deployment'])}: ${errorKey(reply.status, reply.body)}: ${reply.body ?? ''}`);
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < deployments) {
+      const deployment = deploymentName(next++);
+      await command('RegisterSipDomain', { domain: SIP_DOMAIN, deployment });
+      await command('InstallPersistentChatPool', { fqdn: POOL_FQDN, servers: [...POOL_SERVERS], deployment });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(clients, deployments) }, worker));
+  } finally {
+    agent.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+interface StoreCheck {
+  readonly endpointEvents: number;
+  readonly expected: number;
+  readonly ok: boolean;
+  readonly eventsByType: Record<string, number>;
+}
+
+function checkStore(file: string, expected: number): StoreCheck {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type').all() as { type: string; n: number }[];
+    const eventsByType = Object.fromEntries(rows.map((r) => [r.type, r.n]));
+    const endpointEvents = eventsByType['PersistentChatEndpointCreated'] ?? 0;
+    return { endpointEvents, expected, ok: endpointEvents === expected, eventsByType };
+  } finally {
+    db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const sum = (record: Record<string, number>): number => Object.values(record).reduce((a, b) => a + b, 0);
+const listed = (record: Record<string, number>): string =>
+  Object.entries(record)
+    .map(([key, n]) => `${key} × ${n.toLocaleString('en')}`)
+    .join(', ') || 'none';
+
+async function main(): Promise<number> {
+  fs.mkdirSync(runDir, { recursive: true });
+  try {
+    // Baseline A, in this process, before anything else runs.
+    progress(`baseline A: raw SQLite commits for ${rawSeconds} s in ${runDir}`);
+    const raw = rawCommitsPerSecond(path.join(runDir, 'raw'));
+    fs.rmSync(path.join(runDir, 'raw'), { recursive: true, force: true });
+
+    // Baseline B: the same load client against a server that does nothing.
+    progress(`baseline B: do-nothing node:http server, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
+    const noop = await startChild(NOOP_SERVER, [], { ...process.env });
+    let ceiling: LoadResult;
+    try {
+      ceiling = await runLoadClient(noop.url, noop.process.pid);
+    } finally {
+      await noop.stop();
+    }
+
+    // The product.
+    const dataDir = path.join(runDir, 'data');
+    const nodeArgs = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)];
+    progress(`product: starting ${path.relative(PROJECT_ROOT, SERVER_MAIN)} on ${dataDir}${cpuProfDir === undefined ? '' : ' with --cpu-prof'}`);
+    const server = await startChild(SERVER_MAIN, nodeArgs, serverEnv(dataDir));
+    let product: LoadResult;
+    let setUpMs: number;
+    try {
+      const setUpStart = performance.now();
+      await setUpDeployments(server.url);
+      setUpMs = performance.now() - setUpStart;
+      progress(`product: ${deployments} deployments set up in ${Math.round(setUpMs)} ms; CreateEndpoint load, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
+      product = await runLoadClient(server.url, server.process.pid);
+    } finally {
+      const code = await server.stop();
+      if (code !== 0) progress(`server exited with ${String(code)}:\n${server.output()}`);
+    }
+
+    const check = checkStore(path.join(dataDir, 'events.sqlite'), product.totalOk);
+
+    const nonOk = product.measured.nonOk + product.warmup.nonOk;
+    const transport = sum(product.measured.transportErrors) + sum(product.warmup.transportErrors);
+    const ceilingRate = ceiling.requestsPerSecond;
+    const rate = product.okPerSecond;
+    const p99Met = product.latencyMs.p99 <= P99_TARGET_MS;
+    const us = (ms: number): number => ms * 1000;
+    const rows: Row[] = [
+      { figure: 'raw better-sqlite3: INSERT + commit per row, WAL, synchronous=FULL (baseline A)', value: raw, unit: 'commits/s' },
+      { figure: `do-nothing node:http server, ${clients} clients (ceiling, baseline B)`, value: ceilingRate, unit: 'requests/s' },
+      { figure: 'do-nothing server p50 latency', value: us(ceiling.latencyMs.p50), unit: 'µs' },
+      { figure: 'do-nothing server p99 latency', value: us(ceiling.latencyMs.p99), unit: 'µs' },
+      { figure: `CreateEndpoint, ${clients} clients, ${deployments.toLocaleString('en')} deployments, to raw SQLite`, value: rate, unit: 'commands/s', ratio: rate / raw, floor: RATE_FLOOR },
+      { figure: 'CreateEndpoint, to the HTTP ceiling', value: rate, unit: 'commands/s', ratio: rate / ceilingRate },
+      { figure: 'CreateEndpoint p50 latency, to the ceiling p50', value: us(product.latencyMs.p50), unit: 'µs', ratio: product.latencyMs.p50 / ceiling.latencyMs.p50 },
+      {
+        figure: `CreateEndpoint p99 latency, to the ceiling p99 (target ≤ ${P99_TARGET_MS} ms: ${p99Met ? 'yes' : 'NO'})`,
+        value: us(product.latencyMs.p99),
+        unit: 'µs',
+        ratio: product.latencyMs.p99 / ceiling.latencyMs.p99,
+      },
+      { figure: 'CreateEndpoint p99.9 latency', value: us(product.latencyMs.p999), unit: 'µs' },
+      { figure: 'CreateEndpoint non-200 responses, warm-up included (none expected)', value: nonOk, unit: 'responses' },
+    ];
+    printTable(`CreateEndpoint over HTTP, ${warmupSeconds} s warm-up + ${seconds} s, store in ${baseDir}`, rows);
+    const lines = [
+      '',
+      `Targets: ≥ ${RATE_FLOOR.toLocaleString('en')} commands/s: ${rate >= RATE_FLOOR ? 'met' : 'NOT met'} (${Math.round(rate).toLocaleString('en')}); ` +
+        `p99 ≤ ${P99_TARGET_MS} ms: ${p99Met ? 'met' : 'NOT met'} (${product.latencyMs.p99.toFixed(2)} ms).`,
+      `Non-200 responses by code: ${listed(mergeCounts(product.warmup.nonOkByCode, product.measured.nonOkByCode))}; ` +
+        `requests without a response: ${transport === 0 ? 'none' : listed(mergeCounts(product.warmup.transportErrors, product.measured.transportErrors))}.`,
+      `CPU over the measured window, % of one core (this machine has ${os.availableParallelism()}): ` +
+        `ceiling server ${fmtPct(ceiling.watchedCpuPercent)}, its load client ${fmtPct(ceiling.clientCpuPercent)}; ` +
+        `product server ${fmtPct(product.watchedCpuPercent)}, its load client ${fmtPct(product.clientCpuPercent)}.`,
+      `Latency (ms) ceiling p50/p90/p99/p99.9/max ${latencies(ceiling)}; CreateEndpoint ${latencies(product)}.`,
+      `Set-up of ${deployments.toLocaleString('en')} deployments (2 commands each, not measured): ${Math.round(setUpMs)} ms.`,
+      `Store check: ${check.endpointEvents.toLocaleString('en')} PersistentChatEndpointCreated events for ${check.expected.toLocaleString('en')} 200 responses ` +
+        `(warm-up ${product.warmup.ok.toLocaleString('en')} + measured ${product.measured.ok.toLocaleString('en')}): ${check.ok ? 'OK' : 'MISMATCH'}. ` +
+        `Events by type: ${listed(check.eventsByType)}.`,
+    ];
+    for (const sample of product.samples) lines.push(`  sample refusal: ${sample}`);
+    console.log(lines.join('\n'));
+
+    if (json) {
+      console.log(
+        JSON.stringify({
+          rawCommitsPerSecond: Math.round(raw),
+          ceilingRequestsPerSecond: Math.round(ceilingRate),
+          ceilingLatencyMs: ceiling.latencyMs,
+          ceilingServerCpuPercent: ceiling.watchedCpuPercent,
+          ceilingClientCpuPercent: ceiling.clientCpuPercent,
+          commandsPerSecond: Math.round(rate),
+          ratioToRawSqlite: +(rate / raw).toFixed(3),
+          ratioToHttpCeiling: +(rate / ceilingRate).toFixed(3),
+          latencyMs: product.latencyMs,
+          serverCpuPercent: product.watchedCpuPercent,
+          clientCpuPercent: product.clientCpuPercent,
+          measuredRequests: product.measured.responses,
+          measuredOk: product.measured.ok,
+          windowSeconds: product.windowSeconds,
+          warmupOk: product.warmup.ok,
+          nonOk,
+          nonOkByCode: mergeCounts(product.warmup.nonOkByCode, product.measured.nonOkByCode),
+          transportErrors: mergeCounts(product.warmup.transportErrors, product.measured.transportErrors),
+          rateTargetMet: rate >= RATE_FLOOR,
+          p99TargetMet: p99Met,
+          storeEndpointEvents: check.endpointEvents,
+          totalOk: check.expected,
+          storeCheckOk: check.ok,
+          setUpMs: Math.round(setUpMs),
+          clients,
+          seconds,
+          warmupSeconds,
+          deployments,
+        }),
+      );
+    }
+    return check.ok ? 0 : 1;
+  } finally {
+    fs.rmSync(runDir, { recursive: true, force: true });
+    if (!baseDirExisted && fs.existsSync(baseDir) && fs.readdirSync(baseDir).length === 0) fs.rmdirSync(baseDir);
+  }
+}
+
+function mergeCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const merged: Record<string, number> = { ...a };
+  for (const [key, n] of Object.entries(b)) merged[key] = (merged[key] ?? 0) + n;
+  return merged;
+}
+
+function latencies(result: LoadResult): string {
+  const l = result.latencyMs;
+  return [l.p50, l.p90, l.p99, l.p999, l.max].map((v) => v.toFixed(2)).join('/');
+}
+
+const fmtPct = (value: number | null): string => (value === null ? 'n/a' : `${Math.round(value)}%`);
+
+function stopChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    stopChildren();
+    fs.rmSync(runDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+void main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    stopChildren();
+    console.error(error);
+    process.exit(1);
+  },
+);
