@@ -28,6 +28,8 @@ export async function createApp(config: Config): Promise<INestApplication> {
   });
   app.useBodyParser('json', { limit: '1mb' });
   app.disable('x-powered-by');
+  // Command results and read models change with every write: an ETag would be computed and never match.
+  app.set('etag', false);
   setUpOpenApi(app);
   return app;
 }

@@ -501,7 +501,8 @@ function createEndpoint(command: CreateEndpoint, state: TopologyState): Decision
       code: 'ADDITIONAL_ENDPOINT_FOR_POOL',
       rule: 'R8',
       message:
-        `R8 (policy): ${pool.fqdn} already has the endpoint(s) ${existing.map((e) => e.sipAddress).join(', ')}; ` +
+        // At most three named: the warning is stored with every later endpoint, so it must not grow with the pool.
+        `R8 (policy): ${pool.fqdn} already has ${existing.length} endpoint(s) (${existing.slice(0, 3).map((e) => e.sipAddress).join(', ')}${existing.length > 3 ? ', ...' : ''}); ` +
         `one per pool is enough, and a legacy client connects to one pool at a time.`,
     });
   }
