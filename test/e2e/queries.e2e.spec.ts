@@ -1,0 +1,93 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { command, seedTopology } from '../support/http';
+import { RunningServer, startServer } from '../support/server';
+
+describe('queries over HTTP, answered from read models', () => {
+  let dataDir: string;
+  let server: RunningServer;
+  const get = async (pathAndQuery: string) => {
+    const response = await fetch(`${server.url}${pathAndQuery}`);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-queries-'));
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('follows the seed migration in the topology, the endpoint directory, history, diff and audit trail', async () => {
+    await seedTopology(server.url);
+    const first = await command(server.url, 'CreateEndpoint', { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com', displayName: 'Persistent Chat' });
+    await new Promise((r) => setTimeout(r, 20));
+    const beforeMigration = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await command(server.url, 'CreateEndpoint', { sipAddress: 'sip:ocschat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' }); // refused: R3
+    await command(server.url, 'DeleteSipPrincipal', { sipAddress: 'sip:ocschat@contoso.com', reason: 'CHG-7 migration' });
+    const last = await command(server.url, 'CreateEndpoint', { sipAddress: 'sip:ocschat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com', displayName: 'Legacy chat' });
+    expect(last.status).toBe(200);
+
+    // Read your writes: the command's position, passed as minPosition.
+    const now = await get(`/api/topology?minPosition=${last.body.position}`);
+    expect(now.status).toBe(200);
+    expect(now.body.endpoints.map((e: { sipAddress: string }) => e.sipAddress)).toEqual(['sip:ocschat@contoso.com', 'sip:persistentchat@contoso.com']);
+    expect(now.body.principals.map((p: { sipAddress: string }) => p.sipAddress)).not.toContain('sip:ocschat@contoso.com');
+
+    const then = await get(`/api/topology?asOf=${encodeURIComponent(beforeMigration)}`);
+    expect(then.body.endpoints.map((e: { sipAddress: string }) => e.sipAddress)).toEqual(['sip:persistentchat@contoso.com']);
+    expect(then.body.principals).toEqual([expect.objectContaining({ sipAddress: 'sip:ocschat@contoso.com', kind: 'wellKnownUser' })]);
+    const atFirst = await get(`/api/topology?atPosition=${first.body.position}`);
+    expect(atFirst.body).toEqual(then.body);
+
+    const diff = await get(`/api/topology/diff?from=${first.body.position}&to=${last.body.position}`);
+    expect(diff.body.added).toEqual([expect.objectContaining({ entity: 'endpoint', key: 'sip:ocschat@contoso.com' })]);
+    expect(diff.body.removed).toEqual([expect.objectContaining({ entity: 'principal', key: 'sip:ocschat@contoso.com' })]);
+
+    const endpoints = await get('/api/endpoints?sipAddress=*chat@contoso.com');
+    expect(endpoints.body.endpoints.map((e: { sipAddress: string }) => e.sipAddress)).toEqual(['sip:ocschat@contoso.com', 'sip:persistentchat@contoso.com']);
+    const byName = await get('/api/endpoints?identity=legacy%20chat');
+    expect(byName.body.endpoints).toEqual([expect.objectContaining({ sipAddress: 'sip:ocschat@contoso.com', poolFqdn: 'pcpool.contoso.com' })]);
+    const beforeDirectory = await get(`/api/endpoints?asOf=${encodeURIComponent(beforeMigration)}&includeAll=true`);
+    expect(beforeDirectory.body.endpoints).toEqual(
+      expect.arrayContaining([expect.objectContaining({ sipAddress: 'sip:ocschat@contoso.com', kind: 'wellKnownUser', poolFqdn: 'gc.contoso.com' })]),
+    );
+
+    const refused = await get('/api/audit?outcome=refused');
+    expect(refused.body.entries).toEqual([expect.objectContaining({ command: 'CreateEndpoint', error: expect.objectContaining({ code: 'SIP_ADDRESS_IN_USE' }) })]);
+    const history = await get(`/api/audit/history?entity=${encodeURIComponent('sip:ocschat@contoso.com')}`);
+    expect(history.body.entries.map((e: { type: string }) => e.type)).toEqual([
+      'SipPrincipalRegistered',
+      'CommandRefused',
+      'SipPrincipalDeleted',
+      'PersistentChatEndpointCreated',
+    ]);
+    expect(history.body.entries[2]).toMatchObject({ reason: 'CHG-7 migration', actor: 'local-admin' });
+    const page1 = await get('/api/audit?limit=3');
+    const page2 = await get(`/api/audit?limit=3&cursor=${page1.body.nextCursor}`);
+    const positions = [...page1.body.entries, ...page2.body.entries].map((e: { position: number }) => e.position);
+    expect(positions).toEqual([...positions].sort((a, b) => b - a));
+    expect(new Set(positions).size).toBe(6);
+  });
+
+  it('answers 503 with the lag when minPosition is not reached in time, and 400 naming a bad parameter', async () => {
+    const waited = await get('/api/topology?minPosition=999999&waitMs=200');
+    expect(waited.status).toBe(503);
+    expect(waited.body.error).toMatchObject({ code: 'PROJECTION_LAGGING', details: { minPosition: 999999, projections: [expect.objectContaining({ name: 'topology' })] } });
+    const bad = await get('/api/topology?atPosition=yesterday');
+    expect([bad.status, bad.body.error.details.field]).toEqual([400, 'atPosition']);
+    const badTime = await get('/api/topology?asOf=last%20week');
+    expect([badTime.status, badTime.body.error.details.field]).toEqual([400, 'asOf']);
+  });
+
+  it('reports each projection with checkpoint, head, lag and state', async () => {
+    const { body } = await get('/api/projections');
+    expect(body.projections.map((p: { name: string }) => p.name)).toEqual(['topology', 'endpoint_directory', 'audit_trail']);
+    for (const p of body.projections) expect(p).toMatchObject({ state: 'live', lagEvents: 0, failedAt: null, rebuild: null, checkpoint: p.headPosition });
+  });
+});
