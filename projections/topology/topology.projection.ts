@@ -13,7 +13,7 @@ import type { Change, Projection, ReadModelView, Row, SqlValue, TableSpec } from
 export const TOPOLOGY_TABLES = {
   /** One row per deployment, from its first event. */
   deployments: 'deployments',
-  /** One row per event of a deployment's topology stream: its position, revision and time, for `asOf`. */
+  /** One row per event of a topology stream: its position, deployment, revision and time, for `asOf`. */
   history: 'history',
   sipDomains: 'sip_domains',
   /** Users, contacts and the well-known users of legacy Group Chat pools. */
@@ -30,14 +30,19 @@ const tables: readonly TableSpec[] = [
   { name: T.deployments, key: ['deployment'], columns: ['first_position', 'created_at'], temporal: false },
   {
     name: T.history,
-    key: ['deployment', 'position'],
-    columns: ['revision', 'type', 'recorded_at'],
+    // Keyed by position alone: a rebuild appends to the end of the table instead of inserting into a text-keyed tree.
+    key: ['position'],
+    integerKey: true,
+    columns: ['deployment', 'revision', 'recorded_at'],
     temporal: false,
-    // `asOf`: the last event recorded at or before a moment, found by one index seek.
-    indexes: [['deployment', 'recorded_at', 'position']],
+    // A deployment's last event at or before a position, and at or before a moment (`asOf`): one index seek each.
+    indexes: [
+      ['deployment', 'position'],
+      ['deployment', 'recorded_at', 'position'],
+    ],
   },
-  // The index finds the default domain when another takes its place.
-  { name: T.sipDomains, key: ['deployment', 'domain'], columns: ['is_default'], temporal: true, indexes: [['deployment', 'is_default']] },
+  // No index on is_default: finding a deployment's default walks its few domains by the key's prefix.
+  { name: T.sipDomains, key: ['deployment', 'domain'], columns: ['is_default'], temporal: true },
   { name: T.principals, key: ['deployment', 'sip_address'], columns: ['kind', 'display_name', 'legacy_pool_fqdn'], temporal: true },
   {
     name: T.legacyPools,
@@ -84,7 +89,8 @@ export function asTopologyEvent(event: RecordedEvent): TopologyEvent {
 
 export const topologyProjection: Projection = {
   name: 'topology',
-  version: 1,
+  // 2: history keyed by position alone (integer key), without the event type; no index on sip_domains.is_default.
+  version: 2,
   tables,
   project(event: RecordedEvent, view: ReadModelView): readonly Change[] {
     const deployment = topologyDeploymentOf(event.streamId);
@@ -94,13 +100,7 @@ export const topologyProjection: Projection = {
       changes.push(put(T.deployments, { deployment, first_position: event.position, created_at: event.created.toISOString() }));
     }
     changes.push(
-      put(T.history, {
-        deployment,
-        position: event.position,
-        revision: event.revision,
-        type: event.type,
-        recorded_at: event.created.toISOString(),
-      }),
+      put(T.history, { position: event.position, deployment, revision: event.revision, recorded_at: event.created.toISOString() }),
     );
     applyTopologyEvent(asTopologyEvent(event), deployment, view, changes);
     return changes;
