@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store';
 import { PROJECT_ROOT } from '../src/version';
-import { argValue, printTable, Row } from './report';
+import { argValue, printTable, rawCommitsPerSecond, Row } from './report';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -31,25 +31,6 @@ function freshDir(name: string): string {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-/** Baseline: one INSERT and one commit per event, WAL, synchronous=FULL: what a durable write costs here. */
-function rawCommitsPerSecond(): number {
-  const db = new Database(path.join(freshDir('raw'), 'raw.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id TEXT, revision INTEGER, event_id TEXT, type TEXT, data TEXT, metadata TEXT, created INTEGER)');
-  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const commitOne = db.transaction((i: number) =>
-    insert.run('s-1', i, randomUUID(), 'PersistentChatEndpointCreated', JSON.stringify(sampleData), JSON.stringify(sampleMetadata), Date.now()),
-  );
-  let count = 0;
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  while (performance.now() < deadline) commitOne(count++);
-  const rate = count / ((performance.now() - start) / 1000);
-  db.close();
-  return rate;
 }
 
 const newEvent = () => ({ id: randomUUID(), type: 'PersistentChatEndpointCreated', data: sampleData, metadata: sampleMetadata });
@@ -123,7 +104,7 @@ async function main(): Promise<void> {
   const ones: number[] = [];
   const manys: { rate: number; perCommit: number }[] = [];
   for (let round = 0; round < rounds; round++) {
-    raws.push(rawCommitsPerSecond());
+    raws.push(rawCommitsPerSecond(freshDir('raw'), seconds));
     ones.push((await adapterAppendsPerSecond(1)).rate);
     manys.push(await adapterAppendsPerSecond(32));
   }

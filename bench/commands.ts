@@ -21,14 +21,13 @@
  */
 import Database from 'better-sqlite3';
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../src/version';
 import { deploymentName, errorKey, LoadResult, POOL_FQDN, POOL_SERVERS, post, SIP_DOMAIN } from './load-client';
-import { argValue, printTable, Row } from './report';
+import { argValue, printTable, rawCommitsPerSecond, Row } from './report';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -62,29 +61,6 @@ function wholeNumber(name: string, fallback: number, min: number): number {
 }
 
 const progress = (line: string): void => void process.stderr.write(`bench:commands: ${line}\n`);
-
-// ---------------------------------------------------------------------------------------------
-// Baseline A
-
-/** One INSERT and one commit per row, WAL, synchronous=FULL: the cost of a durable write on this disk. */
-function rawCommitsPerSecond(dir: string): number {
-  fs.mkdirSync(dir, { recursive: true });
-  const db = new Database(path.join(dir, 'raw.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id TEXT, revision INTEGER, event_id TEXT, type TEXT, data TEXT, metadata TEXT, created INTEGER)');
-  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const data = JSON.stringify({ sipAddress: `sip:chat0@${SIP_DOMAIN}`, poolFqdn: POOL_FQDN, displayName: 'Chat 0' });
-  const metadata = JSON.stringify({ actor: 'bench', commandId: randomUUID(), occurredAt: new Date().toISOString() });
-  const commitOne = db.transaction((i: number) => insert.run('topology-bench0', i, randomUUID(), 'PersistentChatEndpointCreated', data, metadata, Date.now()));
-  let count = 0;
-  const start = performance.now();
-  const deadline = start + rawSeconds * 1000;
-  while (performance.now() < deadline) commitOne(count++);
-  const rate = count / ((performance.now() - start) / 1000);
-  db.close();
-  return rate;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
@@ -232,7 +208,7 @@ async function main(): Promise<number> {
   try {
     // Baseline A, in this process, before anything else runs.
     progress(`baseline A: raw SQLite commits for ${rawSeconds} s in ${runDir}`);
-    const raw = rawCommitsPerSecond(path.join(runDir, 'raw'));
+    const raw = rawCommitsPerSecond(path.join(runDir, 'raw'), rawSeconds);
     fs.rmSync(path.join(runDir, 'raw'), { recursive: true, force: true });
 
     // Baseline B: the same load client against a server that does nothing.

@@ -1,3 +1,8 @@
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 /** A benchmark figure; `ratio` is against the baseline measured in the same run, `target` the issue's goal for it. */
 export interface Row {
   readonly figure: string;
@@ -32,4 +37,29 @@ export function printTable(title: string, rows: readonly Row[]): void {
     lines.push(`| ${row.figure} | ${value} | ${ratio} | ${targets} | ${met} |`);
   }
   console.log(lines.join('\n'));
+}
+
+/**
+ * The baseline of durable writes on this disk: one INSERT and one commit per event, WAL,
+ * synchronous=FULL, in a fresh file in `dir`, for `seconds`.
+ */
+export function rawCommitsPerSecond(dir: string, seconds: number): number {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'raw.sqlite');
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id TEXT, revision INTEGER, event_id TEXT, type TEXT, data TEXT, metadata TEXT, created INTEGER)');
+  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const data = JSON.stringify({ sipAddress: 'sip:persistentchat@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: 'Legacy chat' });
+  const metadata = JSON.stringify({ actor: 'bench', commandId: randomUUID(), occurredAt: new Date().toISOString() });
+  const commitOne = db.transaction((i: number) => insert.run('topology-bench', i, randomUUID(), 'PersistentChatEndpointCreated', data, metadata, Date.now()));
+  let count = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  while (performance.now() < deadline) commitOne(count++);
+  const rate = count / ((performance.now() - start) / 1000);
+  db.close();
+  return rate;
 }
