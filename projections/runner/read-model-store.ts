@@ -296,10 +296,9 @@ export function openReadModelDatabase(file: string, readonly = false): Database.
   if (!readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    // Builds touch many B-tree pages per batch: a larger page cache and fewer WAL checkpoints keep
-    // them in memory between batches (64 MiB, within the rebuild's memory budget).
+    // Builds touch many B-tree pages per batch: a larger page cache keeps them in memory between
+    // batches (64 MiB, within the rebuild's memory budget).
     db.pragma('cache_size = -65536');
-    db.pragma('wal_autocheckpoint = 10000');
   }
   db.pragma('busy_timeout = 5000');
   return db;

@@ -7,6 +7,7 @@ import { openReadModelDatabase } from '../../projections/runner/read-model-store
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
+import { WalCheckpointer } from '../event-store/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
 
@@ -17,8 +18,10 @@ export function createProjectionRunner(store: EventStore, dataDir: string): Proj
   const db = openReadModelDatabase(file);
   // Queries read through their own connection: they see committed batches only.
   const queryDb = openReadModelDatabase(file, true);
+  const checkpointer = new WalCheckpointer(db);
   const runner = new ProjectionRunner(store, db, ALL_PROJECTIONS, { queryDb });
   runner.onStop(() => {
+    void checkpointer.stop();
     queryDb.close();
     db.close();
   });

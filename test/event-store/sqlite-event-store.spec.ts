@@ -113,6 +113,18 @@ describe('SQLite event store', () => {
     expect(fileBytes().equals(foreignBytes)).toBe(true);
   });
 
+  it('checkpoints the WAL from another thread, so no commit pays for a checkpoint', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    const file = path.join(dir, STORE_FILE_NAME);
+    const before = fs.statSync(file).size;
+    for (let i = 0; i < 200; i++) await store.appendToStream(`c-${i}`, [{ ...event(), data: { padding: 'x'.repeat(2000) } }], { expectedRevision: 'no_stream' });
+    // Far below the writer's own checkpoint mark (50,000 pages): only the checkpointer moves pages into the file.
+    const deadline = Date.now() + 5000;
+    while (fs.statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.statSync(file).size).toBeGreaterThan(before + 200 * 2000);
+    await store.close();
+  });
+
   it('fails appends with EventStoreUnavailable once closed', async () => {
     const store = new SqliteEventStore({ dataDir: dir });
     await store.close();

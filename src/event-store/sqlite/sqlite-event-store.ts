@@ -22,6 +22,7 @@ import {
   validateAppend,
 } from '../event-store';
 import { openStoreFile, Synchronous } from './sqlite-schema';
+import { WalCheckpointer } from './wal-checkpointer';
 
 export const STORE_FILE_NAME = 'events.sqlite';
 
@@ -82,6 +83,7 @@ export class SqliteEventStore implements EventStore {
   private lastDataVersion = 0;
   private closed = false;
   private readonly pollIntervalMs: number;
+  private readonly checkpointer: WalCheckpointer;
 
   private readonly stmt: {
     lastRevision: Database.Statement<[string], { revision: number | null }>;
@@ -104,6 +106,7 @@ export class SqliteEventStore implements EventStore {
     this.file = path.join(options.dataDir, STORE_FILE_NAME);
     this.db = openStoreFile(this.file, options.synchronous ?? 'FULL');
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
+    this.checkpointer = new WalCheckpointer(this.db);
     const db = this.db;
     this.stmt = {
       lastRevision: db.prepare('SELECT max(revision) AS revision FROM events WHERE stream_id = ?'),
@@ -394,6 +397,7 @@ export class SqliteEventStore implements EventStore {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.committed$.complete();
+    await this.checkpointer.stop();
     this.db.close();
   }
 
