@@ -297,8 +297,8 @@ export function openReadModelDatabase(file: string, readonly = false): Database.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     // Builds touch many B-tree pages per batch: a larger page cache keeps them in memory between
-    // batches (64 MiB, within the rebuild's memory budget).
-    db.pragma('cache_size = -65536');
+    // batches (32 MiB, well within the rebuild's memory budget of 256 MB).
+    db.pragma('cache_size = -32768');
   }
   db.pragma('busy_timeout = 5000');
   return db;

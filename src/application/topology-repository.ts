@@ -47,7 +47,11 @@ export class TopologyRepository {
     }
     let newer: RecordedEvent[];
     try {
-      newer = await this.store.readStream(streamId, { fromRevision: entry.revision + 1 });
+      // Read from the last revision already known (not the one after it): the stream then answers
+      // with at least that event, which spares the store a second query to tell "nothing new" from
+      // "no such stream".
+      const from = Math.max(0, entry.revision);
+      newer = (await this.store.readStream(streamId, { fromRevision: from })).filter((e) => e.revision > entry!.revision);
     } catch (error) {
       if (!(error instanceof StreamNotFound)) throw error;
       newer = [];
