@@ -5,7 +5,7 @@
  *   --events N     events in the read test (default 1,000,000)
  *   --seconds S    duration of each write test (default 2)
  *   --rounds R     write tests run interleaved R times; medians are reported (default 3)
- *   --dir PATH     where the files go (default .bench-data in the project, i.e. the DATA_DIR disk)
+ *   --dir PATH     where the files go, removed afterwards (default .bench-data/append in the project, the DATA_DIR disk)
  *   --json         print the figures as one JSON object on the last line
  */
 import Database from 'better-sqlite3';
@@ -21,7 +21,7 @@ const json = args.includes('--json');
 const readEvents = Number(argValue(args, '--events') ?? 1_000_000);
 const seconds = Number(argValue(args, '--seconds') ?? 2);
 const rounds = Number(argValue(args, '--rounds') ?? 3);
-const baseDir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data'));
+const baseDir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'append'));
 
 const sampleData = { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com', displayName: 'Legacy chat' };
 const sampleMetadata = { actor: 'bench', commandId: randomUUID(), occurredAt: new Date().toISOString() };
