@@ -298,13 +298,15 @@ export class ProjectionRunner {
     return (row.g ?? 0) + 1;
   }
 
+  /** The checkpoint write, done with every batch: prepared once. */
+  private saveStatement: Database.Statement<unknown[]> | undefined;
+
   private saveGeneration(build: Build): void {
-    this.db
-      .prepare(
-        `INSERT INTO projection_generations (name, generation, version, position, state, failed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name, generation) DO UPDATE SET position = excluded.position, state = excluded.state, failed = excluded.failed, updated_at = excluded.updated_at`,
-      )
-      .run(build.projection.name, build.generation, build.version, build.checkpoint, build.state, build.failedAt ? JSON.stringify(build.failedAt) : null, new Date().toISOString());
+    this.saveStatement ??= this.db.prepare(
+      `INSERT INTO projection_generations (name, generation, version, position, state, failed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name, generation) DO UPDATE SET position = excluded.position, state = excluded.state, failed = excluded.failed, updated_at = excluded.updated_at`,
+    );
+    this.saveStatement.run(build.projection.name, build.generation, build.version, build.checkpoint, build.state, build.failedAt ? JSON.stringify(build.failedAt) : null, new Date().toISOString());
   }
 
   private subscribe(feed: Feed): void {
