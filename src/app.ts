@@ -11,7 +11,8 @@ const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
   error: ['fatal', 'error'],
   warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
+  // Nest's own start-up chatter (one line per module and route) is debug material.
+  info: ['fatal', 'error', 'warn'],
   debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
 };
 
