@@ -1,14 +1,29 @@
 import { serve } from '../main';
 import { rebuildProjections } from './projections';
 import { PRODUCT_VERSION } from '../version';
+import { ConfigError } from '../config/config';
+import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
+import { connect } from './api-client';
+import { readWords } from './cmdlet-parser';
+import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, PreparedCmdlet, renderError, renderOutcome, runCmdlet } from './cmdlets';
+import { runScript } from './script';
 
 const USAGE = `usage: topo <command>
 
   serve                                   serve the API (configuration from the environment, see README)
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
+  run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
+  <Verb-Noun> [-Parameter value ...]      a Lync Management Shell cmdlet line, verbatim; <cmdlet> -? for its syntax
   version      print the version
-  help         this text`;
+  help         this text
+
+Cmdlets: ${CMDLETS.map((c) => c.name).join(', ')}
+Options for cmdlets and run, anywhere on the line:
+  --server URL       through the HTTP API of a server (default: the store in DATA_DIR, in this process)
+  --json             machine-readable output
+  --reason TEXT      the change's reason or ticket (default: TOPO_REASON)
+  --deployment NAME  the deployment (default: default)`;
 
 /** Entry point of the `topo` binary; resolves with the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -28,6 +43,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return rebuildProjections(positional[1], server);
     }
+    case 'run':
+      return runScriptCommand(argv.slice(1));
     case 'version':
     case '--version':
       console.log(PRODUCT_VERSION);
@@ -38,7 +55,106 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
+      if (looksLikeCmdlet(command)) return runCmdletLine(argv);
       console.error(`topo: unknown command '${command}'\n\n${USAGE}`);
       return 2;
+  }
+}
+
+
+/** Takes `--server URL`, `--json`, `--reason TEXT`, `--deployment NAME` (also `--name=value`) out of the arguments. */
+export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { options: GlobalOptions; rest: string[] } {
+  const rest: string[] = [];
+  const values: Record<string, string> = {};
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const match = /^--(server|reason|deployment)(?:=(.*))?$/s.exec(arg);
+    if (match) {
+      const value = match[2] ?? argv[++i];
+      if (value === undefined) throw new Error(`--${match[1]!} needs a value`);
+      values[match[1]!] = value;
+    } else if (arg === '--json') json = true;
+    else rest.push(arg);
+  }
+  const reason = values['reason'] ?? (env['TOPO_REASON'] || undefined);
+  return { options: { json, server: values['server'], reason, deployment: values['deployment'] }, rest };
+}
+
+/** The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is one string. */
+function wordsOf(argv: readonly string[]): string[] {
+  return argv.map((arg) => (/\s/.test(arg) && !/^[@'"]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg) ? `'${arg.replace(/'/g, "''")}'` : arg));
+}
+
+async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
+  return connect(options.server);
+}
+
+/** Failing to open the store or read the configuration: one line, exit 2. */
+function connectionFailure(error: unknown): number {
+  if (error instanceof ConfigError || error instanceof StoreFileError) {
+    console.error(`topo: ${error.message}`);
+    return 2;
+  }
+  throw error;
+}
+
+async function runCmdletLine(argv: readonly string[]): Promise<number> {
+  let options: GlobalOptions = { json: false };
+  let prepared: PreparedCmdlet;
+  try {
+    const parsed = globalOptions(argv);
+    options = parsed.options;
+    if (parsed.rest.slice(1).some((a) => a === '-?' || a === '--help')) {
+      console.log(cmdletSyntax(parsed.rest[0]!));
+      return 0;
+    }
+    prepared = prepareCmdlet(readWords(wordsOf(parsed.rest)), options);
+  } catch (error) {
+    const text = renderError(error, undefined, options.json);
+    if (options.json) console.log(text);
+    else console.error(text);
+    return 2;
+  }
+  let connection;
+  try {
+    connection = await connectFor(options);
+  } catch (error) {
+    return connectionFailure(error);
+  }
+  try {
+    const outcome = await runCmdlet(prepared, connection.client, { reason: options.reason });
+    const { stdout, stderr } = renderOutcome(outcome, options.json);
+    if (stderr) console.error(stderr);
+    if (stdout) console.log(stdout);
+    return 0;
+  } catch (error) {
+    const text = renderError(error, prepared.cmdlet, options.json);
+    if (options.json) console.log(text);
+    else console.error(text);
+    return 1;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function runScriptCommand(argv: readonly string[]): Promise<number> {
+  let parsed: { options: GlobalOptions; rest: string[] };
+  try {
+    parsed = globalOptions(argv);
+  } catch (error) {
+    console.error(`topo run: ${(error as Error).message}`);
+    return 2;
+  }
+  const whatIf = parsed.rest.some((a) => /^-whatif(:\$true)?$/i.test(a));
+  const files = parsed.rest.filter((a) => !/^-whatif(:\$(true|false))?$/i.test(a));
+  if (files.length !== 1) {
+    console.error('topo: usage: topo run <file.ps1> [-WhatIf] [--server URL] [--json] [--reason TEXT] [--deployment NAME]');
+    return 2;
+  }
+  try {
+    return await runScript(files[0]!, whatIf, parsed.options, () => connectFor(parsed.options));
+  } catch (error) {
+    return connectionFailure(error);
   }
 }

@@ -1,0 +1,112 @@
+import type { INestApplication } from '@nestjs/common';
+import { createApp } from '../app';
+import { loadConfig } from '../config/config';
+import type { JsonObject, JsonValue } from '../event-store/event-store';
+
+/** The API's refusal, `{ error: { code, message, details } }`, with its HTTP status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: JsonObject,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** What a command answers: `{ commandId, deployment, events, position, warnings, whatIf? }`. */
+export interface CommandResult {
+  readonly commandId: string;
+  readonly deployment: string;
+  readonly events: ReadonlyArray<{ readonly type: string; readonly data: JsonObject; readonly streamId: string; readonly revision: number }>;
+  readonly position: number | null;
+  readonly warnings: ReadonlyArray<JsonValue>;
+  readonly whatIf?: boolean;
+}
+
+export interface CommandOptions {
+  readonly whatIf?: boolean;
+  readonly reason?: string | undefined;
+  readonly correlationId?: string | undefined;
+}
+
+/** One client of the HTTP API, for the CLI's remote (`--server URL`) and local (in-process server) modes alike. */
+export class ApiClient {
+  constructor(readonly baseUrl: string) {}
+
+  async command(name: string, body: JsonObject, options: CommandOptions = {}): Promise<CommandResult> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (options.reason) headers['x-reason'] = options.reason;
+    if (options.correlationId) headers['x-correlation-id'] = options.correlationId;
+    const query = options.whatIf ? '?whatIf=true' : '';
+    return (await this.request('POST', `/api/commands/${encodeURIComponent(name)}${query}`, headers, JSON.stringify(body))) as unknown as CommandResult;
+  }
+
+  async query(path: string, params: Record<string, string | number | undefined> = {}): Promise<JsonObject> {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) if (value !== undefined) search.set(key, String(value));
+    const text = search.toString();
+    return this.request('GET', `${path}${text ? `?${text}` : ''}`, {}, undefined);
+  }
+
+  /** The log's head as the read side knows it: a query with `minPosition` of it reads every earlier write. */
+  async headPosition(): Promise<number | undefined> {
+    const { projections } = (await this.query('/api/projections')) as { projections?: Array<{ headPosition?: number | null }> };
+    const heads = (projections ?? []).map((p) => p.headPosition).filter((h): h is number => typeof h === 'number' && h > 0);
+    return heads.length > 0 ? Math.max(...heads) : undefined;
+  }
+
+  private async request(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<JsonObject> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error instanceof Error ? error.message : String(error));
+      throw new ApiError(0, 'SERVER_UNREACHABLE', `cannot reach ${this.baseUrl}: ${cause}`, {});
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new ApiError(response.status, `HTTP_${response.status}`, `${method} ${path} answered ${response.status} with a body that is not JSON`, {});
+    }
+    const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
+    if (!response.ok || error !== undefined) {
+      throw new ApiError(
+        response.status,
+        typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`,
+        typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`,
+        (error?.details ?? {}) as JsonObject,
+      );
+    }
+    return parsed as JsonObject;
+  }
+}
+
+/** A client and how to let go of what it holds. */
+export interface Connection {
+  readonly client: ApiClient;
+  close(): Promise<void>;
+}
+
+/**
+ * With a server URL, a client of that server. Without one, the product itself, in this process, on
+ * the store in DATA_DIR (configuration from the environment, as `topo serve`), listening on an
+ * ephemeral loopback port: local and remote commands take the very same path through the API.
+ */
+export async function connect(server: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
+  if (server !== undefined) return { client: new ApiClient(server), close: async () => undefined };
+  const config = loadConfig(env);
+  const app: INestApplication = await createApp({ ...config, logLevel: config.logLevel === 'silent' ? 'silent' : 'error' });
+  try {
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const address = app.getHttpServer().address() as { port: number };
+  return { client: new ApiClient(`http://127.0.0.1:${address.port}`), close: () => app.close() };
+}

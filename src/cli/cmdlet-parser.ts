@@ -1,0 +1,432 @@
+/**
+ * Cmdlet lines as the Lync Server Management Shell accepts them: tokenizing, values, and binding the
+ * arguments to a cmdlet's parameters (case-insensitive names, unambiguous prefixes, `-Param value`,
+ * `-Param:value`, switches, one positional parameter). Pure: no I/O.
+ */
+
+/** A parameter value: a string, `$true`/`$false`, `$null`, a list (`a,b`) or a hashtable (`@{Add="a"}`). */
+export type CmdletValue = string | boolean | null | CmdletValue[] | CmdletHashtable;
+export interface CmdletHashtable {
+  readonly kind: 'hashtable';
+  /** Keys as written; look them up without regard to case. */
+  readonly entries: ReadonlyArray<readonly [string, CmdletValue]>;
+}
+
+/** A refusal of the line itself, before anything is sent: named after PowerShell's error ids. */
+export class CmdletError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** PowerShell's FullyQualifiedErrorId for the same mistake. */
+    readonly errorId: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'CmdletError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizing a line into raw words (quotes kept; the value parser reads them).
+
+/**
+ * Splits a line into words at unquoted whitespace. Quotes, `@{...}` and `@(...)` groups and
+ * comma-separated lists (`a, b`) stay in one word. A `#` outside quotes starts a comment.
+ */
+export function tokenize(line: string): string[] {
+  const words: string[] = [];
+  let i = 0;
+  const n = line.length;
+  const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+  while (i < n) {
+    while (i < n && isSpace(line[i])) i++;
+    if (i >= n || line[i] === '#') break;
+    let word = '';
+    let depth = 0;
+    while (i < n) {
+      const c = line[i]!;
+      if (c === "'" || c === '"') {
+        const end = closingQuote(line, i);
+        if (end < 0) throw new CmdletError('PARSE_ERROR', `The string is missing the terminator: ${c}.`, 'TerminatorExpectedAtEndOfString', { at: i + 1 });
+        word += line.slice(i, end + 1);
+        i = end + 1;
+        continue;
+      }
+      if (c === '`' && i + 1 < n) {
+        word += line.slice(i, i + 2);
+        i += 2;
+        continue;
+      }
+      if (c === '@' && (line[i + 1] === '{' || line[i + 1] === '(')) {
+        word += c + line[i + 1];
+        depth++;
+        i += 2;
+        continue;
+      }
+      if ((c === '}' || c === ')') && depth > 0) depth--;
+      else if (c === '#' && depth === 0 && word === '') break;
+      if (isSpace(c) && depth === 0) {
+        // `a, b` and `a ,b` are one list.
+        let j = i;
+        while (j < n && isSpace(line[j])) j++;
+        if (word.endsWith(',') || line[j] === ',') {
+          i = j;
+          continue;
+        }
+        break;
+      }
+      word += c;
+      i++;
+    }
+    if (depth > 0) throw new CmdletError('PARSE_ERROR', `Missing closing '}' in statement block or type definition: ${word}`, 'MissingEndCurlyBrace', { word });
+    words.push(word);
+  }
+  return words;
+}
+
+/** Index of the quote closing the one at `start` (doubled quotes and, in "...", backticks escape). */
+function closingQuote(text: string, start: number): number {
+  const quote = text[start];
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i];
+    if (quote === '"' && c === '`') {
+      i++;
+      continue;
+    }
+    if (c === quote) {
+      if (text[i + 1] === quote) {
+        i++;
+        continue;
+      }
+      return i;
+    }
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', '`': '`', '"': '"', "'": "'", $: '$' };
+
+function unquote(text: string): string {
+  const quote = text[0]!;
+  const inner = text.slice(1, -1);
+  if (quote === "'") return inner.replace(/''/g, "'");
+  return inner.replace(/""/g, '"').replace(/`(.)/g, (_, c: string) => ESCAPES[c] ?? c);
+}
+
+/** Reads one word as a value: `$null`, `$true`, `$false`, `'...'`, `"..."`, `a,b`, `@{K=v; K2=v1,v2}`, `@(a,b)`, or a bare word. */
+export function parseValue(word: string): CmdletValue {
+  const text = word.trim();
+  const items = splitTopLevel(text, ',');
+  if (items.length > 1) return items.map((item) => parseValue(item));
+  if (/^\$null$/i.test(text)) return null;
+  if (/^\$true$/i.test(text)) return true;
+  if (/^\$false$/i.test(text)) return false;
+  if (text.startsWith('@{') && text.endsWith('}')) return parseHashtable(text);
+  if (text.startsWith('@(') && text.endsWith(')')) {
+    const inner = text.slice(2, -1).trim();
+    if (inner === '') return [];
+    const value = parseValue(inner);
+    return Array.isArray(value) ? value : [value];
+  }
+  if (text.length >= 2 && (text[0] === "'" || text[0] === '"') && closingQuote(text, 0) === text.length - 1) return unquote(text);
+  return text;
+}
+
+function parseHashtable(text: string): CmdletHashtable {
+  const inner = text.slice(2, -1);
+  const entries: [string, CmdletValue][] = [];
+  for (const part of splitTopLevel(inner, ';', true)) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq < 0) throw new CmdletError('PARSE_ERROR', `Missing '=' operator after key in hash literal: ${part.trim()}`, 'MissingEqualsInHashLiteral', { text });
+    const key = part.slice(0, eq).trim().replace(/^(['"])(.*)\1$/, '$2');
+    const value = part.slice(eq + 1).trim();
+    if (value === '') throw new CmdletError('PARSE_ERROR', `Missing statement after '=' in hash literal: ${part.trim()}`, 'MissingStatementInHashLiteral', { text });
+    entries.push([key, parseValue(value)]);
+  }
+  return { kind: 'hashtable', entries };
+}
+
+/** Splits at `separator` outside quotes and brackets; `newlinesToo` also splits at line breaks (hash literals). */
+function splitTopLevel(text: string, separator: string, newlinesToo = false): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'" || c === '"') {
+      const end = closingQuote(text, i);
+      const stop = end < 0 ? text.length - 1 : end;
+      current += text.slice(i, stop + 1);
+      i = stop;
+      continue;
+    }
+    if (c === '`' && i + 1 < text.length) {
+      current += text.slice(i, i + 2);
+      i++;
+      continue;
+    }
+    if (c === '{' || c === '(') depth++;
+    if (c === '}' || c === ')') depth--;
+    if (depth === 0 && (c === separator || (newlinesToo && c === '\n'))) {
+      parts.push(current);
+      current = '';
+      continue;
+    }
+    current += c;
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** A value as text, as PowerShell would show it in an error. */
+export function showValue(value: CmdletValue): string {
+  if (value === null) return '$null';
+  if (typeof value === 'boolean') return value ? '$true' : '$false';
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(showValue).join(',');
+  return `@{${value.entries.map(([k, v]) => `${k}=${showValue(v)}`).join('; ')}}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+export type CmdletArgument =
+  | { readonly kind: 'named'; readonly name: string; readonly value: CmdletValue | undefined; readonly colon: boolean }
+  | { readonly kind: 'positional'; readonly value: CmdletValue; readonly raw: string };
+
+export interface CmdletLine {
+  readonly cmdlet: string;
+  readonly args: readonly CmdletArgument[];
+}
+
+const PARAMETER = /^-([A-Za-z_?][\w?]*)(:(.*))?$/s;
+
+/**
+ * Reads the words of a cmdlet line, the first being the cmdlet's name: from `tokenize` for a line
+ * of a script, or the process arguments as a shell split them. A named parameter's value is bound
+ * later, when the cmdlet says whether the parameter is a switch.
+ */
+export function readWords(words: readonly string[]): CmdletLine {
+  const [cmdlet, ...rest] = words;
+  if (cmdlet === undefined || cmdlet === '') throw new CmdletError('PARSE_ERROR', 'No cmdlet given.', 'EmptyLine');
+  const args: CmdletArgument[] = [];
+  for (const word of rest) {
+    const match = PARAMETER.exec(word);
+    if (match) {
+      const colon = match[2] !== undefined;
+      args.push({ kind: 'named', name: match[1]!, value: colon ? parseColonValue(match[3]!) : undefined, colon });
+    } else {
+      args.push({ kind: 'positional', value: parseValue(word), raw: word });
+    }
+  }
+  return { cmdlet, args };
+}
+
+/** `-Confirm:` with nothing after it is what a POSIX shell leaves of `-Confirm:$false`. */
+function parseColonValue(text: string): CmdletValue {
+  return text === '' ? false : parseValue(text);
+}
+
+/** A logical line of text: `tokenize` then `readWords`. */
+export function parseLine(line: string): CmdletLine {
+  return readWords(tokenize(line));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binding to a cmdlet's parameters
+
+export interface ParameterSpec {
+  readonly name: string;
+  /** A switch takes no value (`-WhatIf`), or `-WhatIf:$false`. */
+  readonly type: 'switch' | 'string' | 'value';
+  readonly required?: boolean;
+  /** The position of an unnamed argument bound to it (only 0 is used). */
+  readonly position?: number;
+  /** Accepted by the real cmdlet but not by this product: named in the error. */
+  readonly unsupported?: string;
+  /** Shown in the syntax line. */
+  readonly placeholder?: string;
+}
+
+export interface CmdletSpec {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[];
+}
+
+export type BoundParameters = ReadonlyMap<string, CmdletValue>;
+
+/** Case-insensitive edit distance, for "did you mean". */
+export function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[y.length]!;
+}
+
+/** The closest of `candidates` to `input`, when close enough to be a plausible typo. */
+export function closest(input: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = distance(input, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  const tolerance = Math.max(2, Math.floor(input.length / 3));
+  if (best !== undefined && bestDistance <= tolerance) return best;
+  // A fragment of the name ("Endpoint") also points at it.
+  const lower = input.toLowerCase();
+  return lower.length >= 4 ? candidates.find((c) => c.toLowerCase().includes(lower) || lower.includes(c.toLowerCase())) : undefined;
+}
+
+/** Finds the cmdlet named by `name` (case-insensitive), or throws PowerShell's CommandNotFoundException with a suggestion. */
+export function resolveCmdlet<S extends CmdletSpec>(name: string, specs: readonly S[]): S {
+  const found = specs.find((s) => s.name.toLowerCase() === name.toLowerCase());
+  if (found) return found;
+  const suggestion = closest(name, specs.map((s) => s.name));
+  throw new CmdletError(
+    'UNKNOWN_CMDLET',
+    `The term '${name}' is not recognized as the name of a cmdlet, function, script file, or operable program.` +
+      (suggestion ? ` Did you mean '${suggestion}'?` : '') +
+      ` Supported cmdlets: ${specs.map((s) => s.name).join(', ')}.`,
+    'CommandNotFoundException',
+    { cmdlet: name, ...(suggestion ? { suggestion } : {}) },
+  );
+}
+
+/** The parameter `-name` refers to: exact name, else an unambiguous prefix. */
+export function resolveParameter(spec: CmdletSpec, name: string): ParameterSpec {
+  const lower = name.toLowerCase();
+  const exact = spec.parameters.find((p) => p.name.toLowerCase() === lower);
+  if (exact) return exact;
+  const prefixed = spec.parameters.filter((p) => p.name.toLowerCase().startsWith(lower));
+  if (prefixed.length === 1) return prefixed[0]!;
+  if (prefixed.length > 1) {
+    throw new CmdletError(
+      'AMBIGUOUS_PARAMETER',
+      `${spec.name} : Parameter cannot be processed because the parameter name '${name}' is ambiguous. Possible matches include: ${prefixed.map((p) => `-${p.name}`).join(' ')}.`,
+      `AmbiguousParameter,${spec.name}`,
+      { parameter: name, candidates: prefixed.map((p) => p.name) },
+    );
+  }
+  const suggestion = closest(name, spec.parameters.map((p) => p.name));
+  throw new CmdletError(
+    'UNKNOWN_PARAMETER',
+    `${spec.name} : A parameter cannot be found that matches parameter name '${name}'.` +
+      (suggestion ? ` Did you mean '-${suggestion}'?` : '') +
+      ` Parameters: ${spec.parameters.filter((p) => !p.unsupported).map((p) => `-${p.name}`).join(' ')}.`,
+    `NamedParameterNotFound,${spec.name}`,
+    { parameter: name, ...(suggestion ? { suggestion } : {}) },
+  );
+}
+
+/** Binds a line's arguments to the cmdlet's parameters; keys of the result are the parameters' names. */
+export function bind(spec: CmdletSpec, line: CmdletLine): Map<string, CmdletValue> {
+  const bound = new Map<string, CmdletValue>();
+  const set = (parameter: ParameterSpec, value: CmdletValue): void => {
+    if (bound.has(parameter.name)) {
+      throw new CmdletError(
+        'DUPLICATE_PARAMETER',
+        `${spec.name} : Cannot bind parameter because parameter '${parameter.name}' is specified more than once.`,
+        `ParameterAlreadyBound,${spec.name}`,
+        { parameter: parameter.name },
+      );
+    }
+    if (parameter.unsupported) {
+      throw new CmdletError('UNSUPPORTED_PARAMETER', `${spec.name} : -${parameter.name} is not supported here: ${parameter.unsupported}`, `ParameterNotSupported,${spec.name}`, {
+        parameter: parameter.name,
+      });
+    }
+    bound.set(parameter.name, value);
+  };
+  const positional = spec.parameters.filter((p) => p.position !== undefined).sort((a, b) => a.position! - b.position!);
+  const args = line.args;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg.kind === 'positional') {
+      const target = positional.find((p) => !bound.has(p.name));
+      if (!target) {
+        throw new CmdletError(
+          'POSITIONAL_PARAMETER_NOT_FOUND',
+          `${spec.name} : A positional parameter cannot be found that accepts argument '${arg.raw}'.`,
+          `PositionalParameterNotFound,${spec.name}`,
+          { argument: arg.raw },
+        );
+      }
+      set(target, arg.value);
+      continue;
+    }
+    const parameter = resolveParameter(spec, arg.name);
+    if (parameter.type === 'switch') {
+      if (arg.colon && typeof arg.value !== 'boolean') {
+        throw new CmdletError(
+          'INVALID_ARGUMENT',
+          `${spec.name} : Cannot process argument transformation on parameter '${parameter.name}'. Cannot convert value '${showValue(arg.value ?? null)}' to type 'System.Management.Automation.SwitchParameter'. Use $true or $false.`,
+          `ParameterArgumentTransformationError,${spec.name}`,
+          { parameter: parameter.name },
+        );
+      }
+      set(parameter, arg.colon ? (arg.value as boolean) : true);
+      continue;
+    }
+    let value = arg.value;
+    if (!arg.colon) {
+      const next = args[i + 1];
+      if (next === undefined || next.kind !== 'positional') {
+        throw new CmdletError(
+          'MISSING_ARGUMENT',
+          `${spec.name} : Missing an argument for parameter '${parameter.name}'. Specify a parameter of type '${parameter.type === 'string' ? 'System.String' : 'System.Object'}' and try again.` +
+            (parameter.type === 'value' ? ` (In a POSIX shell, quote '$Null'.)` : ''),
+          `MissingArgument,${spec.name}`,
+          { parameter: parameter.name },
+        );
+      }
+      value = next.value;
+      i++;
+    }
+    if (parameter.type === 'string' && typeof value !== 'string') {
+      throw new CmdletError(
+        'INVALID_ARGUMENT',
+        `${spec.name} : Cannot bind parameter '${parameter.name}'. Cannot convert value '${showValue(value ?? null)}' to type 'System.String'.`,
+        `CannotConvertArgument,${spec.name}`,
+        { parameter: parameter.name },
+      );
+    }
+    set(parameter, value ?? null);
+  }
+  const missing = spec.parameters.filter((p) => p.required && !bound.has(p.name)).map((p) => p.name);
+  if (missing.length > 0) {
+    throw new CmdletError(
+      'MISSING_PARAMETER',
+      `${spec.name} : Cannot process command because of one or more missing mandatory parameters: ${missing.join(' ')}.`,
+      `MissingMandatoryParameter,${spec.name}`,
+      { parameters: missing },
+    );
+  }
+  return bound;
+}
+
+/** `New-CsPersistentChatEndpoint -SipAddress <String> ... [-WhatIf] [-Confirm]` */
+export function syntaxOf(spec: CmdletSpec): string {
+  const parts = spec.parameters
+    .filter((p) => !p.unsupported)
+    .map((p) => {
+      const name = p.position !== undefined ? `[-${p.name}]` : `-${p.name}`;
+      const text = p.type === 'switch' ? name : `${name} <${p.placeholder ?? 'String'}>`;
+      return p.required ? text : `[${text}]`;
+    });
+  return `${spec.name} ${parts.join(' ')}`;
+}
