@@ -1,0 +1,69 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
+import { CommandResponse, command, seedTopology } from '../support/http';
+import { RunningServer, startServer } from '../support/server';
+
+/**
+ * The built server on EventStoreDB (EVENTSTORE_CONNECTION_STRING), against the in-memory protocol
+ * server of `test/support/esdb-test-server.ts`: commands append through the real client, read models
+ * follow `$all`, and both survive an EventStoreDB restart.
+ */
+describe('the server process on EventStoreDB (wire test server)', () => {
+  let esdb: EsdbTestServer;
+  let dataDir: string;
+  let server: RunningServer;
+  const get = async (pathAndQuery: string) => {
+    const response = await fetch(`${server.url}${pathAndQuery}`);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  beforeAll(async () => {
+    esdb = await startEsdbTestServer();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-esdb-e2e-'));
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', EVENTSTORE_CONNECTION_STRING: esdb.connectionString });
+  });
+  afterAll(async () => {
+    await server.stop();
+    await esdb.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** A command, retried while the store is unavailable (503), as a client would. */
+  async function retried(name: string, body: object): Promise<CommandResponse> {
+    for (let i = 0; ; i++) {
+      const result = await command(server.url, name, body);
+      if (result.status !== 503 || i >= 40) return result;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it('writes commands to EventStoreDB and answers queries from read models fed by $all, across an EventStoreDB restart', async () => {
+    const health = await get('/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'ok', eventStore: 'esdb' });
+
+    await seedTopology(server.url);
+    const first = await command(server.url, 'CreateEndpoint', { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' });
+    expect(first.status).toBe(200);
+    const before = await get(`/api/topology?minPosition=${first.body.position}&waitMs=5000`);
+    expect(before.status).toBe(200);
+    expect(JSON.stringify(before.body)).toContain('sip:persistentchat@contoso.com');
+
+    await esdb.stop();
+    expect((await get('/health')).status).toBe(503);
+    await esdb.restart();
+
+    const after = await retried('DeleteSipPrincipal', { sipAddress: 'sip:ocschat@contoso.com', reason: 'CHG-7 migration' });
+    expect(after.status).toBe(200);
+    const legacy = await retried('CreateEndpoint', { sipAddress: 'sip:ocschat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' });
+    expect(legacy.status).toBe(200);
+    // The read models resubscribed from their checkpoints and caught up with the writes made since.
+    const now = await get(`/api/topology?minPosition=${legacy.body.position}&waitMs=10000`);
+    expect(now.status).toBe(200);
+    expect(JSON.stringify(now.body)).toContain('sip:ocschat@contoso.com');
+    expect((await get('/health')).body).toMatchObject({ status: 'ok', headPosition: legacy.body.position });
+  });
+});
