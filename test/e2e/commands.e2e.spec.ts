@@ -106,7 +106,7 @@ describe('admin commands over HTTP', () => {
     expect(result.body.position).toBe(event!.position);
   });
 
-  it('refuses invalid input with 400 naming the field and the rule, appends nothing to the topology, and records the refusal', async () => {
+  it('refuses invalid input (even a body that is not JSON) with 400 naming the field and the rule, appends nothing to the topology, and records each refusal', async () => {
     await seedTopology(server.url);
     const before = await stream('topology-default');
     const cases: [string, object, string, string, string][] = [
@@ -133,6 +133,7 @@ describe('admin commands over HTTP', () => {
     const refusals = await stream('refused_command-default');
     expect(refusals.map((r) => [r.type, r.data['command'], (r.data['error'] as { code: string }).code])).toEqual([
       ...cases.map(([name, , code]) => ['CommandRefused', name, code]),
+      ['CommandRefused', 'CreateEndpoint', 'INVALID_JSON'],
       ['CommandRefused', 'CreateEndpiont', 'UNKNOWN_COMMAND'],
     ]);
     expect(refusals[0]!.data['input']).toEqual(cases[0]![1]);
