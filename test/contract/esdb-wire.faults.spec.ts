@@ -7,8 +7,8 @@ import { EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server
 
 /**
  * Fault behaviour of the EventStoreDB adapter through the real client, against the in-memory protocol
- * server: a server that goes away or answers `unavailable` / `not leader` / too late surfaces as
- * `EventStoreUnavailable`, and the store works again once the server is back.
+ * server: a server that goes away or answers `unavailable` / `not leader` / too late is retried with
+ * back-off, then surfaces as `EventStoreUnavailable`, and the store works again once the server is back.
  */
 describe('esdb adapter faults (wire test server)', () => {
   let server: EsdbTestServer;
@@ -88,27 +88,33 @@ describe('esdb adapter faults (wire test server)', () => {
     expect(result.nextExpectedRevision).toBe(1);
   });
 
-  it('unavailable from the server is EventStoreUnavailable, and the retry of the same batch lands once', async () => {
-    server.injectFault({ method: 'Append', status: status.UNAVAILABLE, details: 'Server Is Not Ready' });
+  it('a passing unavailable is retried with back-off: the batch lands once and the caller never sees the fault', async () => {
+    server.injectFault({ method: 'Append', status: status.UNAVAILABLE, details: 'Server Is Not Ready', times: 2 });
     const batch = [event(1), event(2)];
-    await expect(store.appendToStream(stream('u'), batch, { expectedRevision: 'no_stream' })).rejects.toMatchObject({
-      code: 'EVENT_STORE_UNAVAILABLE',
-      message: expect.stringContaining('Server Is Not Ready'),
-    });
-    const result = await untilAvailable(() => store.appendToStream(stream('u'), batch, { expectedRevision: 'no_stream' }));
+    const result = await store.appendToStream(stream('u'), batch, { expectedRevision: 'no_stream' });
     expect(result.nextExpectedRevision).toBe(1);
     expect(await store.readStream(stream('u'))).toHaveLength(2);
   });
 
-  it('not leader is EventStoreUnavailable; the client then reconnects to the leader it was given', async () => {
+  it('a persistent unavailable is surfaced clearly once the retries are used up, and nothing is stored', async () => {
+    server.injectFault({ method: 'Append', status: status.UNAVAILABLE, details: 'Server Is Not Ready', times: 4 });
+    const started = Date.now();
+    await expect(store.appendToStream(stream('p'), [event()], { expectedRevision: 'no_stream' })).rejects.toMatchObject({
+      code: 'EVENT_STORE_UNAVAILABLE',
+      message: expect.stringMatching(/append to f\w+-p: EventStoreDB still unavailable after 4 attempts over \d+ ms: .*Server Is Not Ready/),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100 + 200 + 400 - 20); // backed off between attempts
+    await expect(store.readStream(stream('p'))).rejects.toMatchObject({ code: 'STREAM_NOT_FOUND' });
+  });
+
+  it('not leader is retried: the client reconnects to the leader it was given and the append goes through', async () => {
     server.injectFault({
       method: 'Append',
       status: status.NOT_FOUND,
       details: 'Leader info available',
       metadata: { exception: 'not-leader', 'leader-endpoint-host': '127.0.0.1', 'leader-endpoint-port': String(server.port) },
     });
-    await expect(store.appendToStream(stream('l'), [event()], { expectedRevision: 'any' })).rejects.toBeInstanceOf(EventStoreUnavailable);
-    const result = await untilAvailable(() => store.appendToStream(stream('l'), [event()], { expectedRevision: 'any' }));
+    const result = await store.appendToStream(stream('l'), [event()], { expectedRevision: 'any' });
     expect(result.nextExpectedRevision).toBe(0);
   });
 

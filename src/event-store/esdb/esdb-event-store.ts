@@ -39,6 +39,13 @@ import {
 export interface EsdbEventStoreOptions {
   /** How long `ping()` waits for the server before reporting it unavailable (ms). Default 2000. */
   readonly pingTimeoutMs?: number;
+  /**
+   * Appends and reads that meet an unavailable server (down, not the leader, past a deadline) are
+   * tried again after `baseDelayMs`, then twice as long each time, `attempts` times in all, before the
+   * error reaches the caller. Appends are safe to repeat: the server recognises a batch by its event
+   * ids. Default: 4 attempts from 100 ms (about 0.7 s in all).
+   */
+  readonly retry?: { readonly attempts: number; readonly baseDelayMs: number };
 }
 
 /**
@@ -77,10 +84,47 @@ function assertCount(value: number | undefined, what: string): void {
 export class EsdbEventStore implements EventStore {
   readonly kind = 'esdb' as const;
   private readonly pingTimeoutMs: number;
+  private readonly retry: { readonly attempts: number; readonly baseDelayMs: number };
   private closed = false;
 
   constructor(private readonly client: EventStoreDBClient, options: EsdbEventStoreOptions = {}) {
     this.pingTimeoutMs = options.pingTimeoutMs ?? 2000;
+    this.retry = options.retry ?? { attempts: 4, baseDelayMs: 100 };
+  }
+
+  /** Runs `attempt` until it succeeds, fails otherwise than unavailable, or has used every retry. */
+  private async retrying<T>(operation: string, attempt: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof EventStoreUnavailable) || this.closed) throw error;
+        if (tries >= this.retry.attempts) {
+          throw new EventStoreUnavailable(
+            `${operation}: EventStoreDB still unavailable after ${tries} attempts over ${Date.now() - started} ms: ${error.message}`,
+            error,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.retry.baseDelayMs * 2 ** (tries - 1)));
+      }
+    }
+  }
+
+  appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    return this.retrying(`append to ${streamId}`, () => this.appendOnce(streamId, events, options));
+  }
+
+  readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    return this.retrying(`read ${streamId}`, () => this.readStreamOnce(streamId, options));
+  }
+
+  readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    return this.retrying('read $all', () => this.readAllOnce(options));
+  }
+
+  headPosition(): Promise<number> {
+    return this.retrying('read the head of $all', () => this.headPositionOnce());
   }
 
   /**
@@ -102,7 +146,7 @@ export class EsdbEventStore implements EventStore {
     return new EsdbEventStore(client, options);
   }
 
-  async appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+  private async appendOnce(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
     const expected = options.expectedRevision;
     validateAppend(streamId, events, expected);
     this.assertOpen();
@@ -132,7 +176,7 @@ export class EsdbEventStore implements EventStore {
     return event.position;
   }
 
-  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+  private async readStreamOnce(streamId: string, options: ReadStreamOptions): Promise<RecordedEvent[]> {
     assertCount(options.fromRevision, 'fromRevision');
     assertCount(options.maxCount, 'maxCount');
     this.assertOpen();
@@ -162,7 +206,7 @@ export class EsdbEventStore implements EventStore {
    * Filters client-side (the 6.x client's `readAll` has no server-side filter), reading on until
    * `maxCount` matching events or the end of `$all`.
    */
-  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+  private async readAllOnce(options: ReadAllOptions): Promise<RecordedEvent[]> {
     assertCount(options.fromPosition, 'fromPosition');
     assertCount(options.maxCount, 'maxCount');
     this.assertOpen();
@@ -261,7 +305,7 @@ export class EsdbEventStore implements EventStore {
    * (the server writes some of its own all the time, such as `$stats-…`), so the head matches the
    * checkpoint of a subscriber that has seen everything. 0 when there is no such event.
    */
-  async headPosition(): Promise<number> {
+  private async headPositionOnce(): Promise<number> {
     this.assertOpen();
     let head = 0;
     try {
