@@ -1,6 +1,7 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
 import { StoreFileError } from './event-store/sqlite/sqlite-schema';
+import { announceServer, localUrl } from './config/running-server';
 
 /** Starts the server; any error that stops it is one line on stderr and a non-zero exit. */
 export async function serve(): Promise<void> {
@@ -8,12 +9,16 @@ export async function serve(): Promise<void> {
     const config = loadConfig();
     const app = await createApp(config);
     await app.listen(config.port, config.host);
+    const address = app.getHttpServer().address() as { port: number } | null;
+    const withdraw = announceServer(config.dataDir, localUrl(config.host, address?.port ?? config.port));
     // Our own handlers (rather than Nest's shutdown hooks, which re-raise the signal) so that a
     // requested stop closes the store and exits 0.
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => void app.close().then(() => process.exit(0), () => process.exit(1)));
+      process.once(signal, () => {
+        withdraw();
+        void app.close().then(() => process.exit(0), () => process.exit(1));
+      });
     }
-    const address = app.getHttpServer().address() as { port: number } | null;
     const store = config.eventStoreConnectionString ? 'EventStoreDB' : `SQLite in ${config.dataDir}`;
     if (config.logLevel !== 'silent') {
       console.log(`topology-ledger listening on http://${config.host}:${address?.port ?? config.port} (event store: ${store})`);

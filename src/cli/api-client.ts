@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { createApp } from '../app';
 import { loadConfig } from '../config/config';
+import { runningServer } from '../config/running-server';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 
 /** The API's refusal, `{ error: { code, message, details } }`, with its HTTP status. */
@@ -93,13 +94,20 @@ export interface Connection {
 }
 
 /**
- * With a server URL, a client of that server. Without one, the product itself, in this process, on
- * the store in DATA_DIR (configuration from the environment, as `topo serve`), listening on an
+ * With a server URL, a client of that server. Without one, the server running on DATA_DIR if there
+ * is one, else the product itself, in this process, on the store in DATA_DIR (configuration from the environment, as `topo serve`), listening on an
  * ephemeral loopback port: local and remote commands take the very same path through the API.
  */
 export async function connect(server: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
   if (server !== undefined) return { client: new ApiClient(server), close: async () => undefined };
   const config = loadConfig(env);
+  // A server already runs on this DATA_DIR: go through it rather than open the store and the read
+  // models a second time beside it.
+  const running = runningServer(config.dataDir);
+  if (running !== undefined) {
+    console.error(`topo: DATA_DIR is served by the server at ${running.url} (pid ${running.pid}); sending the command there`);
+    return { client: new ApiClient(running.url), close: async () => undefined };
+  }
   const app: INestApplication = await createApp({ ...config, logLevel: config.logLevel === 'silent' ? 'silent' : 'error' });
   try {
     await app.listen(0, '127.0.0.1');

@@ -189,3 +189,37 @@ describe('topo cmdlet lines on the local store (no --server)', () => {
     expect(topo(dataDir, ['Get-CsPersistentChatEndpoint', '--json']).stdout.trim()).toBe('[]');
   });
 });
+
+describe('topo cmdlet lines without --server while a server runs on the same DATA_DIR', () => {
+  let dataDir: string;
+  let server: RunningServer;
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-cli-beside-'));
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await seedTopology(server.url);
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('goes through that server instead of opening the store beside it, and the server sees the change at once', async () => {
+    expect(fs.existsSync(path.join(dataDir, 'server.json'))).toBe(true);
+    const created = topo(dataDir, ['New-CsPersistentChatEndpoint', '-SipAddress', 'sip:beside@contoso.com', '-PersistentChatPoolFqdn', 'pcpool.contoso.com']);
+    expect(created.status).toBe(0);
+    expect(created.stderr).toContain(`DATA_DIR is served by the server at ${server.url}`);
+    const listed = (await (await fetch(`${server.url}/api/endpoints?sipAddress=sip:beside*`)).json()) as { endpoints: unknown[] };
+    expect(listed.endpoints).toHaveLength(1);
+  });
+
+  it('withdraws its announcement when it stops, and a file left by a killed server is ignored', async () => {
+    const other = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await other.stop();
+    // The second server replaced the first one's announcement, and withdrew it when it stopped.
+    expect(fs.existsSync(path.join(dataDir, 'server.json'))).toBe(false);
+    fs.writeFileSync(path.join(dataDir, 'server.json'), JSON.stringify({ pid: 2 ** 22 + 12345, url: 'http://127.0.0.1:9', startedAt: '' }));
+    const local = topo(dataDir, ['Get-CsPersistentChatEndpoint', '--json']);
+    expect(local.status).toBe(0);
+    expect(local.stderr).not.toContain('served by');
+  });
+});
