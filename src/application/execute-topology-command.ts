@@ -48,10 +48,11 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
     const { context } = request;
     for (let attempt = 1; ; attempt++) {
       const loaded = await this.repository.load(request.deployment);
-      const earlier = loaded.outcomes.get(context.commandId);
+      const earlier = loaded.commands.get(context.commandId);
       if (earlier) {
         if (earlier.fingerprint !== null && earlier.fingerprint !== request.fingerprint) throw new IdempotencyKeyReused(context.commandId);
-        return { ...earlier, whatIf: false, replayed: true };
+        const outcome = await this.repository.outcomeOf(loaded.streamId, context.commandId, earlier);
+        return { ...outcome, whatIf: false, replayed: true };
       }
 
       const decision = decide(request.command, loaded.state);
@@ -85,7 +86,13 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
           position: appended.position,
           warnings,
         };
-        this.repository.appended(request.deployment, foldTopology(decision.events, loaded.state), appended.nextExpectedRevision, outcome);
+        this.repository.appended(request.deployment, foldTopology(decision.events, loaded.state), appended.nextExpectedRevision, context.commandId, {
+          fingerprint: request.fingerprint,
+          firstRevision: loaded.revision + 1,
+          count: events.length,
+          position: appended.position,
+          warnings,
+        });
         return { ...outcome, whatIf: false, replayed: false };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion)) throw error;

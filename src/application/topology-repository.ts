@@ -3,7 +3,7 @@ import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound } fr
 import { foldTopology, initialState, TopologyEvent, TopologyState } from '../domain';
 import { topologyStreamId } from './streams';
 
-/** What a command produced, kept so that a retry with the same command id gets it back. */
+/** What a command produced, as the API answers it. */
 export interface CommandOutcome {
   readonly commandId: string;
   readonly fingerprint: string | null;
@@ -12,19 +12,34 @@ export interface CommandOutcome {
   readonly warnings: JsonObject[];
 }
 
+/**
+ * Where a command's events are, kept for every command of a deployment so that a retry with the
+ * same command id gets the first result back. Small on purpose: the events themselves are read
+ * again from the store when a retry comes.
+ */
+export interface CommandRecord {
+  readonly fingerprint: string | null;
+  readonly firstRevision: number;
+  readonly count: number;
+  readonly position: number;
+  readonly warnings: JsonObject[];
+}
+
+const NO_WARNINGS: JsonObject[] = [];
+
 /** A deployment's topology as of `revision` of its stream (-1: no stream yet). */
 export interface LoadedTopology {
   readonly deployment: string;
   readonly streamId: string;
   readonly state: TopologyState;
   readonly revision: number;
-  readonly outcomes: ReadonlyMap<string, CommandOutcome>;
+  readonly commands: ReadonlyMap<string, CommandRecord>;
 }
 
 interface CacheEntry {
   state: TopologyState;
   revision: number;
-  outcomes: Map<string, CommandOutcome>;
+  commands: Map<string, CommandRecord>;
 }
 
 /**
@@ -42,7 +57,7 @@ export class TopologyRepository {
     const streamId = topologyStreamId(deployment);
     let entry = this.cache.get(deployment);
     if (!entry) {
-      entry = { state: initialState(), revision: -1, outcomes: new Map() };
+      entry = { state: initialState(), revision: -1, commands: new Map() };
       this.cache.set(deployment, entry);
     }
     let newer: RecordedEvent[];
@@ -59,18 +74,30 @@ export class TopologyRepository {
     if (newer.length > 0) {
       entry.state = foldTopology(newer.map(asTopologyEvent), entry.state);
       entry.revision = newer[newer.length - 1]!.revision;
-      for (const event of newer) indexOutcome(entry.outcomes, event);
+      for (const event of newer) recordCommand(entry.commands, event);
     }
-    return { deployment, streamId, state: entry.state, revision: entry.revision, outcomes: entry.outcomes };
+    return { deployment, streamId, state: entry.state, revision: entry.revision, commands: entry.commands };
   }
 
   /** Records what this process just appended, so the next load starts from it. */
-  appended(deployment: string, state: TopologyState, revision: number, outcome: CommandOutcome): void {
+  appended(deployment: string, state: TopologyState, revision: number, commandId: string, record: CommandRecord): void {
     const entry = this.cache.get(deployment);
     if (!entry || entry.revision >= revision) return;
     entry.state = state;
     entry.revision = revision;
-    entry.outcomes.set(outcome.commandId, outcome);
+    entry.commands.set(commandId, record);
+  }
+
+  /** The result of an earlier command, its events read back from the store. */
+  async outcomeOf(streamId: string, commandId: string, record: CommandRecord): Promise<CommandOutcome> {
+    const events = await this.store.readStream(streamId, { fromRevision: record.firstRevision, maxCount: record.count });
+    return {
+      commandId,
+      fingerprint: record.fingerprint,
+      events: events.map((e) => ({ type: e.type, data: e.data, streamId: e.streamId, revision: e.revision })),
+      position: record.position,
+      warnings: record.warnings,
+    };
   }
 }
 
@@ -78,22 +105,21 @@ function asTopologyEvent(event: RecordedEvent): TopologyEvent {
   return { type: event.type, data: event.data } as unknown as TopologyEvent;
 }
 
-function indexOutcome(outcomes: Map<string, CommandOutcome>, event: RecordedEvent): void {
+function recordCommand(commands: Map<string, CommandRecord>, event: RecordedEvent): void {
   const commandId = event.metadata['commandId'];
   if (typeof commandId !== 'string') return;
-  const appended = { type: event.type, data: event.data, streamId: event.streamId, revision: event.revision };
-  const earlier = outcomes.get(commandId);
+  const earlier = commands.get(commandId);
   if (earlier) {
-    outcomes.set(commandId, { ...earlier, events: [...earlier.events, appended], position: event.position });
+    commands.set(commandId, { ...earlier, count: earlier.count + 1, position: event.position });
     return;
   }
   const fingerprint = event.metadata['commandFingerprint'];
   const warnings = event.metadata['warnings'];
-  outcomes.set(commandId, {
-    commandId,
+  commands.set(commandId, {
     fingerprint: typeof fingerprint === 'string' ? fingerprint : null,
-    events: [appended],
+    firstRevision: event.revision,
+    count: 1,
     position: event.position,
-    warnings: Array.isArray(warnings) ? (warnings as JsonObject[]) : [],
+    warnings: Array.isArray(warnings) && warnings.length > 0 ? (warnings as JsonObject[]) : NO_WARNINGS,
   });
 }

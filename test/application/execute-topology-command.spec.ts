@@ -105,6 +105,18 @@ describe('ExecuteTopologyCommandHandler', () => {
     expect(addresses).not.toContain('sip:persistentchat@contoso.com');
   });
 
+  it('a retry after a restart (a fresh cache) gets the first result back from the store, and appends nothing', async () => {
+    const first = await handler.execute(new ExecuteTopologyCommand('default', createEndpoint('sip:persistentchat@contoso.com'), { ...context(), commandId: 'c0ffee00-0000-4000-8000-000000000001' }, 'same-request', false));
+    const before = await sqlite.headPosition();
+    const restarted = new ExecuteTopologyCommandHandler(sqlite, new TopologyRepository(sqlite));
+    const retry = await restarted.execute(new ExecuteTopologyCommand('default', createEndpoint('sip:persistentchat@contoso.com'), { ...context(), commandId: 'c0ffee00-0000-4000-8000-000000000001' }, 'same-request', false));
+    expect(retry).toEqual({ ...first, replayed: true });
+    expect(await sqlite.headPosition()).toBe(before);
+    await expect(
+      restarted.execute(new ExecuteTopologyCommand('default', createEndpoint('sip:other@contoso.com'), { ...context(), commandId: 'c0ffee00-0000-4000-8000-000000000001' }, 'another-request', false)),
+    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+  });
+
   it('whatIf decides against the current topology and appends nothing', async () => {
     const before = await sqlite.headPosition();
     const preview = await run(handler, createEndpoint('sip:persistentchat@contoso.com'), true);
