@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { DomainError } from '../../src/domain/errors';
 import { sipDomainOf } from '../../src/domain/shared/sip-uri';
 import {
-  type ActiveServersChange,
   type TopologyCommand,
   type TopologyEvent,
   type TopologyState,
@@ -12,70 +11,10 @@ import {
   foldTopology,
   initialState,
 } from '../../src/domain/topology';
+import { topologyCommand } from '../support/topology-commands';
 import { fqdn, sip, snapshot } from './fixtures';
 
-// Small vocabularies, so that random commands collide on addresses, pools and servers.
-const domains = ['contoso.com', 'fabrikam.com'].map(fqdn);
-const addresses = [
-  'sip:ocschat@contoso.com',
-  'sip:persistentchat@contoso.com',
-  'sip:alice@contoso.com',
-  'sip:ocschat@fabrikam.com',
-  // The default contact of pcpool.contoso.com, so principals and endpoints race the pool for it.
-  'sip:pc-default-pcpool-contoso-com@contoso.com',
-].map(sip);
-const pools = ['pcpool.contoso.com', 'pcpool2.contoso.com', 'gc.contoso.com', 'pc1.contoso.com'].map(fqdn);
-const servers = ['pc1', 'pc2', 'pc3', 'pc4', 'pc5', 'pc6', 'pc7', 'pc8', 'pc9'].map((name) => fqdn(`${name}.contoso.com`));
-const displayNames = ['Persistent Chat', 'Legacy Chat'];
-
-const domain = fc.constantFrom(...domains);
-const address = fc.constantFrom(...addresses);
-// Mostly the pool the setup installs, so endpoint and server commands find it.
-const pool = fc.oneof({ arbitrary: fc.constant(pools[0]!), weight: 4 }, fc.constantFrom(...pools));
-const server = fc.constantFrom(...servers);
-const serverList = fc.uniqueArray(server, { minLength: 0, maxLength: 6 });
-const identity = fc.oneof(address.map(String), fc.constantFrom(...displayNames), fc.constant('nobody'));
-
-const activeServersChange: fc.Arbitrary<ActiveServersChange> = fc.oneof(
-  serverList.map((list) => ({ kind: 'add' as const, servers: list })),
-  serverList.map((list) => ({ kind: 'remove' as const, servers: list })),
-  serverList.map((list) => ({ kind: 'replace' as const, servers: list })),
-  fc.constant({ kind: 'clear' as const }),
-  fc.constant({ kind: 'swap' as const }),
-);
-
-// Endpoint, server and life-cycle commands weigh more: they are where the invariants can break.
-const command: fc.Arbitrary<TopologyCommand> = fc.oneof(
-  fc.record({ type: fc.constant('RegisterSipDomain' as const), domain, isDefault: fc.boolean() }),
-  fc.record({ type: fc.constant('SetDefaultSipDomain' as const), domain }),
-  fc.record({ type: fc.constant('RemoveSipDomain' as const), domain, reason: fc.constant('CHG-1') }),
-  fc.record({ type: fc.constant('RegisterSipPrincipal' as const), sipAddress: address, kind: fc.constantFrom('user' as const, 'contact' as const) }),
-  fc.record({ type: fc.constant('DeleteSipPrincipal' as const), sipAddress: address, reason: fc.constant('CHG-1') }),
-  fc.record({
-    type: fc.constant('DefineLegacyGroupChatPool' as const),
-    fqdn: pool,
-    version: fc.constantFrom('Lync2010' as const, 'OCS2007R2' as const),
-    wellKnownSipAddress: address,
-  }),
-  fc.record({ type: fc.constant('DecommissionLegacyPool' as const), fqdn: pool, reason: fc.constant('CHG-1') }),
-  fc.record({
-    type: fc.constant('InstallPersistentChatPool' as const),
-    fqdn: pool,
-    servers: fc.uniqueArray(server, { minLength: 0, maxLength: 9 }),
-    singleServer: fc.boolean(),
-  }),
-  // A missing reason is refused (R21); leave it out now and then.
-  fc.record({ type: fc.constant('RemovePersistentChatPool' as const), fqdn: pool, reason: fc.constant('CHG-1') }, { requiredKeys: ['type', 'fqdn'] }),
-  { arbitrary: fc.record({ type: fc.constant('AddPersistentChatServer' as const), poolFqdn: pool, serverFqdn: server }), weight: 3 },
-  { arbitrary: fc.record({ type: fc.constant('RemovePersistentChatServer' as const), poolFqdn: pool, serverFqdn: server, reason: fc.constant('CHG-1') }), weight: 3 },
-  { arbitrary: fc.record({ type: fc.constant('SetPersistentChatActiveServers' as const), poolFqdn: pool, change: activeServersChange }), weight: 3 },
-  fc.record({ type: fc.constant('SetPersistentChatState' as const), poolFqdn: pool, poolState: fc.constantFrom('Normal' as const, 'FailedOver' as const) }),
-  { arbitrary: fc.record({ type: fc.constant('StartPool' as const), fqdn: pool }), weight: 3 },
-  { arbitrary: fc.record({ type: fc.constant('StopPool' as const), fqdn: pool }), weight: 3 },
-  { arbitrary: fc.record({ type: fc.constant('CreateEndpoint' as const), sipAddress: address, poolFqdn: pool, displayName: fc.constantFrom(...displayNames) }), weight: 3 },
-  { arbitrary: fc.record({ type: fc.constant('CreateEndpoint' as const), sipAddress: address, poolFqdn: pool }), weight: 3 },
-  { arbitrary: fc.record({ type: fc.constant('RemoveEndpoint' as const), identity, reason: fc.constant('CHG-1') }, { requiredKeys: ['type', 'identity'] }), weight: 3 },
-);
+const command = topologyCommand;
 
 // Sequences start from some of these, so that commands find pools and domains to act on, and
 // sometimes from nothing at all.

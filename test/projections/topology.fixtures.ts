@@ -4,7 +4,6 @@ import { DomainError } from '../../src/domain/errors';
 import { parseFqdn, type Fqdn } from '../../src/domain/shared/fqdn';
 import { parseSipUri, type SipUri } from '../../src/domain/shared/sip-uri';
 import {
-  type ActiveServersChange,
   type TopologyCommand,
   type TopologyEvent,
   type TopologyState,
@@ -17,6 +16,7 @@ import {
 import type { JsonObject, RecordedEvent } from '../../src/event-store/event-store';
 import { recorded } from '../../projections/runner/testing';
 import type { Topology } from '../../projections/topology/topology.query';
+import { topologyCommand } from '../support/topology-commands';
 
 export const sip = (address: string): SipUri => parseSipUri(address, 'sipAddress');
 export const fqdn = (name: string): Fqdn => parseFqdn(name, 'fqdn');
@@ -163,85 +163,7 @@ export function expectedTopology(deployment: string, state: TopologyState, last:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Random command sequences: small vocabularies, so that commands collide on addresses, pools and servers.
-
-const domains = ['contoso.com', 'fabrikam.com'].map(fqdn);
-const addresses = [
-  'sip:ocschat@contoso.com',
-  'sip:persistentchat@contoso.com',
-  'sip:alice@contoso.com',
-  'sip:ocschat@fabrikam.com',
-  // The default contact of pcpool.contoso.com, so principals and endpoints race the pool for it.
-  'sip:pc-default-pcpool-contoso-com@contoso.com',
-].map(sip);
-const pools = ['pcpool.contoso.com', 'pcpool2.contoso.com', 'gc.contoso.com', 'gc2.contoso.com'].map(fqdn);
-const servers = ['pc1', 'pc2', 'pc3', 'pc4', 'pc5', 'pc6'].map((name) => fqdn(`${name}.contoso.com`));
-const displayNames = ['Persistent Chat', 'persistent chat', 'Legacy Chat'];
-
-const domain = fc.constantFrom(...domains);
-const address = fc.constantFrom(...addresses);
-const pool = fc.constantFrom(...pools);
-const server = fc.constantFrom(...servers);
-const serverList = fc.uniqueArray(server, { minLength: 1, maxLength: 5 });
-const reason = fc.constant('CHG-1');
-
-const activeServersChange: fc.Arbitrary<ActiveServersChange> = fc.oneof(
-  serverList.map((list) => ({ kind: 'add' as const, servers: list })),
-  serverList.map((list) => ({ kind: 'remove' as const, servers: list })),
-  serverList.map((list) => ({ kind: 'replace' as const, servers: list })),
-  fc.constant({ kind: 'clear' as const }),
-  fc.constant({ kind: 'swap' as const }),
-);
-
-/** Any topology command; many are refused in the state they meet, which the log records elsewhere. */
-export const topologyCommand: fc.Arbitrary<TopologyCommand> = fc.oneof(
-  fc.record({ type: fc.constant('RegisterSipDomain' as const), domain, isDefault: fc.boolean() }),
-  fc.record({ type: fc.constant('SetDefaultSipDomain' as const), domain }),
-  fc.record({ type: fc.constant('RemoveSipDomain' as const), domain, reason }),
-  fc.record({
-    type: fc.constant('RegisterSipPrincipal' as const),
-    sipAddress: address,
-    kind: fc.constantFrom('user' as const, 'contact' as const),
-    displayName: fc.constantFrom(...displayNames),
-  }),
-  fc.record({ type: fc.constant('DeleteSipPrincipal' as const), sipAddress: address, reason }),
-  fc.record({
-    type: fc.constant('DefineLegacyGroupChatPool' as const),
-    fqdn: pool,
-    version: fc.constantFrom('Lync2010' as const, 'OCS2007R2' as const),
-    wellKnownSipAddress: address,
-    databaseInstance: fc.constant('sql1\\gc'),
-  }),
-  fc.record({ type: fc.constant('DecommissionLegacyPool' as const), fqdn: pool, reason }),
-  fc.record({
-    type: fc.constant('InstallPersistentChatPool' as const),
-    fqdn: pool,
-    servers: serverList,
-    singleServer: fc.boolean(),
-    site: fc.constantFrom('Redmond', 'Dublin'),
-    complianceEnabled: fc.boolean(),
-  }),
-  fc.record({ type: fc.constant('RemovePersistentChatPool' as const), fqdn: pool, reason }),
-  { arbitrary: fc.record({ type: fc.constant('AddPersistentChatServer' as const), poolFqdn: pool, serverFqdn: server }), weight: 2 },
-  { arbitrary: fc.record({ type: fc.constant('RemovePersistentChatServer' as const), poolFqdn: pool, serverFqdn: server, reason }), weight: 2 },
-  { arbitrary: fc.record({ type: fc.constant('SetPersistentChatActiveServers' as const), poolFqdn: pool, change: activeServersChange }), weight: 3 },
-  fc.record({ type: fc.constant('SetPersistentChatState' as const), poolFqdn: pool, poolState: fc.constantFrom('Normal' as const, 'FailedOver' as const) }),
-  { arbitrary: fc.record({ type: fc.constant('StartPool' as const), fqdn: pool }), weight: 2 },
-  { arbitrary: fc.record({ type: fc.constant('StopPool' as const), fqdn: pool }), weight: 2 },
-  {
-    arbitrary: fc.record({ type: fc.constant('CreateEndpoint' as const), sipAddress: address, poolFqdn: pool, displayName: fc.constantFrom(...displayNames) }),
-    weight: 3,
-  },
-  { arbitrary: fc.record({ type: fc.constant('CreateEndpoint' as const), sipAddress: address, poolFqdn: pool }), weight: 2 },
-  {
-    arbitrary: fc.record({
-      type: fc.constant('RemoveEndpoint' as const),
-      identity: fc.oneof(address.map(String), fc.constantFrom(...displayNames)),
-      reason,
-    }),
-    weight: 3,
-  },
-);
+// Random command sequences
 
 /** Sequences start from some of these, so that commands find domains and pools to act on. */
 export const setupCommands: readonly TopologyCommand[] = [
