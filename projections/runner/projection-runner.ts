@@ -44,6 +44,9 @@ interface GenerationRow {
   failed: string | null;
 }
 
+/** How long a live feed gathers events before committing them. */
+const LIVE_BATCH_MS = 10;
+
 const CATALOG = `
 CREATE TABLE IF NOT EXISTS projection_generations (
   name TEXT NOT NULL, generation INTEGER NOT NULL, version INTEGER NOT NULL,
@@ -336,7 +339,10 @@ export class ProjectionRunner {
     }
     if (!feed.flushScheduled) {
       feed.flushScheduled = true;
-      setImmediate(() => this.flush(feed));
+      // Live, a few milliseconds of patience turn a trickle of single events into one transaction
+      // (one commit, one checkpoint write per projection) while commands keep coming.
+      if (feed.builds.every((b) => b.state === 'live')) setTimeout(() => this.flush(feed), LIVE_BATCH_MS);
+      else setImmediate(() => this.flush(feed));
     }
   }
 
