@@ -45,7 +45,7 @@ interface GenerationRow {
 }
 
 /** How long a live feed gathers events before committing them. */
-const LIVE_BATCH_MS = 10;
+const LIVE_BATCH_MS = 4;
 
 const CATALOG = `
 CREATE TABLE IF NOT EXISTS projection_generations (
