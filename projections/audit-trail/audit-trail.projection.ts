@@ -113,10 +113,13 @@ const EVENT_ENTITIES: Readonly<Record<TopologyEventType, EntityRule>> = {
   PoolStopped: { kind: 'poolByKind' },
   PersistentChatEndpointCreated: field('endpoint', 'sipAddress'),
   PersistentChatEndpointRemoved: field('endpoint', 'sipAddress'),
+  LegacyPoolDataImported: field('legacyPool', 'legacyPoolFqdn'),
+  LegacyPoolDataImportReverted: field('legacyPool', 'legacyPoolFqdn'),
+  PoolStartReverted: field('persistentChatPool', 'fqdn'),
 };
 
 /** Commands beyond the topology's own, whose refusals still name an entity. */
-type OtherCommand = 'MigratePool' | 'RunMigration' | 'RollbackMigration';
+type OtherCommand = 'MigratePool' | 'RunMigration' | 'FailMigrationStep' | 'RollbackMigration';
 
 /** Where a refused command's input names its entity (field names as in the HTTP bodies). */
 const COMMAND_ENTITIES: Readonly<Record<TopologyCommandType | OtherCommand, EntityRule>> = {
@@ -140,7 +143,12 @@ const COMMAND_ENTITIES: Readonly<Record<TopologyCommandType | OtherCommand, Enti
   // -Identity may also be a display name or a distinguished name: recorded as given.
   RemoveEndpoint: field('endpoint', 'identity'),
   MigratePool: field('legacyPool', 'legacyPoolFqdn'),
+  ImportLegacyPoolData: field('legacyPool', 'legacyPoolFqdn'),
+  RevertLegacyPoolDataImport: field('legacyPool', 'legacyPoolFqdn'),
+  RestoreWellKnownUser: field('principal', 'sipAddress'),
+  RevertPoolStart: field('persistentChatPool', 'fqdn'),
   RunMigration: field('migration', 'migrationId'),
+  FailMigrationStep: field('migration', 'migrationId'),
   RollbackMigration: field('migration', 'migrationId'),
 };
 

@@ -237,6 +237,15 @@ function applyTopologyEvent(event: TopologyEvent, deployment: string, view: Read
     case 'PersistentChatEndpointRemoved':
       changes.push(remove(T.endpoints, { deployment, sip_address: event.data.sipAddress }));
       return;
+    case 'LegacyPoolDataImported':
+      updateRow(T.legacyPools, { deployment, fqdn: event.data.legacyPoolFqdn }, view, changes, () => ({ data_migrated_to: event.data.targetPoolFqdn }));
+      return;
+    case 'LegacyPoolDataImportReverted':
+      updateRow(T.legacyPools, { deployment, fqdn: event.data.legacyPoolFqdn }, view, changes, () => ({ data_migrated_to: null }));
+      return;
+    case 'PoolStartReverted':
+      updateRow(T.persistentChatPools, { deployment, fqdn: event.data.fqdn }, view, changes, () => ({ status: event.data.status }));
+      return;
     default:
       // Compile-time check that every event type is handled; at run time an unknown type changes nothing.
       event satisfies never;

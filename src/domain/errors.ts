@@ -472,6 +472,134 @@ export class AmbiguousIdentity extends DomainError {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Migrations (R16–R20)
+
+export class LegacyDataAlreadyImported extends DomainError {
+  readonly code = 'LEGACY_DATA_ALREADY_IMPORTED';
+  readonly category = 'conflict';
+  constructor(legacyPoolFqdn: string, targetPoolFqdn: string) {
+    super(`R18: the data of ${legacyPoolFqdn} was already imported into ${targetPoolFqdn}; one legacy pool migrates into one target pool.`, {
+      rule: 'R18',
+      details: { legacyPoolFqdn, targetPoolFqdn },
+    });
+  }
+}
+
+export class LegacyDataNotImported extends DomainError {
+  readonly code = 'LEGACY_DATA_NOT_IMPORTED';
+  readonly category = 'conflict';
+  constructor(legacyPoolFqdn: string) {
+    super(`R20 (policy): the data of ${legacyPoolFqdn} is not recorded as imported anywhere; there is no import to revert.`, {
+      rule: 'R20',
+      details: { legacyPoolFqdn },
+    });
+  }
+}
+
+export class WellKnownAddressMismatch extends DomainError {
+  readonly code = 'WELL_KNOWN_ADDRESS_MISMATCH';
+  readonly category = 'conflict';
+  constructor(legacyPoolFqdn: string, sipAddress: string, wellKnownSipAddress: string) {
+    super(`R15: ${legacyPoolFqdn} is reached through ${wellKnownSipAddress}, not ${sipAddress}.`, {
+      rule: 'R15',
+      field: 'sipAddress',
+      details: { legacyPoolFqdn, sipAddress, wellKnownSipAddress },
+    });
+  }
+}
+
+export class MigrationNotFound extends DomainError {
+  readonly code = 'MIGRATION_NOT_FOUND';
+  readonly category = 'not_found';
+  constructor(migrationId: string) {
+    super(`No migration has the id ${migrationId}.`, { field: 'migrationId', details: { migrationId } });
+  }
+}
+
+/** One precondition of a migration plan, as the plan lists it. */
+export interface PreconditionDetails {
+  readonly id: string;
+  readonly rule: RuleId;
+  readonly description: string;
+  readonly holds: boolean;
+  readonly reason: string | null;
+}
+
+export class MigrationPreconditionsFailed extends DomainError {
+  readonly code = 'MIGRATION_PRECONDITIONS_FAILED';
+  readonly category = 'conflict';
+  constructor(legacyPoolFqdn: string, targetPoolFqdn: string, preconditions: readonly PreconditionDetails[]) {
+    const failed = preconditions.filter((p) => !p.holds);
+    super(
+      `The migration of ${legacyPoolFqdn} to ${targetPoolFqdn} cannot be planned: ` +
+        failed.map((p) => `${p.rule}: ${p.reason ?? p.description}`).join('; '),
+      { rule: failed[0]?.rule ?? 'R16', details: { legacyPoolFqdn, targetPoolFqdn, preconditions: preconditions.map((p) => ({ ...p })) } },
+    );
+  }
+}
+
+export class MigrationStateInvalid extends DomainError {
+  readonly code = 'MIGRATION_STATE_INVALID';
+  readonly category = 'conflict';
+  constructor(migrationId: string, action: string, status: string, requiredStatuses: readonly string[]) {
+    super(`R20 (policy): cannot ${action} migration ${migrationId} while it is ${status}; it must be ${requiredStatuses.join(' or ')}.`, {
+      rule: 'R20',
+      details: { migrationId, action, status, requiredStatuses: [...requiredStatuses] },
+    });
+  }
+}
+
+export class MigrationStepRefused extends DomainError {
+  readonly code = 'MIGRATION_STEP_FAILED';
+  readonly category = 'conflict';
+  constructor(migrationId: string, step: number, title: string, cause: { code: string; message: string; details: ErrorDetails }) {
+    super(`R16: step ${step} (${title}) of migration ${migrationId} failed and the migration is now Failed: ${cause.message} Roll it back with RollbackMigration.`, {
+      rule: 'R16',
+      details: { migrationId, step, title, cause: { code: cause.code, message: cause.message, details: cause.details } },
+    });
+  }
+}
+
+/** A change made after a migration step, outside the migration, to something the migration changed. */
+export interface RollbackConflictDetails {
+  readonly [key: string]: DetailValue;
+  readonly streamId: string;
+  readonly revision: number;
+  readonly position: number;
+  readonly type: string;
+  readonly entity: string;
+  readonly actor: string | null;
+  readonly command: string | null;
+  readonly occurredAt: string | null;
+}
+
+export class RollbackConflict extends DomainError {
+  readonly code = 'ROLLBACK_CONFLICT';
+  readonly category = 'conflict';
+  constructor(migrationId: string, conflicts: readonly RollbackConflictDetails[], refusal?: { code: string; message: string }) {
+    super(
+      refusal
+        ? `R20 (policy): migration ${migrationId} cannot be rolled back further: ${refusal.message} Use force with a reason to roll back what can be.`
+        : `R20 (policy): migration ${migrationId} cannot be rolled back: ${conflicts.length} later change(s) touched what it changed ` +
+            `(${conflicts.slice(0, 3).map((c) => `${c.type} on ${c.entity} by ${c.actor ?? 'unknown'}`).join('; ')}${conflicts.length > 3 ? '; ...' : ''}). ` +
+            `Use force with a reason to roll back what can be.`,
+      { rule: 'R20', details: { migrationId, conflicts: conflicts.map((c) => ({ ...c })), ...(refusal ? { refusal: { ...refusal } } : {}) } },
+    );
+  }
+}
+
+export class MigrationNotReversible extends DomainError {
+  readonly code = 'MIGRATION_NOT_REVERSIBLE';
+  readonly category = 'conflict';
+  constructor(migrationId: string, legacyPoolFqdn: string) {
+    super(`R20 (policy): migration ${migrationId} cannot be rolled back: its legacy pool ${legacyPoolFqdn} has been decommissioned (step 7).`, {
+      rule: 'R20',
+      details: { migrationId, legacyPoolFqdn },
+    });
+  }
+}
+
 function describePoolKind(kind: PoolKind): string {
   return kind === 'persistentChat' ? 'Persistent Chat pool' : 'legacy Group Chat pool';
 }

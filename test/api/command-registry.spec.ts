@@ -1,10 +1,10 @@
-import { DomainError, type TopologyCommandType } from '../../src/domain';
+import { DomainError, type AdminTopologyCommandType } from '../../src/domain';
 import { commandNames, parseCommandBody, parseCommandBodySync, TOPOLOGY_COMMANDS } from '../../src/api/commands/command-registry';
 import { closestName, InvalidInput, UnknownCommand } from '../../src/api/commands/input-errors';
 import { CommandDto } from '../../src/api/commands/topology-command.dtos';
 
 // A Record over the union: adding a TopologyCommandType without listing it here fails to compile.
-const ALL_COMMAND_TYPES: Record<TopologyCommandType, true> = {
+const ALL_COMMAND_TYPES: Record<AdminTopologyCommandType, true> = {
   RegisterSipDomain: true,
   SetDefaultSipDomain: true,
   RemoveSipDomain: true,

@@ -7,6 +7,7 @@ import {
   type Fqdn,
   type LegacyGroupChatServicesInput,
   type TopologyCommand,
+  type AdminTopologyCommandType,
   type TopologyCommandType,
 } from '../../domain';
 import { InvalidInput, UnknownCommand, type SchemaProblem } from './input-errors';
@@ -100,7 +101,7 @@ function activeServersChangeOf(dto: SetPersistentChatActiveServersDto): ActiveSe
 // The commands. Keyed by command type, so a TopologyCommandType without a definition (or a
 // definition whose name is not its key) fails to compile.
 
-const DEFINITIONS: { readonly [K in TopologyCommandType]: CommandDefinition & { readonly name: K } } = {
+const DEFINITIONS: { readonly [K in AdminTopologyCommandType]: CommandDefinition & { readonly name: K } } = {
   RegisterSipDomain: define({
     name: 'RegisterSipDomain',
     dto: RegisterSipDomainDto,

@@ -25,9 +25,56 @@ export type TopologyCommand =
   | StartPool
   | StopPool
   | CreateEndpoint
-  | RemoveEndpoint;
+  | RemoveEndpoint
+  | MigrationStepCommand;
 
 export type TopologyCommandType = TopologyCommand['type'];
+
+/**
+ * Commands only a migration issues, as one of its steps or as the compensation of one: they record
+ * what happens to a legacy pool's data and undo what a step did, through the same decider.
+ */
+export type MigrationStepCommand = ImportLegacyPoolData | RevertLegacyPoolDataImport | RestoreWellKnownUser | RevertPoolStart;
+export type MigrationStepCommandType = MigrationStepCommand['type'];
+export const MIGRATION_STEP_COMMANDS: readonly MigrationStepCommandType[] = [
+  'ImportLegacyPoolData',
+  'RevertLegacyPoolDataImport',
+  'RestoreWellKnownUser',
+  'RevertPoolStart',
+];
+/** The topology commands an administrator sends directly. */
+export type AdminTopologyCommandType = Exclude<TopologyCommandType, MigrationStepCommandType>;
+
+/** Migration step 3 (`Import-CsPersistentChatData`): the legacy pool's exported data now lives in the target pool. */
+export interface ImportLegacyPoolData {
+  readonly type: 'ImportLegacyPoolData';
+  readonly legacyPoolFqdn: Fqdn;
+  readonly targetPoolFqdn: Fqdn;
+  /** The export file the data came from (`-FileName`). */
+  readonly fileName: string;
+}
+
+/** Compensates step 3: the import is marked reverted; rooms it created stay in the target pool (R19). */
+export interface RevertLegacyPoolDataImport {
+  readonly type: 'RevertLegacyPoolDataImport';
+  readonly legacyPoolFqdn: Fqdn;
+  readonly reason?: string;
+}
+
+/** Compensates step 4: the well-known user comes back with the attributes it was deleted with. */
+export interface RestoreWellKnownUser {
+  readonly type: 'RestoreWellKnownUser';
+  readonly sipAddress: SipUri;
+  readonly legacyPoolFqdn: Fqdn;
+  readonly displayName: string | null;
+}
+
+/** Compensates step 6: a Persistent Chat pool started by a migration goes back to the status it had before. */
+export interface RevertPoolStart {
+  readonly type: 'RevertPoolStart';
+  readonly fqdn: Fqdn;
+  readonly status: 'Installed' | 'Stopped';
+}
 
 export interface RegisterSipDomain {
   readonly type: 'RegisterSipDomain';

@@ -5,6 +5,8 @@ import {
   EndpointNotFound,
   FqdnInUse,
   LastServerOfPool,
+  LegacyDataAlreadyImported,
+  LegacyDataNotImported,
   LegacyPoolStillInUse,
   PersistentChatStateUnchanged,
   PoolAlreadyExists,
@@ -34,6 +36,7 @@ import {
   SipPrincipalNotFound,
   TooManyActiveServers,
   TooManyServers,
+  WellKnownAddressMismatch,
   assertNever,
 } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
@@ -44,6 +47,7 @@ import type {
   DecommissionLegacyPool,
   DefineLegacyGroupChatPool,
   DeleteSipPrincipal,
+  ImportLegacyPoolData,
   InstallPersistentChatPool,
   RegisterSipDomain,
   RegisterSipPrincipal,
@@ -51,6 +55,9 @@ import type {
   RemovePersistentChatPool,
   RemovePersistentChatServer,
   RemoveSipDomain,
+  RestoreWellKnownUser,
+  RevertLegacyPoolDataImport,
+  RevertPoolStart,
   SetDefaultSipDomain,
   SetPersistentChatActiveServers,
   SetPersistentChatState,
@@ -135,6 +142,14 @@ export function decide(command: TopologyCommand, state: TopologyState): Decision
       return createEndpoint(command, state);
     case 'RemoveEndpoint':
       return removeEndpoint(command, state);
+    case 'ImportLegacyPoolData':
+      return importLegacyPoolData(command, state);
+    case 'RevertLegacyPoolDataImport':
+      return revertLegacyPoolDataImport(command, state);
+    case 'RestoreWellKnownUser':
+      return restoreWellKnownUser(command, state);
+    case 'RevertPoolStart':
+      return revertPoolStart(command, state);
     default:
       return assertNever(command);
   }
@@ -551,6 +566,44 @@ function resolveEndpointIdentity(state: TopologyState, rawIdentity: string): Per
   if (only) return only;
   const withPrefix = `sip:${lowered}`;
   throw new EndpointNotFound(identity, state.endpoints.has(withPrefix as SipUri) ? withPrefix : undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migration steps and their compensations (R16–R20)
+
+function importLegacyPoolData(command: ImportLegacyPoolData, state: TopologyState): Decision {
+  const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
+  // R16: data moves inside the offline window only, while the legacy pool can no longer change it.
+  if (legacy.status !== 'Stopped') throw new PoolStateInvalid(legacy.fqdn, 'import the data of', legacy.status, ['Stopped']);
+  if (legacy.dataMigratedTo !== null) throw new LegacyDataAlreadyImported(legacy.fqdn, legacy.dataMigratedTo);
+  const target = requirePersistentChatPool(state, command.targetPoolFqdn, 'targetPoolFqdn');
+  return accept({ type: 'LegacyPoolDataImported', data: { legacyPoolFqdn: legacy.fqdn, targetPoolFqdn: target.fqdn, fileName: command.fileName } });
+}
+
+function revertLegacyPoolDataImport(command: RevertLegacyPoolDataImport, state: TopologyState): Decision {
+  const reason = requireReason(command.reason, command.type);
+  const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
+  if (legacy.status === 'Decommissioned') throw new PoolStateInvalid(legacy.fqdn, 'revert the data import of', legacy.status, ['Started', 'Stopped']);
+  if (legacy.dataMigratedTo === null) throw new LegacyDataNotImported(legacy.fqdn);
+  return accept({ type: 'LegacyPoolDataImportReverted', data: { legacyPoolFqdn: legacy.fqdn, targetPoolFqdn: legacy.dataMigratedTo, reason } });
+}
+
+function restoreWellKnownUser(command: RestoreWellKnownUser, state: TopologyState): Decision {
+  const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
+  if (legacy.status === 'Decommissioned') throw new PoolStateInvalid(legacy.fqdn, 'restore the well-known user of', legacy.status, ['Started', 'Stopped']);
+  if (legacy.wellKnownSipAddress !== command.sipAddress) throw new WellKnownAddressMismatch(legacy.fqdn, command.sipAddress, legacy.wellKnownSipAddress);
+  requireRegisteredDomain(state, command.sipAddress, 'sipAddress');
+  requireFreeSipAddress(state, command.sipAddress, 'sipAddress');
+  return accept({
+    type: 'SipPrincipalRegistered',
+    data: { sipAddress: command.sipAddress, kind: 'wellKnownUser', displayName: command.displayName, legacyPoolFqdn: legacy.fqdn },
+  });
+}
+
+function revertPoolStart(command: RevertPoolStart, state: TopologyState): Decision {
+  const pool = requirePersistentChatPool(state, command.fqdn, 'fqdn');
+  if (pool.status !== 'Started') throw new PoolStateInvalid(pool.fqdn, 'revert the start of', pool.status, ['Started']);
+  return accept({ type: 'PoolStartReverted', data: { fqdn: pool.fqdn, poolKind: 'persistentChat', status: command.status, previousStatus: pool.status } });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,10 @@ export type TopologyEvent =
   | PoolStarted
   | PoolStopped
   | PersistentChatEndpointCreated
-  | PersistentChatEndpointRemoved;
+  | PersistentChatEndpointRemoved
+  | LegacyPoolDataImported
+  | LegacyPoolDataImportReverted
+  | PoolStartReverted;
 
 export type TopologyEventType = TopologyEvent['type'];
 
@@ -181,4 +184,22 @@ export type PersistentChatEndpointCreated = {
 export type PersistentChatEndpointRemoved = {
   type: 'PersistentChatEndpointRemoved';
   data: EndpointData & { reason: string };
+};
+
+/** Migration step 3: the legacy pool's data was imported into the Persistent Chat pool. */
+export type LegacyPoolDataImported = {
+  type: 'LegacyPoolDataImported';
+  data: { legacyPoolFqdn: Fqdn; targetPoolFqdn: Fqdn; fileName: string };
+};
+
+/** Compensation of step 3: the legacy pool's data counts as held by the legacy pool again. */
+export type LegacyPoolDataImportReverted = {
+  type: 'LegacyPoolDataImportReverted';
+  data: { legacyPoolFqdn: Fqdn; targetPoolFqdn: Fqdn; reason: string };
+};
+
+/** Compensation of step 6: a Persistent Chat pool back to the status it had before a migration started it. */
+export type PoolStartReverted = {
+  type: 'PoolStartReverted';
+  data: { fqdn: Fqdn; poolKind: 'persistentChat'; status: 'Installed' | 'Stopped'; previousStatus: PoolStatus };
 };

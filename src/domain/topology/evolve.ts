@@ -146,6 +146,15 @@ function apply(draft: TopologyDraft, event: TopologyEvent): void {
     case 'PersistentChatEndpointRemoved':
       if (draft.read.endpoints.has(event.data.sipAddress)) draft.endpoints().delete(event.data.sipAddress);
       return;
+    case 'LegacyPoolDataImported':
+      draft.updateLegacyPool(event.data.legacyPoolFqdn, (pool) => ({ ...pool, dataMigratedTo: event.data.targetPoolFqdn }));
+      return;
+    case 'LegacyPoolDataImportReverted':
+      draft.updateLegacyPool(event.data.legacyPoolFqdn, (pool) => ({ ...pool, dataMigratedTo: null }));
+      return;
+    case 'PoolStartReverted':
+      draft.updatePersistentChatPool(event.data.fqdn, (pool) => ({ ...pool, status: event.data.status }));
+      return;
     default:
       assertNever(event);
   }
