@@ -4,8 +4,10 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { CommandsController } from './api/commands.controller';
 import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
+import { MigrationsController } from './api/migrations.controller';
 import { QueriesController } from './api/queries.controller';
 import { ReadModelsModule } from './application/read-models.module';
+import { ExecuteMigrationCommandHandler } from './application/execute-migration-command';
 import { ExecuteTopologyCommandHandler } from './application/execute-topology-command';
 import { RefusalRecorder } from './application/refusal-recorder';
 import { TopologyRepository } from './application/topology-repository';
@@ -20,12 +22,13 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController],
+      controllers: [HealthController, CommandsController, QueriesController, MigrationsController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         TopologyRepository,
         RefusalRecorder,
         ExecuteTopologyCommandHandler,
+        ExecuteMigrationCommandHandler,
       ],
     };
   }

@@ -2,12 +2,13 @@ import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { commandFingerprint } from '../application/audit';
+import { ExecuteMigrationCommand, MigrationCommandResult } from '../application/execute-migration-command';
 import { ExecuteTopologyCommand, TopologyCommandResult } from '../application/execute-topology-command';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { assertWhatIf, commandRequestOf } from './command-request';
-import { parseCommandBody } from './commands/command-registry';
+import { isMigrationCommand, parseCommandBody } from './commands/command-registry';
 
 /**
  * `POST /api/commands/<Name>`: parse, send through the CommandBus, answer. A refusal is thrown: the
@@ -27,6 +28,14 @@ export class CommandsController {
     assertWhatIf(request);
     const { command } = await parseCommandBody(name, input);
     const fingerprint = commandFingerprint(name, deployment, withoutIdentity(input));
+    if (isMigrationCommand(command)) {
+      const result = await this.commandBus.execute<ExecuteMigrationCommand, MigrationCommandResult>(
+        new ExecuteMigrationCommand(deployment, command, context, fingerprint, whatIf),
+      );
+      const { replayed, whatIf: _dryRun, ...body } = result;
+      if (replayed) response.setHeader('Idempotent-Replayed', 'true');
+      return { ...(body as unknown as JsonObject), ...(whatIf ? { whatIf: true } : {}) };
+    }
     const result = await this.commandBus.execute<ExecuteTopologyCommand, TopologyCommandResult>(
       new ExecuteTopologyCommand(deployment, command, context, fingerprint, whatIf),
     );

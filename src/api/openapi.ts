@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
-import { TOPOLOGY_COMMANDS } from './commands/command-registry';
+import { COMMANDS } from './commands/command-registry';
 import { PRODUCT_VERSION } from '../version';
 
 const ERROR_SCHEMA = {
@@ -39,7 +39,7 @@ export function setUpOpenApi(app: INestApplication): void {
     .setDescription('Event-sourced topology of Lync Server 2013 / Skype for Business Persistent Chat deployments')
     .setVersion(PRODUCT_VERSION)
     .build();
-  const definitions = [...TOPOLOGY_COMMANDS.values()];
+  const definitions = [...COMMANDS.values()];
   const document = SwaggerModule.createDocument(app, config, { extraModels: definitions.map((d) => d.dto) });
   delete document.paths['/api/commands/{name}'];
   for (const definition of definitions) {

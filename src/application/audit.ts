@@ -16,6 +16,8 @@ export interface CommandContext {
   readonly reason: string | null;
   readonly clientAddress: string | null;
   readonly occurredAt: string;
+  /** Set on the commands a migration applies: which migration, which step, running or compensating. */
+  readonly migration?: { readonly id: string; readonly step: number; readonly phase: 'run' | 'rollback' };
 }
 
 /** The metadata every event of a command carries (and every refusal record). */
@@ -31,6 +33,7 @@ export function auditMetadata(context: CommandContext, extra: JsonObject): JsonO
     reason: context.reason,
     clientAddress: context.clientAddress,
     occurredAt: context.occurredAt,
+    ...(context.migration ? { migrationId: context.migration.id, migrationStep: context.migration.step, migrationPhase: context.migration.phase } : {}),
     ...extra,
   };
 }

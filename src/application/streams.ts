@@ -5,6 +5,8 @@
  */
 export const TOPOLOGY_CATEGORY = 'topology';
 export const REFUSAL_CATEGORY = 'refused_command';
+/** One stream per migration: `migration-<id>`. */
+export const MIGRATION_CATEGORY = 'migration';
 
 export const DEFAULT_DEPLOYMENT = 'default';
 /** A deployment name: part of a stream id, so letters, digits, `.` and `_`, lower-cased. */
@@ -14,3 +16,4 @@ export const UNREADABLE_DEPLOYMENT = '_unreadable';
 
 export const topologyStreamId = (deployment: string): string => `${TOPOLOGY_CATEGORY}-${deployment}`;
 export const refusalStreamId = (deployment: string): string => `${REFUSAL_CATEGORY}-${deployment}`;
+export const migrationStreamId = (migrationId: string): string => `${MIGRATION_CATEGORY}-${migrationId}`;

@@ -1,5 +1,5 @@
 import { DomainError, type AdminTopologyCommandType } from '../../src/domain';
-import { commandNames, parseCommandBody, parseCommandBodySync, TOPOLOGY_COMMANDS } from '../../src/api/commands/command-registry';
+import { commandNames, parseCommandBody, parseCommandBodySync, COMMANDS } from '../../src/api/commands/command-registry';
 import { closestName, InvalidInput, UnknownCommand } from '../../src/api/commands/input-errors';
 import { CommandDto } from '../../src/api/commands/topology-command.dtos';
 
@@ -44,7 +44,7 @@ describe('command registry', () => {
     });
 
     it.each(commandNames())('%s: key, name, DTO and summary agree', (name) => {
-      const definition = TOPOLOGY_COMMANDS.get(name);
+      const definition = COMMANDS.get(name);
       expect(definition?.name).toBe(name);
       expect(new definition!.dto()).toBeInstanceOf(CommandDto);
       expect(definition!.summary.length).toBeGreaterThan(20);

@@ -6,13 +6,19 @@ import {
   type ActiveServersChange,
   type Fqdn,
   type LegacyGroupChatServicesInput,
-  type TopologyCommand,
   type AdminTopologyCommandType,
-  type TopologyCommandType,
+  type MigrationCommand,
+  type MigrationCommandType,
+  ReasonRequired,
+  type TopologyCommand,
 } from '../../domain';
 import { InvalidInput, UnknownCommand, type SchemaProblem } from './input-errors';
 import {
   AddPersistentChatServerDto,
+  FailMigrationStepDto,
+  MigratePoolDto,
+  RollbackMigrationDto,
+  RunMigrationDto,
   CommandDto,
   CreateEndpointDto,
   DecommissionLegacyPoolDto,
@@ -33,9 +39,24 @@ import {
   type LegacyGroupChatServicesDto,
 } from './topology-command.dtos';
 
-/** One topology command as the HTTP API accepts it: its body class and how a valid body becomes the domain command. */
+/** A command the API accepts: one on the topology, or one on a migration. */
+export type AdminCommand = TopologyCommand | MigrationCommand;
+export type AdminCommandType = AdminTopologyCommandType | MigrationCommandType;
+
+const MIGRATION_COMMAND_TYPES: ReadonlySet<string> = new Set(Object.keys({
+  MigratePool: true,
+  RunMigration: true,
+  FailMigrationStep: true,
+  RollbackMigration: true,
+} satisfies Record<MigrationCommandType, true>));
+
+export function isMigrationCommand(command: AdminCommand): command is MigrationCommand {
+  return MIGRATION_COMMAND_TYPES.has(command.type);
+}
+
+/** One command as the HTTP API accepts it: its body class and how a valid body becomes the domain command. */
 export interface CommandDefinition<D extends CommandDto = CommandDto> {
-  readonly name: TopologyCommandType;
+  readonly name: AdminCommandType;
   readonly dto: new () => D;
   /** One line for OpenAPI: the cmdlet it mirrors and the rules it enforces. */
   readonly summary: string;
@@ -44,12 +65,12 @@ export interface CommandDefinition<D extends CommandDto = CommandDto> {
    * through the domain parsers with the body's field name, so their errors (`DomainError`, e.g.
    * INVALID_SIP_ADDRESS with rule R1) name that field.
    */
-  toCommand(dto: D): TopologyCommand;
+  toCommand(dto: D): AdminCommand;
 }
 
-type CommandOf<K extends TopologyCommandType> = Extract<TopologyCommand, { readonly type: K }>;
+type CommandOf<K extends AdminCommandType> = Extract<AdminCommand, { readonly type: K }>;
 
-function define<K extends TopologyCommandType, D extends CommandDto>(definition: {
+function define<K extends AdminCommandType, D extends CommandDto>(definition: {
   readonly name: K;
   readonly dto: new () => D;
   readonly summary: string;
@@ -72,6 +93,12 @@ function fqdns(values: readonly string[], field: string): Fqdn[] {
 
 function reasonOf(dto: CommandDto): { reason?: string } {
   return optional('reason', dto.reason);
+}
+
+function requiredReason(dto: CommandDto, command: string): string {
+  const reason = dto.reason?.trim();
+  if (!reason) throw new ReasonRequired(command);
+  return reason;
 }
 
 function servicesOf(services: LegacyGroupChatServicesDto | null | undefined): { services?: LegacyGroupChatServicesInput } {
@@ -101,7 +128,7 @@ function activeServersChangeOf(dto: SetPersistentChatActiveServersDto): ActiveSe
 // The commands. Keyed by command type, so a TopologyCommandType without a definition (or a
 // definition whose name is not its key) fails to compile.
 
-const DEFINITIONS: { readonly [K in AdminTopologyCommandType]: CommandDefinition & { readonly name: K } } = {
+const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { readonly name: K } } = {
   RegisterSipDomain: define({
     name: 'RegisterSipDomain',
     dto: RegisterSipDomainDto,
@@ -242,14 +269,53 @@ const DEFINITIONS: { readonly [K in AdminTopologyCommandType]: CommandDefinition
     summary: 'Removes a Persistent Chat endpoint by SIP address, distinguished name or display name (Remove-CsPersistentChatEndpoint -Identity; R6, R5); needs a reason.',
     toCommand: (dto) => ({ type: 'RemoveEndpoint', identity: dto.identity, ...reasonOf(dto) }),
   }),
+  MigratePool: define({
+    name: 'MigratePool',
+    dto: MigratePoolDto,
+    summary: 'Plans the migration of a legacy Group Chat pool into a Persistent Chat pool (R16–R20); ?whatIf=true returns the plan and its runbook only.',
+    toCommand: (dto) => ({
+      type: 'MigratePool',
+      legacyPoolFqdn: parseFqdn(dto.legacyPoolFqdn, 'legacyPoolFqdn'),
+      targetPoolFqdn: parseFqdn(dto.targetPoolFqdn, 'targetPoolFqdn'),
+      ...reasonOf(dto),
+      ...optional('exportFileName', dto.exportFileName),
+      ...optional('exportLevel', dto.exportLevel),
+      ...optional('exportScope', dto.exportScope),
+      ...optional('categories', dto.categories),
+      ...optional('endpointDisplayName', dto.endpointDisplayName),
+    }),
+  }),
+  RunMigration: define({
+    name: 'RunMigration',
+    dto: RunMigrationDto,
+    summary: 'Runs the next step(s) of a migration through the topology rules, resuming at the first unfinished step (R16).',
+    toCommand: (dto) => ({ type: 'RunMigration', migrationId: dto.migrationId.toLowerCase(), ...optional('steps', dto.steps) }),
+  }),
+  FailMigrationStep: define({
+    name: 'FailMigrationStep',
+    dto: FailMigrationStepDto,
+    summary: 'Reports that the next step of a migration failed outside the product; the migration becomes Failed. Needs a reason.',
+    toCommand: (dto) => ({ type: 'FailMigrationStep', migrationId: dto.migrationId.toLowerCase(), reason: requiredReason(dto, 'FailMigrationStep'), ...optional('step', dto.step) }),
+  }),
+  RollbackMigration: define({
+    name: 'RollbackMigration',
+    dto: RollbackMigrationDto,
+    summary: 'Rolls a migration back with compensating events, last step first; ROLLBACK_CONFLICT lists later changes unless forced (R20). Needs a reason.',
+    toCommand: (dto) => ({
+      type: 'RollbackMigration',
+      migrationId: dto.migrationId.toLowerCase(),
+      reason: requiredReason(dto, 'RollbackMigration'),
+      ...optional('force', dto.force),
+    }),
+  }),
 };
 
-/** Every topology command the API accepts, by name (`POST /api/commands/<name>`). */
-export const TOPOLOGY_COMMANDS: ReadonlyMap<string, CommandDefinition> = new Map(
+/** Every command the API accepts, by name (`POST /api/commands/<name>`). */
+export const COMMANDS: ReadonlyMap<string, CommandDefinition> = new Map(
   Object.values(DEFINITIONS).map((definition) => [definition.name, definition] as const),
 );
 
-const NAMES: readonly string[] = Object.freeze([...TOPOLOGY_COMMANDS.keys()]);
+const NAMES: readonly string[] = Object.freeze([...COMMANDS.keys()]);
 
 /** The command names, in a stable order. */
 export function commandNames(): string[] {
@@ -269,7 +335,7 @@ const VALIDATOR_OPTIONS: ValidatorOptions = Object.freeze({
 
 /** The top-level fields of each command's body, looked up once rather than per request. */
 const FIELDS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
-  [...TOPOLOGY_COMMANDS.values()].map((definition) => [
+  [...COMMANDS.values()].map((definition) => [
     definition.name,
     new Set(getMetadataStorage().getTargetValidationMetadatas(definition.dto, '', true, false).map((metadata) => metadata.propertyName)),
   ]),
@@ -279,7 +345,7 @@ export interface ParsedCommand {
   readonly definition: CommandDefinition;
   /** The validated body: `deployment`, `commandId` and `reason` are read from here. */
   readonly dto: CommandDto;
-  readonly command: TopologyCommand;
+  readonly command: AdminCommand;
 }
 
 export interface ParseCommandOptions {
@@ -304,7 +370,7 @@ export async function parseCommandBody(name: string, body: unknown, options: Par
 
 /** `parseCommandBody` without the promise, for callers that are synchronous anyway (the CLI, benchmarks). */
 export function parseCommandBodySync(name: string, body: unknown, options: ParseCommandOptions = {}): ParsedCommand {
-  const definition = TOPOLOGY_COMMANDS.get(name);
+  const definition = COMMANDS.get(name);
   const fields = FIELDS.get(name);
   if (definition === undefined || fields === undefined) throw new UnknownCommand(name, NAMES);
 

@@ -8,18 +8,21 @@ import {
   IsBoolean,
   IsDefined,
   IsIn,
+  IsInt,
   IsObject,
   IsOptional,
   IsString,
   IsUUID,
   Matches,
+  Max,
   MaxLength,
+  Min,
   ValidateIf,
   ValidateNested,
   registerDecorator,
   type ValidationArguments,
 } from 'class-validator';
-import type { LegacyGroupChatVersion, PersistentChatPoolState } from '../../domain';
+import { EXPORT_LEVELS, LAST_STEP, type LegacyGroupChatVersion, type PersistentChatPoolState } from '../../domain';
 
 /**
  * The request bodies of `POST /api/commands/<CommandName>`, one class per topology command.
@@ -44,6 +47,11 @@ export const INPUT_LIMITS = {
   identity: 1024,
   /** Servers named in one list; R10's real limits (8 per pool, 4 active) are the domain's to enforce. */
   serversPerList: 32,
+  /** A Windows path (`-FileName`). */
+  fileName: 260,
+  /** Legacy category paths given to a migration plan, and the length of one. */
+  categories: 10_000,
+  categoryPath: 4096,
 } as const;
 
 /**
@@ -540,4 +548,101 @@ export class RemoveEndpointDto extends CommandDto {
     }),
   )
   identity!: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations (R16–R20)
+
+function MigrationIdField(): PropertyDecorator {
+  return compose(
+    IsDefined({ message: REQUIRED_MESSAGE }),
+    IsUUID(undefined, { message: '$property must be a UUID' }),
+    ApiProperty({ type: String, format: 'uuid', description: 'The migration, as MigratePool returned it.', example: '0b7e4f6c-4d1a-8f3e-9c2b-5a6d7e8f9a0b' }),
+  );
+}
+
+function StepField(description: string): PropertyDecorator {
+  return compose(
+    IsOptional(),
+    IsInt({ message: '$property must be a whole number' }),
+    Min(1, { message: '$property must be at least 1' }),
+    Max(LAST_STEP, { message: `$property must be at most ${LAST_STEP}` }),
+    ApiPropertyOptional({ type: Number, minimum: 1, maximum: LAST_STEP, description }),
+  );
+}
+
+@ApiSchema({
+  description:
+    'Plans the migration of a legacy Group Chat pool into a Persistent Chat pool (the seed\'s scenario). With `?whatIf=true` it returns the plan ' +
+    '(preconditions, steps with their events, what will not be migrated, a PowerShell runbook) and stores nothing; otherwise it records the plan ' +
+    'and returns the migration id. Nothing runs until RunMigration. Needs a reason (policy) unless whatIf.',
+})
+export class MigratePoolDto extends CommandDto {
+  @FqdnField({ description: 'FQDN of the legacy Group Chat pool whose data and well-known SIP URI move.', example: 'gc.contoso.com' })
+  legacyPoolFqdn!: string;
+
+  @FqdnField({ description: 'FQDN of the installed Persistent Chat pool that receives them.', example: 'pcpool.contoso.com' })
+  targetPoolFqdn!: string;
+
+  @StringField(INPUT_LIMITS.fileName, { description: 'Export file (`Export-CsPersistentChatData -FileName`); a default under C:\\GroupChatMigration otherwise.', example: 'C:\\GroupChatMigration\\gc.zip' }, false)
+  exportFileName?: string;
+
+  @compose(
+    IsOptional(),
+    IsIn([...EXPORT_LEVELS], { message: `$property must be one of ${EXPORT_LEVELS.join(', ')}` }),
+    ApiPropertyOptional({ enum: [...EXPORT_LEVELS], enumName: 'ExportLevel', description: '`-Level` of the export (R17); `All` by default.' }),
+  )
+  exportLevel?: (typeof EXPORT_LEVELS)[number];
+
+  @StringField(INPUT_LIMITS.site, { description: '`-Scope` of the export: limits the categories exported (R17).' }, false)
+  exportScope?: string;
+
+  @compose(
+    IsOptional(),
+    IsArray(),
+    ArrayMaxSize(INPUT_LIMITS.categories, { message: `$property must list at most ${INPUT_LIMITS.categories} categories` }),
+    IsString({ each: true, message: 'each value in $property must be a string' }),
+    MaxLength(INPUT_LIMITS.categoryPath, { each: true, message: `each value in $property must be at most ${INPUT_LIMITS.categoryPath} characters long` }),
+    ApiPropertyOptional({
+      type: String,
+      isArray: true,
+      description: 'The legacy category paths, parent first, joined by `/` (`Engineering/Platform`): the plan lists the names flattening changes or cuts (R18).',
+      example: ['Engineering', 'Engineering/Platform'],
+    }),
+  )
+  categories?: string[];
+
+  @StringField(INPUT_LIMITS.displayName, { description: 'Display name of the legacy endpoint that takes over the well-known SIP URI.' }, false)
+  endpointDisplayName?: string;
+}
+
+@ApiSchema({ description: 'Runs the next step(s) of a planned migration through the same rules as manual commands; all remaining steps when `steps` is absent.' })
+export class RunMigrationDto extends CommandDto {
+  @MigrationIdField()
+  migrationId!: string;
+
+  @StepField('How many steps to run; all remaining when absent.')
+  steps?: number;
+}
+
+@ApiSchema({ description: 'Reports that the next step of a migration failed outside the product; the migration becomes Failed and can be rolled back. Needs a reason.' })
+export class FailMigrationStepDto extends CommandDto {
+  @MigrationIdField()
+  migrationId!: string;
+
+  @StepField('The step that failed; must be the next one.')
+  step?: number;
+}
+
+@ApiSchema({
+  description:
+    'Rolls a migration back with compensating events derived from its audit trail, last step first (R20); refused with ROLLBACK_CONFLICT when later ' +
+    'changes touched what it changed, unless `force`. Needs a reason.',
+})
+export class RollbackMigrationDto extends CommandDto {
+  @MigrationIdField()
+  migrationId!: string;
+
+  @BooleanField({ description: 'Roll back what can be despite conflicts, and record what could not.' })
+  force?: boolean;
 }

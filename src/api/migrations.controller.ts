@@ -1,0 +1,50 @@
+import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { MigrationNotFound } from '../domain';
+import { listMigrations, migrationDetail, migrationRunbook, type MigrationDetail } from '../../projections/migrations/migrations.query';
+import { migrationsProjection } from '../../projections/migrations/migrations.projection';
+import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import type { JsonObject } from '../event-store/event-store';
+import { QueryParams, readOptions, single } from './read-options';
+
+const MIGRATIONS = migrationsProjection.name;
+
+/** Migrations and their steps, from the migrations read model. */
+@Controller('api/migrations')
+export class MigrationsController {
+  constructor(private readonly runner: ProjectionRunner) {}
+
+  @Get()
+  async list(@Query() params: QueryParams): Promise<JsonObject> {
+    const options = readOptions(params);
+    await this.ready(options.minPosition, options.waitMs);
+    const status = single(params, 'status');
+    return { deployment: options.deployment, migrations: listMigrations(this.runner.reader(MIGRATIONS), options.deployment, status) } as unknown as JsonObject;
+  }
+
+  @Get(':id')
+  async detail(@Param('id') id: string, @Query() params: QueryParams): Promise<JsonObject> {
+    return (await this.find(id, params)) as unknown as JsonObject;
+  }
+
+  /** The PowerShell runbook, as a `.ps1` download. */
+  @Get(':id/runbook')
+  @Header('content-type', 'text/plain; charset=utf-8')
+  async runbook(@Param('id') id: string, @Query() params: QueryParams, @Res({ passthrough: true }) response: Response): Promise<string> {
+    const detail = await this.find(id, params);
+    response.setHeader('content-disposition', `attachment; filename="migration-${detail.migrationId}.ps1"`);
+    return migrationRunbook(detail);
+  }
+
+  private async find(id: string, params: QueryParams): Promise<MigrationDetail> {
+    const options = readOptions(params);
+    await this.ready(options.minPosition, options.waitMs);
+    const detail = migrationDetail(this.runner.reader(MIGRATIONS), id);
+    if (!detail) throw new MigrationNotFound(id);
+    return detail;
+  }
+
+  private async ready(minPosition: number | undefined, waitMs: number): Promise<void> {
+    if (minPosition !== undefined) await this.runner.waitFor([MIGRATIONS], minPosition, waitMs);
+  }
+}

@@ -1,0 +1,484 @@
+import { Inject } from '@nestjs/common';
+import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import {
+  DomainError,
+  LAST_STEP,
+  MigrationNotFound,
+  MigrationNotReversible,
+  MigrationStateInvalid,
+  MigrationStepRefused,
+  OPEN_STATUSES,
+  ReasonRequired,
+  RollbackConflict,
+  compensationOf,
+  continuityOf,
+  evolveMigration,
+  firstTopologyRevision,
+  initialMigrationState,
+  nextStep,
+  pendingCompensations,
+  planMigration,
+  requireRunnable,
+  rollbackConflicts,
+  runbookOf,
+  stepCommand,
+  stepInfo,
+  stepNote,
+  type FailMigrationStep,
+  type MigratePool,
+  type MigrationEvent,
+  type MigrationPlan,
+  type MigrationCommand,
+  type MigrationCommandType,
+  type MigrationState,
+  type MigrationStatus,
+  type RollbackMigration,
+  type RunMigration,
+  type StepTopologyEvent,
+  type TopologyCommand,
+  type TopologyEvent,
+} from '../domain';
+import {
+  EVENT_STORE,
+  EventStore,
+  type ExpectedRevision,
+  type JsonObject,
+  type JsonValue,
+  type RecordedEvent,
+  StreamNotFound,
+} from '../event-store/event-store';
+import { auditMetadata, CommandContext, commandFingerprint, uuidFromName } from './audit';
+import { ExecuteTopologyCommand, TopologyCommandResult } from './execute-topology-command';
+import { KeyedLock } from './keyed-lock';
+import { migrationStreamId, topologyStreamId } from './streams';
+import { TopologyRepository } from './topology-repository';
+
+
+/** A command on a migration (plan, run, report a failure, roll back), with who asks and why. */
+export class ExecuteMigrationCommand {
+  constructor(
+    readonly deployment: string,
+    readonly command: MigrationCommand,
+    readonly context: CommandContext,
+    readonly fingerprint: string,
+    readonly whatIf: boolean,
+  ) {}
+}
+
+type DescribedEvent = { type: string; data: JsonObject; streamId: string; revision: number };
+
+export interface MigrationCommandResult {
+  readonly commandId: string;
+  readonly deployment: string;
+  readonly migrationId: string;
+  readonly status: MigrationStatus;
+  /** Everything appended: the topology events of the steps and the migration's own events. */
+  readonly events: DescribedEvent[];
+  readonly position: number;
+  readonly whatIf: boolean;
+  readonly replayed: boolean;
+  /** MigratePool: the plan and its runbook. */
+  readonly plan?: MigrationPlan;
+  readonly runbook?: string;
+  /** RunMigration: the steps this command completed. RollbackMigration: the steps it compensated. */
+  readonly steps?: number[];
+  readonly notCompensated?: number[];
+}
+
+interface LoadedMigration {
+  readonly migrationId: string;
+  readonly state: MigrationState;
+  readonly revision: number;
+  readonly events: readonly RecordedEvent[];
+}
+
+/** The migration id of the n-th migration of a legacy pool: attempts are numbered, so two plans of one pool race on one stream. */
+export function migrationIdFor(deployment: string, legacyPoolFqdn: string, attempt: number): string {
+  return uuidFromName(`migration/${deployment}/${legacyPoolFqdn}/${attempt}`);
+}
+
+/**
+ * The migration process (R16–R20). A migration is its own stream, `migration-<id>`; each step is
+ * applied through the topology decider as a command with an id derived from the migration and
+ * the step, so a step reached twice (a retry, a restart after a crash) is stored once, and the
+ * migration resumes at its first unfinished step. Rollback derives compensations from what the
+ * steps recorded and appends them, last first.
+ */
+@CommandHandler(ExecuteMigrationCommand)
+export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMigrationCommand, MigrationCommandResult> {
+  // Per deployment: a plan checks the deployment's other migrations, and steps of one migration never interleave.
+  private readonly lock = new KeyedLock();
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly repository: TopologyRepository,
+    private readonly commandBus: CommandBus,
+  ) {}
+
+  async execute(received: ExecuteMigrationCommand): Promise<MigrationCommandResult> {
+    const { command } = received;
+    if (command.type === 'MigratePool') return this.lock.run(received.deployment, () => this.plan(received, command));
+    // A migration is addressed by its id, whatever deployment the request names: it belongs to the one it was planned in.
+    const deployment = (await this.load(command.migrationId)).state.deployment ?? received.deployment;
+    const request = new ExecuteMigrationCommand(deployment, command, received.context, received.fingerprint, received.whatIf);
+    return this.lock.run(deployment, async () => {
+      const loaded = await this.load(command.migrationId);
+      const replay = this.replayOf(loaded, request);
+      if (replay) return replay;
+      switch (command.type) {
+        case 'RunMigration':
+          return this.run(request, command, loaded);
+        case 'FailMigrationStep':
+          return this.fail(request, command, loaded);
+        case 'RollbackMigration':
+          return this.rollback(request, command, loaded);
+      }
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Plan
+
+  private async plan(request: ExecuteMigrationCommand, command: MigratePool): Promise<MigrationCommandResult> {
+    const { deployment, context, whatIf } = request;
+    if (!whatIf && !command.reason?.trim()) throw new ReasonRequired('MigratePool');
+    const topology = await this.repository.load(deployment);
+    let attempt = 1;
+    let latest: LoadedMigration | null = null;
+    for (; ; attempt++) {
+      const found = await this.tryLoad(migrationIdFor(deployment, command.legacyPoolFqdn, attempt));
+      if (!found) break;
+      latest = found;
+    }
+    if (latest && !whatIf) {
+      const replay = this.replayOf(latest, request);
+      if (replay) return { ...replay, plan: latest.state.plan ?? undefined, runbook: latest.state.plan ? runbookOf(latest.state.plan) : undefined } as MigrationCommandResult;
+    }
+    const migrationId = migrationIdFor(deployment, command.legacyPoolFqdn, attempt);
+    const other = latest && OPEN_STATUSES.includes(latest.state.status) ? { migrationId: latest.migrationId, status: latest.state.status } : null;
+    const plan = planMigration(command, migrationId, topology.state, other);
+    const planned: MigrationEvent = { type: 'MigrationPlanned', data: { plan, deployment } };
+    const base = { commandId: context.commandId, deployment, migrationId, plan, runbook: runbookOf(plan), replayed: false } as const;
+    if (whatIf) {
+      return { ...base, status: 'Planned', events: [{ ...(planned as unknown as { type: string; data: JsonObject }), streamId: migrationStreamId(migrationId), revision: 0 }], position: 0, whatIf: true };
+    }
+    const appended = await this.append(migrationId, -1, [['planned', planned]], request, 'MigratePool');
+    return { ...base, status: 'Planned', events: appended.events, position: appended.position, whatIf: false };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Run
+
+  private async run(request: ExecuteMigrationCommand, command: RunMigration, first: LoadedMigration): Promise<MigrationCommandResult> {
+    const id = command.migrationId;
+    const events: DescribedEvent[] = [];
+    const stepsRun: number[] = [];
+    let position = 0;
+    let loaded = first;
+    requireRunnable(id, loaded.state);
+    if (request.whatIf) return this.preview(request, loaded, command.steps ?? LAST_STEP);
+    for (let remaining = command.steps ?? LAST_STEP; remaining > 0 && loaded.state.status !== 'Completed'; remaining--) {
+      const plan = requireRunnable(id, loaded.state);
+      const deployment = loaded.state.deployment ?? request.deployment;
+      const step = nextStep(loaded.state);
+      if (step === null) break;
+      const info = stepInfo(step);
+      let stepEvents: StepTopologyEvent[] = [];
+      let failure: { code: string; message: string; details: Record<string, JsonValue> } | null = null;
+      const topologyCommand = stepCommand(plan, step);
+      if (topologyCommand) {
+        try {
+          const result = await this.applyTopologyCommand(deployment, topologyCommand, request.context, id, step, 'run');
+          stepEvents = result.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: result.position }) as StepTopologyEvent);
+          events.push(...result.events);
+          position = Math.max(position, result.position);
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          failure = error.toJSON() as { code: string; message: string; details: Record<string, JsonValue> };
+        }
+      }
+      const topology = (await this.repository.load(deployment)).state;
+      const continuity = continuityOf(topology, plan, new Set([...loaded.state.completed.keys(), step]));
+      if (failure === null && info.key === 'verifyContinuity' && !continuity.holds) {
+        failure = { code: 'CONTINUITY_BROKEN', message: `R16: ${continuity.message}.`, details: { rule: 'R16', continuity: continuity as unknown as JsonObject } };
+      }
+      if (failure) {
+        const failed: MigrationEvent = {
+          type: 'MigrationStepFailed',
+          data: { migrationId: id, step, key: info.key, reason: failure.message, error: { code: failure.code, message: failure.message } },
+        };
+        await this.append(id, loaded.revision, [[`step/${step}/failed`, failed]], request, 'RunMigration', step);
+        throw new MigrationStepRefused(id, step, info.title, failure as { code: string; message: string; details: Record<string, never> });
+      }
+      const toAppend: [string, MigrationEvent][] = [
+        [`step/${step}/completed`, { type: 'MigrationStepCompleted', data: { migrationId: id, step, key: info.key, events: stepEvents, continuity, note: stepNote(plan, step) } }],
+      ];
+      if (step === LAST_STEP) toAppend.push(['completed', { type: 'MigrationCompleted', data: { migrationId: id, continuity } }]);
+      const appended = await this.append(id, loaded.revision, toAppend, request, 'RunMigration', step);
+      events.push(...appended.events);
+      position = Math.max(position, appended.position);
+      stepsRun.push(step);
+      loaded = await this.load(id);
+    }
+    return this.result(request, loaded, events, position, { steps: stepsRun });
+  }
+
+  /** `whatIf` on RunMigration: the next steps' topology events, decided against the current topology, nothing appended. */
+  private async preview(request: ExecuteMigrationCommand, loaded: LoadedMigration, count: number): Promise<MigrationCommandResult> {
+    const plan = requireRunnable(loaded.migrationId, loaded.state);
+    const deployment = loaded.state.deployment ?? request.deployment;
+    const events: DescribedEvent[] = [];
+    const steps: number[] = [];
+    for (let step = nextStep(loaded.state); step !== null && step <= LAST_STEP && steps.length < count; step++) {
+      const topologyCommand = stepCommand(plan, step);
+      if (topologyCommand) {
+        const result = await this.commandBus.execute<ExecuteTopologyCommand, TopologyCommandResult>(
+          new ExecuteTopologyCommand(deployment, topologyCommand, request.context, this.fingerprintOf(deployment, topologyCommand), true),
+        );
+        events.push(...result.events);
+        // Later steps depend on this one's effect, which a dry run does not apply: preview one step with a command at a time.
+        steps.push(step);
+        break;
+      }
+      steps.push(step);
+    }
+    return this.result(request, loaded, events, 0, { steps, whatIf: true });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Operator-reported failure
+
+  private async fail(request: ExecuteMigrationCommand, command: FailMigrationStep, loaded: LoadedMigration): Promise<MigrationCommandResult> {
+    const id = command.migrationId;
+    requireRunnable(id, loaded.state, 'report a failed step of');
+    const step = nextStep(loaded.state);
+    if (step === null) throw new MigrationStateInvalid(id, 'report a failed step of', 'finished', ['Planned', 'Running']);
+    if (command.step !== undefined && command.step !== step) {
+      throw new MigrationStateInvalid(id, `report step ${command.step} failed for`, `at step ${step}`, [`at step ${command.step}`]);
+    }
+    const failed: MigrationEvent = {
+      type: 'MigrationStepFailed',
+      data: { migrationId: id, step, key: stepInfo(step).key, reason: command.reason, error: null },
+    };
+    if (request.whatIf) return this.result(request, loaded, [{ ...(failed as unknown as { type: string; data: JsonObject }), streamId: migrationStreamId(id), revision: loaded.revision + 1 }], 0, { whatIf: true });
+    const appended = await this.append(id, loaded.revision, [[`step/${step}/failed`, failed]], request, 'FailMigrationStep', step);
+    return this.result(request, await this.load(id), appended.events, appended.position, { steps: [step] });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Rollback
+
+  private async rollback(request: ExecuteMigrationCommand, command: RollbackMigration, first: LoadedMigration): Promise<MigrationCommandResult> {
+    const id = command.migrationId;
+    let loaded = first;
+    const { state } = loaded;
+    const plan = state.plan;
+    if (!plan || state.status === 'RolledBack') {
+      throw new MigrationStateInvalid(id, 'roll back', state.status, ['Planned', 'Running', 'Completed', 'Failed', 'RollingBack']);
+    }
+    const deployment = state.deployment ?? request.deployment;
+    const topology = await this.repository.load(deployment);
+    if (topology.state.legacyPools.get(plan.legacyPoolFqdn)?.status === 'Decommissioned') throw new MigrationNotReversible(id, plan.legacyPoolFqdn);
+
+    const events: DescribedEvent[] = [];
+    let position = 0;
+    const reason = command.reason;
+    let force = command.force === true;
+    if (state.status === 'RollingBack') {
+      force = force || state.rollback?.force === true;
+    } else {
+      const conflicts = await this.conflicts(id, deployment, plan, state);
+      if (conflicts.length > 0 && !force) throw new RollbackConflict(id, conflicts);
+      if (request.whatIf) return this.result(request, loaded, [], 0, { steps: pendingCompensations(state), whatIf: true });
+      const started = await this.append(id, loaded.revision, [['rollback/started', { type: 'MigrationRollbackStarted', data: { migrationId: id, reason, force, conflicts } }]], request, 'RollbackMigration');
+      events.push(...started.events);
+      position = started.position;
+      loaded = await this.load(id);
+    }
+
+    const compensated: number[] = [];
+    for (const step of pendingCompensations(loaded.state)) {
+      const info = stepInfo(step);
+      const compensation = compensationOf(loaded.state.completed.get(step) ?? [], `rollback of migration ${id}: ${reason}`);
+      let record: MigrationEvent;
+      if (compensation === null) {
+        record = { type: 'MigrationStepCompensated', data: { migrationId: id, step, key: info.key, command: null, events: [] } };
+      } else {
+        try {
+          const result = await this.applyTopologyCommand(deployment, compensation, request.context, id, step, 'rollback');
+          events.push(...result.events);
+          position = Math.max(position, result.position);
+          record = {
+            type: 'MigrationStepCompensated',
+            data: {
+              migrationId: id,
+              step,
+              key: info.key,
+              command: compensation.type,
+              events: result.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: result.position }) as StepTopologyEvent),
+            },
+          };
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          if (!force) throw new RollbackConflict(id, [], { code: error.code, message: error.message });
+          record = { type: 'MigrationStepNotCompensated', data: { migrationId: id, step, key: info.key, command: compensation.type, error: { code: error.code, message: error.message } } };
+        }
+      }
+      const appended = await this.append(id, loaded.revision, [[`rollback/${step}`, record]], request, 'RollbackMigration', step);
+      events.push(...appended.events);
+      position = Math.max(position, appended.position);
+      if (record.type === 'MigrationStepCompensated') compensated.push(step);
+      loaded = await this.load(id);
+    }
+
+    const after = (await this.repository.load(deployment)).state;
+    const done: MigrationEvent = {
+      type: 'MigrationRolledBack',
+      data: {
+        migrationId: id,
+        compensated: [...loaded.state.compensated].sort((a, b) => b - a),
+        notCompensated: [...loaded.state.notCompensated].sort((a, b) => b - a),
+        continuity: continuityOf(after, plan, new Set()),
+      },
+    };
+    const appended = await this.append(id, loaded.revision, [['rolledback', done]], request, 'RollbackMigration');
+    events.push(...appended.events);
+    position = Math.max(position, appended.position);
+    const final = await this.load(id);
+    return this.result(request, final, events, position, { steps: compensated, notCompensated: [...final.state.notCompensated] });
+  }
+
+  /** R20: later changes, outside this migration, to what it changed. */
+  private async conflicts(id: string, deployment: string, plan: MigrationPlan, state: MigrationState) {
+    const from = firstTopologyRevision(state);
+    if (from === null) return [];
+    const later = await this.store.readStream(topologyStreamId(deployment), { fromRevision: from });
+    const text = (value: JsonValue | undefined): string | null => (typeof value === 'string' ? value : null);
+    return rollbackConflicts(
+      id,
+      plan,
+      later.map((e) => ({
+        event: { type: e.type, data: e.data } as unknown as TopologyEvent,
+        streamId: e.streamId,
+        revision: e.revision,
+        position: e.position,
+        migrationId: text(e.metadata['migrationId']),
+        actor: text(e.metadata['actor']),
+        command: text(e.metadata['command']),
+        occurredAt: text(e.metadata['occurredAt']),
+      })),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Plumbing
+
+  /** A step (or its compensation) through the topology decider, as a command whose id is derived from the migration and step. */
+  private applyTopologyCommand(
+    deployment: string,
+    command: TopologyCommand,
+    context: CommandContext,
+    migrationId: string,
+    step: number,
+    phase: 'run' | 'rollback',
+  ): Promise<TopologyCommandResult> {
+    const stepContext: CommandContext = {
+      ...context,
+      commandId: uuidFromName(`${migrationStreamId(migrationId)}/${phase}/${step}`),
+      correlationId: migrationId,
+      causationId: context.commandId,
+      migration: { id: migrationId, step, phase },
+    };
+    return this.commandBus.execute<ExecuteTopologyCommand, TopologyCommandResult>(
+      new ExecuteTopologyCommand(deployment, command, stepContext, this.fingerprintOf(deployment, command), false),
+    );
+  }
+
+  private fingerprintOf(deployment: string, command: TopologyCommand): string {
+    return commandFingerprint(command.type, deployment, command as unknown as JsonValue);
+  }
+
+  /** A request whose command id already wrote to this migration gets what it wrote, and nothing runs again. */
+  private replayOf(loaded: LoadedMigration, request: ExecuteMigrationCommand): MigrationCommandResult | null {
+    if (request.whatIf) return null;
+    const mine = loaded.events.filter((e) => e.metadata['commandId'] === request.context.commandId);
+    if (mine.length === 0) return null;
+    return {
+      ...this.result(request, loaded, mine.map(describe), mine[mine.length - 1]!.position, {}),
+      replayed: true,
+    };
+  }
+
+  private result(
+    request: ExecuteMigrationCommand,
+    loaded: LoadedMigration,
+    events: DescribedEvent[],
+    position: number,
+    extra: { steps?: number[]; notCompensated?: number[]; whatIf?: boolean },
+  ): MigrationCommandResult {
+    return {
+      commandId: request.context.commandId,
+      deployment: loaded.state.deployment ?? request.deployment,
+      migrationId: loaded.migrationId,
+      status: loaded.state.status,
+      events,
+      position,
+      whatIf: extra.whatIf === true,
+      replayed: false,
+      ...(extra.steps ? { steps: extra.steps } : {}),
+      ...(extra.notCompensated ? { notCompensated: extra.notCompensated } : {}),
+    };
+  }
+
+  private async tryLoad(migrationId: string): Promise<LoadedMigration | null> {
+    let recorded: RecordedEvent[];
+    try {
+      recorded = await this.store.readStream(migrationStreamId(migrationId));
+    } catch (error) {
+      if (error instanceof StreamNotFound) return null;
+      throw error;
+    }
+    let state = initialMigrationState();
+    for (const event of recorded) state = evolveMigration(state, { type: event.type, data: event.data } as unknown as MigrationEvent);
+    return { migrationId, state, revision: recorded.length > 0 ? recorded[recorded.length - 1]!.revision : -1, events: recorded };
+  }
+
+  private async load(migrationId: string): Promise<LoadedMigration> {
+    const loaded = await this.tryLoad(migrationId.toLowerCase());
+    if (!loaded || !loaded.state.plan) throw new MigrationNotFound(migrationId);
+    return loaded;
+  }
+
+  private async append(
+    migrationId: string,
+    revision: number,
+    events: readonly (readonly [string, MigrationEvent])[],
+    request: ExecuteMigrationCommand,
+    command: MigrationCommandType,
+    step?: number,
+  ): Promise<{ events: DescribedEvent[]; position: number }> {
+    const streamId = migrationStreamId(migrationId);
+    const metadata = auditMetadata(request.context, {
+      deployment: request.deployment,
+      command,
+      commandFingerprint: request.fingerprint,
+      migrationId,
+      ...(step !== undefined ? { migrationStep: step } : {}),
+      warnings: [],
+    });
+    const expectedRevision: ExpectedRevision = revision < 0 ? 'no_stream' : revision;
+    const result = await this.store.appendToStream(
+      streamId,
+      events.map(([key, event]) => ({ id: uuidFromName(`${streamId}/${key}`), type: event.type, data: event.data as unknown as JsonObject, metadata })),
+      { expectedRevision },
+    );
+    return {
+      events: events.map(([, event], i) => ({ type: event.type, data: event.data as unknown as JsonObject, streamId, revision: revision + 1 + i })),
+      position: result.position,
+    };
+  }
+}
+
+function describe(event: RecordedEvent): DescribedEvent {
+  return { type: event.type, data: event.data, streamId: event.streamId, revision: event.revision };
+}
