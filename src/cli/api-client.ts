@@ -52,6 +52,19 @@ export class ApiClient {
     return this.request('GET', `${path}${text ? `?${text}` : ''}`, {}, undefined);
   }
 
+  /** A document that is not JSON (a runbook), as text; errors as for `query`. */
+  async text(path: string): Promise<string> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`);
+    } catch (error) {
+      throw new ApiError(0, 'SERVER_UNREACHABLE', `cannot reach ${this.baseUrl}: ${error instanceof Error ? error.message : String(error)}`, {});
+    }
+    if (response.ok) return response.text();
+    const failure = (await response.json().catch(() => ({}))) as { error?: { code?: string; message?: string; details?: JsonObject } };
+    throw new ApiError(response.status, failure.error?.code ?? `HTTP_${response.status}`, failure.error?.message ?? `GET ${path} answered ${response.status}`, failure.error?.details ?? {});
+  }
+
   /** The log's head as the read side knows it: a query with `minPosition` of it reads every earlier write. */
   async headPosition(): Promise<number | undefined> {
     const { projections } = (await this.query('/api/projections')) as { projections?: Array<{ headPosition?: number | null }> };

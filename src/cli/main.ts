@@ -6,6 +6,7 @@ import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
 import { connect } from './api-client';
 import { readWords } from './cmdlet-parser';
 import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, PreparedCmdlet, renderError, renderOutcome, runCmdlet } from './cmdlets';
+import { MIGRATE_USAGE, runMigrate } from './migrate';
 import { runScript } from './script';
 
 const USAGE = `usage: topo <command>
@@ -14,6 +15,8 @@ const USAGE = `usage: topo <command>
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
+  migrate plan|run|step|fail|rollback|status|runbook ...
+                                          plan, run and roll back a migration from legacy Group Chat (topo migrate --help)
   <Verb-Noun> [-Parameter value ...]      a Lync Management Shell cmdlet line, verbatim; <cmdlet> -? for its syntax
   version      print the version
   help         this text
@@ -45,6 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'run':
       return runScriptCommand(argv.slice(1));
+    case 'migrate':
+      return migrateCommand(argv.slice(1));
     case 'version':
     case '--version':
       console.log(PRODUCT_VERSION);
@@ -135,6 +140,21 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
     return 1;
   } finally {
     await connection.close();
+  }
+}
+
+async function migrateCommand(argv: readonly string[]): Promise<number> {
+  let parsed: { options: GlobalOptions; rest: string[] };
+  try {
+    parsed = globalOptions(argv);
+  } catch (error) {
+    console.error(`topo migrate: ${(error as Error).message}\n\n${MIGRATE_USAGE}`);
+    return 2;
+  }
+  try {
+    return await runMigrate(parsed.rest, parsed.options, () => connectFor(parsed.options));
+  } catch (error) {
+    return connectionFailure(error);
   }
 }
 
