@@ -145,6 +145,7 @@ const COMMAND_ENTITIES: Readonly<Record<TopologyCommandType | OtherCommand, Enti
   MigratePool: field('legacyPool', 'legacyPoolFqdn'),
   ImportLegacyPoolData: field('legacyPool', 'legacyPoolFqdn'),
   RevertLegacyPoolDataImport: field('legacyPool', 'legacyPoolFqdn'),
+  DeleteWellKnownUser: field('principal', 'sipAddress'),
   RestoreWellKnownUser: field('principal', 'sipAddress'),
   RevertPoolStart: field('persistentChatPool', 'fqdn'),
   RunMigration: field('migration', 'migrationId'),

@@ -258,7 +258,12 @@ export function stepCommand(plan: MigrationPlan, step: number): TopologyCommand 
       return { type: 'ImportLegacyPoolData', legacyPoolFqdn: plan.legacyPoolFqdn, targetPoolFqdn: plan.targetPoolFqdn, fileName: plan.export.fileName };
     case 'deleteWellKnownUser':
       return wellKnown
-        ? { type: 'DeleteSipPrincipal', sipAddress: wellKnown, reason: `migration ${plan.migrationId}: ${wellKnown} moves to a Persistent Chat endpoint on ${plan.targetPoolFqdn}` }
+        ? {
+            type: 'DeleteWellKnownUser',
+            sipAddress: wellKnown,
+            legacyPoolFqdn: plan.legacyPoolFqdn,
+            reason: `migration ${plan.migrationId}: ${wellKnown} moves to a Persistent Chat endpoint on ${plan.targetPoolFqdn}`,
+          }
         : null;
     case 'createLegacyEndpoint':
       return wellKnown

@@ -34,11 +34,12 @@ export type TopologyCommandType = TopologyCommand['type'];
  * Commands only a migration issues, as one of its steps or as the compensation of one: they record
  * what happens to a legacy pool's data and undo what a step did, through the same decider.
  */
-export type MigrationStepCommand = ImportLegacyPoolData | RevertLegacyPoolDataImport | RestoreWellKnownUser | RevertPoolStart;
+export type MigrationStepCommand = ImportLegacyPoolData | RevertLegacyPoolDataImport | DeleteWellKnownUser | RestoreWellKnownUser | RevertPoolStart;
 export type MigrationStepCommandType = MigrationStepCommand['type'];
 export const MIGRATION_STEP_COMMANDS: readonly MigrationStepCommandType[] = [
   'ImportLegacyPoolData',
   'RevertLegacyPoolDataImport',
+  'DeleteWellKnownUser',
   'RestoreWellKnownUser',
   'RevertPoolStart',
 ];
@@ -59,6 +60,14 @@ export interface RevertLegacyPoolDataImport {
   readonly type: 'RevertLegacyPoolDataImport';
   readonly legacyPoolFqdn: Fqdn;
   readonly reason?: string;
+}
+
+/** Migration step 4: deletes the legacy pool's well-known user, and nothing else that might own its address by then. */
+export interface DeleteWellKnownUser {
+  readonly type: 'DeleteWellKnownUser';
+  readonly sipAddress: SipUri;
+  readonly legacyPoolFqdn: Fqdn;
+  readonly reason: string;
 }
 
 /** Compensates step 4: the well-known user comes back with the attributes it was deleted with. */

@@ -47,6 +47,7 @@ import type {
   DecommissionLegacyPool,
   DefineLegacyGroupChatPool,
   DeleteSipPrincipal,
+  DeleteWellKnownUser,
   ImportLegacyPoolData,
   InstallPersistentChatPool,
   RegisterSipDomain,
@@ -146,6 +147,8 @@ export function decide(command: TopologyCommand, state: TopologyState): Decision
       return importLegacyPoolData(command, state);
     case 'RevertLegacyPoolDataImport':
       return revertLegacyPoolDataImport(command, state);
+    case 'DeleteWellKnownUser':
+      return deleteWellKnownUser(command, state);
     case 'RestoreWellKnownUser':
       return restoreWellKnownUser(command, state);
     case 'RevertPoolStart':
@@ -586,6 +589,19 @@ function revertLegacyPoolDataImport(command: RevertLegacyPoolDataImport, state: 
   if (legacy.status === 'Decommissioned') throw new PoolStateInvalid(legacy.fqdn, 'revert the data import of', legacy.status, ['Started', 'Stopped']);
   if (legacy.dataMigratedTo === null) throw new LegacyDataNotImported(legacy.fqdn);
   return accept({ type: 'LegacyPoolDataImportReverted', data: { legacyPoolFqdn: legacy.fqdn, targetPoolFqdn: legacy.dataMigratedTo, reason } });
+}
+
+function deleteWellKnownUser(command: DeleteWellKnownUser, state: TopologyState): Decision {
+  const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
+  if (legacy.wellKnownSipAddress !== command.sipAddress) throw new WellKnownAddressMismatch(legacy.fqdn, command.sipAddress, legacy.wellKnownSipAddress);
+  const principal = wellKnownUserOf(state, legacy.fqdn);
+  if (!principal) {
+    const owner = ownerOf(state, command.sipAddress);
+    if (!owner) throw new SipPrincipalNotFound(command.sipAddress);
+    // Someone else took the address since the plan: deleting it would delete their object.
+    throw new SipPrincipalNotDeletable(command.sipAddress, ownerDetails(owner), describeOwner(owner), 'nothing: it is not the well-known user of ' + legacy.fqdn);
+  }
+  return accept({ type: 'SipPrincipalDeleted', data: { ...principal, reason: requireReason(command.reason, command.type) } });
 }
 
 function restoreWellKnownUser(command: RestoreWellKnownUser, state: TopologyState): Decision {
