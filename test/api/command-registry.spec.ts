@@ -1,10 +1,11 @@
-import { DomainError, type AdminTopologyCommandType } from '../../src/domain';
-import { commandNames, parseCommandBody, parseCommandBodySync, COMMANDS } from '../../src/api/commands/command-registry';
+import { DomainError } from '../../src/domain';
+import { type AdminCommandType, commandNames, parseCommandBody, parseCommandBodySync, COMMANDS } from '../../src/api/commands/command-registry';
 import { closestName, InvalidInput, UnknownCommand } from '../../src/api/commands/input-errors';
 import { CommandDto } from '../../src/api/commands/topology-command.dtos';
 
-// A Record over the union: adding a TopologyCommandType without listing it here fails to compile.
-const ALL_COMMAND_TYPES: Record<AdminTopologyCommandType, true> = {
+// A Record over the union: adding a command without listing it here fails to compile. The commands
+// only a migration issues (ImportLegacyPoolData, ...) are not in it: no route accepts them.
+const ALL_COMMAND_TYPES: Record<AdminCommandType, true> = {
   RegisterSipDomain: true,
   SetDefaultSipDomain: true,
   RemoveSipDomain: true,
@@ -22,6 +23,10 @@ const ALL_COMMAND_TYPES: Record<AdminTopologyCommandType, true> = {
   StopPool: true,
   CreateEndpoint: true,
   RemoveEndpoint: true,
+  MigratePool: true,
+  RunMigration: true,
+  FailMigrationStep: true,
+  RollbackMigration: true,
 };
 
 const SEED_ENDPOINT = { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };
@@ -39,7 +44,7 @@ async function refusal(name: string, body: unknown, options?: { reason?: string 
 
 describe('command registry', () => {
   describe('covers the domain commands', () => {
-    it('has a definition for every TopologyCommandType and nothing else', () => {
+    it('has a definition for every command an administrator sends, and nothing else', () => {
       expect(commandNames().sort()).toEqual(Object.keys(ALL_COMMAND_TYPES).sort());
     });
 
@@ -54,6 +59,27 @@ describe('command registry', () => {
     it('commandNames returns a copy', () => {
       commandNames().push('Nope');
       expect(commandNames()).not.toContain('Nope');
+    });
+  });
+
+  describe('migration commands', () => {
+    it('MigratePool names its pools by FQDN, checked by the domain parser', async () => {
+      const error = await refusal('MigratePool', { legacyPoolFqdn: 'gc..contoso.com', targetPoolFqdn: 'pcpool.contoso.com' });
+      expect(error.code).toBe('INVALID_FQDN');
+      expect(error.field).toBe('legacyPoolFqdn');
+    });
+
+    it('RunMigration needs a migration id that is a UUID, and at most 7 steps', async () => {
+      expect((await refusal('RunMigration', { migrationId: 'x' })).details['field']).toBe('migrationId');
+      expect((await refusal('RunMigration', { migrationId: '0b7e4f6c-4d1a-8f3e-9c2b-5a6d7e8f9a0b', steps: 8 })).details['field']).toBe('steps');
+    });
+
+    it('RollbackMigration and FailMigrationStep need a reason (policy), also from X-Reason', async () => {
+      const migrationId = '0b7e4f6c-4d1a-8f3e-9c2b-5a6d7e8f9a0b';
+      expect((await refusal('RollbackMigration', { migrationId })).code).toBe('REASON_REQUIRED');
+      expect((await refusal('FailMigrationStep', { migrationId })).code).toBe('REASON_REQUIRED');
+      const parsed = await parseCommandBody('RollbackMigration', { migrationId, force: true }, { reason: 'CHG-9' });
+      expect(parsed.command).toEqual({ type: 'RollbackMigration', migrationId, reason: 'CHG-9', force: true });
     });
   });
 
