@@ -7,6 +7,7 @@ import { connect } from './api-client';
 import { readWords } from './cmdlet-parser';
 import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, PreparedCmdlet, renderError, renderOutcome, runCmdlet } from './cmdlets';
 import { MIGRATE_USAGE, runMigrate } from './migrate';
+import { READ_USAGE, runRead } from './read';
 import { runScript } from './script';
 
 const USAGE = `usage: topo <command>
@@ -14,6 +15,7 @@ const USAGE = `usage: topo <command>
   serve                                   serve the API (configuration from the environment, see README)
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
+${READ_USAGE}
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
   migrate plan|run|step|fail|rollback|status|runbook ...
                                           plan, run and roll back a migration from legacy Group Chat (topo migrate --help)
@@ -35,13 +37,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'serve':
       await serve();
       return 0;
+    case 'history':
+    case 'diff':
+    case 'audit':
+      return readCommand(command, argv.slice(1));
     case 'projections': {
       const rest = argv.slice(1);
+      if (rest[0] === 'status') return readCommand('projections', rest);
       const serverAt = rest.indexOf('--server');
       const server = serverAt >= 0 ? rest[serverAt + 1] : undefined;
       const positional = serverAt < 0 ? rest : rest.filter((_, i) => i !== serverAt && i !== serverAt + 1);
       if (positional[0] !== 'rebuild' || (serverAt >= 0 && server === undefined)) {
-        console.error(`topo: usage: topo projections rebuild [name] [--server URL]`);
+        console.error(`topo: usage: topo projections status | topo projections rebuild [name] [--server URL]`);
         return 2;
       }
       return rebuildProjections(positional[1], server);
@@ -140,6 +147,21 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
     return 1;
   } finally {
     await connection.close();
+  }
+}
+
+async function readCommand(subcommand: string, argv: readonly string[]): Promise<number> {
+  let parsed: { options: GlobalOptions; rest: string[] };
+  try {
+    parsed = globalOptions(argv);
+  } catch (error) {
+    console.error(`topo ${subcommand}: ${(error as Error).message}`);
+    return 2;
+  }
+  try {
+    return await runRead(subcommand, parsed.rest, parsed.options, () => connectFor(parsed.options));
+  } catch (error) {
+    return connectionFailure(error);
   }
 }
 

@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 export interface CommandResponse {
   readonly status: number;
   readonly headers: Headers;
@@ -33,4 +34,28 @@ export async function seedTopology(baseUrl: string, deployment = 'default'): Pro
     const result = await command(baseUrl, name, { ...body, deployment });
     if (result.status !== 200) throw new Error(`${name} failed: ${JSON.stringify(result.body)}`);
   }
+}
+
+/**
+ * GET a JSON document on a connection of its own. After a `spawnSync` has blocked the test's event
+ * loop for longer than the server's keep-alive timeout, a pooled `fetch` connection may already be
+ * closed by the server without the pool knowing it yet ("other side closed").
+ */
+export function getJsonFresh(url: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          try {
+            resolve(JSON.parse(text));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      })
+      .on('error', reject);
+  });
 }
