@@ -66,4 +66,21 @@ describe('the server process on EventStoreDB (wire test server)', () => {
     expect(JSON.stringify(now.body)).toContain('sip:ocschat@contoso.com');
     expect((await get('/health')).body).toMatchObject({ status: 'ok', headPosition: legacy.body.position });
   });
+
+  it('plans, runs and rolls back a migration on EventStoreDB: its own stream, steps through the topology stream', async () => {
+    const deployment = 'fabrikam';
+    await seedTopology(server.url, deployment);
+    const planned = await retried('MigratePool', { deployment, legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com', reason: 'CHG-8' });
+    expect(planned.status).toBe(200);
+    const id = planned.body.migrationId as string;
+    const run = await retried('RunMigration', { migrationId: id });
+    expect(run.body).toMatchObject({ status: 'Completed', steps: [1, 2, 3, 4, 5, 6, 7] });
+    const shown = await get(`/api/migrations/${id}?minPosition=${run.body.position}&waitMs=10000`);
+    expect(shown.body).toMatchObject({ deployment, status: 'Completed', continuity: { holds: true, routesTo: 'pcpool.contoso.com' } });
+    const back = await retried('RollbackMigration', { migrationId: id, reason: 'CHG-8 backed out' });
+    expect(back.body).toMatchObject({ status: 'RolledBack', notCompensated: [] });
+    const topology = await get(`/api/topology?deployment=${deployment}&minPosition=${back.body.position}&waitMs=10000`);
+    expect(topology.body.legacyPools).toEqual([expect.objectContaining({ fqdn: 'gc.contoso.com', status: 'Started', dataMigratedTo: null })]);
+    expect(topology.body.endpoints).toEqual([]);
+  });
 });
