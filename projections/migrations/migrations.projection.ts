@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../../src/event-store/event-store';
-import type { MigrationEvent, MigrationEventType } from '../../src/domain';
+import { MIGRATION_EVENT_TYPES, type MigrationEvent } from '../../src/domain';
 import type { Change, Projection, ReadModelView, Row } from '../runner/projection';
 
 /**
@@ -15,16 +15,7 @@ export const MIGRATION_STEPS_TABLE = 'steps';
 export type StepState = 'pending' | 'completed' | 'failed' | 'compensated' | 'notCompensated';
 
 const MIGRATION_STREAM = /^migration-(.+)$/;
-const EVENT_TYPES: ReadonlySet<string> = new Set<MigrationEventType>([
-  'MigrationPlanned',
-  'MigrationStepCompleted',
-  'MigrationStepFailed',
-  'MigrationCompleted',
-  'MigrationRollbackStarted',
-  'MigrationStepCompensated',
-  'MigrationStepNotCompensated',
-  'MigrationRolledBack',
-]);
+const EVENT_TYPES: ReadonlySet<string> = new Set(MIGRATION_EVENT_TYPES);
 
 function who(event: RecordedEvent): { actor: string | null; at: string } {
   const actor = event.metadata['actor'];

@@ -40,10 +40,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'history':
     case 'diff':
     case 'audit':
-      return readCommand(command, argv.slice(1));
+      return productCommand(command, argv.slice(1), (rest, options, open) => runRead(command, rest, options, open));
     case 'projections': {
       const rest = argv.slice(1);
-      if (rest[0] === 'status') return readCommand('projections', rest);
+      if (rest[0] === 'status') return productCommand('projections', rest, (r, options, open) => runRead('projections', r, options, open));
       const serverAt = rest.indexOf('--server');
       const server = serverAt >= 0 ? rest[serverAt + 1] : undefined;
       const positional = serverAt < 0 ? rest : rest.filter((_, i) => i !== serverAt && i !== serverAt + 1);
@@ -56,7 +56,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'run':
       return runScriptCommand(argv.slice(1));
     case 'migrate':
-      return migrateCommand(argv.slice(1));
+      return productCommand('migrate', argv.slice(1), runMigrate, MIGRATE_USAGE);
     case 'version':
     case '--version':
       console.log(PRODUCT_VERSION);
@@ -150,31 +150,19 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function readCommand(subcommand: string, argv: readonly string[]): Promise<number> {
-  let parsed: { options: GlobalOptions; rest: string[] };
-  try {
-    parsed = globalOptions(argv);
-  } catch (error) {
-    console.error(`topo ${subcommand}: ${(error as Error).message}`);
-    return 2;
-  }
-  try {
-    return await runRead(subcommand, parsed.rest, parsed.options, () => connectFor(parsed.options));
-  } catch (error) {
-    return connectionFailure(error);
-  }
-}
+type ProductCommand = (rest: string[], options: GlobalOptions, open: () => ReturnType<typeof connect>) => Promise<number>;
 
-async function migrateCommand(argv: readonly string[]): Promise<number> {
+/** A product command (`topo migrate|history|diff|audit|projections status`): global options out, then `run` with a connection on demand. */
+async function productCommand(name: string, argv: readonly string[], run: ProductCommand, usage = ''): Promise<number> {
   let parsed: { options: GlobalOptions; rest: string[] };
   try {
     parsed = globalOptions(argv);
   } catch (error) {
-    console.error(`topo migrate: ${(error as Error).message}\n\n${MIGRATE_USAGE}`);
+    console.error(`topo ${name}: ${(error as Error).message}${usage ? `\n\n${usage}` : ''}`);
     return 2;
   }
   try {
-    return await runMigrate(parsed.rest, parsed.options, () => connectFor(parsed.options));
+    return await run(parsed.rest, parsed.options, () => connectFor(parsed.options));
   } catch (error) {
     return connectionFailure(error);
   }

@@ -3,6 +3,7 @@ import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { ApiClient, ApiError, Connection } from './api-client';
 import type { GlobalOptions } from './cmdlets';
 import { renderError } from './cmdlets';
+import { type LongOptions, parseLongOptions } from './long-options';
 
 export const MIGRATE_USAGE = `usage: topo migrate <subcommand>
 
@@ -22,33 +23,13 @@ export const MIGRATE_USAGE = `usage: topo migrate <subcommand>
 
 Options: --server URL, --json, --reason TEXT (or TOPO_REASON), --deployment NAME`;
 
-interface Parsed {
-  readonly positional: string[];
-  readonly flags: Map<string, string | true>;
-}
+type Parsed = LongOptions;
 
-const VALUE_FLAGS = new Set(['legacy', 'target', 'export-file', 'level', 'scope', 'categories-file', 'display-name', 'runbook', 'step']);
-const SWITCHES = new Set(['record', 'force']);
+const VALUE_FLAGS = ['legacy', 'target', 'export-file', 'level', 'scope', 'categories-file', 'display-name', 'runbook', 'step'];
+const SWITCHES = ['record', 'force'];
 
 function parse(argv: readonly string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match) {
-      positional.push(arg);
-      continue;
-    }
-    const name = match[1]!;
-    if (SWITCHES.has(name)) flags.set(name, true);
-    else if (VALUE_FLAGS.has(name)) {
-      const value = match[2] ?? argv[++i];
-      if (value === undefined) throw new Error(`--${name} needs a value`);
-      flags.set(name, value);
-    } else throw new Error(`unknown option --${name}`);
-  }
-  return { positional, flags };
+  return parseLongOptions(argv, VALUE_FLAGS, SWITCHES, (name) => `unknown option --${name}`);
 }
 
 function value(parsed: Parsed, name: string): string | undefined {

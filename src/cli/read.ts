@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { ApiError, Connection } from './api-client';
 import type { GlobalOptions } from './cmdlets';
 import { renderError } from './cmdlets';
+import { parseLongOptions } from './long-options';
 
 /**
  * The read side from the command line: `topo history`, `topo diff`, `topo audit`, `topo projections
@@ -24,22 +25,8 @@ const FLAGS: Record<string, readonly string[]> = {
 
 function parseFlags(subcommand: string, argv: readonly string[]): { flags: Map<string, string>; positional: string[] } {
   const allowed = FLAGS[subcommand] ?? [];
-  const flags = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match) {
-      positional.push(arg);
-      continue;
-    }
-    const name = match[1]!;
-    if (!allowed.includes(name)) throw new Error(`unknown option --${name}; ${subcommand} takes ${allowed.map((f) => `--${f}`).join(', ') || 'no options'}`);
-    const value = match[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`--${name} needs a value`);
-    flags.set(name, value);
-  }
-  return { flags, positional };
+  const { flags, positional } = parseLongOptions(argv, allowed, [], (name) => `unknown option --${name}; ${subcommand} takes ${allowed.map((f) => `--${f}`).join(', ') || 'no options'}`);
+  return { flags: new Map([...flags].filter((entry): entry is [string, string] => typeof entry[1] === 'string')), positional };
 }
 
 /** `topo history|diff|audit|projections status`; resolves with the exit status. */
