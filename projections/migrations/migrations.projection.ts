@@ -25,7 +25,7 @@ function who(event: RecordedEvent): { actor: string | null; at: string } {
 
 export const migrationsProjection: Projection = {
   name: 'migrations',
-  version: 1,
+  version: 2,
   tables: [
     {
       name: MIGRATIONS_TABLE,
@@ -46,6 +46,9 @@ export const migrationsProjection: Projection = {
         'rollback_by',
         'rollback_conflicts',
         'continuity',
+        'approval',
+        'approved_by',
+        'rollback_request',
         'plan',
         'position',
       ],
@@ -88,7 +91,7 @@ export const migrationsProjection: Projection = {
     };
     switch (migrationEvent.type) {
       case 'MigrationPlanned': {
-        const { plan, deployment } = migrationEvent.data;
+        const { plan, deployment, approvalRequired } = migrationEvent.data;
         const reason = event.metadata['reason'];
         return [
           put(MIGRATIONS_TABLE, {
@@ -108,6 +111,9 @@ export const migrationsProjection: Projection = {
             rollback_by: null,
             rollback_conflicts: null,
             continuity: null,
+            approval: approvalRequired === true ? 'pending' : 'notRequired',
+            approved_by: null,
+            rollback_request: null,
             plan: JSON.stringify(plan),
             position: event.position,
           }),
@@ -130,6 +136,20 @@ export const migrationsProjection: Projection = {
             }),
           ),
         ];
+      }
+      case 'MigrationApproved':
+      case 'MigrationRejected': {
+        const decision = migrationEvent.type === 'MigrationApproved' ? 'approved' : 'rejected';
+        if (migrationEvent.data.subject === 'plan') {
+          return update({ approval: decision, approved_by: actor, ...(decision === 'rejected' ? { status: 'Rejected', finished_at: at } : {}) });
+        }
+        const request = migration?.['rollback_request'];
+        const current = typeof request === 'string' ? (JSON.parse(request) as Record<string, unknown>) : {};
+        return update({ rollback_request: JSON.stringify({ ...current, approval: decision, decidedBy: actor, decidedAt: at }) });
+      }
+      case 'MigrationRollbackRequested': {
+        const { reason, force } = migrationEvent.data;
+        return update({ rollback_request: JSON.stringify({ reason, force, requestedBy: actor, requestedAt: at, approval: 'pending' }) });
       }
       case 'MigrationStepCompleted': {
         const { step: number, events, continuity, note } = migrationEvent.data;

@@ -39,6 +39,10 @@ export type MigrationStepView = {
 };
 
 export type MigrationDetail = MigrationSummary & {
+  /** Four eyes: `notRequired`, `pending`, `approved` or `rejected`, and by whom. */
+  approval: { state: string; by: string | null };
+  /** A rollback asked for under four eyes: reason, force, who asked, and its approval. */
+  rollbackRequest: JsonValue;
   rollback: { reason: string; forced: boolean; by: string | null; conflicts: JsonValue } | null;
   continuity: JsonValue;
   plan: MigrationPlan;
@@ -97,6 +101,8 @@ export function migrationDetail(reader: TableReader, migrationId: string): Migra
         ? null
         : { reason: rollbackReason, forced: row['rollback_forced'] === 1, by: str(row, 'rollback_by'), conflicts: json(row, 'rollback_conflicts') },
     continuity: json(row, 'continuity'),
+    approval: { state: str(row, 'approval') ?? 'notRequired', by: str(row, 'approved_by') },
+    rollbackRequest: json(row, 'rollback_request'),
     plan: JSON.parse(str(row, 'plan') ?? '{}') as MigrationPlan,
     steps: steps.map((s) => ({
       step: Number(s['step']),

@@ -32,7 +32,10 @@ import {
   type MigrationCommandType,
   type MigrationState,
   type MigrationStatus,
+  type ApproveChange,
   type RollbackMigration,
+  ApprovalRequired,
+  approvalSubject,
   type RunMigration,
   type StepTopologyEvent,
   type TopologyCommand,
@@ -49,6 +52,8 @@ import {
 } from '../event-store/event-store';
 import { auditMetadata, CommandContext, commandFingerprint, uuidFromName } from './audit';
 import { ExecuteTopologyCommand, TopologyCommandResult } from './execute-topology-command';
+import type { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
 import { KeyedLock } from './keyed-lock';
 import { migrationStreamId, topologyStreamId } from './streams';
 import { TopologyRepository } from './topology-repository';
@@ -82,6 +87,8 @@ export interface MigrationCommandResult {
   readonly runbook?: string;
   /** RunMigration: the steps this command completed. RollbackMigration: the steps it compensated. */
   readonly steps?: number[];
+  /** Four eyes: the plan or rollback is recorded and waits for ApproveChange by another administrator. */
+  readonly approvalRequired?: boolean;
   readonly notCompensated?: number[];
 }
 
@@ -113,6 +120,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly repository: TopologyRepository,
     private readonly commandBus: CommandBus,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   async execute(received: ExecuteMigrationCommand): Promise<MigrationCommandResult> {
@@ -132,6 +140,8 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
           return this.fail(request, command, loaded);
         case 'RollbackMigration':
           return this.rollback(request, command, loaded);
+        case 'ApproveChange':
+          return this.approve(request, command, loaded);
       }
     });
   }
@@ -157,13 +167,13 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const migrationId = migrationIdFor(deployment, command.legacyPoolFqdn, attempt);
     const other = latest && OPEN_STATUSES.includes(latest.state.status) ? { migrationId: latest.migrationId, status: latest.state.status } : null;
     const plan = planMigration(command, migrationId, topology.state, other);
-    const planned: MigrationEvent = { type: 'MigrationPlanned', data: { plan, deployment } };
+    const planned: MigrationEvent = { type: 'MigrationPlanned', data: { plan, deployment, approvalRequired: this.config.fourEyes } };
     const base = { commandId: context.commandId, deployment, migrationId, plan, runbook: runbookOf(plan), replayed: false } as const;
     if (whatIf) {
       return { ...base, status: 'Planned', events: [{ ...(planned as unknown as { type: string; data: JsonObject }), streamId: migrationStreamId(migrationId), revision: 0 }], position: 0, whatIf: true };
     }
     const appended = await this.append(migrationId, -1, [['planned', planned]], request, 'MigratePool');
-    return { ...base, status: 'Planned', events: appended.events, position: appended.position, whatIf: false };
+    return { ...base, status: 'Planned', events: appended.events, position: appended.position, whatIf: false, ...(this.config.fourEyes ? { approvalRequired: true } : {}) };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -266,6 +276,23 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
   }
 
   // -------------------------------------------------------------------------------------------
+  // Four eyes
+
+  private async approve(request: ExecuteMigrationCommand, command: ApproveChange, loaded: LoadedMigration): Promise<MigrationCommandResult> {
+    const id = command.migrationId;
+    const asked = [...loaded.events].reverse().find((e) => e.type === (loaded.state.status === 'Planned' && loaded.state.planApproval === 'pending' ? 'MigrationPlanned' : 'MigrationRollbackRequested'));
+    const requester = typeof asked?.metadata['actor'] === 'string' ? asked.metadata['actor'] : null;
+    const subject = approvalSubject(id, loaded.state, request.context.actor, requester);
+    const decision: MigrationEvent =
+      command.decision === 'approve'
+        ? { type: 'MigrationApproved', data: { migrationId: id, subject, reason: command.reason ?? null } }
+        : { type: 'MigrationRejected', data: { migrationId: id, subject, reason: command.reason ?? null } };
+    if (request.whatIf) return this.result(request, loaded, [], 0, { whatIf: true });
+    const appended = await this.append(id, loaded.revision, [[`approval/${loaded.revision + 1}`, decision]], request, 'ApproveChange');
+    return this.result(request, await this.load(id), appended.events, appended.position, {});
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Rollback
 
   private async rollback(request: ExecuteMigrationCommand, command: RollbackMigration, first: LoadedMigration): Promise<MigrationCommandResult> {
@@ -273,7 +300,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     let loaded = first;
     const { state } = loaded;
     const plan = state.plan;
-    if (!plan || state.status === 'RolledBack') {
+    if (!plan || state.status === 'RolledBack' || state.status === 'Rejected') {
       throw new MigrationStateInvalid(id, 'roll back', state.status, ['Planned', 'Running', 'Completed', 'Failed', 'RollingBack']);
     }
     const deployment = state.deployment ?? request.deployment;
@@ -282,14 +309,21 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
 
     const events: DescribedEvent[] = [];
     let position = 0;
-    const reason = command.reason;
-    let force = command.force === true;
+    // Under four eyes the approved request says why and whether forced.
+    const reason = state.rollbackRequest?.reason ?? command.reason;
+    let force = state.rollbackRequest?.force ?? command.force === true;
     if (state.status === 'RollingBack') {
       force = force || state.rollback?.force === true;
     } else {
       const conflicts = await this.conflicts(id, deployment, plan, state);
       if (conflicts.length > 0 && !force) throw new RollbackConflict(id, conflicts);
       if (request.whatIf) return this.result(request, loaded, [], 0, { steps: pendingCompensations(state), whatIf: true });
+      if (this.config.fourEyes && state.rollbackRequest === null) {
+        const requested: MigrationEvent = { type: 'MigrationRollbackRequested', data: { migrationId: id, reason: command.reason, force } };
+        const appended = await this.append(id, loaded.revision, [[`rollback/requested/${loaded.revision + 1}`, requested]], request, 'RollbackMigration');
+        return this.result(request, await this.load(id), appended.events, appended.position, { approvalRequired: true });
+      }
+      if (state.rollbackRequest?.approval === 'pending') throw new ApprovalRequired(id, 'rollback');
       const started = await this.append(id, loaded.revision, [['rollback/started', { type: 'MigrationRollbackStarted', data: { migrationId: id, reason, force, conflicts } }]], request, 'RollbackMigration');
       events.push(...started.events);
       position = started.position;
@@ -414,7 +448,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     loaded: LoadedMigration,
     events: DescribedEvent[],
     position: number,
-    extra: { steps?: number[]; notCompensated?: number[]; whatIf?: boolean },
+    extra: { steps?: number[]; notCompensated?: number[]; whatIf?: boolean; approvalRequired?: boolean },
   ): MigrationCommandResult {
     return {
       commandId: request.context.commandId,
@@ -427,6 +461,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       replayed: false,
       ...(extra.steps ? { steps: extra.steps } : {}),
       ...(extra.notCompensated ? { notCompensated: extra.notCompensated } : {}),
+      ...(extra.approvalRequired || loaded.state.planApproval === 'pending' ? { approvalRequired: true } : {}),
     };
   }
 

@@ -14,6 +14,8 @@ export interface Config {
   readonly sqliteSynchronous: Synchronous;
   /** Recorded as the actor of every change until authentication exists; marked unauthenticated. */
   readonly defaultActor: string;
+  /** Four eyes: a migration's plan and its rollback wait for ApproveChange by another administrator. */
+  readonly fourEyes: boolean;
 }
 
 /** A configuration value that breaks a rule; the message names the variable and the rule. */
@@ -76,5 +78,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     adminToken,
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', SYNCHRONOUS, 'FULL', (v) => v.toUpperCase()),
     defaultActor,
+    fourEyes: oneOf(env, 'FOUR_EYES', ['on', 'off'], 'off', (v) => v.toLowerCase()) === 'on',
   };
 }

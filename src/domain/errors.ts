@@ -589,6 +589,35 @@ export class RollbackConflict extends DomainError {
   }
 }
 
+export class ApprovalRequired extends DomainError {
+  readonly code = 'APPROVAL_REQUIRED';
+  readonly category = 'conflict';
+  constructor(migrationId: string, subject: 'plan' | 'rollback') {
+    super(
+      `Policy (four eyes): the ${subject} of migration ${migrationId} waits for ApproveChange by another administrator before its first step.`,
+      { details: { migrationId, subject } },
+    );
+  }
+}
+
+export class NothingToApprove extends DomainError {
+  readonly code = 'NOTHING_TO_APPROVE';
+  readonly category = 'conflict';
+  constructor(migrationId: string) {
+    super(`Migration ${migrationId} has no plan or rollback waiting for approval.`, { field: 'migrationId', details: { migrationId } });
+  }
+}
+
+export class SelfApproval extends DomainError {
+  readonly code = 'SELF_APPROVAL';
+  readonly category = 'conflict';
+  constructor(migrationId: string, actor: string) {
+    super(`Policy (four eyes): ${actor} asked for this change to migration ${migrationId} and cannot also approve it; another administrator must.`, {
+      details: { migrationId, actor },
+    });
+  }
+}
+
 export class MigrationNotReversible extends DomainError {
   readonly code = 'MIGRATION_NOT_REVERSIBLE';
   readonly category = 'conflict';

@@ -27,6 +27,7 @@ const ALL_COMMAND_TYPES: Record<AdminCommandType, true> = {
   RunMigration: true,
   FailMigrationStep: true,
   RollbackMigration: true,
+  ApproveChange: true,
 };
 
 const SEED_ENDPOINT = { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };

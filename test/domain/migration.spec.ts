@@ -5,7 +5,9 @@ import {
   type MigrationPlan,
   type StepTopologyEvent,
   LAST_STEP,
+  approvalSubject,
   compensationOf,
+  requireRunnable,
   continuityOf,
   flattenedCategoryName,
   pendingCompensations,
@@ -261,6 +263,36 @@ describe('migration steps and their compensations', () => {
     ]);
     expect(state.status).toBe('RollingBack');
     expect(pendingCompensations(state)).toEqual([1]);
+  });
+});
+
+describe('four eyes (policy)', () => {
+  const planned = (approvalRequired: boolean) => ({ type: 'MigrationPlanned' as const, data: { plan: plan(), deployment: 'default', approvalRequired } });
+
+  it('a plan that needs approval does not run until another administrator approves it', () => {
+    const waiting = foldMigration([planned(true)]);
+    expect(() => requireRunnable(ID, waiting)).toThrow(expect.objectContaining({ code: 'APPROVAL_REQUIRED' }));
+    expect(() => approvalSubject(ID, waiting, 'alice', 'alice')).toThrow(expect.objectContaining({ code: 'SELF_APPROVAL' }));
+    expect(approvalSubject(ID, waiting, 'bob', 'alice')).toBe('plan');
+    const approved = foldMigration([planned(true), { type: 'MigrationApproved', data: { migrationId: ID, subject: 'plan', reason: null } }]);
+    expect(requireRunnable(ID, approved)).toBe(approved.plan);
+    expect(() => approvalSubject(ID, approved, 'bob', 'alice')).toThrow(expect.objectContaining({ code: 'NOTHING_TO_APPROVE' }));
+  });
+
+  it('a rejected plan ends the migration; a rejected rollback request is withdrawn', () => {
+    expect(foldMigration([planned(true), { type: 'MigrationRejected', data: { migrationId: ID, subject: 'plan', reason: 'no window' } }]).status).toBe('Rejected');
+    const requested = foldMigration([
+      planned(false),
+      { type: 'MigrationRollbackRequested', data: { migrationId: ID, reason: 'x', force: false } },
+    ]);
+    expect(approvalSubject(ID, requested, 'bob', 'alice')).toBe('rollback');
+    const withdrawn = foldMigration([
+      planned(false),
+      { type: 'MigrationRollbackRequested', data: { migrationId: ID, reason: 'x', force: false } },
+      { type: 'MigrationRejected', data: { migrationId: ID, subject: 'rollback', reason: null } },
+    ]);
+    expect(withdrawn.rollbackRequest).toBeNull();
+    expect(requireRunnable(ID, foldMigration([planned(false)]))).toBeTruthy();
   });
 });
 

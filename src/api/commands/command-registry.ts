@@ -15,6 +15,7 @@ import {
 import { InvalidInput, UnknownCommand, type SchemaProblem } from './input-errors';
 import {
   AddPersistentChatServerDto,
+  ApproveChangeDto,
   FailMigrationStepDto,
   MigratePoolDto,
   RollbackMigrationDto,
@@ -48,6 +49,7 @@ const MIGRATION_COMMAND_TYPES: ReadonlySet<string> = new Set(Object.keys({
   RunMigration: true,
   FailMigrationStep: true,
   RollbackMigration: true,
+  ApproveChange: true,
 } satisfies Record<MigrationCommandType, true>));
 
 export function isMigrationCommand(command: AdminCommand): command is MigrationCommand {
@@ -307,6 +309,12 @@ const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { rea
       reason: requiredReason(dto, 'RollbackMigration'),
       ...optional('force', dto.force),
     }),
+  }),
+  ApproveChange: define({
+    name: 'ApproveChange',
+    dto: ApproveChangeDto,
+    summary: 'Four eyes: another administrator approves or rejects a migration plan or a requested rollback before its first step.',
+    toCommand: (dto) => ({ type: 'ApproveChange', migrationId: dto.migrationId.toLowerCase(), decision: dto.decision, ...reasonOf(dto) }),
   }),
 };
 

@@ -646,3 +646,20 @@ export class RollbackMigrationDto extends CommandDto {
   @BooleanField({ description: 'Roll back what can be despite conflicts, and record what could not.' })
   force?: boolean;
 }
+
+@ApiSchema({
+  description:
+    'Four eyes (FOUR_EYES=on): a second administrator, not the one who asked, approves or rejects the plan of a migration or its requested rollback. ' +
+    'A rejected plan ends the migration; a rejected rollback is withdrawn.',
+})
+export class ApproveChangeDto extends CommandDto {
+  @MigrationIdField()
+  migrationId!: string;
+
+  @compose(
+    IsDefined({ message: REQUIRED_MESSAGE }),
+    IsIn(['approve', 'reject'], { message: '$property must be one of approve, reject' }),
+    ApiProperty({ enum: ['approve', 'reject'], description: 'The decision.' }),
+  )
+  decision!: 'approve' | 'reject';
+}

@@ -1,4 +1,4 @@
-import { MigrationStateInvalid, type RollbackConflictDetails, assertNever } from '../errors';
+import { ApprovalRequired, MigrationStateInvalid, NothingToApprove, type RollbackConflictDetails, SelfApproval, assertNever } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
 import type { TopologyCommand } from '../topology/commands';
@@ -21,7 +21,10 @@ export type Continuity = {
 };
 
 export type MigrationEvent =
-  | { type: 'MigrationPlanned'; data: { plan: MigrationPlan; deployment: string } }
+  | { type: 'MigrationPlanned'; data: { plan: MigrationPlan; deployment: string; approvalRequired?: boolean } }
+  | { type: 'MigrationApproved'; data: { migrationId: string; subject: ApprovalSubject; reason: string | null } }
+  | { type: 'MigrationRejected'; data: { migrationId: string; subject: ApprovalSubject; reason: string | null } }
+  | { type: 'MigrationRollbackRequested'; data: { migrationId: string; reason: string; force: boolean } }
   | {
       type: 'MigrationStepCompleted';
       data: { migrationId: string; step: number; key: MigrationStepKey; events: StepTopologyEvent[]; continuity: Continuity; note: string | null };
@@ -36,6 +39,9 @@ export type MigrationEvent =
 export type MigrationEventType = MigrationEvent['type'];
 export const MIGRATION_EVENT_TYPES: readonly MigrationEventType[] = [
   'MigrationPlanned',
+  'MigrationApproved',
+  'MigrationRejected',
+  'MigrationRollbackRequested',
   'MigrationStepCompleted',
   'MigrationStepFailed',
   'MigrationCompleted',
@@ -45,7 +51,10 @@ export const MIGRATION_EVENT_TYPES: readonly MigrationEventType[] = [
   'MigrationRolledBack',
 ];
 
-export type MigrationStatus = 'Planned' | 'Running' | 'Completed' | 'Failed' | 'RollingBack' | 'RolledBack';
+export type MigrationStatus = 'Planned' | 'Running' | 'Completed' | 'Failed' | 'RollingBack' | 'RolledBack' | 'Rejected';
+/** What a second administrator approves under the four-eyes policy. */
+export type ApprovalSubject = 'plan' | 'rollback';
+export type Approval = 'notRequired' | 'pending' | 'approved';
 /** Statuses in which the migration still holds its legacy pool: no other may be planned (R20). */
 export const OPEN_STATUSES: readonly MigrationStatus[] = ['Planned', 'Running', 'Failed', 'RollingBack'];
 
@@ -60,16 +69,44 @@ export interface MigrationState {
   /** Steps whose compensation ran (or needed none) and steps a forced rollback could not undo. */
   readonly compensated: ReadonlySet<number>;
   readonly notCompensated: ReadonlySet<number>;
+  /** Four eyes: whether the plan may run. */
+  readonly planApproval: Approval;
+  /** Four eyes: a rollback asked for and waiting for approval (or approved and not yet run). */
+  readonly rollbackRequest: { readonly reason: string; readonly force: boolean; readonly approval: Approval } | null;
 }
 
 export function initialMigrationState(): MigrationState {
-  return { deployment: null, plan: null, status: 'Planned', completed: new Map(), failedStep: null, rollback: null, compensated: new Set(), notCompensated: new Set() };
+  return {
+    deployment: null,
+    plan: null,
+    status: 'Planned',
+    completed: new Map(),
+    failedStep: null,
+    rollback: null,
+    compensated: new Set(),
+    notCompensated: new Set(),
+    planApproval: 'notRequired',
+    rollbackRequest: null,
+  };
 }
 
 export function evolveMigration(state: MigrationState, event: MigrationEvent): MigrationState {
   switch (event.type) {
     case 'MigrationPlanned':
-      return { ...initialMigrationState(), deployment: event.data.deployment, plan: event.data.plan };
+      return {
+        ...initialMigrationState(),
+        deployment: event.data.deployment,
+        plan: event.data.plan,
+        planApproval: event.data.approvalRequired === true ? 'pending' : 'notRequired',
+      };
+    case 'MigrationApproved':
+      return event.data.subject === 'plan'
+        ? { ...state, planApproval: 'approved' }
+        : { ...state, rollbackRequest: state.rollbackRequest ? { ...state.rollbackRequest, approval: 'approved' } : null };
+    case 'MigrationRejected':
+      return event.data.subject === 'plan' ? { ...state, status: 'Rejected' } : { ...state, rollbackRequest: null };
+    case 'MigrationRollbackRequested':
+      return { ...state, rollbackRequest: { reason: event.data.reason, force: event.data.force, approval: 'pending' } };
     case 'MigrationStepCompleted': {
       const completed = new Map(state.completed);
       completed.set(event.data.step, event.data.events);
@@ -108,7 +145,17 @@ export function nextStep(state: MigrationState): number | null {
 export function requireRunnable(migrationId: string, state: MigrationState, action = 'run'): MigrationPlan {
   if (!state.plan) throw new MigrationStateInvalid(migrationId, action, 'unknown', ['Planned', 'Running']);
   if (state.status !== 'Planned' && state.status !== 'Running') throw new MigrationStateInvalid(migrationId, action, state.status, ['Planned', 'Running']);
+  if (state.planApproval === 'pending') throw new ApprovalRequired(migrationId, 'plan');
   return state.plan;
+}
+
+/** Four eyes: what an approval would approve, refused when nothing waits or when the approver asked for it. */
+export function approvalSubject(migrationId: string, state: MigrationState, approver: string, requester: string | null): ApprovalSubject {
+  const subject: ApprovalSubject | null =
+    state.status === 'Planned' && state.planApproval === 'pending' ? 'plan' : state.rollbackRequest?.approval === 'pending' ? 'rollback' : null;
+  if (subject === null) throw new NothingToApprove(migrationId);
+  if (requester !== null && requester === approver) throw new SelfApproval(migrationId, approver);
+  return subject;
 }
 
 /**
@@ -289,6 +336,14 @@ export interface FailMigrationStep {
   readonly step?: number;
 }
 
+/** Four eyes: a second administrator approves (or rejects) a migration's plan or its rollback. */
+export interface ApproveChange {
+  readonly type: 'ApproveChange';
+  readonly migrationId: string;
+  readonly decision: 'approve' | 'reject';
+  readonly reason?: string;
+}
+
 /** Undoes the completed steps with compensating events, last first (R20). */
 export interface RollbackMigration {
   readonly type: 'RollbackMigration';
@@ -298,7 +353,7 @@ export interface RollbackMigration {
   readonly force?: boolean;
 }
 
-export type MigrationProcessCommand = RunMigration | FailMigrationStep | RollbackMigration;
+export type MigrationProcessCommand = RunMigration | FailMigrationStep | RollbackMigration | ApproveChange;
 
 /** What a completed step moved, recorded with it (R17–R19): the export and import say what went and what did not. */
 export function stepNote(plan: MigrationPlan, step: number): string | null {
