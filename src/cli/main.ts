@@ -7,6 +7,7 @@ import { connect } from './api-client';
 import { readWords } from './cmdlet-parser';
 import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, PreparedCmdlet, renderError, renderOutcome, runCmdlet } from './cmdlets';
 import { runScript } from './script';
+import { tokensCommand } from './tokens';
 
 const USAGE = `usage: topo <command>
 
@@ -14,13 +15,18 @@ const USAGE = `usage: topo <command>
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
+  tokens create --name NAME --role ROLE [--expires TIME|DURATION]
+                                          create an API token (admin, operator, auditor, reader); shown once
+  tokens list | tokens revoke <id|name>   list API tokens, revoke one
   <Verb-Noun> [-Parameter value ...]      a Lync Management Shell cmdlet line, verbatim; <cmdlet> -? for its syntax
   version      print the version
   help         this text
 
 Cmdlets: ${CMDLETS.map((c) => c.name).join(', ')}
-Options for cmdlets and run, anywhere on the line:
+Options for cmdlets, run and tokens, anywhere on the line:
   --server URL       through the HTTP API of a server (default: the store in DATA_DIR, in this process)
+  --token TOKEN      API token or OIDC JWT for the server (default: TOPO_TOKEN; locally, without one,
+                     the OS user acts as an admin)
   --json             machine-readable output
   --reason TEXT      the change's reason or ticket (default: TOPO_REASON)
   --deployment NAME  the deployment (default: default)`;
@@ -45,6 +51,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'run':
       return runScriptCommand(argv.slice(1));
+    case 'tokens': {
+      let parsed: { options: GlobalOptions; rest: string[] };
+      try {
+        parsed = globalOptions(argv.slice(1));
+      } catch (error) {
+        console.error(`topo tokens: ${(error as Error).message}`);
+        return 2;
+      }
+      try {
+        return await tokensCommand(parsed.rest, parsed.options);
+      } catch (error) {
+        return connectionFailure(error);
+      }
+    }
     case 'version':
     case '--version':
       console.log(PRODUCT_VERSION);
@@ -62,14 +82,14 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 
-/** Takes `--server URL`, `--json`, `--reason TEXT`, `--deployment NAME` (also `--name=value`) out of the arguments. */
+/** Takes `--server URL`, `--token TOKEN`, `--json`, `--reason TEXT`, `--deployment NAME` (also `--name=value`) out of the arguments. */
 export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { options: GlobalOptions; rest: string[] } {
   const rest: string[] = [];
   const values: Record<string, string> = {};
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const match = /^--(server|reason|deployment)(?:=(.*))?$/s.exec(arg);
+    const match = /^--(server|token|reason|deployment)(?:=(.*))?$/s.exec(arg);
     if (match) {
       const value = match[2] ?? argv[++i];
       if (value === undefined) throw new Error(`--${match[1]!} needs a value`);
@@ -78,7 +98,8 @@ export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = 
     else rest.push(arg);
   }
   const reason = values['reason'] ?? (env['TOPO_REASON'] || undefined);
-  return { options: { json, server: values['server'], reason, deployment: values['deployment'] }, rest };
+  const token = values['token'] ?? (env['TOPO_TOKEN'] || undefined);
+  return { options: { json, server: values['server'], token, reason, deployment: values['deployment'] }, rest };
 }
 
 /** The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is one string. */
@@ -87,7 +108,7 @@ function wordsOf(argv: readonly string[]): string[] {
 }
 
 async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
-  return connect(options.server);
+  return connect(options.server, process.env, options.token);
 }
 
 /** Failing to open the store or read the configuration: one line, exit 2. */

@@ -8,6 +8,7 @@ import { openReadModelDatabase } from '../../projections/runner/read-model-store
 import { READ_MODELS_FILE } from '../../src/application/read-models.module';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import { writeHistory } from '../support/history';
+import { bearer } from '../support/http';
 import { RunningServer, startServer } from '../support/server';
 
 /** Every row of every read model (the serving build), by logical table: what a user can read. */
@@ -43,7 +44,7 @@ function checkpoints(): number[] {
 async function waitUntilLive(server: RunningServer, timeoutMs = 60_000): Promise<void> {
   const start = Date.now();
   for (;;) {
-    const { projections } = (await (await fetch(`${server.url}/api/projections`)).json()) as {
+    const { projections } = (await (await fetch(`${server.url}/api/projections`, { headers: bearer() })).json()) as {
       projections: { state: string; checkpoint: number; headPosition: number; rebuild: unknown }[];
     };
     if (projections.every((p) => p.state === 'live' && p.checkpoint === p.headPosition && p.rebuild === null)) return;
@@ -114,11 +115,11 @@ describe('projections survive SIGKILL', () => {
     const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
     await waitUntilLive(server);
     for (const projection of ALL_PROJECTIONS) {
-      const response = await fetch(`${server.url}/api/projections/${projection.name}/rebuild`, { method: 'POST' });
+      const response = await fetch(`${server.url}/api/projections/${projection.name}/rebuild`, { method: 'POST', headers: bearer() });
       expect(response.status).toBe(202);
     }
     await new Promise((r) => setTimeout(r, 300));
-    const { projections } = (await (await fetch(`${server.url}/api/projections`)).json()) as { projections: { rebuild: unknown }[] };
+    const { projections } = (await (await fetch(`${server.url}/api/projections`, { headers: bearer() })).json()) as { projections: { rebuild: unknown }[] };
     expect(projections.some((p) => p.rebuild !== null)).toBe(true); // killed mid-rebuild, not after
     await kill(server);
 

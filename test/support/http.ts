@@ -1,3 +1,10 @@
+import { TEST_ADMIN_TOKEN } from './server';
+
+/** `Authorization` for a token: the test admin token unless one is given; null sends none. */
+export function bearer(token: string | null = TEST_ADMIN_TOKEN): Record<string, string> {
+  return token === null ? {} : { authorization: `Bearer ${token}` };
+}
+
 export interface CommandResponse {
   readonly status: number;
   readonly headers: Headers;
@@ -6,16 +13,16 @@ export interface CommandResponse {
   readonly body: any;
 }
 
-/** `POST /api/commands/<name>` with a JSON body (a string is sent as it is). */
+/** `POST /api/commands/<name>` with a JSON body (a string is sent as it is), as the test admin unless `token` says otherwise. */
 export async function command(
   baseUrl: string,
   name: string,
   body: unknown,
-  options: { headers?: Record<string, string>; query?: string } = {},
+  options: { headers?: Record<string, string>; query?: string; token?: string | null } = {},
 ): Promise<CommandResponse> {
   const response = await fetch(`${baseUrl}/api/commands/${name}${options.query ? `?${options.query}` : ''}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...options.headers },
+    headers: { 'content-type': 'application/json', ...bearer(options.token), ...options.headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
@@ -33,4 +40,11 @@ export async function seedTopology(baseUrl: string, deployment = 'default'): Pro
     const result = await command(baseUrl, name, { ...body, deployment });
     if (result.status !== 200) throw new Error(`${name} failed: ${JSON.stringify(result.body)}`);
   }
+}
+
+/** `GET <path>` as the test admin (or with `token`; null sends none), the answer parsed as JSON. */
+export async function get(baseUrl: string, pathAndQuery: string, token: string | null = TEST_ADMIN_TOKEN): Promise<CommandResponse> {
+  const response = await fetch(`${baseUrl}${pathAndQuery}`, { headers: bearer(token) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
 }
