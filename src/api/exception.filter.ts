@@ -14,6 +14,9 @@ import { toErrorResponse } from './error-response';
  * A denied attempt (401, 403) is recorded as `AccessDenied` instead; a request the door did not
  * recognise is answered 401 whatever else went wrong with it.
  */
+/** What the body parser answers for a body it could not read: its deployment cannot be known. */
+const UNREADABLE_BODY = new Set(['INVALID_JSON', 'PAYLOAD_TOO_LARGE']);
+
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Api');
@@ -31,7 +34,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const error = thrown instanceof AccessDenied || authentication === undefined || authentication.ok ? thrown : authentication.denial;
     if (error instanceof AccessDenied) {
       const { status, body } = toErrorResponse(error);
-      const record = deniedAttempt(request, error, !isBodyParserError(thrown));
+      const record = deniedAttempt(request, error, !UNREADABLE_BODY.has(toErrorResponse(thrown).body.code));
       void this.denials.record(record).finally(() => void response.status(status).json({ error: body }));
       return;
     }
@@ -47,8 +50,3 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 }
 
-/** body-parser's errors carry a `type` (`entity.parse.failed`, `entity.too.large`, ...) and a status. */
-function isBodyParserError(error: unknown): boolean {
-  const candidate = error as { type?: unknown; status?: unknown } | null;
-  return typeof candidate?.type === 'string' && typeof candidate.status === 'number';
-}
