@@ -9,7 +9,8 @@ import { READ_MODELS_FILE } from '../../src/application/read-models.module';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import { writeHistory } from '../support/history';
 import { bearer } from '../support/http';
-import { RunningServer, startServer } from '../support/server';
+import { RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
+import { ApiTokens } from '../../src/application/api-tokens';
 
 /** Every row of every read model (the serving build), by logical table: what a user can read. */
 function dump(file: string): Record<string, unknown[]> {
@@ -70,6 +71,10 @@ describe('projections survive SIGKILL', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-crash-'));
     const store = new SqliteEventStore({ dataDir });
     await writeHistory(store, 40, 200);
+    // The admin token a first start would issue, issued beforehand: the servers below append nothing.
+    const at = new Date().toISOString();
+    const context = { actor: 'test', roles: [], authenticated: false, commandId: '00000000-0000-4000-8000-00000000a001', correlationId: 'c', causationId: null, reason: null, clientAddress: null, occurredAt: at };
+    await new ApiTokens(store).issue({ name: 'admin', role: 'admin', expiresAt: null, secret: TEST_ADMIN_TOKEN }, context, true);
     // The reference: a clean build of every projection from the start, in this process.
     const cleanDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-clean-'));
     const db = openReadModelDatabase(path.join(cleanDir, READ_MODELS_FILE));
