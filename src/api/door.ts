@@ -76,7 +76,9 @@ const COMMAND_PATH = /^\/api\/commands\/([^/]+)$/;
 /** The request as the policy sees it: its route as declared, and on the command route the command's name. */
 export function attemptOf(request: Request): Attempt {
   const declared = (request.route as { path?: unknown } | undefined)?.path;
-  const route = `${request.method} ${typeof declared === 'string' ? declared : request.path}`;
+  // A HEAD is the GET without its body: the same permission.
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const route = `${method} ${typeof declared === 'string' ? declared : request.path}`;
   const command = route === COMMAND_ROUTE_KEY ? String(request.params['name'] ?? '') : undefined;
   return { route, command };
 }

@@ -4,6 +4,7 @@ import { DomainError } from '../domain';
 import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound, WrongExpectedVersion } from '../event-store/event-store';
 import { auditMetadata, CommandContext } from './audit';
 import { isRole, Role, ROLES } from './authorization';
+import { API_TOKEN_ISSUED } from './streams';
 
 /**
  * API tokens. Their whole life is events in one stream (`api_token-registry`): issuing and revoking
@@ -14,7 +15,7 @@ import { isRole, Role, ROLES } from './authorization';
  */
 
 export const API_TOKEN_STREAM = 'api_token-registry';
-export const TOKEN_ISSUED = 'ApiTokenIssued';
+export const TOKEN_ISSUED = API_TOKEN_ISSUED;
 export const TOKEN_REVOKED = 'ApiTokenRevoked';
 /** The name of the admin token a first start creates. */
 export const FIRST_ADMIN_TOKEN_NAME = 'admin';

@@ -202,6 +202,12 @@ describe('the door: authentication, roles, denied attempts', () => {
     const events = await readStream(dataDir, 'api_token-registry');
     expect(events.at(-1)!.metadata).toMatchObject({ actor: os.userInfo().username, roles: ['admin'], authenticated: false, command: 'RevokeApiToken' });
   });
+
+  it('never writes a credential to its output, and HEAD has the permission of GET', async () => {
+    expect((await fetch(`${server.url}/api/topology`, { method: 'HEAD', headers: bearer(tokens.get('reader')!) })).status).toBe(200);
+    for (const secret of [...tokens.values()]) expect(server.output()).not.toContain(secret);
+    expect(server.output()).not.toContain('x'.repeat(43));
+  });
 });
 
 describe('first start and unsafe configurations', () => {

@@ -1,7 +1,7 @@
 import { auditRow } from '../../projections/audit-trail/audit-trail.projection';
 import { toAuditEntry } from '../../projections/audit-trail/audit-trail.query';
 import { recorded } from '../../projections/runner/testing';
-import { ACCESS_DENIED, accessDeniedStreamId } from '../../src/application/streams';
+import { ACCESS_DENIED, accessDeniedStreamId, API_TOKEN_ISSUED } from '../../src/application/streams';
 
 describe('the audit trail lists denied attempts with the refused commands', () => {
   it('reads an AccessDenied as a refusal of its deployment, with its status and code, about no entity', () => {
@@ -37,5 +37,11 @@ describe('the audit trail lists denied attempts with the refused commands', () =
   it('takes the deployment from the stream when nothing else names it', () => {
     const row = auditRow(recorded(accessDeniedStreamId('_unreadable'), ACCESS_DENIED, { status: 401, error: { code: 'UNAUTHENTICATED' } }, { metadata: { actor: 'anonymous' } }));
     expect(row).toMatchObject({ deployment: '_unreadable', outcome: 'refused', status: 401, error_code: 'UNAUTHENTICATED' });
+  });
+
+  it('keeps an API token issue without its salted hash', () => {
+    const row = auditRow(recorded('api_token-registry', API_TOKEN_ISSUED, { tokenId: 'ab', name: 'ci', role: 'operator', salt: 'c2FsdA', hash: 'aGFzaA', expiresAt: null }, { metadata: { actor: 'admin', command: 'IssueApiToken' } }));
+    expect(JSON.parse(String(row['data']))).toEqual({ tokenId: 'ab', name: 'ci', role: 'operator', expiresAt: null });
+    expect(row).toMatchObject({ outcome: 'accepted', actor: 'admin', command: 'IssueApiToken' });
   });
 });
