@@ -45,8 +45,9 @@ export async function serve(): Promise<void> {
  */
 async function createFirstAdminToken(app: INestApplication, config: Config): Promise<void> {
   if (config.authentication === 'off') return;
+  const tokens = app.get(ApiTokens);
   const commandId = randomUUID();
-  const issued = await app.get(ApiTokens).issue(
+  const issued = await tokens.issue(
     { name: FIRST_ADMIN_TOKEN_NAME, role: 'admin', expiresAt: null, secret: config.adminToken },
     {
       actor: 'topology-ledger',
@@ -61,7 +62,12 @@ async function createFirstAdminToken(app: INestApplication, config: Config): Pro
     },
     true,
   );
-  if (issued === undefined) return;
+  if (issued === undefined) {
+    if (config.adminToken !== undefined && !(await tokens.check(config.adminToken)).ok) {
+      console.error(`topology-ledger: ADMIN_TOKEN is ignored: the store already has API tokens (manage them with 'topo tokens')`);
+    }
+    return;
+  }
   if (config.adminToken !== undefined) {
     console.log(`topology-ledger: first start: API token '${FIRST_ADMIN_TOKEN_NAME}' (role admin) created from ADMIN_TOKEN`);
   } else {

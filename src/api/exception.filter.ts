@@ -7,6 +7,9 @@ import { COMMAND_ROUTE, commandRequestOf } from './command-request';
 import { authenticationOf, deniedAttempt } from './door';
 import { toErrorResponse } from './error-response';
 
+/** What the body parser answers for a body it could not read: its deployment cannot be known. */
+const UNREADABLE_BODY = new Set(['INVALID_JSON', 'PAYLOAD_TOO_LARGE']);
+
 /**
  * Every error leaves as `{ error: { code, message, details } }` with its status; only the unexpected
  * are logged. A refused command (anything but a dry run, a 5xx or an unknown route) is first recorded
@@ -14,9 +17,6 @@ import { toErrorResponse } from './error-response';
  * A denied attempt (401, 403) is recorded as `AccessDenied` instead; a request the door did not
  * recognise is answered 401 whatever else went wrong with it.
  */
-/** What the body parser answers for a body it could not read: its deployment cannot be known. */
-const UNREADABLE_BODY = new Set(['INVALID_JSON', 'PAYLOAD_TOO_LARGE']);
-
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Api');
@@ -49,4 +49,3 @@ export class ApiExceptionFilter implements ExceptionFilter {
       .finally(send);
   }
 }
-
