@@ -229,6 +229,13 @@ describe('first start and unsafe configurations', () => {
     expect(second.output()).not.toContain('topo_');
     expect((await get(second.url, '/api/topology', printed![1]!)).status).toBe(200);
     await second.stop();
+
+    // No server on DATA_DIR: the CLI runs the product in its own process, as the OS user.
+    const local = await topo(dataDir, ['tokens', 'create', '--name', 'admin2', '--role', 'admin']);
+    expect(local.stderr).not.toContain('served by');
+    expect([local.status, local.stdout.trim()]).toEqual([0, expect.stringMatching(/^topo_/)]);
+    const events = await readStream(dataDir, 'api_token-registry');
+    expect(events.at(-1)!.metadata).toMatchObject({ actor: os.userInfo().username, roles: ['admin'], authenticated: false, command: 'IssueApiToken' });
   });
 
   it('refuses to bind another interface without authentication, naming HOST; on loopback it serves everyone as TOPO_DEFAULT_ACTOR', async () => {
