@@ -14,6 +14,8 @@
  *   --first-seq K        number of the first SIP address, `sip:chat<K>@contoso.com` (default 0)
  *   --watch-pid PID      also report that process's CPU use over the measured window (Linux /proc)
  *
+ * Requests carry `Authorization: Bearer $TOPO_TOKEN` when that variable is set.
+ *
  * Prints one JSON line, a `LoadResult`.
  */
 import * as fs from 'node:fs';
@@ -86,6 +88,13 @@ export interface Reply {
   readonly body: string | undefined;
 }
 
+let authorization: Record<string, string> | undefined;
+/** The API token of the environment (`TOPO_TOKEN`), read once. */
+function authHeaders(): Record<string, string> {
+  authorization ??= process.env['TOPO_TOKEN'] ? { authorization: `Bearer ${process.env['TOPO_TOKEN']}` } : {};
+  return authorization;
+}
+
 /** One POST over `agent`; the body of a 200 is drained unread unless `readOk`. */
 export function post(agent: http.Agent, target: URL, path: string, body: string, timeoutMs: number, readOk = false): Promise<Reply> {
   return new Promise<Reply>((resolve, reject) => {
@@ -96,7 +105,7 @@ export function post(agent: http.Agent, target: URL, path: string, body: string,
         path,
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...authHeaders() },
       },
       (response) => {
         const status = response.statusCode ?? 0;

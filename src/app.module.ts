@@ -1,7 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { CommandsController } from './api/commands.controller';
+import { DoorGuard } from './api/door';
+import { TokensController } from './api/tokens.controller';
+import { AccessDeniedRecorder } from './application/access-denied-recorder';
+import { ApiTokens } from './application/api-tokens';
+import { Authenticator, LOCAL_SESSION, LocalSession } from './application/authentication';
 import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
 import { MigrationsController } from './api/migrations.controller';
@@ -18,13 +23,18 @@ import { EventStoreModule } from './event-store/event-store.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: Config, store: EventStore): DynamicModule {
+  static forRoot(config: Config, store: EventStore, localSession: LocalSession): DynamicModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController, MigrationsController],
+      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        { provide: APP_GUARD, useClass: DoorGuard },
+        { provide: LOCAL_SESSION, useValue: localSession },
+        ApiTokens,
+        Authenticator,
+        AccessDeniedRecorder,
         TopologyRepository,
         RefusalRecorder,
         ExecuteTopologyCommandHandler,

@@ -5,7 +5,13 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import type { Config, LogLevel } from './config/config';
 import { openEventStore } from './event-store/open-event-store';
+import { randomBytes } from 'node:crypto';
 import { setUpOpenApi } from './api/openapi';
+import { doorMiddleware } from './api/door';
+import { RateLimiter } from './api/rate-limit';
+import { securityHeaders } from './api/security-headers';
+import { ApiTokens } from './application/api-tokens';
+import { Authenticator, LocalSession } from './application/authentication';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -16,18 +22,32 @@ const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
 };
 
+/** The largest JSON body accepted; a larger one is answered 413 PAYLOAD_TOO_LARGE. */
+export const BODY_LIMIT = '64kb';
+
 /**
  * Opens the event store, then builds the HTTP application on it (not yet listening): used by
- * `main.ts` and `topo serve`. Closing the application closes the store.
+ * `main.ts`, `topo serve` and the CLI's in-process server. Closing the application closes the store.
+ * The local session's secret (see `LocalSession`) is `app.get(LOCAL_SESSION)`.
  */
 export async function createApp(config: Config): Promise<INestApplication> {
   const store = openEventStore(config);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store), {
+  const localSession: LocalSession = { secret: `topo_local_${randomBytes(32).toString('base64url')}` };
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store, localSession), {
     logger: NEST_LEVELS[config.logLevel],
     abortOnError: false,
     bodyParser: false,
   });
-  app.useBodyParser('json', { limit: '1mb' });
+  try {
+    await app.get(ApiTokens).start();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
+  app.use(securityHeaders);
+  app.use(doorMiddleware(app.get(Authenticator), new RateLimiter(config.rateLimit)));
+  app.useBodyParser('json', { limit: BODY_LIMIT });
   app.disable('x-powered-by');
   // Command results and read models change with every write: an ETag would be computed and never match.
   app.set('etag', false);

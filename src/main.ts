@@ -2,15 +2,21 @@ import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
 import { StoreFileError } from './event-store/sqlite/sqlite-schema';
 import { announceServer, localUrl } from './config/running-server';
+import type { INestApplication } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ApiTokens, FIRST_ADMIN_TOKEN_NAME } from './application/api-tokens';
+import { LOCAL_SESSION, LocalSession } from './application/authentication';
+import type { Config } from './config/config';
 
 /** Starts the server; any error that stops it is one line on stderr and a non-zero exit. */
 export async function serve(): Promise<void> {
   try {
     const config = loadConfig();
     const app = await createApp(config);
+    await createFirstAdminToken(app, config);
     await app.listen(config.port, config.host);
     const address = app.getHttpServer().address() as { port: number } | null;
-    const withdraw = announceServer(config.dataDir, localUrl(config.host, address?.port ?? config.port));
+    const withdraw = announceServer(config.dataDir, localUrl(config.host, address?.port ?? config.port), app.get<LocalSession>(LOCAL_SESSION).secret);
     // Our own handlers (rather than Nest's shutdown hooks, which re-raise the signal) so that a
     // requested stop closes the store and exits 0.
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -30,6 +36,45 @@ export async function serve(): Promise<void> {
     }
     console.error(`topology-ledger: failed to start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
+  }
+}
+
+/**
+ * On the first start of a store that never had an API token, creates the admin token: ADMIN_TOKEN
+ * when it is set (not printed: its owner knows it), else a generated one, printed this once.
+ */
+async function createFirstAdminToken(app: INestApplication, config: Config): Promise<void> {
+  if (config.authentication === 'off') return;
+  const tokens = app.get(ApiTokens);
+  const commandId = randomUUID();
+  const issued = await tokens.issue(
+    { name: FIRST_ADMIN_TOKEN_NAME, role: 'admin', expiresAt: null, secret: config.adminToken },
+    {
+      actor: 'topology-ledger',
+      roles: [],
+      authenticated: false,
+      commandId,
+      correlationId: commandId,
+      causationId: null,
+      reason: 'first start',
+      clientAddress: null,
+      occurredAt: new Date().toISOString(),
+    },
+    true,
+  );
+  if (issued === undefined) {
+    if (config.adminToken !== undefined && !(await tokens.check(config.adminToken)).ok) {
+      console.error(`topology-ledger: ADMIN_TOKEN is ignored: the store already has API tokens (manage them with 'topo tokens')`);
+    }
+    return;
+  }
+  if (config.adminToken !== undefined) {
+    console.log(`topology-ledger: first start: API token '${FIRST_ADMIN_TOKEN_NAME}' (role admin) created from ADMIN_TOKEN`);
+  } else {
+    console.log(
+      `topology-ledger: first start: created API token '${FIRST_ADMIN_TOKEN_NAME}' (role admin). It is shown this once; keep it:\n\n    ${issued.secret}\n\n` +
+        `Send it as 'Authorization: Bearer <token>' (the CLI: --token or TOPO_TOKEN), and create named tokens with 'topo tokens create'.`,
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import type { JsonObject, JsonValue, RecordedEvent } from '../../src/event-store/event-store';
 import type { TopologyCommandType, TopologyEventType } from '../../src/domain';
+import { ACCESS_DENIED, API_TOKEN_ISSUED } from '../../src/application/streams';
 import type { Change, Projection, Row } from '../runner/projection';
 
 /**
@@ -10,8 +11,9 @@ import type { Change, Projection, Row } from '../runner/projection';
  */
 
 export const AUDIT_TABLE = 'entries';
-/** The event type under which refused commands and denied attempts are recorded. */
+/** The event type under which refused commands are recorded. */
 export const COMMAND_REFUSED = 'CommandRefused';
+export { ACCESS_DENIED };
 
 export type AuditOutcome = 'accepted' | 'refused';
 
@@ -234,7 +236,7 @@ export function entityOf(eventType: string, data: JsonObject): AuditEntity | nul
 }
 
 // The streams whose id ends with the deployment; other streams (`migration-<id>`) name their entity.
-const DEPLOYMENT_STREAM = /^(?:topology|refused_command)-(.+)$/;
+const DEPLOYMENT_STREAM = /^(?:topology|refused_command|access_denied)-(.+)$/;
 const OTHER_STREAM = /^([a-z][a-zA-Z0-9]*)-(.+)$/;
 
 /** An entity from a stream id such as `migration-<id>`, for events whose data names none. */
@@ -295,18 +297,25 @@ function rolesText(roles: JsonValue[]): string {
 }
 
 function deploymentOf(event: RecordedEvent, metadata: JsonObject): string | null {
-  const named = text(metadata['deployment']) ?? (event.type === COMMAND_REFUSED ? text(event.data['deployment']) : null);
+  const named = text(metadata['deployment']) ?? (event.type === COMMAND_REFUSED || event.type === ACCESS_DENIED ? text(event.data['deployment']) : null);
   if (named !== null) return named;
   const match = DEPLOYMENT_STREAM.exec(event.streamId);
   return match ? (match[1] ?? null) : null;
 }
 
+/** An API token's salted hash stays in the log, out of the rows auditors page through. */
+function withoutTokenHash(data: JsonObject): JsonObject {
+  const { salt: _salt, hash: _hash, ...rest } = data;
+  return rest;
+}
+
 /** The row of one event. Runs for every event of a rebuild: a few property reads and two JSON encodings. */
 export function auditRow(event: RecordedEvent): Row {
   const metadata = isJsonObject(event.metadata) ? event.metadata : EMPTY;
-  const data = isJsonObject(event.data) ? event.data : EMPTY;
-  const refused = event.type === COMMAND_REFUSED;
-  const entity = entityOf(event.type, data) ?? entityOfStream(event.streamId);
+  const data = !isJsonObject(event.data) ? EMPTY : event.type === API_TOKEN_ISSUED ? withoutTokenHash(event.data) : event.data;
+  // A denied attempt is a refusal too: its data has the status and error a refused command has.
+  const refused = event.type === COMMAND_REFUSED || event.type === ACCESS_DENIED;
+  const entity = event.type === ACCESS_DENIED ? null : (entityOf(event.type, data) ?? entityOfStream(event.streamId));
   const roles = metadata['roles'];
   const authenticated = metadata['authenticated'];
   const error = refused ? data['error'] : undefined;
@@ -326,8 +335,8 @@ export function auditRow(event: RecordedEvent): Row {
     actor: text(metadata['actor']),
     roles: Array.isArray(roles) ? rolesText(roles) : null,
     authenticated: typeof authenticated === 'boolean' ? (authenticated ? 1 : 0) : null,
-    // The caller's reason or ticket; else the reason the domain recorded on a removal.
-    reason: text(metadata['reason']) ?? text(data['reason']),
+    // The caller's reason or ticket; else the reason the domain recorded on a removal (a denial's is in its error).
+    reason: text(metadata['reason']) ?? (event.type === ACCESS_DENIED ? null : text(data['reason'])),
     client_address: text(metadata['clientAddress']),
     occurred_at: canonicalTime(metadata['occurredAt']) ?? createdTime(event.created),
     entity_kind: entity?.kind ?? null,

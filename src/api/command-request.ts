@@ -1,9 +1,9 @@
 import type { Request } from 'express';
 import { commandIdFrom, CommandContext } from '../application/audit';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '../application/streams';
-import type { Config } from '../config/config';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
+import { principalOf, requestContext } from './door';
 
 /** What a `POST /api/commands/<Name>` asks for and who asks, read once from the request. */
 export interface CommandRequest {
@@ -37,7 +37,7 @@ function parseWhatIf(value: unknown): boolean {
  * filter see the same command id and time). A request whose body could not even be parsed still
  * gets one, so that its refusal is recorded like any other.
  */
-export function commandRequestOf(request: Request, config: Config): CommandRequest {
+export function commandRequestOf(request: Request): CommandRequest {
   const cached = (request as unknown as Record<symbol, CommandRequest | undefined>)[KEY];
   if (cached) return cached;
   const body: unknown = request.body;
@@ -59,17 +59,8 @@ export function commandRequestOf(request: Request, config: Config): CommandReque
     deployment: DEPLOYMENT_PATTERN.test(rawDeployment) ? rawDeployment : UNREADABLE_DEPLOYMENT,
     input,
     whatIf,
-    context: {
-      actor: config.defaultActor,
-      roles: ['admin'],
-      authenticated: false,
-      commandId,
-      correlationId: header(request, 'x-correlation-id') ?? commandId,
-      causationId: header(request, 'x-causation-id') ?? null,
-      reason,
-      clientAddress: request.ip ?? null,
-      occurredAt: new Date().toISOString(),
-    },
+    // The actor is the verified principal of the request, never anything the body says.
+    context: { ...requestContext(request, principalOf(request), commandId), reason },
   };
   (request as unknown as Record<symbol, CommandRequest>)[KEY] = parsed;
   return parsed;

@@ -1,11 +1,9 @@
-import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { commandFingerprint } from '../application/audit';
 import { ExecuteMigrationCommand, MigrationCommandResult } from '../application/execute-migration-command';
 import { ExecuteTopologyCommand, TopologyCommandResult } from '../application/execute-topology-command';
-import type { Config } from '../config/config';
-import { CONFIG } from '../config/config.module';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { assertWhatIf, commandRequestOf } from './command-request';
 import { isMigrationCommand, parseCommandBody } from './commands/command-registry';
@@ -16,15 +14,12 @@ import { isMigrationCommand, parseCommandBody } from './commands/command-registr
  */
 @Controller('api/commands')
 export class CommandsController {
-  constructor(
-    private readonly commandBus: CommandBus,
-    @Inject(CONFIG) private readonly config: Config,
-  ) {}
+  constructor(private readonly commandBus: CommandBus) {}
 
   @Post(':name')
   @HttpCode(200)
   async execute(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<JsonObject> {
-    const { name, deployment, input, context, whatIf } = commandRequestOf(request, this.config);
+    const { name, deployment, input, context, whatIf } = commandRequestOf(request);
     assertWhatIf(request);
     const { command } = await parseCommandBody(name, input);
     const fingerprint = commandFingerprint(name, deployment, withoutIdentity(input));

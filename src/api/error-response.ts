@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { AccessDenied } from '../application/authorization';
 import { DomainError } from '../domain';
 import { EventStoreError, JsonObject } from '../event-store/event-store';
 import { ProjectionLagging, UnknownProjection } from '../../projections/runner/projection-runner';
@@ -15,6 +16,9 @@ const CATEGORY_STATUS = { invalid: HttpStatus.BAD_REQUEST, not_found: HttpStatus
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof DomainError) {
     return { status: CATEGORY_STATUS[error.category], body: { code: error.code, message: error.message, details: error.details as JsonObject } };
+  }
+  if (error instanceof AccessDenied) {
+    return { status: error.status, body: { code: error.code, message: error.message, details: error.details } };
   }
   if (error instanceof ProjectionLagging) {
     const lag = error.statuses.map((s) => ({ name: s.name, checkpoint: s.checkpoint, state: s.state, lagEvents: s.lagEvents, lagMs: s.lagMs }));

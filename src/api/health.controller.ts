@@ -2,7 +2,10 @@ import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { PRODUCT_VERSION } from '../version';
+import { Public } from './door';
 
+/** Outside the door: load balancers and the CLI call it without credentials. */
+@Public()
 @Controller()
 export class HealthController {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}

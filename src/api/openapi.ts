@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
+import { COMMAND_ROUTE_KEY, rolesAllowed } from '../application/authorization';
 import { COMMANDS } from './commands/command-registry';
 import { PRODUCT_VERSION } from '../version';
 
@@ -38,10 +39,13 @@ export function setUpOpenApi(app: INestApplication): void {
     .setTitle('topology-ledger')
     .setDescription('Event-sourced topology of Lync Server 2013 / Skype for Business Persistent Chat deployments')
     .setVersion(PRODUCT_VERSION)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API token (topo tokens create) or an OIDC JWT' }, 'bearer')
     .build();
   const definitions = [...COMMANDS.values()];
   const document = SwaggerModule.createDocument(app, config, { extraModels: definitions.map((d) => d.dto) });
   delete document.paths['/api/commands/{name}'];
+  // Every route but /health needs a credential.
+  document.security = [{ bearer: [] }];
   for (const definition of definitions) {
     document.paths[`/api/commands/${definition.name}`] = {
       post: {
@@ -57,6 +61,11 @@ export function setUpOpenApi(app: INestApplication): void {
         responses: {
           '200': { description: 'Accepted: the events appended (or, with whatIf, that would be)', content: { 'application/json': { schema: RESULT_SCHEMA } } },
           '400': { description: 'Invalid input: details.field and details.rule name what and why', content: { 'application/json': { schema: ERROR_SCHEMA } } },
+          '401': { description: 'No credential, or one that is unknown, revoked or expired', content: { 'application/json': { schema: ERROR_SCHEMA } } },
+          '403': {
+            description: `The caller's role may not run it; roles that may: ${rolesAllowed({ route: COMMAND_ROUTE_KEY, command: definition.name }).join(', ')}`,
+            content: { 'application/json': { schema: ERROR_SCHEMA } },
+          },
           '404': { description: 'Unknown command or entity', content: { 'application/json': { schema: ERROR_SCHEMA } } },
           '409': { description: 'Illegal in the current topology (details.rule) or a concurrency conflict', content: { 'application/json': { schema: ERROR_SCHEMA } } },
         },

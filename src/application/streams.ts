@@ -17,3 +17,9 @@ export const UNREADABLE_DEPLOYMENT = '_unreadable';
 export const topologyStreamId = (deployment: string): string => `${TOPOLOGY_CATEGORY}-${deployment}`;
 export const refusalStreamId = (deployment: string): string => `${REFUSAL_CATEGORY}-${deployment}`;
 export const migrationStreamId = (migrationId: string): string => `${MIGRATION_CATEGORY}-${migrationId}`;
+export const ACCESS_DENIED_CATEGORY = 'access_denied';
+/** The event type of a denied attempt (401, 403), in `access_denied-<deployment>`. */
+export const ACCESS_DENIED = 'AccessDenied';
+export const accessDeniedStreamId = (deployment: string): string => `${ACCESS_DENIED_CATEGORY}-${deployment}`;
+/** The event type of an API token's issue, in `api_token-registry`; its data holds the token's salted hash. */
+export const API_TOKEN_ISSUED = 'ApiTokenIssued';

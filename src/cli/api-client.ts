@@ -1,5 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
+import * as os from 'node:os';
 import { createApp } from '../app';
+import { LOCAL_SESSION, LOCAL_USER_HEADER, LocalSession } from '../application/authentication';
 import { loadConfig } from '../config/config';
 import { runningServer } from '../config/running-server';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
@@ -33,9 +35,27 @@ export interface CommandOptions {
   readonly correlationId?: string | undefined;
 }
 
+/**
+ * How a client proves who it is: an API token or OIDC JWT, or a local session's secret with the OS
+ * user it runs as (an OS-level admin, recorded unverified).
+ */
+export type Credential = { readonly token: string } | { readonly localSecret: string; readonly osUser: string };
+
 /** One client of the HTTP API, for the CLI's remote (`--server URL`) and local (in-process server) modes alike. */
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  private readonly auth: Record<string, string>;
+
+  constructor(
+    readonly baseUrl: string,
+    credential?: Credential,
+  ) {
+    this.auth =
+      credential === undefined
+        ? {}
+        : 'token' in credential
+          ? { authorization: `Bearer ${credential.token}` }
+          : { authorization: `Bearer ${credential.localSecret}`, [LOCAL_USER_HEADER]: credential.osUser };
+  }
 
   async command(name: string, body: JsonObject, options: CommandOptions = {}): Promise<CommandResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -72,10 +92,15 @@ export class ApiClient {
     return heads.length > 0 ? Math.max(...heads) : undefined;
   }
 
+  /** Any other call of the API (`POST /api/tokens`, ...), with a JSON body when one is given. */
+  async send(method: 'GET' | 'POST' | 'DELETE', path: string, body?: JsonObject): Promise<JsonObject> {
+    return this.request(method, path, body === undefined ? {} : { 'content-type': 'application/json' }, body === undefined ? undefined : JSON.stringify(body));
+  }
+
   private async request(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<JsonObject> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+      response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, { method, headers: { ...headers, ...this.auth }, ...(body !== undefined ? { body } : {}) });
     } catch (error) {
       const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error instanceof Error ? error.message : String(error));
       throw new ApiError(0, 'SERVER_UNREACHABLE', `cannot reach ${this.baseUrl}: ${cause}`, {});
@@ -106,20 +131,34 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/** The name of the OS user this process runs as, recorded as the actor of local changes. */
+export function osUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'local';
+  }
+}
+
 /**
- * With a server URL, a client of that server. Without one, the server running on DATA_DIR if there
- * is one, else the product itself, in this process, on the store in DATA_DIR (configuration from the environment, as `topo serve`), listening on an
+ * With a server URL, a client of that server, with `token` (`--token`, `TOPO_TOKEN`). Without one,
+ * the server running on DATA_DIR if there is one, else the product itself, in this process, on the
+ * store in DATA_DIR (configuration from the environment, as `topo serve`), listening on an
  * ephemeral loopback port: local and remote commands take the very same path through the API.
+ * Locally, without a token, the CLI is an OS-level admin (it could open the store file itself):
+ * it uses the local session's secret and the actor recorded is the OS user, unauthenticated.
  */
-export async function connect(server: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
-  if (server !== undefined) return { client: new ApiClient(server), close: async () => undefined };
+export async function connect(server: string | undefined, env: NodeJS.ProcessEnv = process.env, token: string | undefined = env['TOPO_TOKEN'] || undefined): Promise<Connection> {
+  if (server !== undefined) return { client: new ApiClient(server, token !== undefined ? { token } : undefined), close: async () => undefined };
   const config = loadConfig(env);
   // A server already runs on this DATA_DIR: go through it rather than open the store and the read
   // models a second time beside it.
   const running = runningServer(config.dataDir);
   if (running !== undefined) {
     console.error(`topo: DATA_DIR is served by the server at ${running.url} (pid ${running.pid}); sending the command there`);
-    return { client: new ApiClient(running.url), close: async () => undefined };
+    const credential: Credential | undefined =
+      token !== undefined ? { token } : running.localSecret !== undefined ? { localSecret: running.localSecret, osUser: osUser() } : undefined;
+    return { client: new ApiClient(running.url, credential), close: async () => undefined };
   }
   const app: INestApplication = await createApp({ ...config, logLevel: config.logLevel === 'silent' ? 'silent' : 'error' });
   try {
@@ -129,5 +168,6 @@ export async function connect(server: string | undefined, env: NodeJS.ProcessEnv
     throw error;
   }
   const address = app.getHttpServer().address() as { port: number };
-  return { client: new ApiClient(`http://127.0.0.1:${address.port}`), close: () => app.close() };
+  const credential: Credential = token !== undefined ? { token } : { localSecret: app.get<LocalSession>(LOCAL_SESSION).secret, osUser: osUser() };
+  return { client: new ApiClient(`http://127.0.0.1:${address.port}`, credential), close: () => app.close() };
 }

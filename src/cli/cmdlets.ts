@@ -19,6 +19,8 @@ import {
 /** The global options of a cmdlet line or script: `--server`, `--json`, `--reason`, `--deployment`. */
 export interface GlobalOptions {
   readonly server?: string | undefined;
+  /** An API token or OIDC JWT (`--token`, default `TOPO_TOKEN`). */
+  readonly token?: string | undefined;
   readonly json: boolean;
   readonly reason?: string | undefined;
   readonly deployment?: string | undefined;

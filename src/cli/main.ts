@@ -9,6 +9,7 @@ import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, P
 import { MIGRATE_USAGE, runMigrate } from './migrate';
 import { READ_USAGE, runRead } from './read';
 import { runScript } from './script';
+import { tokensCommand } from './tokens';
 
 const USAGE = `usage: topo <command>
 
@@ -19,13 +20,18 @@ ${READ_USAGE}
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
   migrate plan|run|step|fail|rollback|status|runbook ...
                                           plan, run and roll back a migration from legacy Group Chat (topo migrate --help)
+  tokens create --name NAME --role ROLE [--expires TIME|DURATION]
+                                          create an API token (admin, operator, auditor, reader); shown once
+  tokens list | tokens revoke <id|name>   list API tokens, revoke one
   <Verb-Noun> [-Parameter value ...]      a Lync Management Shell cmdlet line, verbatim; <cmdlet> -? for its syntax
   version      print the version
   help         this text
 
 Cmdlets: ${CMDLETS.map((c) => c.name).join(', ')}
-Options for cmdlets and run, anywhere on the line:
+Options for cmdlets, run and tokens, anywhere on the line:
   --server URL       through the HTTP API of a server (default: the store in DATA_DIR, in this process)
+  --token TOKEN      API token or OIDC JWT for the server (default: TOPO_TOKEN; locally, without one,
+                     the OS user acts as an admin)
   --json             machine-readable output
   --reason TEXT      the change's reason or ticket (default: TOPO_REASON)
   --deployment NAME  the deployment (default: default)`;
@@ -57,6 +63,20 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runScriptCommand(argv.slice(1));
     case 'migrate':
       return productCommand('migrate', argv.slice(1), runMigrate, MIGRATE_USAGE);
+    case 'tokens': {
+      let parsed: { options: GlobalOptions; rest: string[] };
+      try {
+        parsed = globalOptions(argv.slice(1));
+      } catch (error) {
+        console.error(`topo tokens: ${(error as Error).message}`);
+        return 2;
+      }
+      try {
+        return await tokensCommand(parsed.rest, parsed.options);
+      } catch (error) {
+        return connectionFailure(error);
+      }
+    }
     case 'version':
     case '--version':
       console.log(PRODUCT_VERSION);
@@ -74,14 +94,14 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 
-/** Takes `--server URL`, `--json`, `--reason TEXT`, `--deployment NAME` (also `--name=value`) out of the arguments. */
+/** Takes `--server URL`, `--token TOKEN`, `--json`, `--reason TEXT`, `--deployment NAME` (also `--name=value`) out of the arguments. */
 export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { options: GlobalOptions; rest: string[] } {
   const rest: string[] = [];
   const values: Record<string, string> = {};
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const match = /^--(server|reason|deployment)(?:=(.*))?$/s.exec(arg);
+    const match = /^--(server|token|reason|deployment)(?:=(.*))?$/s.exec(arg);
     if (match) {
       const value = match[2] ?? argv[++i];
       if (value === undefined) throw new Error(`--${match[1]!} needs a value`);
@@ -90,7 +110,8 @@ export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = 
     else rest.push(arg);
   }
   const reason = values['reason'] ?? (env['TOPO_REASON'] || undefined);
-  return { options: { json, server: values['server'], reason, deployment: values['deployment'] }, rest };
+  const token = values['token'] ?? (env['TOPO_TOKEN'] || undefined);
+  return { options: { json, server: values['server'], token, reason, deployment: values['deployment'] }, rest };
 }
 
 /** The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is one string. */
@@ -99,7 +120,7 @@ function wordsOf(argv: readonly string[]): string[] {
 }
 
 async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
-  return connect(options.server);
+  return connect(options.server, process.env, options.token);
 }
 
 /** Failing to open the store or read the configuration: one line, exit 2. */

@@ -36,11 +36,11 @@ async function follow(statuses: Statuses, names: readonly string[], out: NodeJS.
 }
 
 /**
- * `topo projections rebuild [name] [--server URL]`: replays the log from the start into new tables
+ * `topo projections rebuild [name] [--server URL]` (with the admin token in `TOPO_TOKEN`): replays the log from the start into new tables
  * (the current ones answer until the new ones have caught up). Without `--server` it works on the
  * store in DATA_DIR and must not run beside a server on the same DATA_DIR: use `--server` then.
  */
-export async function rebuildProjections(name: string | undefined, server: string | undefined): Promise<number> {
+export async function rebuildProjections(name: string | undefined, server: string | undefined, token: string | undefined = process.env['TOPO_TOKEN'] || undefined): Promise<number> {
   const known = ALL_PROJECTIONS.map((p) => p.name);
   if (name !== undefined && !known.includes(name)) {
     console.error(`topo: PROJECTION_NOT_FOUND: no projection named '${name}'; known: ${known.join(', ')}`);
@@ -49,14 +49,15 @@ export async function rebuildProjections(name: string | undefined, server: strin
   const names = name === undefined ? known : [name];
   let final: ProjectionStatus[];
   if (server !== undefined) {
+    const auth: Record<string, string> = token !== undefined ? { authorization: `Bearer ${token}` } : {};
     for (const n of names) {
-      const response = await fetch(`${server}/api/projections/${n}/rebuild`, { method: 'POST' });
+      const response = await fetch(`${server}/api/projections/${n}/rebuild`, { method: 'POST', headers: auth });
       if (response.status !== 202) {
         console.error(`topo: rebuild of ${n} refused: ${response.status} ${await response.text()}`);
         return 1;
       }
     }
-    final = await follow(async () => ((await (await fetch(`${server}/api/projections`)).json()) as { projections: ProjectionStatus[] }).projections, names, process.stdout);
+    final = await follow(async () => ((await (await fetch(`${server}/api/projections`, { headers: auth })).json()) as { projections: ProjectionStatus[] }).projections, names, process.stdout);
   } else {
     const config = loadConfig();
     const store = openEventStore(config);

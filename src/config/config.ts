@@ -12,10 +12,27 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly adminToken: string | undefined;
   readonly sqliteSynchronous: Synchronous;
-  /** Recorded as the actor of every change until authentication exists; marked unauthenticated. */
+  /** With `authentication: 'off'`, recorded as the actor of every change; marked unauthenticated. */
   readonly defaultActor: string;
+  /** `on`: every `/api` request needs a credential (API token or OIDC JWT); `off`: loopback only, everyone is `defaultActor`. */
+  readonly authentication: 'on' | 'off';
+  /** OpenID Connect bearer tokens, when an issuer is configured. */
+  readonly oidc: OidcConfig | undefined;
+  /** Requests per second per principal (twice that in a burst); 0 turns the limit off. */
+  readonly rateLimit: number;
   /** Four eyes: a migration's plan and its rollback wait for ApproveChange by another administrator. */
   readonly fourEyes: boolean;
+}
+
+/** Where OIDC JWTs come from and how their claim becomes a role. */
+export interface OidcConfig {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwksUrl: string;
+  /** A claim name, or a dotted path into nested claims (`realm_access.roles`); its value is a string or a list of strings. */
+  readonly roleClaim: string;
+  /** Claim value → role. A value the map does not name gives no role. */
+  readonly roleMap: ReadonlyMap<string, string>;
 }
 
 /** A configuration value that breaks a rule; the message names the variable and the rule. */
@@ -69,6 +86,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError('TOPO_DEFAULT_ACTOR', 'must be 1-128 letters, digits, or . @ \\ - _', defaultActor);
   }
 
+  const authentication = oneOf(env, 'AUTHENTICATION', ['on', 'off'] as const, 'on', (v) => v.toLowerCase());
+  if (authentication === 'off' && !isLoopback(host)) {
+    throw new ConfigError('HOST', 'must be a loopback address (127.0.0.1, ::1 or localhost) while AUTHENTICATION=off', host);
+  }
+
+  const rawRateLimit = (env['RATE_LIMIT'] ?? '').trim();
+  const rateLimit = rawRateLimit === '' ? DEFAULT_RATE_LIMIT : /^\d{1,7}$/.test(rawRateLimit) ? Number(rawRateLimit) : NaN;
+  if (!Number.isInteger(rateLimit)) {
+    throw new ConfigError('RATE_LIMIT', 'must be a whole number of requests per second per principal (0 turns the limit off)', rawRateLimit);
+  }
+
   return {
     port,
     host,
@@ -79,5 +107,57 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', SYNCHRONOUS, 'FULL', (v) => v.toUpperCase()),
     defaultActor,
     fourEyes: oneOf(env, 'FOUR_EYES', ['on', 'off'], 'off', (v) => v.toLowerCase()) === 'on',
+    authentication,
+    oidc: oidcConfig(env),
+    rateLimit,
   };
+}
+
+/** Requests per second per principal when `RATE_LIMIT` is unset. */
+export const DEFAULT_RATE_LIMIT = 300;
+
+/** Whether `host` binds the loopback interface only. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+const ROLE_NAMES = ['admin', 'operator', 'auditor', 'reader'];
+
+function httpUrl(env: Env, variable: string): string {
+  const raw = (env[variable] ?? '').trim();
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, 'must be an http:// or https:// URL', raw);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(variable, 'must be an http:// or https:// URL', raw);
+  return raw;
+}
+
+function oidcConfig(env: Env): OidcConfig | undefined {
+  const issuer = (env['OIDC_ISSUER'] ?? '').trim();
+  if (issuer === '') {
+    for (const variable of ['OIDC_AUDIENCE', 'OIDC_JWKS_URL', 'OIDC_ROLE_MAP']) {
+      if ((env[variable] ?? '').trim() !== '') throw new ConfigError(variable, 'needs OIDC_ISSUER', env[variable] ?? '');
+    }
+    return undefined;
+  }
+  const audience = (env['OIDC_AUDIENCE'] ?? '').trim();
+  if (audience === '') throw new ConfigError('OIDC_AUDIENCE', 'is required with OIDC_ISSUER', audience);
+  const rawMap = (env['OIDC_ROLE_MAP'] ?? '').trim();
+  const roleMap = new Map<string, string>();
+  for (const pair of rawMap.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const at = pair.lastIndexOf('=');
+    const value = pair.slice(0, at).trim();
+    const role = pair.slice(at + 1).trim().toLowerCase();
+    if (at <= 0 || value === '' || !ROLE_NAMES.includes(role)) {
+      throw new ConfigError('OIDC_ROLE_MAP', `must be claimValue=role pairs separated by commas, roles ${ROLE_NAMES.join(', ')}`, rawMap);
+    }
+    roleMap.set(value, role);
+  }
+  if (roleMap.size === 0) throw new ConfigError('OIDC_ROLE_MAP', 'is required with OIDC_ISSUER (claimValue=role, ...)', rawMap);
+  const roleClaim = (env['OIDC_ROLE_CLAIM'] ?? 'roles').trim() || 'roles';
+  return { issuer: httpUrl(env, 'OIDC_ISSUER'), audience, jwksUrl: httpUrl(env, 'OIDC_JWKS_URL'), roleClaim, roleMap };
 }

@@ -8,13 +8,19 @@ interface Announcement {
   readonly pid: number;
   readonly url: string;
   readonly startedAt: string;
+  /** The server's local-session secret: whoever may read DATA_DIR may act as an OS-level admin. */
+  readonly localSecret?: string;
 }
 
-/** Records that this process serves `dataDir` at `url`; returns the function that withdraws it. */
-export function announceServer(dataDir: string, url: string): () => void {
+/**
+ * Records that this process serves `dataDir` at `url`, readable by its owner only; returns the
+ * function that withdraws it.
+ */
+export function announceServer(dataDir: string, url: string, localSecret: string): () => void {
   const file = path.join(dataDir, SERVER_FILE);
-  const announcement: Announcement = { pid: process.pid, url, startedAt: new Date().toISOString() };
-  fs.writeFileSync(file, `${JSON.stringify(announcement)}\n`);
+  const announcement: Announcement = { pid: process.pid, url, startedAt: new Date().toISOString(), localSecret };
+  fs.rmSync(file, { force: true });
+  fs.writeFileSync(file, `${JSON.stringify(announcement)}\n`, { mode: 0o600 });
   return () => {
     try {
       const current = JSON.parse(fs.readFileSync(file, 'utf8')) as Announcement;
@@ -26,7 +32,7 @@ export function announceServer(dataDir: string, url: string): () => void {
 }
 
 /** The URL of a live server on `dataDir`, if any (a file left by a killed server is ignored). */
-export function runningServer(dataDir: string): { url: string; pid: number } | undefined {
+export function runningServer(dataDir: string): { url: string; pid: number; localSecret: string | undefined } | undefined {
   let announcement: Announcement;
   try {
     announcement = JSON.parse(fs.readFileSync(path.join(dataDir, SERVER_FILE), 'utf8')) as Announcement;
@@ -39,7 +45,7 @@ export function runningServer(dataDir: string): { url: string; pid: number } | u
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
-  return { url: announcement.url, pid: announcement.pid };
+  return { url: announcement.url, pid: announcement.pid, localSecret: typeof announcement.localSecret === 'string' ? announcement.localSecret : undefined };
 }
 
 /** A URL this machine can call for an interface the server bound. */

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
-import { getJsonFresh, seedTopology } from '../support/http';
-import { ROOT, RunningServer, startServer } from '../support/server';
+import { bearer, getJsonFresh, seedTopology } from '../support/http';
+import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 
 const TOPO = path.join(ROOT, 'bin', 'topo.js');
 
@@ -32,7 +32,7 @@ async function eventCount(dataDir: string): Promise<number> {
 describe('topo cmdlet lines through --server', () => {
   let dataDir: string;
   let server: RunningServer;
-  const run = (...args: string[]): SpawnSyncReturns<string> => topo(dataDir, [...args, '--server', server.url]);
+  const run = (...args: string[]): SpawnSyncReturns<string> => topo(dataDir, [...args, '--server', server.url, '--token', TEST_ADMIN_TOKEN]);
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-cli-cmdlets-'));

@@ -12,7 +12,7 @@ describe('admin commands over HTTP', () => {
 
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-commands-'));
-    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', TOPO_DEFAULT_ACTOR: 'CONTOSO\\lync-admin' });
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
   });
   afterEach(async () => {
     await server.stop();
@@ -89,9 +89,10 @@ describe('admin commands over HTTP', () => {
     const [event] = await stream('topology-default');
     expect(event!.metadata).toEqual({
       schemaVersion: 1,
-      actor: 'CONTOSO\\lync-admin',
+      // The verified principal: the first admin token, created from ADMIN_TOKEN, is named admin.
+      actor: 'admin',
       roles: ['admin'],
-      authenticated: false,
+      authenticated: true,
       commandId: result.body.commandId,
       correlationId: 'change-7',
       causationId: 'ticket-7',
@@ -137,7 +138,7 @@ describe('admin commands over HTTP', () => {
       ['CommandRefused', 'CreateEndpiont', 'UNKNOWN_COMMAND'],
     ]);
     expect(refusals[0]!.data['input']).toEqual(cases[0]![1]);
-    expect(refusals[0]!.metadata).toMatchObject({ actor: 'CONTOSO\\lync-admin', command: 'CreateEndpoint' });
+    expect(refusals[0]!.metadata).toMatchObject({ actor: 'admin', authenticated: true, command: 'CreateEndpoint' });
   });
 
   it('?whatIf=true returns the events that would be appended and appends nothing', async () => {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
-import { CommandResponse, command, seedTopology } from '../support/http';
+import { bearer, CommandResponse, command, seedTopology } from '../support/http';
 import { RunningServer, startServer } from '../support/server';
 
 /**
@@ -15,7 +15,7 @@ describe('the server process on EventStoreDB (wire test server)', () => {
   let dataDir: string;
   let server: RunningServer;
   const get = async (pathAndQuery: string) => {
-    const response = await fetch(`${server.url}${pathAndQuery}`);
+    const response = await fetch(`${server.url}${pathAndQuery}`, { headers: bearer() });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return { status: response.status, body: (await response.json()) as any };
   };

@@ -8,7 +8,9 @@ import { openReadModelDatabase } from '../../projections/runner/read-model-store
 import { READ_MODELS_FILE } from '../../src/application/read-models.module';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import { writeHistory } from '../support/history';
-import { RunningServer, startServer } from '../support/server';
+import { bearer } from '../support/http';
+import { RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
+import { ApiTokens } from '../../src/application/api-tokens';
 
 /** Every row of every read model (the serving build), by logical table: what a user can read. */
 function dump(file: string): Record<string, unknown[]> {
@@ -43,7 +45,7 @@ function checkpoints(): number[] {
 async function waitUntilLive(server: RunningServer, timeoutMs = 60_000): Promise<void> {
   const start = Date.now();
   for (;;) {
-    const { projections } = (await (await fetch(`${server.url}/api/projections`)).json()) as {
+    const { projections } = (await (await fetch(`${server.url}/api/projections`, { headers: bearer() })).json()) as {
       projections: { state: string; checkpoint: number; headPosition: number; rebuild: unknown }[];
     };
     if (projections.every((p) => p.state === 'live' && p.checkpoint === p.headPosition && p.rebuild === null)) return;
@@ -69,6 +71,10 @@ describe('projections survive SIGKILL', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-crash-'));
     const store = new SqliteEventStore({ dataDir });
     await writeHistory(store, 40, 200);
+    // The admin token a first start would issue, issued beforehand: the servers below append nothing.
+    const at = new Date().toISOString();
+    const context = { actor: 'test', roles: [], authenticated: false, commandId: '00000000-0000-4000-8000-00000000a001', correlationId: 'c', causationId: null, reason: null, clientAddress: null, occurredAt: at };
+    await new ApiTokens(store).issue({ name: 'admin', role: 'admin', expiresAt: null, secret: TEST_ADMIN_TOKEN }, context, true);
     // The reference: a clean build of every projection from the start, in this process.
     const cleanDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-clean-'));
     const db = openReadModelDatabase(path.join(cleanDir, READ_MODELS_FILE));
@@ -114,11 +120,11 @@ describe('projections survive SIGKILL', () => {
     const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
     await waitUntilLive(server);
     for (const projection of ALL_PROJECTIONS) {
-      const response = await fetch(`${server.url}/api/projections/${projection.name}/rebuild`, { method: 'POST' });
+      const response = await fetch(`${server.url}/api/projections/${projection.name}/rebuild`, { method: 'POST', headers: bearer() });
       expect(response.status).toBe(202);
     }
     await new Promise((r) => setTimeout(r, 300));
-    const { projections } = (await (await fetch(`${server.url}/api/projections`)).json()) as { projections: { rebuild: unknown }[] };
+    const { projections } = (await (await fetch(`${server.url}/api/projections`, { headers: bearer() })).json()) as { projections: { rebuild: unknown }[] };
     expect(projections.some((p) => p.rebuild !== null)).toBe(true); // killed mid-rebuild, not after
     await kill(server);
 

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { command, seedTopology } from '../support/http';
+import { bearer, command, seedTopology } from '../support/http';
 import { RunningServer, startServer } from '../support/server';
 
 describe('queries over HTTP, answered from read models', () => {
   let dataDir: string;
   let server: RunningServer;
   const get = async (pathAndQuery: string) => {
-    const response = await fetch(`${server.url}${pathAndQuery}`);
+    const response = await fetch(`${server.url}${pathAndQuery}`, { headers: bearer() });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return { status: response.status, body: (await response.json()) as any };
   };
@@ -67,7 +67,7 @@ describe('queries over HTTP, answered from read models', () => {
       'SipPrincipalDeleted',
       'PersistentChatEndpointCreated',
     ]);
-    expect(history.body.entries[2]).toMatchObject({ reason: 'CHG-7 migration', actor: 'local-admin' });
+    expect(history.body.entries[2]).toMatchObject({ reason: 'CHG-7 migration', actor: 'admin' });
     const page1 = await get('/api/audit?limit=3');
     const page2 = await get(`/api/audit?limit=3&cursor=${page1.body.nextCursor}`);
     const positions = [...page1.body.entries, ...page2.body.entries].map((e: { position: number }) => e.position);

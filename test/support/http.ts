@@ -1,4 +1,11 @@
 import * as http from 'node:http';
+import { TEST_ADMIN_TOKEN } from './server';
+
+/** `Authorization` for a token: the test admin token unless one is given; null sends none. */
+export function bearer(token: string | null = TEST_ADMIN_TOKEN): Record<string, string> {
+  return token === null ? {} : { authorization: `Bearer ${token}` };
+}
+
 export interface CommandResponse {
   readonly status: number;
   readonly headers: Headers;
@@ -7,16 +14,16 @@ export interface CommandResponse {
   readonly body: any;
 }
 
-/** `POST /api/commands/<name>` with a JSON body (a string is sent as it is). */
+/** `POST /api/commands/<name>` with a JSON body (a string is sent as it is), as the test admin unless `token` says otherwise. */
 export async function command(
   baseUrl: string,
   name: string,
   body: unknown,
-  options: { headers?: Record<string, string>; query?: string } = {},
+  options: { headers?: Record<string, string>; query?: string; token?: string | null } = {},
 ): Promise<CommandResponse> {
   const response = await fetch(`${baseUrl}/api/commands/${name}${options.query ? `?${options.query}` : ''}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...options.headers },
+    headers: { 'content-type': 'application/json', ...bearer(options.token), ...options.headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
@@ -41,10 +48,10 @@ export async function seedTopology(baseUrl: string, deployment = 'default'): Pro
  * loop for longer than the server's keep-alive timeout, a pooled `fetch` connection may already be
  * closed by the server without the pool knowing it yet ("other side closed").
  */
-export function getJsonFresh(url: string): Promise<unknown> {
+export function getJsonFresh(url: string, headers: Record<string, string> = bearer()): Promise<unknown> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent: false }, (response) => {
+      .get(url, { agent: false, headers }, (response) => {
         let text = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (text += chunk));
@@ -58,4 +65,11 @@ export function getJsonFresh(url: string): Promise<unknown> {
       })
       .on('error', reject);
   });
+}
+
+/** `GET <path>` as the test admin (or with `token`; null sends none), the answer parsed as JSON. */
+export async function get(baseUrl: string, pathAndQuery: string, token: string | null = TEST_ADMIN_TOKEN): Promise<CommandResponse> {
+  const response = await fetch(`${baseUrl}${pathAndQuery}`, { headers: bearer(token) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
 }

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
+/** The admin API token every test server starts with (ADMIN_TOKEN), unless a test sets its own. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export interface RunningServer {
   readonly url: string;
@@ -12,11 +14,11 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
-/** Starts the built server on a free port and resolves once it says where it listens. */
+/** Starts the built server on a free port, with ADMIN_TOKEN set to {@link TEST_ADMIN_TOKEN}, and resolves once it says where it listens. */
 export function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<RunningServer> {
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,0 +1,21 @@
+import type { NextFunction, Request, Response } from 'express';
+
+/** The OpenAPI page: its own scripts and styles, nothing from elsewhere. */
+const DOCS_POLICY = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/** JSON answers: nothing in them may load or run anything, and no page may frame them. */
+const API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+export const DOCS_PATH = /^\/api\/docs(?:-json)?(?:\/|$)/;
+
+/** Headers every answer carries: no sniffing, no framing, no referrer, no caching of API answers. */
+export function securityHeaders(request: Request, response: Response, next: NextFunction): void {
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  response.setHeader('X-Frame-Options', 'DENY');
+  response.setHeader('Referrer-Policy', 'no-referrer');
+  response.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  response.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  response.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()');
+  response.setHeader('Content-Security-Policy', DOCS_PATH.test(request.path) ? DOCS_POLICY : API_POLICY);
+  if (request.path.startsWith('/api') || request.path === '/health') response.setHeader('Cache-Control', 'no-store');
+  next();
+}

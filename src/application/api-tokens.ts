@@ -1,0 +1,263 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { DomainError } from '../domain';
+import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound, WrongExpectedVersion } from '../event-store/event-store';
+import { auditMetadata, CommandContext } from './audit';
+import { isRole, Role, ROLES } from './authorization';
+import { API_TOKEN_ISSUED } from './streams';
+
+/**
+ * API tokens. Their whole life is events in one stream (`api_token-registry`): issuing and revoking
+ * are audited like any change and work on either event store, and one stream's expected revision
+ * keeps names unique across instances. The store holds a salted SHA-256 of each token, never the
+ * token; this process keeps an index of the stream in memory and reads the stream's new events
+ * when it meets a token id it does not know, and every few seconds.
+ */
+
+export const API_TOKEN_STREAM = 'api_token-registry';
+export const TOKEN_ISSUED = API_TOKEN_ISSUED;
+export const TOKEN_REVOKED = 'ApiTokenRevoked';
+/** The name of the admin token a first start creates. */
+export const FIRST_ADMIN_TOKEN_NAME = 'admin';
+
+/** `topo_<16 hex id>_<32 random bytes, base64url>`: recognisable in a leak scan, and carries its id for the lookup. */
+const TOKEN_FORMAT = /^topo_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const REFRESH_EVERY_MS = 5_000;
+const REFRESH_ON_MISS_EVERY_MS = 1_000;
+const MAX_ATTEMPTS = 8;
+
+/** What the list shows of a token: never its secret or hash. */
+export interface ApiTokenView {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+  readonly revokedBy: string | null;
+}
+
+interface StoredToken extends ApiTokenView {
+  readonly salt: Buffer;
+  readonly hash: Buffer;
+  /** `generated` tokens carry their id; a `supplied` one (ADMIN_TOKEN) is found by trying each supplied token. */
+  readonly format: 'generated' | 'supplied';
+}
+
+export type TokenCheck = { readonly ok: true; readonly token: ApiTokenView } | { readonly ok: false; readonly reason: string };
+
+export class TokenRefused extends DomainError {
+  readonly code: string;
+  readonly category: 'invalid' | 'not_found' | 'conflict';
+  constructor(code: 'TOKEN_NAME_IN_USE' | 'TOKEN_NOT_FOUND' | 'INVALID_INPUT', message: string, field: string) {
+    super(message, { field, details: code === 'INVALID_INPUT' ? { rule: 'schema' } : {} });
+    this.code = code;
+    this.category = code === 'TOKEN_NAME_IN_USE' ? 'conflict' : code === 'TOKEN_NOT_FOUND' ? 'not_found' : 'invalid';
+  }
+}
+
+/** The first 12 hex digits of a credential's SHA-256: names a presented credential in the record without revealing it. */
+export function credentialFingerprint(credential: string): string {
+  return createHash('sha256').update(credential).digest('hex').slice(0, 12);
+}
+
+function saltedHash(salt: Buffer, credential: string): Buffer {
+  return createHash('sha256').update(salt).update(credential).digest();
+}
+
+const DURATION = /^(\d{1,6})\s*(m|min|h|d|w)$/i;
+const DURATION_MS: Record<string, number> = { m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** An expiry given as an ISO-8601 time or a duration from `now` (`90m`, `12h`, `30d`, `2w`); null for none. */
+export function parseExpiry(value: string | undefined | null, now: Date): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const duration = DURATION.exec(value.trim());
+  const at = duration ? now.getTime() + Number(duration[1]) * DURATION_MS[duration[2]!.toLowerCase()]! : Date.parse(value);
+  if (Number.isNaN(at) || !/\d/.test(value)) {
+    throw new TokenRefused('INVALID_INPUT', `expires must be an ISO-8601 time or a duration such as 90m, 12h, 30d, 2w (got ${JSON.stringify(value)})`, 'expires');
+  }
+  if (at <= now.getTime()) throw new TokenRefused('INVALID_INPUT', `expires must be in the future (got ${JSON.stringify(value)})`, 'expires');
+  return new Date(at).toISOString();
+}
+
+@Injectable()
+export class ApiTokens implements OnModuleDestroy {
+  private readonly tokens = new Map<string, StoredToken>();
+  private revision: number | 'no_stream' = 'no_stream';
+  private lastRefresh = 0;
+  private refreshing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  /** Reads the stream, then keeps reading its new events every few seconds (revocations by other instances). */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer ??= setInterval(() => void this.refresh().catch(() => undefined), REFRESH_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Whether any token was ever issued (a first start creates the admin token only when none was). */
+  async anyIssued(): Promise<boolean> {
+    await this.refresh();
+    return this.revision !== 'no_stream';
+  }
+
+  /** Checks a presented credential: a generated token by its id, a supplied one against each supplied token; constant-time. */
+  async check(credential: string, now = new Date()): Promise<TokenCheck> {
+    const generated = TOKEN_FORMAT.exec(credential);
+    let found: StoredToken | undefined;
+    if (generated) {
+      const id = generated[1]!;
+      if (!this.tokens.has(id) && Date.now() - this.lastRefresh > REFRESH_ON_MISS_EVERY_MS) await this.refresh().catch(() => undefined);
+      const token = this.tokens.get(id);
+      if (token !== undefined && token.format === 'generated' && timingSafeEqual(saltedHash(token.salt, credential), token.hash)) found = token;
+    }
+    if (found === undefined) {
+      for (const token of this.tokens.values()) {
+        // Every supplied token is hashed and compared, match or not: the time does not tell which one matched.
+        if (token.format === 'supplied' && timingSafeEqual(saltedHash(token.salt, credential), token.hash) && found === undefined) found = token;
+      }
+    }
+    if (found === undefined) return { ok: false, reason: 'unknown token' };
+    if (found.revokedAt !== null) return { ok: false, reason: 'token revoked' };
+    if (found.expiresAt !== null && found.expiresAt <= now.toISOString()) return { ok: false, reason: 'token expired' };
+    return { ok: true, token: view(found) };
+  }
+
+  async list(): Promise<ApiTokenView[]> {
+    await this.refresh();
+    return [...this.tokens.values()].map(view).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Issues a token and returns it with its secret, the only time the secret is seen. `secret` is a
+   * supplied credential (ADMIN_TOKEN); otherwise one is generated. With `onlyIfNone`, nothing is
+   * issued (undefined) when the stream already exists.
+   */
+  async issue(
+    request: { readonly name: string; readonly role: string; readonly expiresAt: string | null; readonly secret?: string | undefined },
+    context: CommandContext,
+    onlyIfNone = false,
+  ): Promise<{ token: ApiTokenView; secret: string } | undefined> {
+    const { name, role } = request;
+    if (!TOKEN_NAME.test(name)) throw new TokenRefused('INVALID_INPUT', `name must be 1-64 letters, digits, or . _ @ - (got ${JSON.stringify(name)})`, 'name');
+    if (!isRole(role)) throw new TokenRefused('INVALID_INPUT', `role must be one of ${ROLES.join(', ')} (got ${JSON.stringify(role)})`, 'role');
+    const id = randomBytes(8).toString('hex');
+    const secret = request.secret ?? `topo_${id}_${randomBytes(32).toString('base64url')}`;
+    const salt = randomBytes(16);
+    for (let attempt = 1; ; attempt++) {
+      await this.refresh();
+      if (onlyIfNone && this.revision !== 'no_stream') return undefined;
+      if ([...this.tokens.values()].some((t) => t.name === name && t.revokedAt === null)) {
+        throw new TokenRefused('TOKEN_NAME_IN_USE', `An active API token is already named ${name}; revoke it or choose another name.`, 'name');
+      }
+      const data: JsonObject = {
+        tokenId: id,
+        name,
+        role,
+        format: request.secret === undefined ? 'generated' : 'supplied',
+        salt: salt.toString('base64url'),
+        hash: saltedHash(salt, secret).toString('base64url'),
+        expiresAt: request.expiresAt,
+      };
+      if (await this.append(TOKEN_ISSUED, data, context, 'IssueApiToken', attempt)) break;
+    }
+    const token = this.tokens.get(id);
+    if (token === undefined) throw new Error(`API token ${id} was appended but is not in the index`);
+    return { token: view(token), secret };
+  }
+
+  /** Revokes the active token with this id or name. */
+  async revoke(idOrName: string, context: CommandContext): Promise<ApiTokenView> {
+    for (let attempt = 1; ; attempt++) {
+      await this.refresh();
+      const token = this.tokens.get(idOrName) ?? [...this.tokens.values()].find((t) => t.name === idOrName && t.revokedAt === null);
+      if (token === undefined || token.revokedAt !== null) {
+        throw new TokenRefused('TOKEN_NOT_FOUND', `No active API token has the id or name ${JSON.stringify(idOrName)}.`, 'token');
+      }
+      if (await this.append(TOKEN_REVOKED, { tokenId: token.id, name: token.name }, context, 'RevokeApiToken', attempt)) {
+        return view(this.tokens.get(token.id) ?? token);
+      }
+    }
+  }
+
+  /** Appends at the revision the index has seen; false when another writer got there first (then try again). */
+  private async append(type: string, data: JsonObject, context: CommandContext, command: string, attempt: number): Promise<boolean> {
+    let appended: number;
+    try {
+      const result = await this.store.appendToStream(
+        API_TOKEN_STREAM,
+        [{ id: randomUUID(), type, data, metadata: auditMetadata(context, { command }) }],
+        { expectedRevision: this.revision },
+      );
+      appended = result.nextExpectedRevision;
+    } catch (error) {
+      if (error instanceof WrongExpectedVersion && attempt < MAX_ATTEMPTS) return false;
+      throw error;
+    }
+    // A read already in flight may have started before the append: read until the index has it.
+    for (let reads = 0; reads < 3 && (this.revision === 'no_stream' || this.revision < appended); reads++) await this.refresh();
+    return true;
+  }
+
+  /** Reads the stream's events after the last one applied; concurrent callers share one read. */
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.readNew().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async readNew(): Promise<void> {
+    this.lastRefresh = Date.now();
+    let events: RecordedEvent[];
+    try {
+      events = await this.store.readStream(API_TOKEN_STREAM, this.revision === 'no_stream' ? {} : { fromRevision: this.revision + 1 });
+    } catch (error) {
+      if (error instanceof StreamNotFound) return;
+      throw error;
+    }
+    for (const event of events) {
+      this.apply(event);
+      this.revision = event.revision;
+    }
+  }
+
+  private apply(event: RecordedEvent): void {
+    const { data, metadata } = event;
+    const actor = typeof metadata['actor'] === 'string' ? metadata['actor'] : 'unknown';
+    const at = typeof metadata['occurredAt'] === 'string' ? metadata['occurredAt'] : event.created.toISOString();
+    const id = String(data['tokenId']);
+    if (event.type === TOKEN_ISSUED) {
+      const role = String(data['role']);
+      if (!isRole(role)) return;
+      this.tokens.set(id, {
+        id,
+        name: String(data['name']),
+        role,
+        createdAt: at,
+        createdBy: actor,
+        expiresAt: typeof data['expiresAt'] === 'string' ? data['expiresAt'] : null,
+        revokedAt: null,
+        revokedBy: null,
+        salt: Buffer.from(String(data['salt']), 'base64url'),
+        hash: Buffer.from(String(data['hash']), 'base64url'),
+        format: data['format'] === 'supplied' ? 'supplied' : 'generated',
+      });
+    } else if (event.type === TOKEN_REVOKED) {
+      const token = this.tokens.get(id);
+      if (token !== undefined) this.tokens.set(id, { ...token, revokedAt: at, revokedBy: actor });
+    }
+  }
+}
+
+function view(token: StoredToken): ApiTokenView {
+  const { salt: _salt, hash: _hash, format: _format, ...shown } = token;
+  return shown;
+}

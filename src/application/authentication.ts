@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createRemoteJWKSet, errors as joseErrors, JWTPayload, jwtVerify } from 'jose';
+import { timingSafeEqual } from 'node:crypto';
+import type { Config, OidcConfig } from '../config/config';
+import { CONFIG } from '../config/config.module';
+import { ApiTokens, credentialFingerprint } from './api-tokens';
+import { AccessDenied, isRole, Principal, Role } from './authorization';
+
+/**
+ * The secret of this process's local session: whoever can read it (the CLI in this process, or a
+ * CLI reading `DATA_DIR/server.json`, mode 0600) could open the store file itself, so it is an
+ * OS-level admin. Its requests name the OS user they run as; that name is recorded unverified
+ * (`authenticated: false`).
+ */
+export interface LocalSession {
+  readonly secret: string;
+}
+export const LOCAL_SESSION = Symbol('LocalSession');
+/** The header a local-session request names its OS user in. */
+export const LOCAL_USER_HEADER = 'x-topo-local-user';
+const LOCAL_USER = /^[\w.@\\-]{1,128}$/;
+
+/** Who a request is, or why it is nobody. */
+export type Authentication =
+  | { readonly ok: true; readonly principal: Principal; readonly fingerprint: string | null }
+  | { readonly ok: false; readonly denial: AccessDenied; readonly fingerprint: string | null };
+
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** Turns an `Authorization` header into a principal: an API token, an OIDC JWT, or the local session. */
+@Injectable()
+export class Authenticator {
+  private readonly oidc: OidcVerifier | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    private readonly tokens: ApiTokens,
+    @Inject(LOCAL_SESSION) private readonly local: LocalSession,
+  ) {
+    this.oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
+  }
+
+  async authenticate(authorization: string | undefined, localUser: string | undefined): Promise<Authentication> {
+    if (this.config.authentication === 'off') {
+      return { ok: true, principal: { actor: this.config.defaultActor, roles: ['admin'], authenticated: false, via: 'none' }, fingerprint: null };
+    }
+    if (authorization === undefined || authorization.trim() === '') return denied('no credential', null);
+    const match = /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization);
+    const fingerprint = credentialFingerprint(authorization.replace(/^Bearer[ \t]+/i, '').trim());
+    if (!match) return denied('the Authorization header is not "Bearer <token>"', fingerprint);
+    const credential = match[1]!;
+
+    if (sameSecret(credential, this.local.secret)) {
+      const actor = localUser !== undefined && LOCAL_USER.test(localUser) ? localUser : 'local';
+      return { ok: true, principal: { actor, roles: ['admin'], authenticated: false, via: 'local' }, fingerprint };
+    }
+    if (this.oidc !== undefined && JWT.test(credential)) {
+      const verified = await this.oidc.verify(credential);
+      return 'reason' in verified ? denied(verified.reason, fingerprint) : { ok: true, principal: verified, fingerprint };
+    }
+    const check = await this.tokens.check(credential);
+    if (!check.ok) return denied(check.reason, fingerprint);
+    return { ok: true, principal: { actor: check.token.name, roles: [check.token.role], authenticated: true, via: 'api_token' }, fingerprint };
+  }
+}
+
+function denied(reason: string, fingerprint: string | null): Authentication {
+  return { ok: false, denial: AccessDenied.unauthenticated(reason), fingerprint };
+}
+
+function sameSecret(presented: string, secret: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Verifies OIDC JWTs against the issuer's JWKS (fetched and cached by jose) and maps a claim to roles. */
+export class OidcVerifier {
+  private readonly keys: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(private readonly config: OidcConfig) {
+    this.keys = createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
+  }
+
+  async verify(jwt: string): Promise<Principal | { reason: string }> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(jwt, this.keys, { issuer: this.config.issuer, audience: this.config.audience, clockTolerance: 30 }));
+    } catch (error) {
+      return { reason: jwtFailure(error) };
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') return { reason: 'the JWT has no subject' };
+    const roles = rolesFromClaim(claimAt(payload, this.config.roleClaim), this.config.roleMap);
+    return { actor: payload.sub, roles, authenticated: true, via: 'oidc' };
+  }
+}
+
+/** A claim by name, or by a dotted path into nested objects when no claim has the whole name. */
+function claimAt(payload: JWTPayload, path: string): unknown {
+  if (path in payload) return payload[path];
+  let value: unknown = payload;
+  for (const part of path.split('.')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** Each claim value the map names gives its role; other values give none. */
+export function rolesFromClaim(claim: unknown, map: ReadonlyMap<string, string>): Role[] {
+  const values = typeof claim === 'string' ? claim.split(/\s+/) : Array.isArray(claim) ? claim.filter((v): v is string => typeof v === 'string') : [];
+  const roles = new Set<Role>();
+  for (const value of values) {
+    const role = map.get(value);
+    if (role !== undefined && isRole(role)) roles.add(role);
+  }
+  return [...roles];
+}
+
+function jwtFailure(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'JWT expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `JWT claim ${error.claim} is not acceptable`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'JWT signature does not verify';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'JWT signed by a key the issuer does not publish';
+  if (error instanceof joseErrors.JOSEError) return `JWT refused (${error.code})`;
+  return 'JWT could not be verified';
+}

@@ -1,0 +1,36 @@
+import { ConfigError, DEFAULT_RATE_LIMIT, isLoopback, loadConfig } from '../../src/config/config';
+
+describe('configuration of the door', () => {
+  it('defaults: authentication on, the default rate limit, no OIDC', () => {
+    expect(loadConfig({})).toMatchObject({ authentication: 'on', rateLimit: DEFAULT_RATE_LIMIT, oidc: undefined, host: '127.0.0.1' });
+  });
+
+  it.each([
+    [{ AUTHENTICATION: 'off', HOST: '0.0.0.0' }, 'HOST', /must be a loopback address/],
+    [{ AUTHENTICATION: 'maybe' }, 'AUTHENTICATION', /must be one of on, off/],
+    [{ RATE_LIMIT: 'fast' }, 'RATE_LIMIT', /whole number/],
+    [{ OIDC_AUDIENCE: 'x' }, 'OIDC_AUDIENCE', /needs OIDC_ISSUER/],
+    [{ OIDC_ISSUER: 'https://idp', OIDC_JWKS_URL: 'https://idp/keys', OIDC_ROLE_MAP: 'a=admin' }, 'OIDC_AUDIENCE', /required/],
+    [{ OIDC_ISSUER: 'https://idp', OIDC_AUDIENCE: 'x', OIDC_ROLE_MAP: 'a=admin' }, 'OIDC_JWKS_URL', /http/],
+    [{ OIDC_ISSUER: 'https://idp', OIDC_AUDIENCE: 'x', OIDC_JWKS_URL: 'https://idp/keys', OIDC_ROLE_MAP: 'a=root' }, 'OIDC_ROLE_MAP', /claimValue=role/],
+  ])('refuses %p naming %s', (env, variable, rule) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toMatch(rule);
+  });
+
+  it('reads an OIDC issuer with its role map; AUTHENTICATION=off is fine on loopback', () => {
+    const config = loadConfig({ OIDC_ISSUER: 'https://idp', OIDC_AUDIENCE: 'ledger', OIDC_JWKS_URL: 'https://idp/keys', OIDC_ROLE_CLAIM: 'realm_access.roles', OIDC_ROLE_MAP: 'Lync Admins=admin, Helpdesk=reader' });
+    expect(config.oidc).toMatchObject({ issuer: 'https://idp', audience: 'ledger', roleClaim: 'realm_access.roles' });
+    expect([...config.oidc!.roleMap]).toEqual([['Lync Admins', 'admin'], ['Helpdesk', 'reader']]);
+    expect(loadConfig({ AUTHENTICATION: 'off', HOST: '::1', RATE_LIMIT: '0' })).toMatchObject({ authentication: 'off', rateLimit: 0 });
+    expect(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'].every(isLoopback)).toBe(true);
+    expect(['0.0.0.0', '10.0.0.5', '::', 'example.com'].some(isLoopback)).toBe(false);
+  });
+});
