@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { command, seedTopology } from '../support/http';
-import { ROOT, RunningServer, startServer } from '../support/server';
+import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 
 jest.setTimeout(90_000);
 
@@ -14,7 +14,7 @@ describe('topo history, diff, audit and projections status', () => {
   const topo = (...args: string[]) =>
     spawnSync(process.execPath, [path.join(ROOT, 'bin', 'topo.js'), ...args, '--server', server.url], {
       cwd: ROOT,
-      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', TOPO_TOKEN: TEST_ADMIN_TOKEN },
       encoding: 'utf8',
     });
 

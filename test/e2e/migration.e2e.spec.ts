@@ -4,15 +4,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import type { RecordedEvent } from '../../src/event-store/event-store';
-import { command, seedTopology } from '../support/http';
-import { ROOT, RunningServer, startServer } from '../support/server';
+import { bearer, command, seedTopology } from '../support/http';
+import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 
 jest.setTimeout(180_000);
 
 const MIGRATE = { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com' };
 
 async function get(server: RunningServer, route: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.url}${route}`);
+  const response = await fetch(`${server.url}${route}`, { headers: bearer() });
   const text = await response.text();
   return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
 }
@@ -84,7 +84,7 @@ describe('the seed migration over HTTP', () => {
     const shown = await get(server, `/api/migrations/${id}?minPosition=${rest.body.position}`);
     expect(shown.body.status).toBe('Completed');
     expect(shown.body.steps.map((s: { state: string }) => s.state)).toEqual(Array(7).fill('completed'));
-    expect(shown.body.steps[0]).toMatchObject({ completedBy: 'local-admin', events: [expect.objectContaining({ type: 'PoolStopped' })] });
+    expect(shown.body.steps[0]).toMatchObject({ completedBy: 'admin', events: [expect.objectContaining({ type: 'PoolStopped' })] });
     expect(shown.body.continuity).toMatchObject({ window: 'after', holds: true, routesTo: 'pcpool.contoso.com' });
     const runbook = await get(server, `/api/migrations/${id}/runbook`);
     expect(runbook.body).toContain('New-CsPersistentChatEndpoint -SipAddress sip:ocschat@contoso.com -PersistentChatPoolFqdn pcpool.contoso.com');
@@ -121,7 +121,7 @@ describe('the seed migration over HTTP', () => {
     expect(await topologyAt(server, forced.body.position)).toEqual(before);
 
     const rolledBack = await get(server, `/api/migrations/${id}?minPosition=${forced.body.position}`);
-    expect(rolledBack.body.rollback).toMatchObject({ reason: 'rooms missing', forced: true, by: 'local-admin' });
+    expect(rolledBack.body.rollback).toMatchObject({ reason: 'rooms missing', forced: true, by: 'admin' });
     expect(rolledBack.body.steps.map((s: { state: string }) => s.state)).toEqual(Array(7).fill('compensated'));
 
     // A rolled-back migration can be planned and run again.
@@ -202,7 +202,7 @@ describe('topo migrate', () => {
     const topo = (...args: string[]) =>
       spawnSync(process.execPath, [path.join(ROOT, 'bin', 'topo.js'), ...args], {
         cwd: ROOT,
-        env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', TOPO_REASON: '' },
+        env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', TOPO_REASON: '', TOPO_TOKEN: TEST_ADMIN_TOKEN },
         encoding: 'utf8',
       });
     try {
