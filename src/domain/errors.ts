@@ -486,6 +486,30 @@ export class LegacyDataAlreadyImported extends DomainError {
   }
 }
 
+export class TargetHoldsOtherLegacyData extends DomainError {
+  readonly code = 'TARGET_HOLDS_OTHER_LEGACY_DATA';
+  readonly category = 'conflict';
+  constructor(targetPoolFqdn: string, otherLegacyPoolFqdn: string) {
+    super(`R18: ${targetPoolFqdn} already holds the data of ${otherLegacyPoolFqdn}; one legacy pool migrates into one target pool, and an import overwrites rooms of the same name.`, {
+      rule: 'R18',
+      field: 'targetPoolFqdn',
+      details: { targetPoolFqdn, otherLegacyPoolFqdn },
+    });
+  }
+}
+
+export class MigratedDataNotServed extends DomainError {
+  readonly code = 'MIGRATED_DATA_NOT_SERVED';
+  readonly category = 'conflict';
+  constructor(legacyPoolFqdn: string, targetPoolFqdn: string) {
+    super(
+      `R16: ${legacyPoolFqdn} cannot be decommissioned yet: its data moved to ${targetPoolFqdn}, which is not Started; ` +
+        `finish the migration (start the Persistent Chat pool) or roll it back first.`,
+      { rule: 'R16', details: { legacyPoolFqdn, targetPoolFqdn } },
+    );
+  }
+}
+
 export class LegacyDataNotImported extends DomainError {
   readonly code = 'LEGACY_DATA_NOT_IMPORTED';
   readonly category = 'conflict';

@@ -194,6 +194,17 @@ describe('migration steps and their compensations', () => {
       .thenThrows('LEGACY_DATA_ALREADY_IMPORTED', { rule: 'R18' });
   });
 
+  it('R18: a pool that holds one legacy pool\'s data takes no other\'s', () => {
+    const imported: TopologyEvent = { type: 'LegacyPoolDataImported', data: { legacyPoolFqdn: fqdn('gc.contoso.com'), targetPoolFqdn: fqdn('pcpool.contoso.com'), fileName: 'a.zip' } };
+    const gc2 = decideAll(foldTopology(seed), [
+      { type: 'DefineLegacyGroupChatPool', fqdn: fqdn('gc2.contoso.com'), version: 'OCS2007R2', wellKnownSipAddress: sip('sip:ocschat2@contoso.com') },
+      { type: 'StopPool', fqdn: fqdn('gc2.contoso.com') },
+    ]);
+    given(...seed, imported, ...gc2)
+      .when({ type: 'ImportLegacyPoolData', legacyPoolFqdn: fqdn('gc2.contoso.com'), targetPoolFqdn: fqdn('pcpool.contoso.com'), fileName: 'b.zip' })
+      .thenThrows('TARGET_HOLDS_OTHER_LEGACY_DATA', { rule: 'R18', field: 'targetPoolFqdn' });
+  });
+
   it('R20: there is no import to revert before one happened', () => {
     given(...seed).when({ type: 'RevertLegacyPoolDataImport', legacyPoolFqdn: fqdn('gc.contoso.com'), reason: 'x' }).thenThrows('LEGACY_DATA_NOT_IMPORTED', { rule: 'R20' });
   });

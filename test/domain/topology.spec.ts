@@ -817,8 +817,16 @@ describe('R15: a legacy pool is reached through its well-known user; its version
     expect(error.message).toContain('sip:ocschat@contoso.com');
   });
 
-  it('R15: once its data has moved, a stopped legacy pool can be decommissioned', () => {
+  it('R16: a legacy pool whose data moved to a pool that does not serve yet cannot be decommissioned (it would end the rollback)', () => {
     const state = foldTopology([...seed, poolStopped('gc.contoso.com', 'legacyGroupChat')]);
+    const legacy = state.legacyPools.get(gc);
+    if (!legacy) throw new Error('gc.contoso.com missing');
+    const migrated = { ...state, legacyPools: new Map([[gc, { ...legacy, dataMigratedTo: fqdn('pcpool.contoso.com') }]]) };
+    givenState(migrated).when({ type: 'DecommissionLegacyPool', fqdn: gc, reason: 'too early' }).thenThrows('MIGRATED_DATA_NOT_SERVED', { rule: 'R16' });
+  });
+
+  it('R15: once its data has moved and is served, a stopped legacy pool can be decommissioned', () => {
+    const state = foldTopology([...seed, poolStopped('gc.contoso.com', 'legacyGroupChat'), poolStarted('pcpool.contoso.com')]);
     const legacy = state.legacyPools.get(gc);
     if (!legacy) throw new Error('gc.contoso.com missing');
     const migrated = { ...state, legacyPools: new Map([[gc, { ...legacy, dataMigratedTo: fqdn('pcpool.contoso.com') }]]) };

@@ -110,7 +110,8 @@ export function evolveMigration(state: MigrationState, event: MigrationEvent): M
     case 'MigrationStepCompleted': {
       const completed = new Map(state.completed);
       completed.set(event.data.step, event.data.events);
-      return { ...state, status: 'Running', completed };
+      // A step found applied after the migration failed (a crash between a step and its record) is recorded without reviving it.
+      return { ...state, status: state.status === 'Planned' ? 'Running' : state.status, completed };
     }
     case 'MigrationStepFailed':
       return { ...state, status: 'Failed', failedStep: event.data.step };
@@ -146,6 +147,7 @@ export function requireRunnable(migrationId: string, state: MigrationState, acti
   if (!state.plan) throw new MigrationStateInvalid(migrationId, action, 'unknown', ['Planned', 'Running']);
   if (state.status !== 'Planned' && state.status !== 'Running') throw new MigrationStateInvalid(migrationId, action, state.status, ['Planned', 'Running']);
   if (state.planApproval === 'pending') throw new ApprovalRequired(migrationId, 'plan');
+  if (state.rollbackRequest !== null) throw new MigrationStateInvalid(migrationId, action, 'waiting for its rollback', ['Planned', 'Running']);
   return state.plan;
 }
 

@@ -7,6 +7,8 @@ import {
   LastServerOfPool,
   LegacyDataAlreadyImported,
   LegacyDataNotImported,
+  MigratedDataNotServed,
+  TargetHoldsOtherLegacyData,
   LegacyPoolStillInUse,
   PersistentChatStateUnchanged,
   PoolAlreadyExists,
@@ -303,6 +305,10 @@ function decommissionLegacyPool(command: DecommissionLegacyPool, state: Topology
   if (wellKnownUserOf(state, pool.fqdn) && pool.dataMigratedTo === null) {
     throw new LegacyPoolStillInUse(pool.fqdn, pool.wellKnownSipAddress);
   }
+  // R16, R20: decommissioning ends any chance of rollback, so the data must already be served from its new home.
+  if (pool.dataMigratedTo !== null && state.persistentChatPools.get(pool.dataMigratedTo)?.status !== 'Started') {
+    throw new MigratedDataNotServed(pool.fqdn, pool.dataMigratedTo);
+  }
   return accept({
     type: 'LegacyGroupChatPoolDecommissioned',
     data: {
@@ -580,6 +586,8 @@ function importLegacyPoolData(command: ImportLegacyPoolData, state: TopologyStat
   if (legacy.status !== 'Stopped') throw new PoolStateInvalid(legacy.fqdn, 'import the data of', legacy.status, ['Stopped']);
   if (legacy.dataMigratedTo !== null) throw new LegacyDataAlreadyImported(legacy.fqdn, legacy.dataMigratedTo);
   const target = requirePersistentChatPool(state, command.targetPoolFqdn, 'targetPoolFqdn');
+  const other = [...state.legacyPools.values()].find((pool) => pool.dataMigratedTo === target.fqdn && pool.fqdn !== legacy.fqdn);
+  if (other) throw new TargetHoldsOtherLegacyData(target.fqdn, other.fqdn);
   return accept({ type: 'LegacyPoolDataImported', data: { legacyPoolFqdn: legacy.fqdn, targetPoolFqdn: target.fqdn, fileName: command.fileName } });
 }
 
