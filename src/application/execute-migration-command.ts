@@ -3,6 +3,7 @@ import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import {
   DomainError,
   LAST_STEP,
+  MIGRATION_STEPS,
   MigrationNotFound,
   MigrationNotReversible,
   MigrationStateInvalid,
@@ -49,8 +50,10 @@ import {
   type JsonValue,
   type RecordedEvent,
   StreamNotFound,
+  WrongExpectedVersion,
 } from '../event-store/event-store';
 import { auditMetadata, CommandContext, commandFingerprint, uuidFromName } from './audit';
+import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
 import { ExecuteTopologyCommand, TopologyCommandResult } from './execute-topology-command';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
@@ -130,9 +133,12 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const deployment = (await this.load(command.migrationId)).state.deployment ?? received.deployment;
     const request = new ExecuteMigrationCommand(deployment, command, received.context, received.fingerprint, received.whatIf);
     return this.lock.run(deployment, async () => {
-      const loaded = await this.load(command.migrationId);
+      let loaded = await this.load(command.migrationId);
       const replay = this.replayOf(loaded, request);
       if (replay) return replay;
+      // A step whose topology change was stored but not its record (a crash between the two) is recorded first,
+      // so that a failure report counts from the right step and a rollback undoes it.
+      if (!request.whatIf && (command.type === 'FailMigrationStep' || command.type === 'RollbackMigration')) loaded = await this.reconcile(request, loaded);
       switch (command.type) {
         case 'RunMigration':
           return this.run(request, command, loaded);
@@ -172,7 +178,14 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     if (whatIf) {
       return { ...base, status: 'Planned', events: [{ ...(planned as unknown as { type: string; data: JsonObject }), streamId: migrationStreamId(migrationId), revision: 0 }], position: 0, whatIf: true };
     }
-    const appended = await this.append(migrationId, -1, [['planned', planned]], request, 'MigratePool');
+    let appended: { events: DescribedEvent[]; position: number };
+    try {
+      appended = await this.append(migrationId, -1, [[`planned/${context.commandId}`, planned]], request, 'MigratePool');
+    } catch (error) {
+      // Another process planned this pool's next migration first: plan again, against it.
+      if (error instanceof WrongExpectedVersion) return this.plan(request, command);
+      throw error;
+    }
     return { ...base, status: 'Planned', events: appended.events, position: appended.position, whatIf: false, ...(this.config.fourEyes ? { approvalRequired: true } : {}) };
   }
 
@@ -203,7 +216,8 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
           events.push(...result.events);
           position = Math.max(position, result.position);
         } catch (error) {
-          if (!(error instanceof DomainError)) throw error;
+          // Only the topology's refusal fails a step; a lost race or a reused key is the caller's to retry.
+          if (!(error instanceof DomainError) || error instanceof ConcurrencyConflict || error instanceof IdempotencyKeyReused) throw error;
           failure = error.toJSON() as { code: string; message: string; details: Record<string, JsonValue> };
         }
       }
@@ -288,7 +302,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
         ? { type: 'MigrationApproved', data: { migrationId: id, subject, reason: command.reason ?? null } }
         : { type: 'MigrationRejected', data: { migrationId: id, subject, reason: command.reason ?? null } };
     if (request.whatIf) return this.result(request, loaded, [], 0, { whatIf: true });
-    const appended = await this.append(id, loaded.revision, [[`approval/${loaded.revision + 1}`, decision]], request, 'ApproveChange');
+    const appended = await this.append(id, loaded.revision, [[`approval/${request.context.commandId}`, decision]], request, 'ApproveChange');
     return this.result(request, await this.load(id), appended.events, appended.position, {});
   }
 
@@ -307,24 +321,34 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const topology = await this.repository.load(deployment);
     if (topology.state.legacyPools.get(plan.legacyPoolFqdn)?.status === 'Decommissioned') throw new MigrationNotReversible(id, plan.legacyPoolFqdn);
 
+    if (request.whatIf) {
+      const conflicts = state.status === 'RollingBack' ? [] : await this.conflicts(id, deployment, plan, state);
+      if (conflicts.length > 0 && command.force !== true) throw new RollbackConflict(id, conflicts);
+      return this.result(request, loaded, [], 0, { steps: pendingCompensations(state), whatIf: true });
+    }
     const events: DescribedEvent[] = [];
     let position = 0;
-    // Under four eyes the approved request says why and whether forced.
-    const reason = state.rollbackRequest?.reason ?? command.reason;
-    let force = state.rollbackRequest?.force ?? command.force === true;
-    if (state.status === 'RollingBack') {
-      force = force || state.rollback?.force === true;
-    } else {
+    const request4 = state.rollbackRequest;
+    const approved = request4?.approval === 'approved';
+    // A rollback under way keeps the reason it started with: its compensations are the same commands when resumed.
+    const reason = state.rollback?.reason ?? (approved ? request4.reason : command.reason);
+    // Under four eyes only an approved request may force; otherwise the caller may, also to finish a rollback a refusal stopped.
+    const mayForce = this.config.fourEyes ? approved && request4.force : command.force === true;
+    const force = state.rollback?.force === true || mayForce;
+    if (this.config.fourEyes && !approved && (state.status !== 'RollingBack' || (command.force === true && !force))) {
+      if (state.rollbackRequest?.approval === 'pending') throw new ApprovalRequired(id, 'rollback');
+      if (state.status !== 'RollingBack') {
+        const conflicts = await this.conflicts(id, deployment, plan, state);
+        if (conflicts.length > 0 && command.force !== true) throw new RollbackConflict(id, conflicts);
+      }
+      const requested: MigrationEvent = { type: 'MigrationRollbackRequested', data: { migrationId: id, reason: command.reason, force: command.force === true } };
+      const appended = await this.append(id, loaded.revision, [[`rollback/requested/${request.context.commandId}`, requested]], request, 'RollbackMigration');
+      return this.result(request, await this.load(id), appended.events, appended.position, { approvalRequired: true });
+    }
+    if (state.status !== 'RollingBack') {
       const conflicts = await this.conflicts(id, deployment, plan, state);
       if (conflicts.length > 0 && !force) throw new RollbackConflict(id, conflicts);
-      if (request.whatIf) return this.result(request, loaded, [], 0, { steps: pendingCompensations(state), whatIf: true });
-      if (this.config.fourEyes && state.rollbackRequest === null) {
-        const requested: MigrationEvent = { type: 'MigrationRollbackRequested', data: { migrationId: id, reason: command.reason, force } };
-        const appended = await this.append(id, loaded.revision, [[`rollback/requested/${loaded.revision + 1}`, requested]], request, 'RollbackMigration');
-        return this.result(request, await this.load(id), appended.events, appended.position, { approvalRequired: true });
-      }
-      if (state.rollbackRequest?.approval === 'pending') throw new ApprovalRequired(id, 'rollback');
-      const started = await this.append(id, loaded.revision, [['rollback/started', { type: 'MigrationRollbackStarted', data: { migrationId: id, reason, force, conflicts } }]], request, 'RollbackMigration');
+      const started = await this.append(id, loaded.revision, [[`rollback/started/${request.context.commandId}`, { type: 'MigrationRollbackStarted', data: { migrationId: id, reason, force, conflicts } }]], request, 'RollbackMigration');
       events.push(...started.events);
       position = started.position;
       loaded = await this.load(id);
@@ -353,7 +377,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
             },
           };
         } catch (error) {
-          if (!(error instanceof DomainError)) throw error;
+          if (!(error instanceof DomainError) || error instanceof ConcurrencyConflict || error instanceof IdempotencyKeyReused) throw error;
           if (!force) throw new RollbackConflict(id, [], { code: error.code, message: error.message });
           record = { type: 'MigrationStepNotCompensated', data: { migrationId: id, step, key: info.key, command: compensation.type, error: { code: error.code, message: error.message } } };
         }
@@ -387,6 +411,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const from = firstTopologyRevision(state);
     if (from === null) return [];
     const later = await this.store.readStream(topologyStreamId(deployment), { fromRevision: from });
+    const own = new Set(MIGRATION_STEPS.flatMap(({ step }) => [this.stepCommandId(id, step, 'run'), this.stepCommandId(id, step, 'rollback')]));
     const text = (value: JsonValue | undefined): string | null => (typeof value === 'string' ? value : null);
     return rollbackConflicts(
       id,
@@ -396,12 +421,37 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
         streamId: e.streamId,
         revision: e.revision,
         position: e.position,
-        migrationId: text(e.metadata['migrationId']),
+        // Its own steps, also one stored by a process that died before tagging could be read back (found by command id).
+        migrationId: own.has(text(e.metadata['commandId']) ?? '') ? id : text(e.metadata['migrationId']),
         actor: text(e.metadata['actor']),
         command: text(e.metadata['command']),
         occurredAt: text(e.metadata['occurredAt']),
       })),
     );
+  }
+
+  /** Records as completed the next step if its topology command was already applied (found by its command id). */
+  private async reconcile(request: ExecuteMigrationCommand, loaded: LoadedMigration): Promise<LoadedMigration> {
+    const { state } = loaded;
+    const plan = state.plan;
+    const step = nextStep(state);
+    if (!plan || step === null || state.status === 'RollingBack' || state.status === 'RolledBack' || state.status === 'Rejected') return loaded;
+    const topologyCommand = stepCommand(plan, step);
+    if (!topologyCommand) return loaded;
+    const deployment = state.deployment ?? request.deployment;
+    const topology = await this.repository.load(deployment);
+    const record = topology.commands.get(this.stepCommandId(loaded.migrationId, step, 'run'));
+    if (!record) return loaded;
+    const outcome = await this.repository.outcomeOf(topology.streamId, this.stepCommandId(loaded.migrationId, step, 'run'), record);
+    const events = outcome.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: outcome.position }) as StepTopologyEvent);
+    const continuity = continuityOf(topology.state, plan, new Set([...state.completed.keys(), step]));
+    const completed: MigrationEvent = { type: 'MigrationStepCompleted', data: { migrationId: loaded.migrationId, step, key: stepInfo(step).key, events, continuity, note: stepNote(plan, step) } };
+    await this.append(loaded.migrationId, loaded.revision, [[`step/${step}/completed`, completed]], request, 'RunMigration', step);
+    return this.load(loaded.migrationId);
+  }
+
+  private stepCommandId(migrationId: string, step: number, phase: 'run' | 'rollback'): string {
+    return uuidFromName(`${migrationStreamId(migrationId)}/${phase}/${step}`);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -418,7 +468,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
   ): Promise<TopologyCommandResult> {
     const stepContext: CommandContext = {
       ...context,
-      commandId: uuidFromName(`${migrationStreamId(migrationId)}/${phase}/${step}`),
+      commandId: this.stepCommandId(migrationId, step, phase),
       correlationId: migrationId,
       causationId: context.commandId,
       migration: { id: migrationId, step, phase },
@@ -432,11 +482,21 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     return commandFingerprint(command.type, deployment, command as unknown as JsonValue);
   }
 
-  /** A request whose command id already wrote to this migration gets what it wrote, and nothing runs again. */
+  /**
+   * A request whose command id already wrote to this migration gets what it wrote, and nothing runs
+   * again; the same id with another request is refused. A rollback, or a run of every remaining step,
+   * that a crash cut short carries on instead: finishing is what the retry asks for.
+   */
   private replayOf(loaded: LoadedMigration, request: ExecuteMigrationCommand): MigrationCommandResult | null {
     if (request.whatIf) return null;
     const mine = loaded.events.filter((e) => e.metadata['commandId'] === request.context.commandId);
     if (mine.length === 0) return null;
+    const fingerprint = mine[0]!.metadata['commandFingerprint'];
+    if (typeof fingerprint === 'string' && fingerprint !== request.fingerprint) throw new IdempotencyKeyReused(request.context.commandId);
+    const { command } = request;
+    const { status } = loaded.state;
+    if (command.type === 'RollbackMigration' && status === 'RollingBack') return null;
+    if (command.type === 'RunMigration' && command.steps === undefined && status === 'Running') return null;
     return {
       ...this.result(request, loaded, mine.map(describe), mine[mine.length - 1]!.position, {}),
       replayed: true,

@@ -18,6 +18,8 @@ export const MIGRATE_USAGE = `usage: topo migrate <subcommand>
                        report that the next step failed outside the product
   rollback <id> --reason TEXT [--force]
                        undo the completed steps, last first; --force rolls back what can be despite conflicts
+  approve <id> [--reject] [--reason TEXT]
+                       four eyes (FOUR_EYES=on): approve or reject another administrator's plan or rollback
   status [<id>]        one migration with its steps, or all migrations of the deployment
   runbook <id>         print the migration's PowerShell runbook
 
@@ -26,7 +28,7 @@ Options: --server URL, --json, --reason TEXT (or TOPO_REASON), --deployment NAME
 type Parsed = LongOptions;
 
 const VALUE_FLAGS = ['legacy', 'target', 'export-file', 'level', 'scope', 'categories-file', 'display-name', 'runbook', 'step'];
-const SWITCHES = ['record', 'force'];
+const SWITCHES = ['record', 'force', 'reject'];
 
 function parse(argv: readonly string[]): Parsed {
   return parseLongOptions(argv, VALUE_FLAGS, SWITCHES, (name) => `unknown option --${name}`);
@@ -61,7 +63,7 @@ export async function runMigrate(argv: readonly string[], options: GlobalOptions
   let parsed: Parsed;
   try {
     parsed = parse(rest);
-    if (!['plan', 'run', 'step', 'fail', 'rollback', 'status', 'runbook'].includes(subcommand)) throw new Error(`unknown subcommand '${subcommand}'`);
+    if (!['plan', 'run', 'step', 'fail', 'rollback', 'approve', 'status', 'runbook'].includes(subcommand)) throw new Error(`unknown subcommand '${subcommand}'`);
   } catch (error) {
     console.error(`topo migrate: ${(error as Error).message}\n\n${MIGRATE_USAGE}`);
     return 2;
@@ -127,8 +129,18 @@ async function execute(subcommand: string, parsed: Parsed, options: GlobalOption
       const result = await send('RollbackMigration', { migrationId: id, ...(parsed.flags.get('force') === true ? { force: true } : {}) });
       const shown = await detail(id, result['position']);
       const notCompensated = Array.isArray(result['notCompensated']) ? result['notCompensated'] : [];
-      const head = `Rolled back migration ${id}${notCompensated.length > 0 ? `; NOT compensated (forced): steps ${notCompensated.join(', ')}` : ''}`;
+      const head =
+        result['approvalRequired'] === true && result['status'] !== 'RolledBack'
+          ? `Rollback of migration ${id} requested; it runs once another administrator approves it (topo migrate approve ${id}) and it is sent again`
+          : `Rolled back migration ${id}${notCompensated.length > 0 ? `; NOT compensated (forced): steps ${notCompensated.join(', ')}` : ''}`;
       return { stdout: `${head}\n\n${renderMigration(shown)}`, json: { result, migration: shown } };
+    }
+    case 'approve': {
+      const id = idOf(parsed, subcommand);
+      const decision = parsed.flags.get('reject') === true ? 'reject' : 'approve';
+      const result = await send('ApproveChange', { migrationId: id, decision });
+      const shown = await detail(id, result['position']);
+      return { stdout: `${decision === 'approve' ? 'Approved' : 'Rejected'} for migration ${id}\n\n${renderMigration(shown)}`, json: { result, migration: shown } };
     }
     case 'status': {
       const [id] = parsed.positional;
@@ -162,6 +174,7 @@ function renderPlan(result: JsonObject, recorded: boolean, runbookFile: string |
   const plan = object(result['plan']);
   const lines = [
     recorded ? `Migration ${text(result['migrationId'])} planned (nothing runs until: topo migrate run ${text(result['migrationId'])})` : 'Plan (nothing changed):',
+    ...(recorded && result['approvalRequired'] === true ? [`  Four eyes: another administrator must approve it first (topo migrate approve ${text(result['migrationId'])})`] : []),
     `  ${text(plan['legacyPoolFqdn'])} (${text(plan['legacyVersion'])}) -> ${text(plan['targetPoolFqdn'])}; well-known SIP URI ${text(plan['wellKnownSipAddress'])}`,
     '',
     'Preconditions:',

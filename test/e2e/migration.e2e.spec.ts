@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { uuidFromName } from '../../src/application/audit';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import { bearer, command, seedTopology } from '../support/http';
@@ -157,6 +158,67 @@ describe('the seed migration over HTTP', () => {
     expect(back.body).toMatchObject({ status: 'RolledBack', steps: [2, 1] });
     const topology = await get(server, `/api/topology?deployment=${deployment}&minPosition=${back.body.position}`);
     expect(topology.body.legacyPools).toEqual([expect.objectContaining({ fqdn: 'gc.contoso.com', status: 'Started', dataMigratedTo: null })]);
+  });
+});
+
+describe('a step stored without its record (a crash between the two)', () => {
+  it('is recorded before a failure report, and a rollback undoes it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-migration-orphan-'));
+    const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    try {
+      await seedTopology(server.url);
+      const id = (await command(server.url, 'MigratePool', { ...MIGRATE, reason: 'CHG-500' })).body.migrationId as string;
+      // Step 1's topology change under the command id the migration gives it, as a process that died right after it would leave it.
+      const stopped = await command(server.url, 'StopPool', { fqdn: 'gc.contoso.com', commandId: uuidFromName(`migration-${id}/run/1`) });
+      expect(stopped.status).toBe(200);
+      const failed = await command(server.url, 'FailMigrationStep', { migrationId: id, reason: 'export share unreachable' });
+      expect(failed.body).toMatchObject({ status: 'Failed', steps: [2] });
+      const back = await command(server.url, 'RollbackMigration', { migrationId: id, reason: 'retry next weekend' });
+      expect(back.status).toBe(200);
+      expect(back.body).toMatchObject({ status: 'RolledBack', steps: [1] });
+      const topology = await get(server, `/api/topology?minPosition=${back.body.position}`);
+      expect(topology.body.legacyPools).toEqual([expect.objectContaining({ fqdn: 'gc.contoso.com', status: 'Started' })]);
+    } finally {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('four eyes', () => {
+  it('a plan and a rollback wait for another administrator\'s approval; the one who asked cannot approve', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-migration-four-eyes-'));
+    const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', FOUR_EYES: 'on' });
+    try {
+      await seedTopology(server.url);
+      const token = async (name: string): Promise<Record<string, string>> => {
+        const response = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer() }, body: JSON.stringify({ name, role: 'admin' }) });
+        expect(response.status).toBe(201);
+        return bearer(((await response.json()) as { secret: string }).secret);
+      };
+      const alice = { headers: await token('alice') };
+      const bob = { headers: await token('bob') };
+      const planned = await command(server.url, 'MigratePool', { ...MIGRATE, reason: 'CHG-600' }, alice);
+      expect(planned.body).toMatchObject({ status: 'Planned', approvalRequired: true });
+      const id = planned.body.migrationId as string;
+      expect((await command(server.url, 'RunMigration', { migrationId: id }, alice)).body.error.code).toBe('APPROVAL_REQUIRED');
+      expect((await command(server.url, 'ApproveChange', { migrationId: id, decision: 'approve' }, alice)).body.error.code).toBe('SELF_APPROVAL');
+      expect((await command(server.url, 'ApproveChange', { migrationId: id, decision: 'approve', reason: 'window agreed' }, bob)).status).toBe(200);
+      expect((await command(server.url, 'RunMigration', { migrationId: id }, alice)).body.status).toBe('Completed');
+
+      const asked = await command(server.url, 'RollbackMigration', { migrationId: id, reason: 'rooms missing' }, alice);
+      expect(asked.body).toMatchObject({ status: 'Completed', approvalRequired: true });
+      expect((await command(server.url, 'RollbackMigration', { migrationId: id, reason: 'rooms missing' }, alice)).body.error.code).toBe('APPROVAL_REQUIRED');
+      expect((await command(server.url, 'ApproveChange', { migrationId: id, decision: 'approve' }, bob)).status).toBe(200);
+      const back = await command(server.url, 'RollbackMigration', { migrationId: id, reason: 'rooms missing' }, alice);
+      expect(back.body.status).toBe('RolledBack');
+      const shown = await get(server, `/api/migrations/${id}?minPosition=${back.body.position}`);
+      expect(shown.body.approval).toEqual({ state: 'approved', by: 'bob' });
+      expect(shown.body.rollbackRequest).toMatchObject({ requestedBy: 'alice', approval: 'approved', decidedBy: 'bob' });
+    } finally {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
