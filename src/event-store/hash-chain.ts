@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import type { Observable } from 'rxjs';
+import { canonicalJson } from '../application/audit';
+import { KeyedLock } from '../application/keyed-lock';
+import {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  JsonObject,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamNotFound,
+  SubscribeToAllOptions,
+  WrongExpectedVersion,
+} from './event-store';
+
+/**
+ * The tamper-evident log. Every event appended through {@link HashChainedEventStore} carries, in its
+ * metadata, `prevHash` (the hash of the previous event of its stream, null at revision 0) and `hash`:
+ * the SHA-256 of the canonical JSON of `{ stream, revision, type, data, metadata }`, the metadata
+ * taken without `hash` (so `prevHash` is covered, which is what links each event to the one before).
+ * Canonical JSON sorts object keys, so the hash is the same whichever store kept the bytes.
+ */
+
+export const HASH_ALGORITHM = 'sha256';
+export const PREV_HASH_FIELD = 'prevHash';
+export const HASH_FIELD = 'hash';
+
+/** What an event's hash covers; also used for events written before the chain (`unchained`), so later links can name them. */
+export function eventHash(streamId: string, revision: number, type: string, data: JsonObject, metadata: JsonObject): string {
+  let covered: JsonObject = metadata;
+  if (Object.prototype.hasOwnProperty.call(metadata, HASH_FIELD)) {
+    const { [HASH_FIELD]: _ignored, ...rest } = metadata;
+    covered = rest;
+  }
+  return createHash(HASH_ALGORITHM)
+    .update(canonicalJson({ stream: streamId, revision, type, data, metadata: covered }))
+    .digest('hex');
+}
+
+/** The hash a stored event commits to: its recorded `hash`, or for an unchained event the hash it would have. */
+export function hashOfRecorded(event: RecordedEvent): string {
+  const recorded = event.metadata[HASH_FIELD];
+  return typeof recorded === 'string' ? recorded : eventHash(event.streamId, event.revision, event.type, event.data, event.metadata);
+}
+
+/** Whether an event was written with the chain fields. */
+export function isChained(event: RecordedEvent): boolean {
+  return typeof event.metadata[HASH_FIELD] === 'string';
+}
+
+/**
+ * The store-wide digest: a running chain over the global log, in position order,
+ * `digest(n) = SHA-256(digest(n-1) + hash(n))` over hex text, starting from 64 zeros. The digest at a
+ * position commits to every event up to it, in its order, in every stream.
+ */
+export const LOG_DIGEST_ALGORITHM = 'sha256-chain-v1';
+export const EMPTY_LOG_DIGEST = '0'.repeat(64);
+
+export function nextLogDigest(previous: string, eventHash: string): string {
+  return createHash(HASH_ALGORITHM).update(previous).update(eventHash).digest('hex');
+}
+
+interface StreamHead {
+  readonly revision: number;
+  readonly hash: string;
+  /** Id of the head event: an `any` append that repeats it is a retry, passed on as such. */
+  readonly lastId: string;
+}
+
+const MAX_CACHED_STREAMS = 100_000;
+const MAX_ANY_ATTEMPTS = 16;
+
+/**
+ * A decorator over the event store port that chains every appended event to the one before it in
+ * its stream. Both adapters are wrapped in it (see `openEventStore`), so nothing above the port
+ * changes and the chain is the same on SQLite and EventStoreDB.
+ *
+ * - The head of each stream (revision and hash) is cached, so an append reads nothing when this
+ *   process wrote the stream last; otherwise it reads the one event the append builds on.
+ * - Appends to one stream are serialised within the process. `any` (refusal records) is turned into
+ *   the known head revision, so an append by another process in between is a wrong expected version,
+ *   and the append is linked again to the new head and retried: the chain never forks.
+ * - An idempotent retry (the same event ids) stores nothing, so the chain fields it carries do not matter.
+ */
+export class HashChainedEventStore implements EventStore {
+  readonly kind: EventStore['kind'];
+  private readonly heads = new Map<string, StreamHead>();
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly inner: EventStore) {
+    this.kind = inner.kind;
+  }
+
+  appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    return this.lock.run(streamId, () => this.appendChained(streamId, events, options.expectedRevision));
+  }
+
+  private async appendChained(streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (expected === 'no_stream') return this.appendOn(streamId, events, expected, { revision: -1, hash: null });
+    if (typeof expected === 'number') {
+      // Without that event the store refuses the append (or answers a retry): the chain fields go unused.
+      const base = (await this.headAt(streamId, expected)) ?? { revision: expected, hash: null };
+      return this.appendOn(streamId, events, expected, base);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const head = this.heads.get(streamId) ?? (await this.readHead(streamId));
+      if (head === null) {
+        if (expected === 'stream_exists') return this.inner.appendToStream(streamId, events, { expectedRevision: expected });
+        try {
+          return await this.appendOn(streamId, events, 'no_stream', { revision: -1, hash: null });
+        } catch (error) {
+          if (!(error instanceof WrongExpectedVersion) || attempt >= MAX_ANY_ATTEMPTS) throw error;
+          continue;
+        }
+      }
+      // A repeat of the head's own append: a retry, which the store answers with the earlier result.
+      if (events[events.length - 1]?.id.toLowerCase() === head.lastId) return this.inner.appendToStream(streamId, events, { expectedRevision: expected });
+      try {
+        return await this.appendOn(streamId, events, head.revision, head);
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersion) || attempt >= MAX_ANY_ATTEMPTS) throw error;
+        this.heads.delete(streamId);
+        // The stream did not move: these ids were stored earlier, at another revision. A retry: the
+        // store returns the earlier result and writes nothing.
+        if (error.actual === head.revision) return this.inner.appendToStream(streamId, events, { expectedRevision: expected });
+      }
+    }
+  }
+
+  /** Chains `events` onto `base` and appends them at `expected`; caches the new head. */
+  private async appendOn(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expected: ExpectedRevision,
+    base: { readonly revision: number; readonly hash: string | null },
+  ): Promise<AppendResult> {
+    let previous = base.hash;
+    let revision = base.revision;
+    const chained = events.map((event): EventToAppend => {
+      revision += 1;
+      const metadata: JsonObject = { ...(event.metadata ?? {}), [PREV_HASH_FIELD]: previous };
+      delete metadata[HASH_FIELD];
+      const hash = eventHash(streamId, revision, event.type, event.data, metadata);
+      metadata[HASH_FIELD] = hash;
+      previous = hash;
+      return { id: event.id, type: event.type, data: event.data, metadata };
+    });
+    let result: AppendResult;
+    try {
+      result = await this.inner.appendToStream(streamId, chained, { expectedRevision: expected });
+    } catch (error) {
+      if (error instanceof WrongExpectedVersion) this.heads.delete(streamId);
+      throw error;
+    }
+    if (result.nextExpectedRevision === revision && previous !== null) {
+      this.remember(streamId, { revision, hash: previous, lastId: events[events.length - 1]!.id.toLowerCase() });
+    } else {
+      // An idempotent retry answered with an earlier result: the head is not known from here.
+      this.heads.delete(streamId);
+    }
+    return result;
+  }
+
+  /** The head to build on for an exact expected revision: cached, else read; undefined when the stream has no such event. */
+  private async headAt(streamId: string, revision: number): Promise<StreamHead | undefined> {
+    const cached = this.heads.get(streamId);
+    if (cached && cached.revision === revision) return cached;
+    try {
+      const [event] = await this.inner.readStream(streamId, { fromRevision: revision, maxCount: 1 });
+      if (event === undefined || event.revision !== revision) return undefined;
+      return { revision, hash: hashOfRecorded(event), lastId: event.id.toLowerCase() };
+    } catch (error) {
+      if (error instanceof StreamNotFound) return undefined;
+      throw error;
+    }
+  }
+
+  private async readHead(streamId: string): Promise<StreamHead | null> {
+    try {
+      const [event] = await this.inner.readStream(streamId, { direction: 'backwards', maxCount: 1 });
+      if (event === undefined) return null;
+      const head = { revision: event.revision, hash: hashOfRecorded(event), lastId: event.id.toLowerCase() };
+      this.remember(streamId, head);
+      return head;
+    } catch (error) {
+      if (error instanceof StreamNotFound) return null;
+      throw error;
+    }
+  }
+
+  private remember(streamId: string, head: StreamHead): void {
+    // Bounded: a store with more streams than this reads the head of the least recently used again.
+    this.heads.delete(streamId);
+    if (this.heads.size >= MAX_CACHED_STREAMS) {
+      const oldest = this.heads.keys().next();
+      if (!oldest.done) this.heads.delete(oldest.value);
+    }
+    this.heads.set(streamId, head);
+  }
+
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
+    return this.inner.readStream(streamId, options);
+  }
+
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
+    return this.inner.readAll(options);
+  }
+
+  subscribeToAll(options?: SubscribeToAllOptions): Observable<RecordedEvent> {
+    return this.inner.subscribeToAll(options);
+  }
+
+  headPosition(): Promise<number> {
+    return this.inner.headPosition();
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
