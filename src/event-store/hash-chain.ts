@@ -72,7 +72,13 @@ interface StreamHead {
 }
 
 const MAX_CACHED_STREAMS = 100_000;
-const MAX_ANY_ATTEMPTS = 16;
+const MAX_ANY_ATTEMPTS = 32;
+
+/** Another process appends to the same stream: wait a little (random, growing) so that one of the two goes first. */
+function backOff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /**
  * A decorator over the event store port that chains every appended event to the one before it in
@@ -114,6 +120,7 @@ export class HashChainedEventStore implements EventStore {
           return await this.appendOn(streamId, events, 'no_stream', { revision: -1, hash: null });
         } catch (error) {
           if (!(error instanceof WrongExpectedVersion) || attempt >= MAX_ANY_ATTEMPTS) throw error;
+          await backOff(attempt);
           continue;
         }
       }
@@ -127,6 +134,7 @@ export class HashChainedEventStore implements EventStore {
         // The stream did not move: these ids were stored earlier, at another revision. A retry: the
         // store returns the earlier result and writes nothing.
         if (error.actual === head.revision) return this.inner.appendToStream(streamId, events, { expectedRevision: expected });
+        await backOff(attempt);
       }
     }
   }
