@@ -1,7 +1,8 @@
+import { auditDigestProjection } from './audit-digest/audit-digest.projection';
 import { auditTrailProjection } from './audit-trail/audit-trail.projection';
 import { endpointDirectoryProjection } from './endpoint-directory/endpoint-directory.projection';
 import type { Projection } from './runner/projection';
 import { topologyProjection } from './topology/topology.projection';
 
 /** Every read model the product keeps, in the order `/api/projections` lists them. */
-export const ALL_PROJECTIONS: readonly Projection[] = [topologyProjection, endpointDirectoryProjection, auditTrailProjection];
+export const ALL_PROJECTIONS: readonly Projection[] = [topologyProjection, endpointDirectoryProjection, auditTrailProjection, auditDigestProjection];

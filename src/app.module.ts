@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
+import { AuditController } from './api/audit.controller';
 import { CommandsController } from './api/commands.controller';
 import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
@@ -20,7 +21,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController],
+      controllers: [HealthController, CommandsController, QueriesController, AuditController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         TopologyRepository,

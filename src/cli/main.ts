@@ -1,5 +1,6 @@
 import { serve } from '../main';
 import { rebuildProjections } from './projections';
+import { auditCommand, reportCommand } from './audit';
 import { PRODUCT_VERSION } from '../version';
 import { ConfigError } from '../config/config';
 import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
@@ -13,6 +14,11 @@ const USAGE = `usage: topo <command>
   serve                                   serve the API (configuration from the environment, see README)
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
+  audit verify [--digest <position>:<hash>] [--json]
+                                          check every link of the log's hash chain (and a saved digest)
+  audit digest [--server URL] [--json]    the store-wide digest to keep
+  report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
+                                          the compliance report of a period
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
   <Verb-Noun> [-Parameter value ...]      a Lync Management Shell cmdlet line, verbatim; <cmdlet> -? for its syntax
   version      print the version
@@ -43,6 +49,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return rebuildProjections(positional[1], server);
     }
+    case 'audit':
+      return auditCommand(argv.slice(1));
+    case 'report':
+      return reportCommand(argv.slice(1));
     case 'run':
       return runScriptCommand(argv.slice(1));
     case 'version':
