@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Observable } from 'rxjs';
-import { canonicalJson } from '../application/audit';
+import { canonicalCopy, canonicalJson } from '../application/audit';
 import { KeyedLock } from '../application/keyed-lock';
 import {
   AppendOptions,
@@ -37,7 +37,8 @@ export function eventHash(streamId: string, revision: number, type: string, data
     covered = rest;
   }
   return createHash(HASH_ALGORITHM)
-    .update(canonicalJson({ stream: streamId, revision, type, data, metadata: covered }))
+    // Keys in canonical order already, so that canonicalJson takes its fast path.
+    .update(canonicalJson({ data, metadata: covered, revision, stream: streamId, type }))
     .digest('hex');
 }
 
@@ -150,12 +151,15 @@ export class HashChainedEventStore implements EventStore {
     let revision = base.revision;
     const chained = events.map((event): EventToAppend => {
       revision += 1;
-      const metadata: JsonObject = { ...(event.metadata ?? {}), [PREV_HASH_FIELD]: previous };
-      delete metadata[HASH_FIELD];
-      const hash = eventHash(streamId, revision, event.type, event.data, metadata);
+      const given: JsonObject = { ...(event.metadata ?? {}), [PREV_HASH_FIELD]: previous };
+      delete given[HASH_FIELD];
+      // Stored with their keys in canonical order: hashing them again (verify) is then fast.
+      const data = canonicalCopy(event.data);
+      const metadata = canonicalCopy(given);
+      const hash = eventHash(streamId, revision, event.type, data, metadata);
       metadata[HASH_FIELD] = hash;
       previous = hash;
-      return { id: event.id, type: event.type, data: event.data, metadata };
+      return { id: event.id, type: event.type, data, metadata };
     });
     let result: AppendResult;
     try {
