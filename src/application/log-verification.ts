@@ -6,6 +6,7 @@ import {
   LOG_DIGEST_ALGORITHM,
   nextLogDigest,
   PREV_HASH_FIELD,
+  stillHashesTo,
 } from '../event-store/hash-chain';
 
 /** The store-wide digest at a log position: what `GET /api/audit/digest` answers and an auditor keeps. */
@@ -88,8 +89,7 @@ function checkEvent(event: RecordedEvent, before: StreamLink | undefined): { has
     }
     return { hash: eventHash(event.streamId, event.revision, event.type, event.data, metadata), chained: false };
   }
-  const actual = eventHash(event.streamId, event.revision, event.type, event.data, metadata);
-  if (actual !== recorded) {
+  if (!stillHashesTo(event, recorded)) {
     return { problem: 'altered', ...at, message: `${event.streamId}@${event.revision}: its content does not give its recorded hash (altered after it was written)` };
   }
   const previous = metadata[PREV_HASH_FIELD] ?? null;
@@ -101,7 +101,7 @@ function checkEvent(event: RecordedEvent, before: StreamLink | undefined): { has
       message: `${event.streamId}@${event.revision}: prevHash does not match the hash of ${event.revision === 0 ? 'the start of the stream' : `revision ${event.revision - 1}`}`,
     };
   }
-  return { hash: actual, chained: true };
+  return { hash: recorded, chained: true };
 }
 
 /**

@@ -42,6 +42,19 @@ export function eventHash(streamId: string, revision: number, type: string, data
     .digest('hex');
 }
 
+/**
+ * Whether a stored chained event still gives its recorded hash. The encoding in the stored key order
+ * is tried first: the chain stores events in canonical order, so that text is the one that was hashed,
+ * and when it gives the recorded hash the content is exactly what was hashed (JSON text determines
+ * its value). Otherwise the canonical encoding decides, whatever the stored order.
+ */
+export function stillHashesTo(event: RecordedEvent, recorded: string): boolean {
+  const { [HASH_FIELD]: _recorded, ...covered } = event.metadata;
+  const stored = JSON.stringify({ data: event.data, metadata: covered, revision: event.revision, stream: event.streamId, type: event.type });
+  if (createHash(HASH_ALGORITHM).update(stored).digest('hex') === recorded) return true;
+  return eventHash(event.streamId, event.revision, event.type, event.data, covered) === recorded;
+}
+
 /** The hash a stored event commits to: its recorded `hash`, or for an unchained event the hash it would have. */
 export function hashOfRecorded(event: RecordedEvent): string {
   const recorded = event.metadata[HASH_FIELD];
