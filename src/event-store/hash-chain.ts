@@ -129,7 +129,7 @@ export class HashChainedEventStore implements EventStore {
     for (let attempt = 1; ; attempt++) {
       const head = this.heads.get(streamId) ?? (await this.readHead(streamId));
       if (head === null) {
-        if (expected === 'stream_exists') return this.inner.appendToStream(streamId, events, { expectedRevision: expected });
+        if (expected === 'stream_exists') throw new WrongExpectedVersion(streamId, expected, 'no_stream');
         try {
           return await this.appendOn(streamId, events, 'no_stream', { revision: -1, hash: null });
         } catch (error) {
