@@ -61,11 +61,6 @@ export function hashOfRecorded(event: RecordedEvent): string {
   return typeof recorded === 'string' ? recorded : eventHash(event.streamId, event.revision, event.type, event.data, event.metadata);
 }
 
-/** Whether an event was written with the chain fields. */
-export function isChained(event: RecordedEvent): boolean {
-  return typeof event.metadata[HASH_FIELD] === 'string';
-}
-
 /**
  * The store-wide digest: a running chain over the global log, in position order,
  * `digest(n) = SHA-256(digest(n-1) + hash(n))` over hex text, starting from 64 zeros. The digest at a
