@@ -96,9 +96,10 @@ function backOff(attempt: number): Promise<void> {
  *
  * - The head of each stream (revision and hash) is cached, so an append reads nothing when this
  *   process wrote the stream last; otherwise it reads the one event the append builds on.
- * - Appends to one stream are serialised within the process. `any` (refusal records) is turned into
- *   the known head revision, so an append by another process in between is a wrong expected version,
- *   and the append is linked again to the new head and retried: the chain never forks.
+ * - `any` appends (refusal records) are queued per stream within the process and turned into the
+ *   known head revision, so an append by another process in between is a wrong expected version,
+ *   and the append is linked again to the new head and retried: the chain never forks. Appends with
+ *   an exact expected revision are not queued: the store's own check settles who wins.
  * - An idempotent retry (the same event ids) stores nothing, so the chain fields it carries do not matter.
  */
 export class HashChainedEventStore implements EventStore {
@@ -111,7 +112,12 @@ export class HashChainedEventStore implements EventStore {
   }
 
   appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
-    return this.lock.run(streamId, () => this.appendChained(streamId, events, options.expectedRevision));
+    const expected = options.expectedRevision;
+    // An exact expected revision needs no queue: the store lets one append win at that revision and
+    // refuses the others, so the chain cannot fork. Only `any` appends are queued, as each takes
+    // the head this process knows.
+    if (expected === 'no_stream' || typeof expected === 'number') return this.appendChained(streamId, events, expected);
+    return this.lock.run(streamId, () => this.appendChained(streamId, events, expected));
   }
 
   private async appendChained(streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -173,7 +179,8 @@ export class HashChainedEventStore implements EventStore {
     try {
       result = await this.inner.appendToStream(streamId, chained, { expectedRevision: expected });
     } catch (error) {
-      if (error instanceof WrongExpectedVersion) this.heads.delete(streamId);
+      // Forget the head unless it is already the one the store reports (another append of ours won).
+      if (error instanceof WrongExpectedVersion && this.heads.get(streamId)?.revision !== error.actual) this.heads.delete(streamId);
       throw error;
     }
     if (result.nextExpectedRevision === revision && previous !== null) {
@@ -189,6 +196,9 @@ export class HashChainedEventStore implements EventStore {
   private async headAt(streamId: string, revision: number): Promise<StreamHead | undefined> {
     const cached = this.heads.get(streamId);
     if (cached && cached.revision === revision) return cached;
+    // The stream is past that revision already: the store refuses the append, or answers a retry
+    // with its earlier result. Either way nothing is chained onto it, so nothing needs reading.
+    if (cached && cached.revision > revision) return undefined;
     try {
       const [event] = await this.inner.readStream(streamId, { fromRevision: revision, maxCount: 1 });
       if (event === undefined || event.revision !== revision) return undefined;
@@ -213,6 +223,9 @@ export class HashChainedEventStore implements EventStore {
   }
 
   private remember(streamId: string, head: StreamHead): void {
+    // Appends with exact revisions may resolve out of order: keep the newest head.
+    const cached = this.heads.get(streamId);
+    if (cached && cached.revision > head.revision) return;
     // Bounded: a store with more streams than this reads the head of the least recently used again.
     this.heads.delete(streamId);
     if (this.heads.size >= MAX_CACHED_STREAMS) {
