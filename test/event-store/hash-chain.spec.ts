@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { verifyLog } from '../../src/application/log-verification';
-import type { EventToAppend, JsonObject } from '../../src/event-store/event-store';
+import { EventToAppend, JsonObject, WrongExpectedVersion } from '../../src/event-store/event-store';
 import { eventHash, HashChainedEventStore } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 
@@ -64,6 +64,28 @@ describe('the hash chain over the SQLite store', () => {
     const stream = await one.readStream('refused_command-a');
     expect(stream.map((e) => e.revision)).toEqual(Array.from({ length: 42 }, (_, i) => i));
     expect(await verifyLog(one)).toMatchObject({ events: 42, broken: null });
+  });
+
+  it('keeps one chain when exact-revision writers race each other and any-appends on one stream', async () => {
+    const { chained } = open();
+    const other = open().chained;
+    const writer = async (store: HashChainedEventStore, w: number): Promise<void> => {
+      for (;;) {
+        const last = await store.readStream('topology-q', { direction: 'backwards', maxCount: 1 }).then((es) => es[0]!.revision, () => -1);
+        try {
+          await store.appendToStream('topology-q', [event('Q', { w })], { expectedRevision: last < 0 ? 'no_stream' : last });
+          return;
+        } catch (error) {
+          if (!(error instanceof WrongExpectedVersion)) throw error;
+        }
+      }
+    };
+    await Promise.all([
+      ...Array.from({ length: 16 }, (_, w) => writer(w % 2 === 0 ? chained : other, w)),
+      ...Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? chained : other).appendToStream('topology-q', [event('R', { i })], { expectedRevision: 'any' })),
+    ]);
+    expect((await chained.readStream('topology-q')).map((e) => e.revision)).toEqual([...Array(24).keys()]);
+    expect(await verifyLog(chained)).toMatchObject({ events: 24, broken: null });
   });
 
   it('answers a retry with the same event ids with the earlier result and stores nothing', async () => {
