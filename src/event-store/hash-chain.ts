@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Observable } from 'rxjs';
 import { canonicalCopy, canonicalJson } from '../application/audit';
 import { KeyedLock } from '../application/keyed-lock';
@@ -29,6 +29,11 @@ export const HASH_ALGORITHM = 'sha256';
 export const PREV_HASH_FIELD = 'prevHash';
 export const HASH_FIELD = 'hash';
 
+/** SHA-256 of a text, as lower-case hex; one-shot `crypto.hash` (Node 20.12+) is about twice as fast as a Hash object for short texts. */
+function sha256Hex(text: string): string {
+  return typeof crypto.hash === 'function' ? crypto.hash(HASH_ALGORITHM, text, 'hex') : crypto.createHash(HASH_ALGORITHM).update(text).digest('hex');
+}
+
 /** What an event's hash covers; also used for events written before the chain (`unchained`), so later links can name them. */
 export function eventHash(streamId: string, revision: number, type: string, data: JsonObject, metadata: JsonObject): string {
   let covered: JsonObject = metadata;
@@ -36,10 +41,8 @@ export function eventHash(streamId: string, revision: number, type: string, data
     const { [HASH_FIELD]: _ignored, ...rest } = metadata;
     covered = rest;
   }
-  return createHash(HASH_ALGORITHM)
-    // Keys in canonical order already, so that canonicalJson takes its fast path.
-    .update(canonicalJson({ data, metadata: covered, revision, stream: streamId, type }))
-    .digest('hex');
+  // Keys in canonical order already, so that canonicalJson takes its fast path.
+  return sha256Hex(canonicalJson({ data, metadata: covered, revision, stream: streamId, type }));
 }
 
 /**
@@ -51,7 +54,7 @@ export function eventHash(streamId: string, revision: number, type: string, data
 export function stillHashesTo(event: RecordedEvent, recorded: string): boolean {
   const { [HASH_FIELD]: _recorded, ...covered } = event.metadata;
   const stored = JSON.stringify({ data: event.data, metadata: covered, revision: event.revision, stream: event.streamId, type: event.type });
-  if (createHash(HASH_ALGORITHM).update(stored).digest('hex') === recorded) return true;
+  if (sha256Hex(stored) === recorded) return true;
   return eventHash(event.streamId, event.revision, event.type, event.data, covered) === recorded;
 }
 
@@ -70,7 +73,7 @@ export const LOG_DIGEST_ALGORITHM = 'sha256-chain-v1';
 export const EMPTY_LOG_DIGEST = '0'.repeat(64);
 
 export function nextLogDigest(previous: string, eventHash: string): string {
-  return createHash(HASH_ALGORITHM).update(previous).update(eventHash).digest('hex');
+  return sha256Hex(previous + eventHash);
 }
 
 interface StreamHead {
