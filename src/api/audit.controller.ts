@@ -37,6 +37,8 @@ export class AuditController {
       throw new InvalidInput(`Invalid compliance report query: format must be one of ${REPORT_FORMATS.join(', ')} (got ${JSON.stringify(given)}).`, { field: 'format' });
     }
     if (options.minPosition !== undefined) await this.runner.waitFor([AUDIT, DIGEST], options.minPosition, options.waitMs);
+    // The digest at the period's last entry needs the digest read model as far as the audit trail.
+    await this.runner.waitFor([DIGEST], this.runner.checkpoint(AUDIT), options.waitMs);
     const report = complianceReport(this.runner.reader(AUDIT), this.runner.reader(DIGEST), {
       deployment: options.deployment,
       from: single(params, 'from'),
