@@ -48,6 +48,8 @@ export interface HistoryOptions {
   /** Deployments written at once (their appends share commits). */
   readonly concurrency?: number;
   readonly onProgress?: (written: number) => void;
+  /** When each command happened, from how many events were written before it (default: now). */
+  readonly occurredAt?: (written: number) => Date;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function generateHistory(store: EventStore, options: HistoryOptions
           authenticated: true,
           commandId: randomUUID(),
           reason: null,
-          occurredAt: new Date().toISOString(),
+          occurredAt: (options.occurredAt?.(written) ?? new Date()).toISOString(),
           deployment,
           command: command.type,
         };

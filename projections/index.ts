@@ -1,3 +1,4 @@
+import { auditDigestProjection } from './audit-digest/audit-digest.projection';
 import { auditTrailProjection } from './audit-trail/audit-trail.projection';
 import { endpointDirectoryProjection } from './endpoint-directory/endpoint-directory.projection';
 import { migrationsProjection } from './migrations/migrations.projection';
@@ -5,4 +6,10 @@ import type { Projection } from './runner/projection';
 import { topologyProjection } from './topology/topology.projection';
 
 /** Every read model the product keeps, in the order `/api/projections` lists them. */
-export const ALL_PROJECTIONS: readonly Projection[] = [topologyProjection, endpointDirectoryProjection, auditTrailProjection, migrationsProjection];
+export const ALL_PROJECTIONS: readonly Projection[] = [
+  topologyProjection,
+  endpointDirectoryProjection,
+  auditTrailProjection,
+  auditDigestProjection,
+  migrationsProjection,
+];

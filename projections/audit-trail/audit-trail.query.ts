@@ -104,7 +104,7 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d
  * An ISO-8601 time as stored (`Date#toISOString`, compared as text). A time needs a zone: without
  * one it would mean the server's local time. A bare date covers the whole UTC day.
  */
-function auditTime(value: string | undefined, field: 'from' | 'to'): string | undefined {
+export function auditTime(value: string | undefined, field: 'from' | 'to'): string | undefined {
   const given = optionalText(value, field);
   if (given === undefined) return undefined;
   const match = ISO_TIME.exec(given);

@@ -1,5 +1,6 @@
 import { serve } from '../main';
 import { rebuildProjections } from './projections';
+import { auditCommand, reportCommand } from './audit';
 import { PRODUCT_VERSION } from '../version';
 import { ConfigError } from '../config/config';
 import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
@@ -17,6 +18,11 @@ const USAGE = `usage: topo <command>
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
 ${READ_USAGE}
+  audit verify [--digest <position>:<hash>] [--json]
+                                          check every link of the log's hash chain (and a saved digest)
+  audit digest [--server URL] [--json]    the store-wide digest to keep
+  report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
+                                          the compliance report of a period
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
   migrate plan|run|step|fail|rollback|status|runbook ...
                                           plan, run and roll back a migration from legacy Group Chat (topo migrate --help)
@@ -43,9 +49,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'serve':
       await serve();
       return 0;
+    case 'audit':
+      // `audit verify|digest` check the hash chain; `audit [filters]` lists the trail.
+      if (argv[1] === 'verify' || argv[1] === 'digest') return auditCommand(argv.slice(1));
+      return productCommand(command, argv.slice(1), (rest, options, open) => runRead(command, rest, options, open));
     case 'history':
     case 'diff':
-    case 'audit':
       return productCommand(command, argv.slice(1), (rest, options, open) => runRead(command, rest, options, open));
     case 'projections': {
       const rest = argv.slice(1);
@@ -59,6 +68,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return rebuildProjections(positional[1], server);
     }
+    case 'report':
+      return reportCommand(argv.slice(1));
     case 'run':
       return runScriptCommand(argv.slice(1));
     case 'migrate':

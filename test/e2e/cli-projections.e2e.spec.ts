@@ -25,7 +25,7 @@ describe('topo projections rebuild', () => {
     const first = topo('projections', 'rebuild');
     expect(first.status).toBe(0);
     expect(first.stdout).toMatch(/topology +\[#+\] 100% +\d[\d,]*\/\d[\d,]* events +[\d,]+ events\/s +ETA/);
-    expect(first.stdout).toMatch(/rebuilt topology, endpoint_directory, audit_trail, migrations to position \d+/);
+    expect(first.stdout).toMatch(/rebuilt topology, endpoint_directory, audit_trail, audit_digest, migrations to position \d+/);
     const again = topo('projections', 'rebuild', 'topology');
     expect(again.status).toBe(0);
     const db = new Database(path.join(dataDir, READ_MODELS_FILE), { readonly: true });
@@ -39,6 +39,6 @@ describe('topo projections rebuild', () => {
   it('names an unknown projection and exits non-zero', () => {
     const result = topo('projections', 'rebuild', 'nope');
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain("PROJECTION_NOT_FOUND: no projection named 'nope'; known: topology, endpoint_directory, audit_trail");
+    expect(result.stderr).toContain("PROJECTION_NOT_FOUND: no projection named 'nope'; known: topology, endpoint_directory, audit_trail, audit_digest");
   });
 });

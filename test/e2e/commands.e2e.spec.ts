@@ -103,6 +103,9 @@ describe('admin commands over HTTP', () => {
       command: 'RegisterSipDomain',
       commandFingerprint: expect.any(String),
       warnings: [],
+      // The hash chain: the first event of its stream.
+      prevHash: null,
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(result.body.position).toBe(event!.position);
   });

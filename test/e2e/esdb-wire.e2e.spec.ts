@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 import { bearer, CommandResponse, command, seedTopology } from '../support/http';
-import { RunningServer, startServer } from '../support/server';
+import { ROOT, RunningServer, startServer } from '../support/server';
 
 /**
  * The built server on EventStoreDB (EVENTSTORE_CONNECTION_STRING), against the in-memory protocol
@@ -82,5 +83,26 @@ describe('the server process on EventStoreDB (wire test server)', () => {
     const topology = await get(`/api/topology?deployment=${deployment}&minPosition=${back.body.position}&waitMs=10000`);
     expect(topology.body.legacyPools).toEqual([expect.objectContaining({ fqdn: 'gc.contoso.com', status: 'Started', dataMigratedTo: null })]);
     expect(topology.body.endpoints).toEqual([]);
+  });
+
+  it('chains the events in EventStoreDB as in SQLite: topo audit verify checks them and the digest the server reports', async () => {
+    const refused = await command(server.url, 'CreateEndpoint', { sipAddress: 'sip:ocschat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' });
+    expect(refused.status).toBe(409);
+    const head = (await get('/health')).body.headPosition as number;
+    const digest = await get(`/api/audit/digest?minPosition=${head}&waitMs=10000`);
+    expect(digest.body).toMatchObject({ position: head, algorithm: 'sha256-chain-v1' });
+    // Not spawnSync: the EventStoreDB test server answers from this very process.
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'topo.js'), 'audit', 'verify', '--json', '--digest', digest.body.digest as string], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', EVENTSTORE_CONNECTION_STRING: esdb.connectionString },
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const verified = { status, stdout };
+    expect(verified.status).toBe(0);
+    const result = JSON.parse(verified.stdout) as { ok: boolean; chained: number; unchained: number; digestChecked: boolean };
+    expect(result).toMatchObject({ ok: true, unchained: 0, digestChecked: true });
+    expect(result.chained).toBe(digest.body.events);
   });
 });

@@ -1,0 +1,245 @@
+import { InvalidInput } from '../../src/api/commands/input-errors';
+import type { LogDigest } from '../../src/application/log-verification';
+import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
+import { logDigestAt } from '../audit-digest/audit-digest.query';
+import { AUDIT_TABLE } from '../audit-trail/audit-trail.projection';
+import { type AuditEntry, auditTime, toAuditEntry } from '../audit-trail/audit-trail.query';
+import type { Row, TableReader } from '../runner/projection';
+
+/**
+ * The compliance report of one deployment over a period, from the audit trail and the digest read
+ * models (indexed reads over the period's entries, never a scan of the log): every accepted change
+ * with who, roles, command, entity, before → after, reason and migration; refused commands; denied
+ * attempts; migrations and their steps; a summary per actor and per entity; and the store-wide
+ * digest at the period's last entry, which commits to every entry of the report.
+ */
+
+/** Event type of a denied attempt (an authorization refusal), in `access_denied-<deployment>` streams. */
+export const ACCESS_DENIED = 'AccessDenied';
+const MIGRATION_STREAM = 'migration-';
+// Events after which their entity no longer exists: their "after" is nothing.
+const ENDING_EVENT = /(Removed|Deleted|Decommissioned)$/;
+
+export type ReportEntity = { kind: string | null; id: string } | null;
+
+export type ReportChange = {
+  position: number;
+  occurredAt: string | null;
+  actor: string | null;
+  roles: string[] | null;
+  authenticated: boolean | null;
+  command: string | null;
+  commandId: string | null;
+  entity: ReportEntity;
+  eventType: string;
+  /** The entity as its previous change left it (null: it did not exist, or no earlier change is known). */
+  before: JsonObject | null;
+  /** The entity as this change leaves it (null: it no longer exists). */
+  after: JsonObject | null;
+  reason: string | null;
+  migrationId: string | null;
+  migrationStep: JsonValue;
+  correlationId: string | null;
+  clientAddress: string | null;
+};
+
+export type ReportRefusal = {
+  position: number;
+  occurredAt: string | null;
+  actor: string | null;
+  roles: string[] | null;
+  authenticated: boolean | null;
+  command: string | null;
+  entity: ReportEntity;
+  status: number | null;
+  errorCode: string | null;
+  message: string | null;
+  reason: string | null;
+  clientAddress: string | null;
+};
+
+export type ReportMigrationEvent = {
+  position: number;
+  occurredAt: string | null;
+  eventType: string;
+  actor: string | null;
+  command: string | null;
+  step: JsonValue;
+  reason: string | null;
+  data: JsonObject;
+};
+
+export type ReportMigration = { migrationId: string; events: ReportMigrationEvent[] };
+
+export type ActorSummary = { actor: string; changes: number; refused: number; denied: number };
+export type EntitySummary = { kind: string | null; id: string; changes: number; refused: number; denied: number };
+
+export type ComplianceReport = {
+  deployment: string;
+  from: string;
+  to: string;
+  changes: ReportChange[];
+  refused: ReportRefusal[];
+  denied: ReportRefusal[];
+  migrations: ReportMigration[];
+  summary: { actors: ActorSummary[]; entities: EntitySummary[]; changes: number; refused: number; denied: number; migrationEvents: number };
+  /** The store-wide digest at the period's last entry (null: the period has none). */
+  digest: LogDigest | null;
+};
+
+export interface ComplianceQuery {
+  readonly deployment: string;
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+}
+
+/** `from` and `to` as the audit trail stores times; both are required, and `from` ≤ `to`. */
+export function reportPeriod(from: string | undefined, to: string | undefined): { from: string; to: string } {
+  const start = auditTime(from, 'from');
+  if (start === undefined) throw new InvalidInput('Invalid compliance report query: from is required (an ISO-8601 time with a zone, or a date).', { field: 'from' });
+  const end = auditTime(to, 'to');
+  if (end === undefined) throw new InvalidInput('Invalid compliance report query: to is required (an ISO-8601 time with a zone, or a date).', { field: 'to' });
+  if (start > end) throw new InvalidInput(`Invalid compliance report query: to must not be before from (${start} > ${end}).`, { field: 'to' });
+  return { from: start, to: end };
+}
+
+function afterOf(entry: AuditEntry): JsonObject | null {
+  return ENDING_EVENT.test(entry.type) ? null : entry.data;
+}
+
+const entityKey = (entity: ReportEntity): string => (entity === null ? '' : `${entity.kind ?? ''}\u0000${entity.id}`);
+
+function refusalOf(entry: AuditEntry): ReportRefusal {
+  const denied = entry.type === ACCESS_DENIED;
+  const message = denied ? entry.data['message'] : undefined;
+  const code = denied ? entry.data['code'] : undefined;
+  return {
+    position: entry.position,
+    occurredAt: entry.occurredAt,
+    actor: entry.actor,
+    roles: entry.roles,
+    authenticated: entry.authenticated,
+    command: entry.command ?? (typeof entry.data['command'] === 'string' ? entry.data['command'] : null),
+    entity: entry.entity,
+    status: entry.error?.status ?? (denied ? 403 : null),
+    errorCode: entry.error?.code ?? (typeof code === 'string' ? code : null),
+    message: entry.error?.message ?? (typeof message === 'string' ? message : null),
+    reason: entry.reason,
+    clientAddress: entry.clientAddress,
+  };
+}
+
+/** The report; `digestReader` is the `audit_digest` projection's. */
+export function complianceReport(auditReader: TableReader, digestReader: TableReader, query: ComplianceQuery): ComplianceReport {
+  const { from, to } = reportPeriod(query.from, query.to);
+  const deployment = query.deployment;
+  // The (deployment, occurred_at, position) index walks exactly the period.
+  const rows = auditReader.rows(AUDIT_TABLE, {
+    where: { deployment },
+    range: { occurred_at: { from, to } },
+    orderBy: ['occurred_at', 'position'],
+  });
+  const entries = rows.map(toAuditEntry);
+
+  const changes: ReportChange[] = [];
+  const refused: ReportRefusal[] = [];
+  const denied: ReportRefusal[] = [];
+  const migrations = new Map<string, ReportMigrationEvent[]>();
+  const actors = new Map<string, ActorSummary>();
+  const entities = new Map<string, EntitySummary>();
+  // The state each entity was left in by its latest change seen so far in the period.
+  const latest = new Map<string, JsonObject | null>();
+  let migrationEvents = 0;
+  let lastPosition = 0;
+
+  const count = (entry: AuditEntry, what: 'changes' | 'refused' | 'denied'): void => {
+    const actor = entry.actor ?? '(unknown)';
+    const a = actors.get(actor) ?? { actor, changes: 0, refused: 0, denied: 0 };
+    a[what] += 1;
+    actors.set(actor, a);
+    if (entry.entity !== null) {
+      const key = entityKey(entry.entity);
+      const e = entities.get(key) ?? { kind: entry.entity.kind, id: entry.entity.id, changes: 0, refused: 0, denied: 0 };
+      e[what] += 1;
+      entities.set(key, e);
+    }
+  };
+
+  for (const entry of entries) {
+    lastPosition = Math.max(lastPosition, entry.position);
+    const step = entry.metadata['migrationStep'] ?? entry.data['step'] ?? null;
+    if (entry.migrationId !== null || entry.streamId.startsWith(MIGRATION_STREAM)) {
+      const id = entry.migrationId ?? entry.streamId.slice(MIGRATION_STREAM.length);
+      const list = migrations.get(id) ?? [];
+      list.push({ position: entry.position, occurredAt: entry.occurredAt, eventType: entry.type, actor: entry.actor, command: entry.command, step, reason: entry.reason, data: entry.data });
+      migrations.set(id, list);
+      migrationEvents += 1;
+      if (entry.streamId.startsWith(MIGRATION_STREAM)) {
+        count(entry, 'changes');
+        continue;
+      }
+    }
+    if (entry.type === ACCESS_DENIED || (entry.outcome === 'refused' && (entry.error?.status === 401 || entry.error?.status === 403))) {
+      denied.push(refusalOf(entry));
+      count(entry, 'denied');
+      continue;
+    }
+    if (entry.outcome === 'refused') {
+      refused.push(refusalOf(entry));
+      count(entry, 'refused');
+      continue;
+    }
+    const key = entityKey(entry.entity);
+    const before = entry.entity === null ? null : latest.has(key) ? latest.get(key)! : previousState(auditReader, deployment, entry);
+    const after = afterOf(entry);
+    if (entry.entity !== null) latest.set(key, after);
+    changes.push({
+      position: entry.position,
+      occurredAt: entry.occurredAt,
+      actor: entry.actor,
+      roles: entry.roles,
+      authenticated: entry.authenticated,
+      command: entry.command,
+      commandId: entry.commandId,
+      entity: entry.entity,
+      eventType: entry.type,
+      before,
+      after,
+      reason: entry.reason,
+      migrationId: entry.migrationId,
+      migrationStep: step,
+      correlationId: entry.correlationId,
+      clientAddress: entry.clientAddress,
+    });
+    count(entry, 'changes');
+  }
+
+  const byName = <T extends { id?: string; actor?: string }>(a: T, b: T): number => ((a.actor ?? a.id ?? '') < (b.actor ?? b.id ?? '') ? -1 : 1);
+  return {
+    deployment,
+    from,
+    to,
+    changes,
+    refused,
+    denied,
+    migrations: [...migrations.entries()].map(([migrationId, events]) => ({ migrationId, events })),
+    summary: {
+      actors: [...actors.values()].sort(byName),
+      entities: [...entities.values()].sort(byName),
+      changes: changes.length,
+      refused: refused.length,
+      denied: denied.length,
+      migrationEvents,
+    },
+    digest: lastPosition > 0 ? logDigestAt(digestReader, lastPosition) : null,
+  };
+}
+
+/** The state an entity was left in by its last accepted change before this entry: one indexed read. */
+function previousState(reader: TableReader, deployment: string, entry: AuditEntry): JsonObject | null {
+  if (entry.entity === null) return null;
+  const where: Record<string, string> = { deployment, entity_id: entry.entity.id, outcome: 'accepted' };
+  if (entry.entity.kind !== null) where['entity_kind'] = entry.entity.kind;
+  const [row]: Row[] = reader.rows(AUDIT_TABLE, { where, orderBy: ['position'], descending: true, after: { column: 'position', value: entry.position }, limit: 1 });
+  return row === undefined ? null : afterOf(toAuditEntry(row));
+}

@@ -1,0 +1,198 @@
+import type { EventStore, JsonObject, RecordedEvent } from '../event-store/event-store';
+import {
+  EMPTY_LOG_DIGEST,
+  eventHash,
+  HASH_FIELD,
+  LOG_DIGEST_ALGORITHM,
+  nextLogDigest,
+  PREV_HASH_FIELD,
+  stillHashesTo,
+} from '../event-store/hash-chain';
+
+/** The store-wide digest at a log position: what `GET /api/audit/digest` answers and an auditor keeps. */
+export interface LogDigest {
+  /** Global position of the last event covered (0: the empty log). */
+  readonly position: number;
+  /** The running chain over every event up to `position` (see `LOG_DIGEST_ALGORITHM`). */
+  readonly hash: string;
+  /** How many events it covers. */
+  readonly events: number;
+  readonly algorithm: string;
+}
+
+export type BrokenLinkProblem =
+  /** The event's content no longer gives its recorded hash: it was edited. */
+  | 'altered'
+  /** Its `prevHash` is not the hash of the stream's previous event: that one was edited or replaced. */
+  | 'unlinked'
+  /** A revision of the stream is missing: an event was deleted. */
+  | 'missing'
+  /** An event without chain fields after chained ones in its stream: its fields were stripped. */
+  | 'unchained_after_chained'
+  /** The log up to the saved digest's position no longer gives the saved hash. */
+  | 'digest_mismatch';
+
+export interface BrokenLink {
+  readonly problem: BrokenLinkProblem;
+  readonly streamId: string | null;
+  readonly revision: number | null;
+  readonly position: number | null;
+  readonly message: string;
+}
+
+export interface LogVerification {
+  /** Events checked (up to the first broken link, or all). */
+  readonly events: number;
+  readonly chained: number;
+  /** Written before the chain existed: linked from the first chained event, not failures. */
+  readonly unchained: number;
+  readonly broken: BrokenLink | null;
+  /** The digest of everything checked. */
+  readonly digest: LogDigest;
+  /** Whether the saved digest (when one was given) matched. */
+  readonly digestChecked: boolean;
+}
+
+export interface VerifyOptions {
+  /** An earlier digest: the log up to its position must still give its hash. */
+  readonly digest?: Pick<LogDigest, 'position' | 'hash'>;
+  readonly pageSize?: number;
+  readonly onProgress?: (events: number, position: number) => void;
+}
+
+/** The per-stream state of the walk: the last revision seen and the hash the next event must link to. */
+interface StreamLink {
+  revision: number;
+  hash: string;
+  chained: boolean;
+}
+
+const PAGE = 5_000;
+
+/** Checks one event against its stream's previous one; returns its hash, or the broken link. */
+function checkEvent(event: RecordedEvent, before: StreamLink | undefined): { hash: string; chained: boolean } | BrokenLink {
+  const at = { streamId: event.streamId, revision: event.revision, position: event.position };
+  const expectedRevision = before === undefined ? 0 : before.revision + 1;
+  if (event.revision !== expectedRevision) {
+    return {
+      problem: 'missing',
+      ...at,
+      revision: expectedRevision,
+      message: `${event.streamId}: revision ${expectedRevision} is missing (the stream goes on at revision ${event.revision}, position ${event.position})`,
+    };
+  }
+  const metadata: JsonObject = event.metadata;
+  const recorded = metadata[HASH_FIELD];
+  if (typeof recorded !== 'string') {
+    if (before?.chained === true) {
+      return { problem: 'unchained_after_chained', ...at, message: `${event.streamId}@${event.revision}: has no chain fields, although the events before it in its stream do` };
+    }
+    return { hash: eventHash(event.streamId, event.revision, event.type, event.data, metadata), chained: false };
+  }
+  if (!stillHashesTo(event, recorded)) {
+    return { problem: 'altered', ...at, message: `${event.streamId}@${event.revision}: its content does not give its recorded hash (altered after it was written)` };
+  }
+  const previous = metadata[PREV_HASH_FIELD] ?? null;
+  const expectedPrevious = before === undefined ? null : before.hash;
+  if (previous !== expectedPrevious) {
+    return {
+      problem: 'unlinked',
+      ...at,
+      message: `${event.streamId}@${event.revision}: prevHash does not match the hash of ${event.revision === 0 ? 'the start of the stream' : `revision ${event.revision - 1}`}`,
+    };
+  }
+  return { hash: recorded, chained: true };
+}
+
+/**
+ * Walks the whole log in global order and checks every link of every stream's chain, and the
+ * store-wide digest against a saved one. Stops at the first broken link.
+ */
+export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<LogVerification> {
+  const streams = new Map<string, StreamLink>();
+  const saved = options.digest;
+  let digest = EMPTY_LOG_DIGEST;
+  let events = 0;
+  let chained = 0;
+  let unchained = 0;
+  let position = 0;
+  let digestChecked = false;
+  const result = (broken: BrokenLink | null): LogVerification => ({
+    events,
+    chained,
+    unchained,
+    broken,
+    digest: { position, hash: digest, events, algorithm: LOG_DIGEST_ALGORITHM },
+    digestChecked,
+  });
+  const digestMismatch = (at: RecordedEvent | undefined): BrokenLink => ({
+    problem: 'digest_mismatch',
+    streamId: at?.streamId ?? null,
+    revision: at?.revision ?? null,
+    position: saved!.position,
+    message:
+      at === undefined
+        ? `the log ends at position ${position}, before the saved digest's position ${saved!.position}: events were deleted`
+        : `the log up to position ${saved!.position} no longer gives the saved digest: an event up to it was altered or deleted`,
+  });
+  if (saved !== undefined && saved.position === 0) {
+    digestChecked = true;
+    if (saved.hash !== EMPTY_LOG_DIGEST) return result(digestMismatch(undefined));
+  }
+  const pageSize = options.pageSize ?? PAGE;
+  for (let from = 1; ; ) {
+    const page = await store.readAll({ fromPosition: from, maxCount: pageSize });
+    for (const event of page) {
+      // Past the saved position without an event exactly at it: the event there is gone.
+      if (saved !== undefined && !digestChecked && event.position > saved.position) return result(digestMismatch(event));
+      const before = streams.get(event.streamId);
+      const checked = checkEvent(event, before);
+      if ('problem' in checked) return result(checked);
+      if (before === undefined) streams.set(event.streamId, { revision: event.revision, hash: checked.hash, chained: checked.chained });
+      else {
+        before.revision = event.revision;
+        before.hash = checked.hash;
+        before.chained = checked.chained;
+      }
+      if (checked.chained) chained += 1;
+      else unchained += 1;
+      events += 1;
+      position = event.position;
+      digest = nextLogDigest(digest, checked.hash);
+      if (saved !== undefined && position === saved.position) {
+        digestChecked = true;
+        if (digest !== saved.hash) return result(digestMismatch(event));
+      }
+    }
+    if (page.length > 0) options.onProgress?.(events, position);
+    if (page.length < pageSize) break;
+    from = page[page.length - 1]!.position + 1;
+  }
+  if (saved !== undefined && !digestChecked) return result(digestMismatch(undefined));
+  return result(null);
+}
+
+/**
+ * A saved digest as the auditor kept it: `<position>:<hash>`, or the JSON that `GET /api/audit/digest`
+ * and `topo audit digest --json` print. Undefined when the text is neither.
+ */
+export function parseSavedDigest(text: string): Pick<LogDigest, 'position' | 'hash'> | undefined {
+  const trimmed = text.trim();
+  const compact = /^(\d{1,16}):([0-9a-f]{64})$/i.exec(trimmed);
+  if (compact) return { position: Number(compact[1]), hash: compact[2]!.toLowerCase() };
+  if (!trimmed.startsWith('{')) return undefined;
+  try {
+    const value = JSON.parse(trimmed) as { position?: unknown; hash?: unknown };
+    if (typeof value.position === 'number' && Number.isSafeInteger(value.position) && value.position >= 0 && typeof value.hash === 'string' && /^[0-9a-f]{64}$/i.test(value.hash)) {
+      return { position: value.position, hash: value.hash.toLowerCase() };
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** `<position>:<hash>`: the compact form of a digest, for `--digest`. */
+export function formatDigest(digest: Pick<LogDigest, 'position' | 'hash'>): string {
+  return `${digest.position}:${digest.hash}`;
+}

@@ -1,0 +1,264 @@
+import * as crypto from 'node:crypto';
+import type { Observable } from 'rxjs';
+import { canonicalCopy, canonicalJson } from '../application/audit';
+import { KeyedLock } from '../application/keyed-lock';
+import {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  JsonObject,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamNotFound,
+  SubscribeToAllOptions,
+  WrongExpectedVersion,
+} from './event-store';
+
+/**
+ * The tamper-evident log. Every event appended through {@link HashChainedEventStore} carries, in its
+ * metadata, `prevHash` (the hash of the previous event of its stream, null at revision 0) and `hash`:
+ * the SHA-256 of the canonical JSON of `{ stream, revision, type, data, metadata }`, the metadata
+ * taken without `hash` (so `prevHash` is covered, which is what links each event to the one before).
+ * Canonical JSON sorts object keys, so the hash is the same whichever store kept the bytes.
+ */
+
+export const HASH_ALGORITHM = 'sha256';
+export const PREV_HASH_FIELD = 'prevHash';
+export const HASH_FIELD = 'hash';
+
+/** SHA-256 of a text, as lower-case hex; one-shot `crypto.hash` (Node 20.12+) is about twice as fast as a Hash object for short texts. */
+function sha256Hex(text: string): string {
+  return typeof crypto.hash === 'function' ? crypto.hash(HASH_ALGORITHM, text, 'hex') : crypto.createHash(HASH_ALGORITHM).update(text).digest('hex');
+}
+
+/** What an event's hash covers; also used for events written before the chain (`unchained`), so later links can name them. */
+export function eventHash(streamId: string, revision: number, type: string, data: JsonObject, metadata: JsonObject): string {
+  let covered: JsonObject = metadata;
+  if (Object.prototype.hasOwnProperty.call(metadata, HASH_FIELD)) {
+    const { [HASH_FIELD]: _ignored, ...rest } = metadata;
+    covered = rest;
+  }
+  // Keys in canonical order already, so that canonicalJson takes its fast path.
+  return sha256Hex(canonicalJson({ data, metadata: covered, revision, stream: streamId, type }));
+}
+
+/**
+ * Whether a stored chained event still gives its recorded hash. The encoding in the stored key order
+ * is tried first: the chain stores events in canonical order, so that text is the one that was hashed,
+ * and when it gives the recorded hash the content is exactly what was hashed (JSON text determines
+ * its value). Otherwise the canonical encoding decides, whatever the stored order.
+ */
+export function stillHashesTo(event: RecordedEvent, recorded: string): boolean {
+  const { [HASH_FIELD]: _recorded, ...covered } = event.metadata;
+  const stored = JSON.stringify({ data: event.data, metadata: covered, revision: event.revision, stream: event.streamId, type: event.type });
+  if (sha256Hex(stored) === recorded) return true;
+  return eventHash(event.streamId, event.revision, event.type, event.data, covered) === recorded;
+}
+
+/** The hash a stored event commits to: its recorded `hash`, or for an unchained event the hash it would have. */
+export function hashOfRecorded(event: RecordedEvent): string {
+  const recorded = event.metadata[HASH_FIELD];
+  return typeof recorded === 'string' ? recorded : eventHash(event.streamId, event.revision, event.type, event.data, event.metadata);
+}
+
+/**
+ * The store-wide digest: a running chain over the global log, in position order,
+ * `digest(n) = SHA-256(digest(n-1) + hash(n))` over hex text, starting from 64 zeros. The digest at a
+ * position commits to every event up to it, in its order, in every stream.
+ */
+export const LOG_DIGEST_ALGORITHM = 'sha256-chain-v1';
+export const EMPTY_LOG_DIGEST = '0'.repeat(64);
+
+export function nextLogDigest(previous: string, eventHash: string): string {
+  return sha256Hex(previous + eventHash);
+}
+
+interface StreamHead {
+  readonly revision: number;
+  readonly hash: string;
+  /** Id of the head event: an `any` append that repeats it is a retry, passed on as such. */
+  readonly lastId: string;
+}
+
+const MAX_CACHED_STREAMS = 100_000;
+const MAX_ANY_ATTEMPTS = 32;
+
+/** Another process appends to the same stream: wait a little (random, growing) so that one of the two goes first. */
+function backOff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A decorator over the event store port that chains every appended event to the one before it in
+ * its stream. Both adapters are wrapped in it (see `openEventStore`), so nothing above the port
+ * changes and the chain is the same on SQLite and EventStoreDB.
+ *
+ * - The head of each stream (revision and hash) is cached, so an append reads nothing when this
+ *   process wrote the stream last; otherwise it reads the one event the append builds on.
+ * - `any` appends (refusal records) are queued per stream within the process and turned into the
+ *   known head revision, so an append by another process in between is a wrong expected version,
+ *   and the append is linked again to the new head and retried: the chain never forks. Appends with
+ *   an exact expected revision are not queued: the store's own check settles who wins.
+ * - An idempotent retry (the same event ids) stores nothing, so the chain fields it carries do not matter.
+ */
+export class HashChainedEventStore implements EventStore {
+  readonly kind: EventStore['kind'];
+  private readonly heads = new Map<string, StreamHead>();
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly inner: EventStore) {
+    this.kind = inner.kind;
+  }
+
+  appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    const expected = options.expectedRevision;
+    // An exact expected revision needs no queue: the store lets one append win at that revision and
+    // refuses the others, so the chain cannot fork. Only `any` appends are queued, as each takes
+    // the head this process knows.
+    if (expected === 'no_stream' || typeof expected === 'number') return this.appendChained(streamId, events, expected);
+    return this.lock.run(streamId, () => this.appendChained(streamId, events, expected));
+  }
+
+  private async appendChained(streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (expected === 'no_stream') return this.appendOn(streamId, events, expected, { revision: -1, hash: null });
+    if (typeof expected === 'number') {
+      // Without that event the store refuses the append (or answers a retry): the chain fields go unused.
+      const base = (await this.headAt(streamId, expected)) ?? { revision: expected, hash: null };
+      return this.appendOn(streamId, events, expected, base);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const head = this.heads.get(streamId) ?? (await this.readHead(streamId));
+      if (head === null) {
+        if (expected === 'stream_exists') throw new WrongExpectedVersion(streamId, expected, 'no_stream');
+        try {
+          return await this.appendOn(streamId, events, 'no_stream', { revision: -1, hash: null });
+        } catch (error) {
+          if (!(error instanceof WrongExpectedVersion) || attempt >= MAX_ANY_ATTEMPTS) throw error;
+          await backOff(attempt);
+          continue;
+        }
+      }
+      // A repeat of the head's own append: a retry, which the store answers with the earlier result.
+      if (events[events.length - 1]?.id.toLowerCase() === head.lastId) return this.inner.appendToStream(streamId, events, { expectedRevision: expected });
+      try {
+        return await this.appendOn(streamId, events, head.revision, head);
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersion) || attempt >= MAX_ANY_ATTEMPTS) throw error;
+        this.heads.delete(streamId);
+        // The stream did not move: these ids were stored earlier, at another revision. A retry: the
+        // store returns the earlier result and writes nothing.
+        if (error.actual === head.revision) return this.inner.appendToStream(streamId, events, { expectedRevision: expected });
+        await backOff(attempt);
+      }
+    }
+  }
+
+  /** Chains `events` onto `base` and appends them at `expected`; caches the new head. */
+  private async appendOn(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expected: ExpectedRevision,
+    base: { readonly revision: number; readonly hash: string | null },
+  ): Promise<AppendResult> {
+    let previous = base.hash;
+    let revision = base.revision;
+    const chained = events.map((event): EventToAppend => {
+      revision += 1;
+      const given: JsonObject = { ...(event.metadata ?? {}), [PREV_HASH_FIELD]: previous };
+      delete given[HASH_FIELD];
+      // Stored with their keys in canonical order: hashing them again (verify) is then fast.
+      const data = canonicalCopy(event.data);
+      const metadata = canonicalCopy(given);
+      const hash = eventHash(streamId, revision, event.type, data, metadata);
+      metadata[HASH_FIELD] = hash;
+      previous = hash;
+      return { id: event.id, type: event.type, data, metadata };
+    });
+    let result: AppendResult;
+    try {
+      result = await this.inner.appendToStream(streamId, chained, { expectedRevision: expected });
+    } catch (error) {
+      // Forget the head unless it is already the one the store reports (another append of ours won).
+      if (error instanceof WrongExpectedVersion && this.heads.get(streamId)?.revision !== error.actual) this.heads.delete(streamId);
+      throw error;
+    }
+    if (result.nextExpectedRevision === revision && previous !== null) {
+      this.remember(streamId, { revision, hash: previous, lastId: events[events.length - 1]!.id.toLowerCase() });
+    } else {
+      // An idempotent retry answered with an earlier result: the head is not known from here.
+      this.heads.delete(streamId);
+    }
+    return result;
+  }
+
+  /** The head to build on for an exact expected revision: cached, else read; undefined when the stream has no such event. */
+  private async headAt(streamId: string, revision: number): Promise<StreamHead | undefined> {
+    const cached = this.heads.get(streamId);
+    if (cached && cached.revision === revision) return cached;
+    // The stream is past that revision already: the store refuses the append, or answers a retry
+    // with its earlier result. Either way nothing is chained onto it, so nothing needs reading.
+    if (cached && cached.revision > revision) return undefined;
+    try {
+      const [event] = await this.inner.readStream(streamId, { fromRevision: revision, maxCount: 1 });
+      if (event === undefined || event.revision !== revision) return undefined;
+      return { revision, hash: hashOfRecorded(event), lastId: event.id.toLowerCase() };
+    } catch (error) {
+      if (error instanceof StreamNotFound) return undefined;
+      throw error;
+    }
+  }
+
+  private async readHead(streamId: string): Promise<StreamHead | null> {
+    try {
+      const [event] = await this.inner.readStream(streamId, { direction: 'backwards', maxCount: 1 });
+      if (event === undefined) return null;
+      const head = { revision: event.revision, hash: hashOfRecorded(event), lastId: event.id.toLowerCase() };
+      this.remember(streamId, head);
+      return head;
+    } catch (error) {
+      if (error instanceof StreamNotFound) return null;
+      throw error;
+    }
+  }
+
+  private remember(streamId: string, head: StreamHead): void {
+    // Appends with exact revisions may resolve out of order: keep the newest head.
+    const cached = this.heads.get(streamId);
+    if (cached && cached.revision > head.revision) return;
+    // Bounded: a store with more streams than this reads the head of the least recently used again.
+    this.heads.delete(streamId);
+    if (this.heads.size >= MAX_CACHED_STREAMS) {
+      const oldest = this.heads.keys().next();
+      if (!oldest.done) this.heads.delete(oldest.value);
+    }
+    this.heads.set(streamId, head);
+  }
+
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
+    return this.inner.readStream(streamId, options);
+  }
+
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
+    return this.inner.readAll(options);
+  }
+
+  subscribeToAll(options?: SubscribeToAllOptions): Observable<RecordedEvent> {
+    return this.inner.subscribeToAll(options);
+  }
+
+  headPosition(): Promise<number> {
+    return this.inner.headPosition();
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,179 @@
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { verifyLog } from '../../src/application/log-verification';
+import { EventToAppend, JsonObject, WrongExpectedVersion } from '../../src/event-store/event-store';
+import { eventHash, HashChainedEventStore } from '../../src/event-store/hash-chain';
+import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
+
+const event = (type = 'Happened', data: JsonObject = {}): EventToAppend => ({ id: randomUUID(), type, data, metadata: { actor: 'alice', roles: ['admin'] } });
+
+describe('the hash chain over the SQLite store', () => {
+  let dir: string;
+  const opened: { close(): Promise<void> }[] = [];
+  const open = (): { raw: SqliteEventStore; chained: HashChainedEventStore } => {
+    const raw = new SqliteEventStore({ dataDir: dir });
+    const chained = new HashChainedEventStore(raw);
+    opened.push(raw);
+    return { raw, chained };
+  };
+  const sql = (statement: string, ...params: (string | number)[]): void => {
+    const db = new Database(path.join(dir, STORE_FILE_NAME));
+    db.prepare(statement).run(...params);
+    db.close();
+  };
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-chain-'));
+  });
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('links every event to the one before it in its stream, with the hash of its canonical content', async () => {
+    const { chained } = open();
+    await chained.appendToStream('topology-a', [event('A', { b: 2, a: 1 }), event('B')], { expectedRevision: 'no_stream' });
+    await chained.appendToStream('topology-a', [event('C')], { expectedRevision: 1 });
+    await chained.appendToStream('refused_command-a', [event('CommandRefused')], { expectedRevision: 'any' });
+    const stream = await chained.readStream('topology-a');
+    expect(stream[0]!.metadata['prevHash']).toBeNull();
+    for (const e of stream) {
+      const { hash, ...rest } = e.metadata;
+      expect(hash).toBe(eventHash(e.streamId, e.revision, e.type, e.data, rest));
+      expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(stream[1]!.metadata['prevHash']).toBe(stream[0]!.metadata['hash']);
+    expect(stream[2]!.metadata['prevHash']).toBe(stream[1]!.metadata['hash']);
+    expect(stream[0]!.metadata).toMatchObject({ actor: 'alice', roles: ['admin'] });
+    const verified = await verifyLog(chained);
+    expect(verified).toMatchObject({ events: 4, chained: 4, unchained: 0, broken: null });
+  });
+
+  it('keeps one chain when two processes append with expectedRevision any to one stream at once', async () => {
+    const one = open().chained;
+    const two = open().chained;
+    await one.appendToStream('refused_command-a', [event()], { expectedRevision: 'any' });
+    await two.appendToStream('refused_command-a', [event()], { expectedRevision: 'any' });
+    // Both now hold a head for the stream; each one's is stale after the other appends.
+    const appends: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) appends.push((i % 2 === 0 ? one : two).appendToStream('refused_command-a', [event('R', { i })], { expectedRevision: 'any' }));
+    await Promise.all(appends);
+    const stream = await one.readStream('refused_command-a');
+    expect(stream.map((e) => e.revision)).toEqual(Array.from({ length: 42 }, (_, i) => i));
+    expect(await verifyLog(one)).toMatchObject({ events: 42, broken: null });
+  });
+
+  it('keeps one chain when exact-revision writers race each other and any-appends on one stream', async () => {
+    const { chained } = open();
+    const other = open().chained;
+    const writer = async (store: HashChainedEventStore, w: number): Promise<void> => {
+      for (;;) {
+        const last = await store.readStream('topology-q', { direction: 'backwards', maxCount: 1 }).then((es) => es[0]!.revision, () => -1);
+        try {
+          await store.appendToStream('topology-q', [event('Q', { w })], { expectedRevision: last < 0 ? 'no_stream' : last });
+          return;
+        } catch (error) {
+          if (!(error instanceof WrongExpectedVersion)) throw error;
+        }
+      }
+    };
+    await Promise.all([
+      ...Array.from({ length: 16 }, (_, w) => writer(w % 2 === 0 ? chained : other, w)),
+      ...Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? chained : other).appendToStream('topology-q', [event('R', { i })], { expectedRevision: 'any' })),
+    ]);
+    expect((await chained.readStream('topology-q')).map((e) => e.revision)).toEqual([...Array(24).keys()]);
+    expect(await verifyLog(chained)).toMatchObject({ events: 24, broken: null });
+  });
+
+  it('answers a retry with the same event ids with the earlier result and stores nothing', async () => {
+    const { chained } = open();
+    const batch = [event('A'), event('B')];
+    const first = await chained.appendToStream('s-1', batch, { expectedRevision: 'no_stream' });
+    expect(await chained.appendToStream('s-1', batch, { expectedRevision: 'no_stream' })).toEqual(first);
+    const refusal = [event('CommandRefused')];
+    const any = await chained.appendToStream('s-1', refusal, { expectedRevision: 'any' });
+    expect(await chained.appendToStream('s-1', refusal, { expectedRevision: 'any' })).toEqual(any);
+    await chained.appendToStream('s-1', [event('C')], { expectedRevision: 2 });
+    // A late retry of an earlier batch, with any, after the stream moved on.
+    expect(await chained.appendToStream('s-1', batch, { expectedRevision: 'any' })).toEqual(first);
+    expect((await chained.readStream('s-1')).map((e) => e.type)).toEqual(['A', 'B', 'CommandRefused', 'C']);
+    expect(await verifyLog(chained)).toMatchObject({ events: 4, broken: null });
+  });
+
+  it('reports events written before the chain as unchained and links the first chained event to them', async () => {
+    const { raw, chained } = open();
+    await raw.appendToStream('topology-old', [event('Old'), event('Old')], { expectedRevision: 'no_stream' });
+    await chained.appendToStream('topology-old', [event('New')], { expectedRevision: 1 });
+    await chained.appendToStream('topology-old', [event('Newer')], { expectedRevision: 'any' });
+    const result = await verifyLog(chained);
+    expect(result).toMatchObject({ events: 4, chained: 2, unchained: 2, broken: null });
+    // An event written without the chain after chained ones is not "before the chain": it is flagged.
+    await raw.appendToStream('topology-old', [event('Sneaked')], { expectedRevision: 'any' });
+    expect((await verifyLog(chained)).broken).toMatchObject({ problem: 'unchained_after_chained', streamId: 'topology-old', revision: 4 });
+  });
+
+  describe('tampering with the SQLite file', () => {
+    beforeEach(async () => {
+      const { chained } = open();
+      for (let i = 0; i < 5; i++) {
+        await chained.appendToStream('topology-a', [event('A', { i })], { expectedRevision: i === 0 ? 'no_stream' : i - 1 });
+        await chained.appendToStream('topology-b', [event('B', { i })], { expectedRevision: 'any' });
+      }
+      await opened.splice(0)[0]!.close();
+    });
+
+    it('an edited event is reported by stream and revision', async () => {
+      sql(`UPDATE events SET data = '{"i":99}' WHERE stream_id = 'topology-b' AND revision = 2`);
+      const result = await verifyLog(open().chained);
+      expect(result.broken).toMatchObject({ problem: 'altered', streamId: 'topology-b', revision: 2 });
+      expect(result.events).toBe(5); // a0 b0 a1 b1 a2 are checked before b2
+    });
+
+    it('the same content with its keys in another order is not a change', async () => {
+      const db = new Database(path.join(dir, STORE_FILE_NAME));
+      const row = db.prepare(`SELECT metadata FROM events WHERE stream_id = 'topology-a' AND revision = 1`).get() as { metadata: string };
+      const reordered = Object.fromEntries(Object.entries(JSON.parse(row.metadata) as JsonObject).reverse());
+      db.prepare(`UPDATE events SET metadata = ? WHERE stream_id = 'topology-a' AND revision = 1`).run(JSON.stringify(reordered));
+      db.close();
+      expect(Object.keys(reordered)[0]).toBe('hash');
+      expect(await verifyLog(open().chained)).toMatchObject({ events: 10, broken: null });
+    });
+
+    it('an edited event whose hash was recomputed breaks the link of the next one', async () => {
+      const db = new Database(path.join(dir, STORE_FILE_NAME));
+      const row = db.prepare(`SELECT data, metadata FROM events WHERE stream_id = 'topology-a' AND revision = 1`).get() as { data: string; metadata: string };
+      const metadata = JSON.parse(row.metadata) as JsonObject;
+      delete metadata['hash'];
+      const data = { i: 1000 };
+      metadata['hash'] = eventHash('topology-a', 1, 'A', data, metadata);
+      db.prepare(`UPDATE events SET data = ?, metadata = ? WHERE stream_id = 'topology-a' AND revision = 1`).run(JSON.stringify(data), JSON.stringify(metadata));
+      db.close();
+      expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'unlinked', streamId: 'topology-a', revision: 2 });
+    });
+
+    it('a deleted event is reported as the missing revision of its stream', async () => {
+      sql(`DELETE FROM events WHERE stream_id = 'topology-a' AND revision = 3`);
+      expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'missing', streamId: 'topology-a', revision: 3 });
+      sql(`DELETE FROM events WHERE stream_id = 'topology-b' AND revision = 0`);
+      expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'missing', streamId: 'topology-b', revision: 0 });
+    });
+
+    it('a saved digest proves the log up to it unchanged, and catches a deleted last event that no link shows', async () => {
+      const store = open().chained;
+      const before = await verifyLog(store);
+      expect(before).toMatchObject({ events: 10, broken: null });
+      await store.appendToStream('topology-a', [event('Later')], { expectedRevision: 4 });
+      const later = await verifyLog(store, { digest: before.digest });
+      expect(later).toMatchObject({ events: 11, broken: null, digestChecked: true });
+      expect(later.digest.hash).not.toBe(before.digest.hash);
+
+      sql(`DELETE FROM events WHERE stream_id = 'topology-b' AND revision = 4`); // the last event of its stream
+      expect((await verifyLog(store)).broken).toBeNull();
+      expect((await verifyLog(store, { digest: before.digest })).broken).toMatchObject({ problem: 'digest_mismatch', position: before.digest.position });
+      expect((await verifyLog(store, { digest: { position: before.digest.position, hash: '0'.repeat(64) } })).broken).toMatchObject({ problem: 'digest_mismatch' });
+    });
+  });
+});
