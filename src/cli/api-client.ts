@@ -76,7 +76,7 @@ export class ApiClient {
   async text(path: string): Promise<string> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`);
+      response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, { headers: this.auth });
     } catch (error) {
       throw new ApiError(0, 'SERVER_UNREACHABLE', `cannot reach ${this.baseUrl}: ${error instanceof Error ? error.message : String(error)}`, {});
     }

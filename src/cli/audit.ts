@@ -155,18 +155,12 @@ export async function reportCommand(argv: readonly string[]): Promise<number> {
     // Every write so far is in the report's read models before it is read.
     const head = await connection.client.headPosition();
     if (head !== undefined) params.set('minPosition', String(head));
-    const base = connection.client.baseUrl.replace(/\/+$/, '');
-    const response = await fetch(`${base}/api/compliance/report?${params.toString()}`);
-    const body = await response.text();
-    if (!response.ok) {
-      let shown = body;
-      try {
-        const error = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error;
-        if (error) shown = `${error.code ?? `HTTP_${response.status}`}: ${error.message ?? ''}`;
-      } catch {
-        // not JSON: shown as it came
-      }
-      console.error(`topo: ${shown}`);
+    let body: string;
+    try {
+      body = await connection.client.text(`/api/compliance/report?${params.toString()}`);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      console.error(`topo: ${error.code}: ${error.message}`);
       return 1;
     }
     const output = parsed.values.get('output');

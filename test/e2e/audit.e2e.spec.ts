@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { command, seedTopology } from '../support/http';
+import { bearer, command, seedTopology } from '../support/http';
 import { ROOT, RunningServer, startServer } from '../support/server';
 
 /**
@@ -26,7 +26,7 @@ describe('audit: digest, verify and the compliance report', () => {
       timeout: 60_000,
     });
   const get = async (pathAndQuery: string) => {
-    const response = await fetch(`${server.url}${pathAndQuery}`);
+    const response = await fetch(`${server.url}${pathAndQuery}`, { headers: bearer() });
     const text = await response.text();
     return { status: response.status, type: response.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) };
   };
@@ -74,14 +74,14 @@ describe('audit: digest, verify and the compliance report', () => {
     const report = response.json();
     expect(report).toMatchObject({ deployment: 'default', from: start, to: end });
     const created = report.changes.find((c: { eventType: string }) => c.eventType === 'PersistentChatEndpointCreated');
-    expect(created).toMatchObject({ actor: 'local-admin', command: 'CreateEndpoint', entity: { kind: 'endpoint', id: 'sip:persistentchat@contoso.com' }, before: null });
+    expect(created).toMatchObject({ actor: 'admin', command: 'CreateEndpoint', entity: { kind: 'endpoint', id: 'sip:persistentchat@contoso.com' }, before: null });
     expect(created.after).toMatchObject({ sipAddress: 'sip:persistentchat@contoso.com', poolFqdn: 'pcpool.contoso.com' });
     const removed = report.changes.find((c: { eventType: string }) => c.eventType === 'PersistentChatEndpointRemoved');
     expect(removed).toMatchObject({ command: 'RemoveEndpoint', reason: 'CHG-8 <retired>', after: null, before: created.after });
     expect(report.changes.find((c: { eventType: string }) => c.eventType === 'SipPrincipalDeleted')).toMatchObject({ reason: 'CHG-7 migration window' });
-    expect(report.refused).toEqual([expect.objectContaining({ command: 'CreateEndpoint', status: 409, errorCode: 'SIP_ADDRESS_IN_USE', actor: 'local-admin' })]);
+    expect(report.refused).toEqual([expect.objectContaining({ command: 'CreateEndpoint', status: 409, errorCode: 'SIP_ADDRESS_IN_USE', actor: 'admin' })]);
     expect(report.denied).toEqual([]);
-    expect(report.summary.actors).toEqual([{ actor: 'local-admin', changes: report.changes.length, refused: 1, denied: 0 }]);
+    expect(report.summary.actors).toEqual([{ actor: 'admin', changes: report.changes.length, refused: 1, denied: 0 }]);
     expect(report.summary.entities).toEqual(expect.arrayContaining([{ kind: 'endpoint', id: 'sip:persistentchat@contoso.com', changes: 2, refused: 0, denied: 0 }]));
     expect(report.digest).toMatchObject({ algorithm: 'sha256-chain-v1', hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(report.digest.position).toBeGreaterThanOrEqual(last);

@@ -289,6 +289,10 @@ describe('topo migrate', () => {
       expect(run.stdout).toContain('Completed');
       expect(run.stdout).toContain('Continuity (R16): sip:ocschat@contoso.com reaches pcpool.contoso.com');
 
+      const runbookText = topo('migrate', 'runbook', id, ...at);
+      expect(runbookText.status).toBe(0);
+      expect(runbookText.stdout).toContain(`# Migration ${id}`);
+
       const noReason = topo('migrate', 'rollback', id, ...at);
       expect(noReason.status).toBe(1);
       expect(noReason.stderr).toContain('REASON_REQUIRED');
