@@ -4,6 +4,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { CommandsController } from './api/commands.controller';
 import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
+import { LiveController } from './api/live.controller';
 import { MigrationsController } from './api/migrations.controller';
 import { QueriesController } from './api/queries.controller';
 import { ReadModelsModule } from './application/read-models.module';
@@ -22,7 +23,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController, MigrationsController],
+      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, LiveController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         TopologyRepository,

@@ -6,6 +6,7 @@ import { AppModule } from './app.module';
 import type { Config, LogLevel } from './config/config';
 import { openEventStore } from './event-store/open-event-store';
 import { setUpOpenApi } from './api/openapi';
+import { serveConsole } from './api/console';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -32,5 +33,6 @@ export async function createApp(config: Config): Promise<INestApplication> {
   // Command results and read models change with every write: an ETag would be computed and never match.
   app.set('etag', false);
   setUpOpenApi(app);
+  serveConsole(app);
   return app;
 }
