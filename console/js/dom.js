@@ -126,3 +126,22 @@ export function badge(text, kind = text) {
 export function status(text = '') {
   return h('p', { class: 'status', role: 'status' }, text);
 }
+
+/**
+ * Re-renders `container` with `render()` keeping what the user typed or ticked in its named fields,
+ * and the focus: a live refresh must not wipe a half-written reason.
+ */
+export async function keepingInput(container, render) {
+  const values = new Map();
+  for (const control of container.querySelectorAll('input[name], select[name], textarea[name]')) {
+    values.set(control.name, control.type === 'checkbox' ? control.checked : control.value);
+  }
+  const focused = container.contains(document.activeElement) ? document.activeElement?.getAttribute('name') : null;
+  await render();
+  for (const control of container.querySelectorAll('input[name], select[name], textarea[name]')) {
+    if (!values.has(control.name)) continue;
+    if (control.type === 'checkbox') control.checked = values.get(control.name);
+    else control.value = values.get(control.name);
+  }
+  if (focused) container.querySelector(`[name="${CSS.escape(focused)}"]`)?.focus();
+}
