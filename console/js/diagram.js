@@ -55,8 +55,8 @@ export function drawTopology(topology, { changes = new Map(), title = 'Which SIP
   const routes = routesOf(topology);
   const pools = poolsOf(topology);
   const rowHeight = 46;
-  const left = { x: 8, width: 360 };
-  const right = { x: 500, width: 300 };
+  const left = { x: 8, width: 350 };
+  const right = { x: 470, width: 270 };
   const uriY = new Map();
   routes.forEach((route, i) => uriY.set(route.sipAddress, 16 + i * rowHeight));
   let y = 16;
