@@ -103,11 +103,17 @@ export async function mount(container) {
     );
   }
 
-  async function list(cursor) {
-    clearErrors(filters);
-    listError.replaceChildren();
+  let newest; // the newest entry on display: a live refresh that brings nothing newer leaves the list (and open records) alone
+
+  async function list(cursor, { live = false } = {}) {
+    if (!live) {
+      clearErrors(filters);
+      listError.replaceChildren();
+    }
     try {
       const answer = await query('/api/audit', { ...filterValues(), limit: 25, cursor });
+      if (live && answer.entries[0]?.position === newest) return;
+      if (!cursor) newest = answer.entries[0]?.position;
       const shown = cursor ? [...entries.querySelectorAll('tbody tr')].length : 0;
       const next = entryTable(answer.entries, `${shown + answer.entries.length} entries, newest first`);
       if (cursor) {
@@ -212,5 +218,5 @@ export async function mount(container) {
 
   await list();
   // A live refresh re-reads the first page only when it is the one shown.
-  return { refresh: async () => (more.querySelector('button') && entries.querySelectorAll('tbody tr').length > 25 ? undefined : list()) };
+  return { refresh: async () => (entries.querySelectorAll('tbody tr').length > 25 ? undefined : list(undefined, { live: true })) };
 }

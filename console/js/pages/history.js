@@ -180,7 +180,9 @@ export async function mount(container) {
   async function refresh({ live = false } = {}) {
     try {
       const atEnd = marks.length === 0 || Number(slider.value) >= marks.length - 1;
-      marks = await loadMarks();
+      const loaded = await loadMarks();
+      if (live && loaded.length === marks.length && loaded.at(-1)?.position === marks.at(-1)?.position) return;
+      marks = loaded;
       slider.max = String(marks.length - 1);
       where.textContent = `${marks.length - 1} changes in deployment history.`;
       const options = () => marks.map((m) => h('option', { value: m.position }, describe(m)));

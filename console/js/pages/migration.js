@@ -155,10 +155,15 @@ export async function mount(container) {
   // The outcome of the last run or rollback, kept across re-renders (a live refresh redraws the detail).
   let lastOutcome = null;
 
-  async function showDetail(minPosition) {
+  // What the detail shows now: a live refresh that finds the migration unchanged leaves the page alone
+  // (an error or conflict list on display stays).
+  let rendered = '';
+
+  async function showDetail(minPosition, { live = false } = {}) {
     const id = selectedId();
     if (!id) {
       detail.replaceChildren();
+      rendered = '';
       return;
     }
     let migration;
@@ -168,6 +173,9 @@ export async function mount(container) {
       detail.replaceChildren(h('section', { class: 'card' }, errorBox(error)));
       return;
     }
+    const shown = JSON.stringify(migration);
+    if (live && shown === rendered) return;
+    rendered = shown;
     const steps = migration.steps ?? [];
     const done = steps.filter((s) => s.state === 'completed').length;
     const open = ['Planned', 'Running'].includes(migration.status);
@@ -300,7 +308,7 @@ export async function mount(container) {
   }
 
   async function refresh({ minPosition, live = false } = {}) {
-    const detailShown = live ? keepingInput(detail, () => showDetail()) : showDetail(minPosition);
+    const detailShown = live ? keepingInput(detail, () => showDetail(undefined, { live })) : showDetail(minPosition);
     await Promise.all([loadPools().catch((error) => planError.replaceChildren(errorBox(error))), showList(), detailShown]);
   }
 
