@@ -98,7 +98,8 @@ export function drawTopology(topology, { changes = new Map(), title = 'Which SIP
         { class: `uri uri-${route.kind}${change ? ` changed-${change}` : ''}`, 'data-sip': route.sipAddress },
         h('svg:rect', { x: left.x, y: top, width: left.width, height: 34, rx: 6 }),
         h('svg:text', { x: left.x + 10, y: top + 15, class: 'uri-address' }, route.sipAddress),
-        h('svg:text', { x: left.x + 10, y: top + 29, class: 'small' }, KIND_LABEL[route.kind] + (change ? ` · ${change}` : '')),
+        h('svg:text', { x: left.x + 10, y: top + 29, class: 'small' }, KIND_LABEL[route.kind]),
+        change ? h('svg:text', { x: left.x + left.width - 10, y: top + 29, class: 'small change-label', 'text-anchor': 'end' }, change) : null,
       ),
     );
   }
@@ -109,7 +110,8 @@ export function drawTopology(topology, { changes = new Map(), title = 'Which SIP
       { class: `pool pool-${pool.kind} status-${String(pool.status).toLowerCase()}${change ? ` changed-${change}` : ''}`, 'data-pool': pool.fqdn },
       h('svg:rect', { x: right.x, y: top, width: right.width, height: boxHeight, rx: 8 }),
       h('svg:text', { x: right.x + 10, y: top + 18, class: 'pool-name' }, pool.fqdn),
-      h('svg:text', { x: right.x + 10, y: top + 35, class: 'small' }, `${pool.label} · ${pool.status}${pool.state ? ` · ${pool.state}` : ''}${change ? ` · ${change}` : ''}`),
+      h('svg:text', { x: right.x + 10, y: top + 35, class: 'small' }, `${pool.label} · ${pool.status}${pool.state ? ` · ${pool.state}` : ''}`),
+      change ? h('svg:text', { x: right.x + right.width - 10, y: top + 18, class: 'small change-label', 'text-anchor': 'end' }, change) : null,
     );
     pool.servers.forEach((server, i) => {
       group.append(h('svg:text', { x: right.x + 22, y: top + 52 + i * 16, class: 'small' }, `${server.fqdn}${server.active ? ' (active)' : ''}`));
