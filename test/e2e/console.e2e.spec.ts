@@ -289,7 +289,7 @@ describeInBrowser('the web console in a real browser', () => {
     await filters.getByLabel('Command').fill('MigratePool');
     await filters.getByRole('button', { name: 'Filter' }).click();
     await page.getByRole('table', { name: /entries, newest first/ }).getByText('CHG-1042 weekend migration window').first().waitFor();
-    const entries = page.getByRole('region', { name: 'Entries' });
+    const entries = page.getByRole('region', { name: 'Entries', exact: true });
     await entries.getByText('Full record').first().click();
     await entries.locator('pre.json').first().waitFor();
     await expect(entries.locator('pre.json').first().textContent()).resolves.toContain('"correlationId"');

@@ -39,12 +39,12 @@ export async function mount(container) {
     h('button', { type: 'submit' }, 'Filter'),
   );
   const listError = h('div');
-  const entries = h('div', { class: 'scroll' });
+  const entries = h('div', { class: 'scroll', tabindex: 0, role: 'region', 'aria-label': 'Audit entries' });
   const more = h('div', { class: 'row' });
 
   const historyEntity = h('input', { name: 'entity', autocomplete: 'off', spellcheck: 'false', size: 40 });
   const historyForm = h('form', { class: 'inline', 'aria-label': 'Entity history' }, field('Entity (kind:id)', historyEntity), h('button', { type: 'submit' }, 'Show history'));
-  const historyArea = h('div', { class: 'scroll', 'aria-live': 'polite' });
+  const historyArea = h('div', { class: 'scroll', tabindex: 0, role: 'region', 'aria-label': 'Entity history', 'aria-live': 'polite' });
 
   const reportFrom = h('input', { name: 'from', type: 'date' });
   const reportTo = h('input', { name: 'to', type: 'date' });

@@ -152,7 +152,8 @@ export async function mount(container) {
     return h('div', { class: 'card' }, h('h3', {}, 'Record this plan'), form, outcome);
   }
 
-  // The outcome of the last run or rollback, kept across re-renders (a live refresh redraws the detail).
+  // The outcome of the last run or rollback (a message, an error, the conflict list), kept across
+  // re-renders: a live refresh redraws the detail.
   let lastOutcome = null;
 
   // What the detail shows now: a live refresh that finds the migration unchanged leaves the page alone
@@ -182,14 +183,14 @@ export async function mount(container) {
     const runOutcome = h('div', { 'aria-live': 'polite' });
 
     const run = async (stepCount) => {
+      lastOutcome = null;
       runOutcome.replaceChildren(status('Running…'));
       try {
-        lastOutcome = null;
-      const result = await command('RunMigration', { migrationId: id, ...(stepCount ? { steps: stepCount } : {}) });
-        lastOutcome = { id, kind: 'run', text: `Ran step${result.steps.length > 1 ? 's' : ''} ${result.steps.join(', ')}: the migration is ${result.status}.` };
+        const result = await command('RunMigration', { migrationId: id, ...(stepCount ? { steps: stepCount } : {}) });
+        remember('run', h('div', { class: 'success', role: 'status' }, `Ran step${result.steps.length > 1 ? 's' : ''} ${result.steps.join(', ')}: the migration is ${result.status}.`));
         await showDetail(result.position);
       } catch (error) {
-        runOutcome.replaceChildren(errorBox(error));
+        remember('run', errorBox(error));
       }
     };
 
@@ -210,12 +211,13 @@ export async function mount(container) {
       clearErrors(rollbackForm);
       try {
         const result = await command('RollbackMigration', { migrationId: id, reason: reason.value, force: force.checked });
-        lastOutcome = { id, kind: 'rollback', text: `Rolled back steps ${result.steps.join(', ')}: the migration is ${result.status}.` };
+        remember('rollback', h('div', { class: 'success', role: 'status' }, `Rolled back steps ${result.steps.join(', ')}: the migration is ${result.status}.`));
         await showDetail(result.position);
       } catch (error) {
         if (error instanceof ApiError && error.code === 'ROLLBACK_CONFLICT') {
-          rollbackOutcome.replaceChildren(
-            errorBox(error),
+          remember(
+            'rollback',
+            h('div', {}, errorBox(error),
             table(
               'Conflicting later changes',
               [
@@ -227,14 +229,17 @@ export async function mount(container) {
                 { label: 'When', value: (c) => time(c.occurredAt) },
               ],
               error.details.conflicts ?? [],
-            ),
+            )),
           );
         } else showError(error, rollbackForm, rollbackOutcome);
       }
     });
-    if (lastOutcome?.id === id) {
-      (lastOutcome.kind === 'run' ? runOutcome : rollbackOutcome).replaceChildren(h('div', { class: 'success', role: 'status' }, lastOutcome.text));
+    // Shown now and again after any re-render until the next run or rollback.
+    function remember(kind, node) {
+      lastOutcome = { id, kind, node };
+      (kind === 'run' ? runOutcome : rollbackOutcome).replaceChildren(node);
     }
+    if (lastOutcome?.id === id) (lastOutcome.kind === 'run' ? runOutcome : rollbackOutcome).replaceChildren(lastOutcome.node);
 
     detail.replaceChildren(
       h(

@@ -43,7 +43,8 @@ export function topologyTables(topology, { changes = new Map(), directory } = {}
     'SIP domains: ',
     (topology.sipDomains ?? []).length === 0 ? 'none' : topology.sipDomains.map((d) => `${d.domain}${d.isDefault ? ' (default)' : ''}`).join(', '),
   );
-  return h('div', { class: 'tables' }, domains, pools, uris);
+  // Focusable: a region that may scroll sideways must be reachable from the keyboard.
+  return h('div', { class: 'tables', tabindex: 0, role: 'region', 'aria-label': 'Topology tables' }, domains, pools, uris);
 }
 
 export async function mount(container) {
