@@ -26,6 +26,7 @@ export function poolsOf(topology) {
       fqdn: p.fqdn,
       kind: 'legacy',
       label: `Legacy Group Chat (${p.version})`,
+      shortLabel: `Legacy (${p.version})`,
       status: p.status,
       state: null,
       servers: [{ fqdn: p.services?.channel ?? p.fqdn, active: p.status === 'Started' }],
@@ -36,6 +37,7 @@ export function poolsOf(topology) {
       fqdn: p.fqdn,
       kind: 'persistentChat',
       label: 'Persistent Chat',
+      shortLabel: 'Persistent Chat',
       status: p.status,
       state: p.state,
       servers: p.servers ?? [],
@@ -55,8 +57,8 @@ export function drawTopology(topology, { changes = new Map(), title = 'Which SIP
   const routes = routesOf(topology);
   const pools = poolsOf(topology);
   const rowHeight = 46;
-  const left = { x: 8, width: 350 };
-  const right = { x: 470, width: 270 };
+  const left = { x: 8, width: 362 };
+  const right = { x: 482, width: 270 };
   const uriY = new Map();
   routes.forEach((route, i) => uriY.set(route.sipAddress, 16 + i * rowHeight));
   let y = 16;

@@ -1,5 +1,5 @@
-import { Controller, Get, OnModuleDestroy, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Controller, Get, OnModuleDestroy, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import type { Subscription } from 'rxjs';
 import { ProjectionRunner, type Progress } from '../../projections/runner/projection-runner';
 
@@ -22,7 +22,7 @@ export class LiveController implements OnModuleDestroy {
   constructor(private readonly runner: ProjectionRunner) {}
 
   @Get('live')
-  async live(@Req() request: Request, @Res() response: Response): Promise<void> {
+  async live(@Res() response: Response): Promise<void> {
     response.status(200);
     response.setHeader('content-type', 'text/event-stream; charset=utf-8');
     response.setHeader('cache-control', 'no-cache, no-transform');
@@ -52,7 +52,8 @@ export class LiveController implements OnModuleDestroy {
       if (!response.writableEnded) response.write(': keep-alive\n\n');
     }, KEEP_ALIVE_MS);
     keepAlive.unref();
-    request.on('close', () => {
+    // The response closes when the client goes away (or the stream is ended here).
+    response.on('close', () => {
       subscription.unsubscribe();
       clearInterval(keepAlive);
       if (timer) clearTimeout(timer);
@@ -60,8 +61,12 @@ export class LiveController implements OnModuleDestroy {
     });
 
     response.write('retry: 2000\n\n');
-    const statuses = await this.runner.statuses();
-    send('checkpoints', Object.fromEntries(statuses.map((s) => [s.name, s.checkpoint])));
+    try {
+      const statuses = await this.runner.statuses();
+      send('checkpoints', Object.fromEntries(statuses.map((s) => [s.name, s.checkpoint])));
+    } catch {
+      // The store did not answer for the head: progress still follows; a client knows no starting point.
+    }
   }
 
   /** Open streams would keep the HTTP server from closing: end them first. */

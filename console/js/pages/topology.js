@@ -12,9 +12,8 @@ export function topologyTables(topology, { changes = new Map(), directory } = {}
     'Pools',
     [
       { label: 'Pool', value: (p) => p.fqdn },
-      { label: 'Kind', value: (p) => p.label },
-      { label: 'Status', value: (p) => badge(p.status) },
-      { label: 'State', value: (p) => p.state ?? '' },
+      { label: 'Kind', value: (p) => p.shortLabel },
+      { label: 'Status · state', value: (p) => [badge(p.status), p.state ? ` ${p.state}` : ''] },
       { label: 'Servers', value: (p) => p.servers.map((s) => `${s.fqdn}${s.active ? ' (active)' : ''}`).join(', ') },
       { label: 'Services', value: (p) => [...p.services, ...(p.note ? [p.note] : [])].join('; ') },
       ...(changes.size ? [{ label: 'Change', value: (p) => (changes.has(p.fqdn) ? badge(changes.get(p.fqdn)) : '') }] : []),
