@@ -250,6 +250,13 @@ describeInBrowser('the web console in a real browser', () => {
     await page.locator('svg.diagram [data-pool="gc.contoso.com"].changed-changed').waitFor();
     await page.getByRole('heading', { name: /Changes between position/ }).waitFor();
     await checked('time-travel');
+
+    // The date-time field: a moment before the first change shows the empty topology.
+    await page.getByLabel('Date and time (UTC)').fill('2001-01-01T00:00:00');
+    await page.getByRole('button', { name: 'Go' }).click();
+    await moment.filter({ hasText: 'before the first change' }).waitFor();
+    await page.locator('figcaption', { hasText: 'Which SIP URI reached which pool at position 0' }).waitFor();
+    expect(await page.locator('svg.diagram g.pool').count()).toBe(0);
   });
 
   it('rejects an invalid SIP address at its field, then previews and creates the endpoint', async () => {
