@@ -1,7 +1,7 @@
 // Server-sent events from `GET /api/live`, read with fetch (through request(), so the API token is
 // sent, which EventSource cannot do). Reconnects after a pause when the stream ends or fails.
 
-import { request } from './api.js';
+import { request, token } from './api.js';
 
 /**
  * Calls `onProgress(projections)` with `{ name: checkpoint }` for every projection that moved;
@@ -29,6 +29,9 @@ export function followLive({ onProgress, onState }) {
         });
       } catch (error) {
         if (stopped) return;
+        onState('offline');
+        // Refused credentials: try again once the token changes (sign-in), not every few seconds.
+        if (error?.status === 401) await tokenChange();
       }
       onState('offline');
       await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -40,6 +43,11 @@ export function followLive({ onProgress, onState }) {
     stopped = true;
     controller?.abort();
   };
+}
+
+async function tokenChange() {
+  const refused = token();
+  while (token() === refused) await new Promise((resolve) => setTimeout(resolve, 1000));
 }
 
 async function readEvents(body, onEvent) {

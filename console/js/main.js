@@ -56,6 +56,8 @@ const signInToggle = document.getElementById('sign-in-toggle');
 const tokenInput = document.getElementById('token');
 
 function showSignIn(reason) {
+  // Several requests may be refused at once: open the form (and take the focus) once.
+  if (!signIn.hidden && signInReason.textContent === (reason ?? '')) return;
   signIn.hidden = false;
   signInReason.textContent = reason ?? '';
   signInReason.hidden = !reason;
