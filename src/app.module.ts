@@ -10,6 +10,7 @@ import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LOCAL_SESSION, LocalSession } from './application/authentication';
 import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
+import { LiveController } from './api/live.controller';
 import { MigrationsController } from './api/migrations.controller';
 import { QueriesController } from './api/queries.controller';
 import { ReadModelsModule } from './application/read-models.module';
@@ -28,7 +29,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController],
+      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController, LiveController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_GUARD, useClass: DoorGuard },

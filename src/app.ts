@@ -12,6 +12,7 @@ import { RateLimiter } from './api/rate-limit';
 import { securityHeaders } from './api/security-headers';
 import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LocalSession } from './application/authentication';
+import { serveConsole } from './api/console';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -52,5 +53,6 @@ export async function createApp(config: Config): Promise<INestApplication> {
   // Command results and read models change with every write: an ETag would be computed and never match.
   app.set('etag', false);
   setUpOpenApi(app);
+  serveConsole(app);
   return app;
 }

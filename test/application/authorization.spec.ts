@@ -19,6 +19,7 @@ const ROUTES: readonly (readonly [string, readonly Role[]])[] = [
   ['GET /api/migrations/:id', [A, O, U, R]],
   ['GET /api/migrations/:id/runbook', [A, O, U, R]],
   ['GET /api/projections', [A, O, U, R]],
+  ['GET /api/live', [A, O, U, R]],
   ['POST /api/projections/:name/rebuild', [A]],
   ['GET /api/audit', [A, U]],
   ['GET /api/audit/history', [A, U]],

@@ -1,0 +1,69 @@
+import { query } from '../api.js';
+import { drawTopology, KIND_LABEL, poolsOf, routesOf } from '../diagram.js';
+import { badge, errorBox, h, status, table } from '../dom.js';
+
+export const title = 'Topology';
+export const projections = ['topology', 'endpoint_directory'];
+
+/** The pools and SIP URI tables, shared with the time-travel page (`changes`: key → added | changed). */
+export function topologyTables(topology, { changes = new Map(), directory } = {}) {
+  const mark = (key) => (changes.has(key) ? { class: `changed-${changes.get(key)}` } : {});
+  const pools = table(
+    'Pools',
+    [
+      { label: 'Pool', value: (p) => p.fqdn },
+      { label: 'Kind', value: (p) => p.shortLabel },
+      { label: 'Status · state', value: (p) => [badge(p.status), p.state ? ` ${p.state}` : ''] },
+      { label: 'Servers', value: (p) => p.servers.map((s) => `${s.fqdn}${s.active ? ' (active)' : ''}`).join(', ') },
+      { label: 'Services', value: (p) => [...p.services, ...(p.note ? [p.note] : [])].join('; ') },
+      ...(changes.size ? [{ label: 'Change', value: (p) => (changes.has(p.fqdn) ? badge(changes.get(p.fqdn)) : '') }] : []),
+    ],
+    poolsOf(topology),
+    { rowAttributes: (p) => mark(p.fqdn) },
+  );
+  const rows = directory
+    ? directory.map((e) => ({ sipAddress: e.sipAddress, kind: e.kind, poolFqdn: e.poolFqdn, displayName: e.displayName }))
+    : routesOf(topology);
+  const uris = table(
+    'SIP URIs and the pool each reaches',
+    [
+      { label: 'SIP URI', value: (r) => r.sipAddress },
+      { label: 'Kind', value: (r) => KIND_LABEL[r.kind] ?? r.kind },
+      { label: 'Display name', value: (r) => r.displayName ?? '' },
+      { label: 'Pool', value: (r) => r.poolFqdn ?? '' },
+      ...(changes.size ? [{ label: 'Change', value: (r) => (changes.has(r.sipAddress) ? badge(changes.get(r.sipAddress)) : '') }] : []),
+    ],
+    rows,
+    { rowAttributes: (r) => mark(r.sipAddress) },
+  );
+  const domains = h(
+    'p',
+    { class: 'domains' },
+    'SIP domains: ',
+    (topology.sipDomains ?? []).length === 0 ? 'none' : topology.sipDomains.map((d) => `${d.domain}${d.isDefault ? ' (default)' : ''}`).join(', '),
+  );
+  // Focusable: a region that may scroll sideways must be reachable from the keyboard.
+  return h('div', { class: 'tables', tabindex: 0, role: 'region', 'aria-label': 'Topology tables' }, domains, pools, uris);
+}
+
+export async function mount(container) {
+  const heading = h('h1', {}, 'Topology');
+  const where = status();
+  const body = h('div', { class: 'split' });
+  container.append(heading, where, body);
+
+  async function refresh() {
+    try {
+      const [topology, directory] = await Promise.all([query('/api/topology'), query('/api/endpoints', { includeAll: 'true' })]);
+      where.textContent = `Deployment ${topology.deployment}, log position ${topology.position ?? 'none yet'}.`;
+      body.replaceChildren(
+        h('section', { class: 'pane', 'aria-label': 'Diagram' }, drawTopology(topology)),
+        h('section', { class: 'pane', 'aria-label': 'Tables' }, topologyTables(topology, { directory: directory.endpoints })),
+      );
+    } catch (error) {
+      body.replaceChildren(errorBox(error));
+    }
+  }
+  await refresh();
+  return { refresh };
+}
