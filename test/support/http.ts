@@ -7,6 +7,27 @@ export interface CommandResponse {
   readonly body: any;
 }
 
+/**
+ * Headers every test and benchmark request carries. The one place to add credentials
+ * (`Authorization: Bearer <token>`) once the API requires them.
+ */
+export function requestHeaders(): Record<string, string> {
+  return {};
+}
+
+/** `GET <path>` (e.g. `/health`, `/api/projections`) through the same headers as `command()`. */
+export async function getJson(baseUrl: string, pathAndQuery: string): Promise<CommandResponse> {
+  const response = await fetch(`${baseUrl}${pathAndQuery}`, { headers: requestHeaders() });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: the text itself
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
 /** `POST /api/commands/<name>` with a JSON body (a string is sent as it is). */
 export async function command(
   baseUrl: string,
@@ -16,7 +37,7 @@ export async function command(
 ): Promise<CommandResponse> {
   const response = await fetch(`${baseUrl}/api/commands/${name}${options.query ? `?${options.query}` : ''}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...options.headers },
+    headers: { 'content-type': 'application/json', ...requestHeaders(), ...options.headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
@@ -44,7 +65,7 @@ export async function seedTopology(baseUrl: string, deployment = 'default'): Pro
 export function getJsonFresh(url: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent: false }, (response) => {
+      .get(url, { agent: false, headers: requestHeaders() }, (response) => {
         let text = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (text += chunk));
