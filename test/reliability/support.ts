@@ -22,6 +22,8 @@ export interface StoredEvent {
   readonly type: string;
   readonly data: JsonObject;
   readonly metadata: JsonObject;
+  /** Commit time, ms since the epoch. */
+  readonly created: number;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,7 +36,7 @@ export function tempDir(prefix: string): string {
 export function readLog(dataDir: string): StoredEvent[] {
   const db = new Database(path.join(dataDir, STORE_FILE_NAME), { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare('SELECT position, stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position').all() as {
+    const rows = db.prepare('SELECT position, stream_id, revision, event_id, type, data, metadata, created FROM events ORDER BY position').all() as {
       position: number;
       stream_id: string;
       revision: number;
@@ -42,6 +44,7 @@ export function readLog(dataDir: string): StoredEvent[] {
       type: string;
       data: string;
       metadata: string;
+      created: number;
     }[];
     return rows.map((row) => ({
       position: row.position,
@@ -51,6 +54,7 @@ export function readLog(dataDir: string): StoredEvent[] {
       type: row.type,
       data: JSON.parse(row.data) as JsonObject,
       metadata: JSON.parse(row.metadata) as JsonObject,
+      created: row.created,
     }));
   } finally {
     db.close();
