@@ -91,7 +91,9 @@ describe(`${CLIENTS} clients racing conflicting commands for ${SECONDS} s`, () =
     for (const o of outcomes) byStatus[`${o.status} ${o.code ?? ''}`.trim()] = (byStatus[`${o.status} ${o.code ?? ''}`.trim()] ?? 0) + 1;
     console.log(`${CLIENTS} clients × ${SECONDS} s: ${outcomes.length} commands, ${(outcomes.length / SECONDS).toFixed(0)}/s; by answer: ${JSON.stringify(byStatus)}`);
     expect(outcomes.filter((o) => o.status >= 500 || ![200, 400, 404, 409].includes(o.status))).toEqual([]);
-    expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThan(100);
+    // Enough of both for the checks below to mean something, even on a slow machine.
+    expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThanOrEqual(20);
+    expect(outcomes.filter((o) => o.status !== 200).length).toBeGreaterThanOrEqual(20);
 
     const log = readLog(dataDir);
     expect(logShapeProblems(log)).toEqual([]);
