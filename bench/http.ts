@@ -15,6 +15,7 @@
  *   --deployments N     deployments set up for part 1 (default 200)
  *   --sizes LIST        events in the logs of part 2 (default 10000,100000,1000000)
  *   --queries Q         as-of queries per size (default 300)
+ *   --rounds R          rounds over the sizes of part 2, medians reported (default 3)
  *   --starts K          cold starts measured; median reported (default 3)
  *   --dir PATH          where the cache and the run's files go (default .bench-data/http in the project)
  *   --json              also print one JSON object with every figure on the last line
@@ -40,6 +41,7 @@ const deployments = Number(argValue(args, '--deployments') ?? 200);
 const sizes = list('--sizes', '10000,100000,1000000').sort((a, b) => a - b);
 const queries = Number(argValue(args, '--queries') ?? 300);
 const starts = Number(argValue(args, '--starts') ?? 3);
+const rounds = Number(argValue(args, '--rounds') ?? 3);
 const baseDir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'http'));
 const runDir = path.join(baseDir, `run-${process.pid}`);
 const SERVER_MAIN = path.join(PROJECT_ROOT, 'dist', 'src', 'main.js');
@@ -212,7 +214,7 @@ const median = (values: readonly number[]): number => [...values].sort((a, b) =>
 
 async function main(): Promise<void> {
   fs.mkdirSync(runDir, { recursive: true });
-  const figures: Record<string, unknown> = { machine: `${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`, seconds, warmup };
+  const figures: Record<string, unknown> = { machine: `${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`, seconds, warmup, rounds };
   try {
     // 1. Command load beside the ceiling.
     const loadRows: Row[] = [];
@@ -268,42 +270,55 @@ async function main(): Promise<void> {
     // 2. Scaling with the size of the log, and 3. cold start on the largest.
     const scaleRows: Row[] = [];
     const scaleFigures: Record<string, unknown> = {};
-    let smallest: { rate: number; p99: number; asOf: Latency } | undefined;
-    let largestDir = '';
-    for (const size of sizes) {
-      const { dir, deployments: historyDeployments } = await history(size);
-      largestDir = dir;
-      progress(`scaling, ${size.toLocaleString('en')} events: starting the product (read models catch up on first use)`);
-      const server = await startChild(SERVER_MAIN, serverEnv(dir));
-      let load: LoadResult;
-      let asOf: Latency;
-      let head: number;
-      try {
-        await waitUntilLive(server.url);
-        head = (JSON.parse((await get(`${server.url}/health`)).body ?? '{}') as { headPosition: number }).headPosition;
-        asOf = await asOfQueries(server.url, head, historyDeployments, size);
-        // New SIP addresses on every run: the history is kept from run to run.
-        load = await runLoadClient(server.url, { clients: 32, deployments: historyDeployments, prefix: 'org', firstSeq: Date.now(), mode: 'create-endpoint', watchPid: server.pid });
-      } finally {
-        await server.stop();
+    const histories = new Map<number, { dir: string; deployments: number }>();
+    for (const size of sizes) histories.set(size, await history(size));
+    const largestDir = histories.get(sizes[sizes.length - 1]!)!.dir;
+    // Sizes are measured in turn, round after round, and medians kept: the machine's load drifts.
+    const samples = new Map<number, { head: number; rate: number; p50: number; p99: number; nonOk: number; asOf: Latency }[]>();
+    for (let round = 0; round < rounds; round++) {
+      for (const size of sizes) {
+        const { dir, deployments: historyDeployments } = histories.get(size)!;
+        progress(`scaling, round ${round + 1}, ${size.toLocaleString('en')} events: starting the product (read models catch up on first use)`);
+        const server = await startChild(SERVER_MAIN, serverEnv(dir));
+        try {
+          await waitUntilLive(server.url);
+          const head = (JSON.parse((await get(`${server.url}/health`)).body ?? '{}') as { headPosition: number }).headPosition;
+          const asOf = await asOfQueries(server.url, head, historyDeployments, size + round);
+          // New SIP addresses on every run: the history is kept from run to run.
+          const load = await runLoadClient(server.url, { clients: 32, deployments: historyDeployments, prefix: 'org', firstSeq: Date.now(), mode: 'create-endpoint', watchPid: server.pid });
+          const list = samples.get(size) ?? [];
+          list.push({ head, rate: load.okPerSecond, p50: load.latencyMs.p50, p99: load.latencyMs.p99, nonOk: load.measured.nonOk + load.warmup.nonOk, asOf });
+          samples.set(size, list);
+        } finally {
+          await server.stop();
+        }
       }
-      const rate = load.okPerSecond;
-      smallest ??= { rate, p99: load.latencyMs.p99, asOf };
+    }
+    let smallest: { rate: number; p99: number; asOf: Latency } | undefined;
+    for (const size of sizes) {
+      const list = samples.get(size)!;
+      const rate = median(list.map((x) => x.rate));
+      const p50 = median(list.map((x) => x.p50));
+      const p99 = median(list.map((x) => x.p99));
+      const asOf = { p50: median(list.map((x) => x.asOf.p50)), p99: median(list.map((x) => x.asOf.p99)) };
+      const head = list[list.length - 1]!.head;
+      smallest ??= { rate, p99, asOf };
       const label = `${size.toLocaleString('en')} events (head ${head.toLocaleString('en')})`;
       scaleRows.push({ figure: `${label}: CreateEndpoint, 32 clients, to the smallest log`, value: rate, unit: 'commands/s', ratio: rate / smallest.rate });
-      scaleRows.push({ figure: `${label}: CreateEndpoint p99, to the smallest log`, value: load.latencyMs.p99 * 1000, unit: 'µs', ratio: load.latencyMs.p99 / smallest.p99 });
+      scaleRows.push({ figure: `${label}: CreateEndpoint p99, to the smallest log`, value: p99 * 1000, unit: 'µs', ratio: p99 / smallest.p99 });
       scaleRows.push({ figure: `${label}: as-of topology query p50, to the smallest log`, value: asOf.p50 * 1000, unit: 'µs', ratio: asOf.p50 / smallest.asOf.p50 });
       scaleRows.push({ figure: `${label}: as-of topology query p99, to the smallest log`, value: asOf.p99 * 1000, unit: 'µs', ratio: asOf.p99 / smallest.asOf.p99 });
       scaleFigures[`events${size}`] = {
         head,
         commandsPerSecond: Math.round(rate),
-        commandLatencyMs: { p50: load.latencyMs.p50, p99: load.latencyMs.p99 },
-        nonOk: load.measured.nonOk + load.warmup.nonOk,
+        commandLatencyMs: { p50, p99 },
+        nonOk: list.reduce((a, x) => a + x.nonOk, 0),
         asOfLatencyMs: asOf,
+        runs: list.map((x) => ({ commandsPerSecond: Math.round(x.rate), asOfP50Ms: +x.asOf.p50.toFixed(3), asOfP99Ms: +x.asOf.p99.toFixed(3) })),
       };
     }
     figures['scaling'] = scaleFigures;
-    printTable('Scaling with the size of the log (each ratio against the smallest log)', scaleRows);
+    printTable(`Scaling with the size of the log (medians of ${rounds} interleaved rounds; each ratio against the smallest log)`, scaleRows);
 
     const coldStarts: number[] = [];
     for (let i = 0; i < starts; i++) coldStarts.push(await coldStartMs(largestDir));
