@@ -6,7 +6,7 @@
  *      `CreateEndpoint` commands/s and p50/p99 latency.
  *   2. Scaling. A history of the product's own command mix (bench/history.ts) of 10k, 100k and 1M
  *      events (cached in .bench-data/http/), served by the product. At each size: command
- *      throughput and latency (append cost) and `GET /api/topology?atPosition=` latency (as-of
+ *      throughput and latency on the same 50 deployments (append cost) and `GET /api/topology?atPosition=` latency (as-of
  *      query cost) at random deployments and positions, against the same figures at the smallest size.
  *   3. Cold start. The product started on the largest store, spawn to the first `/health` 200.
  *
@@ -48,6 +48,8 @@ const SERVER_MAIN = path.join(PROJECT_ROOT, 'dist', 'src', 'main.js');
 const LOAD_CLIENT = path.join(__dirname, 'load-client.js');
 const NOOP_SERVER = path.join(__dirname, 'noop-server.js');
 const COLD_START_TARGET_MS = 2_000;
+/** Deployments of the history that the scaling part's command load writes to, at every size. */
+const LOAD_DEPLOYMENTS = 50;
 
 const progress = (line: string): void => void process.stderr.write(`bench:http: ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -285,7 +287,8 @@ async function main(): Promise<void> {
           const head = (JSON.parse((await get(`${server.url}/health`)).body ?? '{}') as { headPosition: number }).headPosition;
           const asOf = await asOfQueries(server.url, head, historyDeployments, size + round);
           // New SIP addresses on every run: the history is kept from run to run.
-          const load = await runLoadClient(server.url, { clients: 32, deployments: historyDeployments, prefix: 'org', firstSeq: Date.now(), mode: 'create-endpoint', watchPid: server.pid });
+          // The same 50 deployments at every size, so that only the log's size changes, not how many deployments the server must load.
+          const load = await runLoadClient(server.url, { clients: 32, deployments: Math.min(LOAD_DEPLOYMENTS, historyDeployments), prefix: 'org', firstSeq: Date.now(), mode: 'create-endpoint', watchPid: server.pid });
           const list = samples.get(size) ?? [];
           list.push({ head, rate: load.okPerSecond, p50: load.latencyMs.p50, p99: load.latencyMs.p99, nonOk: load.measured.nonOk + load.warmup.nonOk, asOf });
           samples.set(size, list);

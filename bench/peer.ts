@@ -145,6 +145,8 @@ interface ReadResult {
   readonly allEventsPerSecond: number;
 }
 
+let peerFillRetries = 0;
+
 async function readFigures(): Promise<{ product: ReadResult; peer: ReadResult }> {
   const perStream = Math.ceil(readEvents / STREAMS);
   const batch = (stream: number) => Array.from({ length: perStream }, (_, i) => ({ type: 'PersistentChatEndpointCreated', data: eventData(stream * perStream + i), metadata: eventMetadata() }));
@@ -157,7 +159,18 @@ async function readFigures(): Promise<{ product: ReadResult; peer: ReadResult }>
   const peerDir = freshDir('read-peer');
   const peerFile = path.join(peerDir, 'emmett.sqlite');
   const theirs = getSQLiteEventStore({ fileName: peerFile });
-  for (let s = 0; s < STREAMS; s++) await theirs.appendToStream(`endpoint-${s}`, batch(s), { expectedStreamVersion: STREAM_DOES_NOT_EXIST });
+  for (let s = 0; s < STREAMS; s++) {
+    // The peer's SQLITE_BUSY (at BEGIN, or at COMMIT with "SQL statements in progress") rolls the append back: try again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await theirs.appendToStream(`endpoint-${s}`, batch(s), { expectedStreamVersion: STREAM_DOES_NOT_EXIST });
+        break;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || attempt >= 100) throw error;
+        peerFillRetries += 1;
+      }
+    }
+  }
 
   const timed = async (work: () => Promise<number>): Promise<number> => {
     const start = performance.now();
@@ -267,6 +280,7 @@ async function main(): Promise<void> {
   rows.push({ figure: `Emmett SQLite: read all, ${Number(figures['readEvents']).toLocaleString('en')} events in pages of 1,000 (baseline)`, value: reads.peer.allEventsPerSecond, unit: 'events/s' });
   rows.push({ figure: 'this product: read all, the same', value: reads.product.allEventsPerSecond, unit: 'events/s', ratio: reads.product.allEventsPerSecond / reads.peer.allEventsPerSecond, target: 1 });
   printTable(`This product's SQLite event store beside Emmett's (@event-driven-io/emmett-sqlite ${PEER_VERSION}), ${rounds} rounds of ${seconds} s, medians`, rows);
+  if (peerFillRetries > 0) notes.push(`Emmett: ${peerFillRetries} SQLITE_BUSY retried while filling the read test's store.`);
   for (const note of notes) console.log(`\n${note}`);
   figures['read'] = {
     productStreamEventsPerSecond: Math.round(reads.product.streamEventsPerSecond),
