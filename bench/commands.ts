@@ -21,7 +21,6 @@
  */
 import Database from 'better-sqlite3';
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -29,6 +28,7 @@ import * as path from 'node:path';
 import { PROJECT_ROOT } from '../src/version';
 import { deploymentName, errorKey, LoadResult, POOL_FQDN, POOL_SERVERS, post, SIP_DOMAIN } from './load-client';
 import { argValue, printTable, rawCommitsPerSecond, Row } from './report';
+import { benchServerEnv } from './server-env';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -143,27 +143,7 @@ function runLoadClient(url: string, watchPid: number | undefined): Promise<LoadR
   });
 }
 
-/**
- * The admin token the benchmark's server starts with; the load client sends it (TOPO_TOKEN). The
- * rate limit is raised far above the load so that it is measured, never hit.
- */
-const BENCH_TOKEN = `bench-${randomBytes(24).toString('base64url')}`;
-process.env['TOPO_TOKEN'] = BENCH_TOKEN;
-
-function serverEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    SQLITE_SYNCHRONOUS: 'FULL',
-    ADMIN_TOKEN: BENCH_TOKEN,
-    RATE_LIMIT: '1000000',
-  };
-  delete env['EVENTSTORE_CONNECTION_STRING'];
-  return env;
-}
+const serverEnv = (dataDir: string): NodeJS.ProcessEnv => benchServerEnv(dataDir);
 
 // ---------------------------------------------------------------------------------------------
 // Set-up of the deployments (not measured)

@@ -11,6 +11,7 @@
  *   --seconds S          measured duration (default 10)
  *   --warmup W           seconds of load before measuring; sent and counted apart (default 1)
  *   --deployments N      deployments the create-endpoint bodies cycle through (default 1000)
+ *   --deployment-prefix P  deployments are named P0, P1, ... (default bench)
  *   --first-seq K        number of the first SIP address, `sip:chat<K>@contoso.com` (default 0)
  *   --watch-pid PID      also report that process's CPU use over the measured window (Linux /proc)
  *
@@ -30,7 +31,30 @@ export const POOL_FQDN = 'pcpool.contoso.com';
 export const POOL_SERVERS: readonly string[] = ['pc1.contoso.com'];
 export const CREATE_ENDPOINT_PATH = '/api/commands/CreateEndpoint';
 
-export const deploymentName = (index: number): string => `bench${index}`;
+export const deploymentName = (index: number, prefix = 'bench'): string => `${prefix}${index}`;
+
+let authorization: Record<string, string> | undefined;
+
+/** Headers every benchmark request carries: `Authorization: Bearer $TOPO_TOKEN` when that variable is set, read once. */
+export function requestHeaders(): Record<string, string> {
+  authorization ??= process.env['TOPO_TOKEN'] ? { authorization: `Bearer ${process.env['TOPO_TOKEN']}` } : {};
+  return authorization;
+}
+
+/** One GET over a connection of its own; resolves with the status and the body. */
+export function get(url: string, timeoutMs = 30_000): Promise<Reply> {
+  return new Promise<Reply>((resolve, reject) => {
+    const request = http.get(url, { agent: false, headers: requestHeaders() }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      response.on('error', reject);
+    });
+    request.setTimeout(timeoutMs, () => request.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'TIMEOUT' })));
+    request.on('error', reject);
+  });
+}
 
 export interface Counts {
   /** Responses received (any status), not counting transport errors. */
@@ -77,6 +101,8 @@ export interface LoadOptions {
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly deployments: number;
+  /** Deployments are named `<prefix><n>` (default `bench`). */
+  readonly deploymentPrefix?: string;
   readonly firstSeq: number;
   readonly watchPid: number | undefined;
   readonly requestTimeoutMs: number;
@@ -86,13 +112,6 @@ export interface Reply {
   readonly status: number;
   /** The body; for a 200 only when asked for (`readOk`). */
   readonly body: string | undefined;
-}
-
-let authorization: Record<string, string> | undefined;
-/** The API token of the environment (`TOPO_TOKEN`), read once. */
-function authHeaders(): Record<string, string> {
-  authorization ??= process.env['TOPO_TOKEN'] ? { authorization: `Bearer ${process.env['TOPO_TOKEN']}` } : {};
-  return authorization;
 }
 
 /** One POST over `agent`; the body of a 200 is drained unread unless `readOk`. */
@@ -105,7 +124,7 @@ export function post(agent: http.Agent, target: URL, path: string, body: string,
         path,
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...authHeaders() },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...requestHeaders() },
       },
       (response) => {
         const status = response.statusCode ?? 0;
@@ -138,13 +157,13 @@ export function errorKey(status: number, body: string | undefined): string {
   return String(status);
 }
 
-function bodyFor(mode: LoadMode, seq: number, deployments: number): string {
+function bodyFor(mode: LoadMode, seq: number, deployments: number, prefix: string): string {
   if (mode === 'empty') return '{}';
   return JSON.stringify({
     sipAddress: `sip:chat${seq}@${SIP_DOMAIN}`,
     persistentChatPoolFqdn: POOL_FQDN,
     displayName: `Chat ${seq}`,
-    deployment: deploymentName(seq % deployments),
+    deployment: deploymentName(seq % deployments, prefix),
   });
 }
 
@@ -218,7 +237,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (start >= deadline) return;
       const inWindow = start >= warmupEnd;
       const tally = inWindow ? measured : warm;
-      const body = bodyFor(options.mode, seq++, options.deployments);
+      const body = bodyFor(options.mode, seq++, options.deployments, options.deploymentPrefix ?? 'bench');
       try {
         const reply = await post(agent, target, path, body, options.requestTimeoutMs);
         const done = process.hrtime.bigint();
@@ -304,6 +323,7 @@ async function main(): Promise<void> {
     seconds: positive(args, '--seconds', 10, false),
     warmupSeconds: positive(args, '--warmup', 1, false),
     deployments: Math.max(1, positive(args, '--deployments', 1000, true)),
+    deploymentPrefix: argValue(args, '--deployment-prefix') ?? 'bench',
     firstSeq: positive(args, '--first-seq', 0, true),
     watchPid: watch === undefined ? undefined : Number(watch),
     requestTimeoutMs: 30_000,

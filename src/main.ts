@@ -1,6 +1,6 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
-import { StoreFileError } from './event-store/sqlite/sqlite-schema';
+import { isCorruptionError, StoreFileError } from './event-store/sqlite/sqlite-schema';
 import { announceServer, localUrl } from './config/running-server';
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -10,6 +10,16 @@ import type { Config } from './config/config';
 
 /** Starts the server; any error that stops it is one line on stderr and a non-zero exit. */
 export async function serve(): Promise<void> {
+  // Damage SQLite only finds while reading (a projection catching up at start, a query later) is thrown
+  // where no caller can catch it: it too stops the process with one line, and nothing repairs the file.
+  process.on('uncaughtException', (error) => {
+    if (isCorruptionError(error)) {
+      console.error(`topology-ledger: a SQLite file in DATA_DIR is damaged (${error.message}); stopping without modifying it`);
+      process.exit(2);
+    }
+    console.error(error);
+    process.exit(1);
+  });
   try {
     const config = loadConfig();
     const app = await createApp(config);

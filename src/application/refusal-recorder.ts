@@ -17,6 +17,21 @@ export interface Refusal {
 const MAX_RECORDED_INPUT = 16 * 1024;
 
 /**
+ * The input as it will be recorded: whole when small, else its start. A body nested so deeply that it
+ * cannot even be encoded (JSON.stringify exhausts the stack) is recorded as such; it must never
+ * take the process down with it.
+ */
+function recordableInput(input: JsonValue): JsonValue {
+  let encoded: string;
+  try {
+    encoded = JSON.stringify(input ?? null);
+  } catch (error) {
+    return { truncated: true, unencodable: error instanceof Error ? error.message : String(error) };
+  }
+  return encoded.length <= MAX_RECORDED_INPUT ? input : { truncated: true, bytes: encoded.length, start: encoded.slice(0, 1024) };
+}
+
+/**
  * Records refused commands (invalid input, illegal state, conflicts) in the deployment's refusal
  * stream, apart from its topology: the attempt is part of the audit trail, the topology is untouched.
  */
@@ -27,9 +42,8 @@ export class RefusalRecorder {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async record(refusal: Refusal): Promise<void> {
-    const encoded = JSON.stringify(refusal.input ?? null);
-    const input: JsonValue = encoded.length <= MAX_RECORDED_INPUT ? refusal.input : { truncated: true, bytes: encoded.length, start: encoded.slice(0, 1024) };
     try {
+      const input = recordableInput(refusal.input);
       await this.store.appendToStream(
         refusalStreamId(refusal.deployment),
         [

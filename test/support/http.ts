@@ -14,6 +14,24 @@ export interface CommandResponse {
   readonly body: any;
 }
 
+/** Headers every test request carries: the test admin's credentials. */
+export function requestHeaders(): Record<string, string> {
+  return bearer();
+}
+
+/** `GET <path>` (e.g. `/health`, `/api/projections`) through the same headers as `command()`. */
+export async function getJson(baseUrl: string, pathAndQuery: string): Promise<CommandResponse> {
+  const response = await fetch(`${baseUrl}${pathAndQuery}`, { headers: requestHeaders() });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: the text itself
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
 /** `POST /api/commands/<name>` with a JSON body (a string is sent as it is), as the test admin unless `token` says otherwise. */
 export async function command(
   baseUrl: string,

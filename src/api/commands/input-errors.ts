@@ -54,6 +54,7 @@ export class InvalidInput extends DomainError {
   static notAnObject(command: string, received: string): InvalidInput {
     const text = `the body of ${command} must be a JSON object, not ${received}`;
     return new InvalidInput(`Invalid ${command} body: ${text}.`, {
+      field: 'body',
       details: { received, constraints: { isObject: text } },
     });
   }

@@ -84,6 +84,10 @@ export class SqliteEventStore implements EventStore {
   private closed = false;
   private readonly pollIntervalMs: number;
   private readonly checkpointer: WalCheckpointer;
+  /** Device and inode of the file opened: a commit into a file no longer at its path would be lost. */
+  private readonly identity: string | undefined;
+  /** Set while the last commit failed (disk full, file read-only, ...): `ping` reports it until a commit succeeds. */
+  private lastCommitFailure: EventStoreUnavailable | undefined;
 
   private readonly stmt: {
     lastRevision: Database.Statement<[string], { revision: number | null }>;
@@ -105,6 +109,7 @@ export class SqliteEventStore implements EventStore {
     fs.mkdirSync(options.dataDir, { recursive: true });
     this.file = path.join(options.dataDir, STORE_FILE_NAME);
     this.db = openStoreFile(this.file, options.synchronous ?? 'FULL');
+    this.identity = fileIdentity(this.file);
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.checkpointer = new WalCheckpointer(this.db);
     const db = this.db;
@@ -167,12 +172,15 @@ export class SqliteEventStore implements EventStore {
     if (batch.length === 0) return;
     let outcomes: Outcome[];
     try {
+      this.assertFileInPlace();
       outcomes = batch.length === 1 ? this.commitAlone(batch[0]!) : this.groupCommit(batch);
     } catch (error) {
       const failure = new EventStoreUnavailable(`SQLite event store could not commit: ${describe(error)}`, error);
+      this.lastCommitFailure = failure;
       for (const p of batch) p.reject(failure);
       return;
     }
+    this.lastCommitFailure = undefined;
     this.commits += 1;
     this.appends += batch.length;
     outcomes.forEach((outcome, i) => {
@@ -385,10 +393,12 @@ export class SqliteEventStore implements EventStore {
   async ping(): Promise<void> {
     this.assertOpen();
     try {
+      this.assertFileInPlace();
       this.stmt.head.get();
     } catch (error) {
       throw new EventStoreUnavailable(`SQLite event store unreachable: ${describe(error)}`, error);
     }
+    if (this.lastCommitFailure) throw this.lastCommitFailure;
   }
 
   async close(): Promise<void> {
@@ -401,9 +411,27 @@ export class SqliteEventStore implements EventStore {
     this.db.close();
   }
 
+  /**
+   * SQLite keeps writing to an open file after it was deleted or moved away (its directory removed,
+   * say), and everything acknowledged then vanishes with the process. So each commit first checks
+   * that the path still leads to the file opened; when it does again (moved back), commits resume.
+   */
+  private assertFileInPlace(): void {
+    if (this.identity === undefined) return;
+    const now = fileIdentity(this.file);
+    if (now !== this.identity) {
+      throw new Error(`${this.file} is no longer the file this process opened (${now === undefined ? 'it is gone' : 'another file is in its place'}); nothing was written`);
+    }
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new EventStoreUnavailable('event store is closed');
   }
+}
+
+function fileIdentity(file: string): string | undefined {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  return stat ? `${stat.dev}:${stat.ino}` : undefined;
 }
 
 function rawRows<P extends unknown[]>(statement: Database.Statement<P, unknown>): Database.Statement<P, EventRow> {

@@ -56,6 +56,7 @@ export function inspectStoreFile(file: string): 'new' | 'current' {
     if (version < 1 || !tables.includes('events')) {
       throw new StoreFileError(file, `has an unknown schema (version ${version}, tables: ${tables.join(', ') || 'none'})`);
     }
+    probeStoreFile(db);
     return 'current';
   } catch (error) {
     if (error instanceof StoreFileError) throw error;
@@ -64,6 +65,32 @@ export function inspectStoreFile(file: string): 'new' | 'current' {
   } finally {
     db?.close();
   }
+}
+
+/**
+ * Walks both ends of every b-tree of the events table (rows by position, the event-id index and the
+ * stream/revision index) and decodes the newest event: a few pages, whatever the log's size, so start
+ * stays fast. A flipped byte on these pages is found here; one in the middle of a large log is found
+ * when that page is read (a full `PRAGMA quick_check` reads the whole file: about 90 s for 1M events here).
+ */
+function probeStoreFile(db: Database.Database): void {
+  for (const order of ['ASC', 'DESC']) {
+    const newest = db.prepare(`SELECT position, data, metadata FROM events ORDER BY position ${order} LIMIT 1`).get() as
+      | { data: string; metadata: string }
+      | undefined;
+    if (newest) {
+      JSON.parse(newest.data);
+      JSON.parse(newest.metadata);
+    }
+    db.prepare(`SELECT event_id FROM events INDEXED BY events_by_event_id ORDER BY event_id ${order} LIMIT 1`).get();
+    db.prepare(`SELECT stream_id, revision FROM events ORDER BY stream_id ${order}, revision ${order} LIMIT 1`).get();
+  }
+}
+
+/** An error of SQLite saying the file is damaged or not a database at all. */
+export function isCorruptionError(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT_'));
 }
 
 export type Synchronous = 'FULL' | 'EXTRA' | 'NORMAL';

@@ -21,21 +21,25 @@ parentPort.on('message', () => { clearInterval(timer); try { db.pragma('wal_chec
  */
 export class WalCheckpointer {
   private readonly worker: Worker;
+  private readonly exited: Promise<void>;
   private stopped = false;
 
   constructor(db: Database.Database, intervalMs = 200, backstopPages = 50_000) {
     db.pragma(`wal_autocheckpoint = ${backstopPages}`);
     this.worker = new Worker(WORKER, { eval: true, workerData: { file: db.name, driver: require.resolve('better-sqlite3'), intervalMs } });
+    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    // A worker that cannot open the file (its directory removed meanwhile) must not take the process
+    // down with an unhandled 'error': checkpoints then fall back to the writer's own backstop.
+    this.worker.on('error', () => undefined);
     this.worker.unref();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     // Held while it finishes, or a process with nothing else to do would exit before it closes.
     this.worker.ref();
     this.worker.postMessage('stop');
-    await exited;
+    await this.exited;
   }
 }
