@@ -12,6 +12,7 @@ import { ApiExceptionFilter } from './api/exception.filter';
 import { HealthController } from './api/health.controller';
 import { LiveController } from './api/live.controller';
 import { MigrationsController } from './api/migrations.controller';
+import { SessionController } from './api/session.controller';
 import { QueriesController } from './api/queries.controller';
 import { ReadModelsModule } from './application/read-models.module';
 import { ExecuteMigrationCommandHandler } from './application/execute-migration-command';
@@ -29,7 +30,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController, LiveController],
+      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController, LiveController, SessionController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_GUARD, useClass: DoorGuard },

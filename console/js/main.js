@@ -1,5 +1,6 @@
 import { deployment, onUnauthorized, setDeployment, setToken, token } from './api.js';
 import { followLive } from './live.js';
+import { applyPermissions, loadSession } from './permissions.js';
 import * as topology from './pages/topology.js';
 import * as migration from './pages/migration.js';
 import * as endpoints from './pages/endpoints.js';
@@ -27,8 +28,13 @@ async function route() {
   }
   main.replaceChildren();
   current = await page.mount(main);
+  await loadSession();
+  applyPermissions(document);
   if (document.activeElement?.closest('nav')) main.focus();
 }
+
+// Pages redraw parts of themselves (live updates, outcomes): what the role may not do stays hidden.
+new MutationObserver(() => applyPermissions(main)).observe(main, { childList: true, subtree: true });
 
 // Live: refetch what the current page shows when a read model it reads from moved.
 let pendingRefresh;

@@ -111,6 +111,7 @@ export const ROUTE_POLICY: ReadonlyMap<string, RoutePolicy> = new Map<string, Ro
   ['GET /api/migrations/:id/runbook', { roles: READ, what: 'read migrations' }],
   ['GET /api/projections', { roles: READ, what: 'read projection status' }],
   ['GET /api/live', { roles: READ, what: 'follow live changes' }],
+  ['GET /api/session', { roles: READ, what: 'read its own session' }],
   ['POST /api/projections/:name/rebuild', { roles: ADMIN, what: 'rebuild projections' }],
   ['GET /api/audit', { roles: AUDIT, what: 'read the audit trail' }],
   ['GET /api/audit/history', { roles: AUDIT, what: 'read the audit trail' }],

@@ -45,6 +45,11 @@ Options for cmdlets, run and tokens, anywhere on the line:
 /** Entry point of the `topo` binary; resolves with the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command] = argv;
+  // `--help` on any of the product's own commands: its usage (cmdlet lines take `-?`).
+  if (command !== undefined && !looksLikeCmdlet(command) && argv.slice(1).some((a) => a === '--help' || a === '-h')) {
+    console.log(command === 'migrate' ? MIGRATE_USAGE : USAGE);
+    return 0;
+  }
   switch (command) {
     case 'serve':
       await serve();

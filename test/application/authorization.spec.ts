@@ -20,6 +20,7 @@ const ROUTES: readonly (readonly [string, readonly Role[]])[] = [
   ['GET /api/migrations/:id/runbook', [A, O, U, R]],
   ['GET /api/projections', [A, O, U, R]],
   ['GET /api/live', [A, O, U, R]],
+  ['GET /api/session', [A, O, U, R]],
   ['POST /api/projections/:name/rebuild', [A]],
   ['GET /api/audit', [A, U]],
   ['GET /api/audit/history', [A, U]],

@@ -315,4 +315,29 @@ describeInBrowser('the web console in a real browser', () => {
     await expect(table.textContent()).resolves.toContain('live');
     await checked('projections');
   });
+
+  it('hides what the role may not do: a reader sees no command forms and no audit trail; an admin sees them', async () => {
+    const issued = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer() }, body: JSON.stringify({ name: 'viewer', role: 'reader' }) });
+    expect(issued.status).toBe(201);
+    const secret = ((await issued.json()) as { secret: string }).secret;
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    try {
+      const reader = await context.newPage();
+      await reader.goto(server.url);
+      await reader.getByLabel('API token').fill(secret);
+      await reader.getByRole('button', { name: 'Sign in' }).last().click();
+      await reader.locator('svg.diagram').waitFor();
+      await reader.getByRole('link', { name: 'Audit trail', exact: true }).waitFor({ state: 'hidden' });
+      await reader.goto(`${server.url}/#/endpoints`);
+      await reader.getByRole('button', { name: 'Search' }).waitFor();
+      await reader.locator('form[data-command="CreateEndpoint"]').waitFor({ state: 'hidden' });
+      await reader.screenshot({ path: path.join(ARTIFACTS, 'endpoints-as-reader.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+    await page.goto(`${server.url}/#/endpoints`);
+    await page.getByRole('button', { name: 'Search' }).waitFor();
+    await page.locator('form[data-command="CreateEndpoint"]').waitFor({ state: 'visible' });
+    expect(await page.getByRole('link', { name: 'Audit trail', exact: true }).isVisible()).toBe(true);
+  });
 });

@@ -20,7 +20,7 @@ function preview(result) {
  */
 function whatIfForm({ label, commandName, fields, body, confirmText, onDone }) {
   const outcome = h('div', { 'aria-live': 'polite' });
-  const form = h('form', { class: 'inline', 'aria-label': label }, fields, h('button', { type: 'submit' }, 'Preview (what-if)'));
+  const form = h('form', { class: 'inline', 'aria-label': label, 'data-command': commandName }, fields, h('button', { type: 'submit' }, 'Preview (what-if)'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -87,13 +87,13 @@ export async function mount(container) {
     confirmText: 'Confirm: remove the endpoint',
     onDone: () => search(),
   });
-  const removeSection = h('section', { class: 'card', 'aria-labelledby': 'remove-title' }, h('h2', { id: 'remove-title' }, 'Remove an endpoint'), remove.form, remove.outcome);
+  const removeSection = h('section', { class: 'card', 'aria-labelledby': 'remove-title', 'data-command': 'RemoveEndpoint' }, h('h2', { id: 'remove-title' }, 'Remove an endpoint'), remove.form, remove.outcome);
 
   container.append(
     h('h1', {}, 'Endpoints'),
     h('p', { class: 'muted' }, 'Persistent Chat endpoints (New-, Get-, Remove-CsPersistentChatEndpoint): contacts whose SIP URI points at one Persistent Chat pool.'),
     h('section', { class: 'card', 'aria-labelledby': 'search-title' }, h('h2', { id: 'search-title' }, 'Search'), searchForm, searchError, results),
-    h('section', { class: 'card', 'aria-labelledby': 'create-title' }, h('h2', { id: 'create-title' }, 'Create an endpoint'), create.form, create.outcome),
+    h('section', { class: 'card', 'aria-labelledby': 'create-title', 'data-command': 'CreateEndpoint' }, h('h2', { id: 'create-title' }, 'Create an endpoint'), create.form, create.outcome),
     removeSection,
   );
 
@@ -128,7 +128,7 @@ export async function mount(container) {
               label: 'Action',
               value: (e) =>
                 e.kind === 'endpoint'
-                  ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Remove ${e.sipAddress}`, onclick: () => { identity.value = e.sipAddress; reason.focus(); } }, 'Remove…')
+                  ? h('button', { type: 'button', class: 'secondary', 'data-command': 'RemoveEndpoint', 'aria-label': `Remove ${e.sipAddress}`, onclick: () => { identity.value = e.sipAddress; reason.focus(); } }, 'Remove…')
                   : '',
             },
           ],

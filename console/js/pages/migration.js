@@ -131,7 +131,7 @@ export async function mount(container) {
     const outcome = h('div');
     const form = h(
       'form',
-      { class: 'inline', 'aria-label': 'Record the plan' },
+      { class: 'inline', 'aria-label': 'Record the plan', 'data-command': 'MigratePool' },
       field('Reason or change ticket', reason, 'Required: recorded with the plan in the audit trail'),
       h('button', { type: 'submit' }, 'Record plan'),
     );
@@ -199,7 +199,7 @@ export async function mount(container) {
     const rollbackOutcome = h('div', { 'aria-live': 'polite' });
     const rollbackForm = h(
       'form',
-      { class: 'inline', 'aria-label': 'Roll back the migration' },
+      { class: 'inline', 'aria-label': 'Roll back the migration', 'data-command': 'RollbackMigration' },
       field('Rollback reason', reason, 'Required: recorded with each compensation'),
       h('div', { class: 'field check' }, force, h('label', { for: (force.id = 'rollback-force') }, 'Force (roll back what can be despite later changes)')),
       h('button', { type: 'submit', class: 'danger' }, 'Roll back'),
@@ -279,13 +279,13 @@ export async function mount(container) {
         h(
           'div',
           { class: 'row' },
-          h('button', { type: 'button', disabled: !open, onclick: () => run(1) }, migration.nextStep ? `Run next step (${migration.nextStep})` : 'Run next step'),
-          h('button', { type: 'button', class: 'secondary', disabled: !open, onclick: () => run(undefined) }, 'Run all remaining steps'),
+          h('button', { type: 'button', disabled: !open, 'data-command': 'RunMigration', onclick: () => run(1) }, migration.nextStep ? `Run next step (${migration.nextStep})` : 'Run next step'),
+          h('button', { type: 'button', class: 'secondary', disabled: !open, 'data-command': 'RunMigration', onclick: () => run(undefined) }, 'Run all remaining steps'),
           h('button', { type: 'button', class: 'secondary', onclick: () => download(`/api/migrations/${encodeURIComponent(id)}/runbook`, {}, `migration-${id}.ps1`) }, 'Download runbook (.ps1)'),
         ),
         runOutcome,
         migration.rollback ? h('p', {}, 'Rolled back: ', json(migration.rollback, 'Rollback record')) : null,
-        migration.status === 'RolledBack' ? null : [h('h3', {}, 'Roll back'), rollbackForm],
+        migration.status === 'RolledBack' ? null : [h('h3', { 'data-command': 'RollbackMigration' }, 'Roll back'), rollbackForm],
         rollbackOutcome,
       ),
     );
