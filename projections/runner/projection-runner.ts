@@ -87,10 +87,21 @@ class Build {
  * One subscription to the log feeding several builds, so that projections at the same point read and
  * parse each event once and commit together. Each build skips what it has already processed.
  */
+/** How long a batch waits before writing again when the read models' file could not be written. */
+const STORAGE_RETRY_MS = 1_000;
+
+/** SQLite's answers for a file it cannot write now (rather than a projection that threw). */
+function isStorageTrouble(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED)/.test(code);
+}
+
 class Feed {
   subscription: Subscription | undefined;
   buffer: RecordedEvent[] = [];
   flushScheduled = false;
+  /** Set while the read models' file cannot be written (disk full, ...): the batch waits for this retry. */
+  storageRetry: NodeJS.Timeout | undefined;
   constructor(readonly builds: Build[]) {
     for (const build of builds) build.feed = this;
   }
@@ -333,6 +344,7 @@ export class ProjectionRunner {
 
   private receive(feed: Feed, event: RecordedEvent): void {
     feed.buffer.push(event);
+    if (feed.storageRetry) return;
     if (feed.buffer.length >= this.batchSize) {
       this.flush(feed);
       return;
@@ -353,6 +365,8 @@ export class ProjectionRunner {
       try {
         build.writer.apply(build.projection.project(event, build.writer), event.position);
       } catch (error) {
+        // A file that cannot be written fails the whole batch, to be tried again; only the projection's own throw is the event's.
+        if (isStorageTrouble(error)) throw error;
         this.fail(build, event, error);
         break;
       }
@@ -375,11 +389,26 @@ export class ProjectionRunner {
       })();
     } catch (error) {
       // The transaction rolled back: nothing of this batch is stored, so the checkpoints are the old ones.
-      builds.forEach((build, i) => {
-        build.checkpoint = before[i]!;
+      builds.forEach((build, i) => (build.checkpoint = before[i]!));
+      if (isStorageTrouble(error)) {
+        // Not the events' fault (a full disk, a read-only or vanished file): keep them and try again, as
+        // the event store's callers do; the read models lag meanwhile, and catch up once it clears.
+        feed.buffer = [...events, ...feed.buffer];
+        if (!feed.storageRetry) {
+          console.error(`topology-ledger: read models cannot be written (${(error as Error).message}); retrying every ${STORAGE_RETRY_MS} ms`);
+          const retry = (): void => {
+            feed.storageRetry = undefined;
+            this.flush(feed);
+          };
+          feed.storageRetry = setTimeout(retry, STORAGE_RETRY_MS);
+          feed.storageRetry.unref();
+        }
+        return;
+      }
+      for (const build of builds) {
         this.fail(build, events[0], error);
         this.saveGeneration(build);
-      });
+      }
       return;
     }
     for (const build of builds) {

@@ -160,7 +160,9 @@ describe('disk trouble', () => {
       }
       const answers: { status: number; code: string | undefined }[] = [];
       for (let i = 0; i < 400 && !answers.some((a) => a.status === 503); i++) {
-        const answer = await createEndpoint(full);
+        const answer = await createEndpoint(full).catch((error: unknown) => {
+          throw new Error(`the server failed while the disk was full: ${String(error)}\n${full?.output() ?? ''}`);
+        });
         answers.push({ status: answer.status, code: answer.code });
       }
       const kinds = [...new Set(answers.map((a) => `${a.status} ${a.code ?? ''}`.trim()))];
