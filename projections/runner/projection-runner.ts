@@ -398,6 +398,12 @@ export class ProjectionRunner {
           console.error(`topology-ledger: read models cannot be written (${(error as Error).message}); retrying every ${STORAGE_RETRY_MS} ms`);
           const retry = (): void => {
             feed.storageRetry = undefined;
+            // A full disk may be the read models' own write-ahead log: fold it back into the file first.
+            try {
+              this.db.pragma('wal_checkpoint(TRUNCATE)');
+            } catch {
+              // Still no room: the batch below fails again and waits for the next retry.
+            }
             this.flush(feed);
           };
           feed.storageRetry = setTimeout(retry, STORAGE_RETRY_MS);

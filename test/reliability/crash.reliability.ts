@@ -106,7 +106,7 @@ describe('SIGKILL under command load', () => {
   };
 
   it(`loses nothing acknowledged over ${KILLS} kills, and the read models equal a clean rebuild`, async () => {
-    let server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    let server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT: '0' });
     for (const deployment of DEPLOYMENTS) {
       await seedTopology(server.url, deployment);
     }
@@ -139,7 +139,7 @@ describe('SIGKILL under command load', () => {
       const unexpected = [...statuses.keys()].filter((s) => s !== 200 && s !== 409);
       expect(unexpected).toEqual([]);
 
-      server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+      server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT: '0' });
       const problems = [...verify(readLog(dataDir)), ...(await verifyHashChain(dataDir)).problems];
       if (problems.length > 0) throw new Error(`after kill ${round + 1}:\n${problems.slice(0, 20).join('\n')}`);
       log.push(`kill ${round + 1}: ${sent.filter((s) => s.ack).length} acknowledged of ${sent.length} sent`);

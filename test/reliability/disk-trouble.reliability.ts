@@ -133,10 +133,10 @@ describe('disk trouble', () => {
     expect(missingAcknowledged(dataDir, ...servers)).toEqual([]);
   }, 60_000);
 
-  it('the disk full (a 2 MB tmpfs): 503 while full, nothing acknowledged lost, commands and projections recover once space is freed', async () => {
+  it('the disk full (an 8 MB tmpfs): 503 while full, nothing acknowledged lost, commands and projections recover once space is freed', async () => {
     const small = path.join(root, 'small');
     fs.mkdirSync(small);
-    const mounted = run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small]);
+    const mounted = run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', small]);
     if (!mounted.ok) {
       console.log(`SKIPPED disk full: mounting a tmpfs is not permitted here (${mounted.output})`);
       return;
@@ -174,7 +174,10 @@ describe('disk trouble', () => {
 
       fs.rmSync(filler);
       await expectRecovered(full);
-      await waitUntilLive(full, 30_000);
+      const server = full;
+      await waitUntilLive(server, 30_000).catch((error: unknown) => {
+        throw new Error(`${String(error)}\nserver output:\n${server.output()}`);
+      });
       expect(await full.stop()).toBe(0);
       expect(missingAcknowledged(smallData, ...onSmall)).toEqual([]);
       // And it starts again from what is on the small disk.
