@@ -9,29 +9,11 @@ import { READ_MODELS_FILE } from '../../src/application/read-models.module';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import { writeHistory } from '../support/history';
 import { bearer } from '../support/http';
+import { dumpReadModelFile } from '../support/read-models';
 import { RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 import { ApiTokens } from '../../src/application/api-tokens';
 
-/** Every row of every read model (the serving build), by logical table: what a user can read. */
-function dump(file: string): Record<string, unknown[]> {
-  const db = new Database(file, { readonly: true });
-  try {
-    const result: Record<string, unknown[]> = {};
-    for (const projection of ALL_PROJECTIONS) {
-      const { generation } = db.prepare('SELECT generation FROM projection_active WHERE name = ?').get(projection.name) as { generation: number };
-      for (const table of projection.tables) {
-        const columns = [...table.key, ...table.columns, ...(table.temporal ? ['valid_from', 'valid_to'] : [])];
-        result[`${projection.name}.${table.name}`] = db
-          .prepare(`SELECT ${columns.join(', ')} FROM ${projection.name}_g${generation}_${table.name} ORDER BY ${columns.join(', ')}`)
-          .raw()
-          .all();
-      }
-    }
-    return result;
-  } finally {
-    db.close();
-  }
-}
+const dump = dumpReadModelFile;
 
 function checkpoints(): number[] {
   const db = new Database(path.join(dataDir, READ_MODELS_FILE), { readonly: true });

@@ -11,6 +11,7 @@ import { foldTopology, initialState, type TopologyEvent, type TopologyState } fr
 import type { JsonObject } from '../../src/event-store/event-store';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 import { getJson } from '../support/http';
+import { dumpReadModelFile } from '../support/read-models';
 import type { RunningServer } from '../support/server';
 import { topologyViolations } from '../support/topology-invariants';
 
@@ -111,25 +112,9 @@ export function replayTopologies(events: readonly StoredEvent[]): { readonly sta
   return { states, violations };
 }
 
-/** Every row of every read model (the serving generation), by logical table: what a user can read. */
+/** Every row of every read model in `dataDir`, by logical table: what a user can read. */
 export function dumpReadModels(dataDir: string): Record<string, unknown[]> {
-  const db = new Database(path.join(dataDir, READ_MODELS_FILE), { readonly: true, fileMustExist: true });
-  try {
-    const result: Record<string, unknown[]> = {};
-    for (const projection of ALL_PROJECTIONS) {
-      const { generation } = db.prepare('SELECT generation FROM projection_active WHERE name = ?').get(projection.name) as { generation: number };
-      for (const table of projection.tables) {
-        const columns = [...table.key, ...table.columns, ...(table.temporal ? ['valid_from', 'valid_to'] : [])];
-        result[`${projection.name}.${table.name}`] = db
-          .prepare(`SELECT ${columns.join(', ')} FROM ${projection.name}_g${generation}_${table.name} ORDER BY ${columns.join(', ')}`)
-          .raw()
-          .all();
-      }
-    }
-    return result;
-  } finally {
-    db.close();
-  }
+  return dumpReadModelFile(path.join(dataDir, READ_MODELS_FILE));
 }
 
 /**

@@ -23,6 +23,9 @@ export function topologyViolations(state: TopologyState): string[] {
   }
   const computers = [...state.persistentChatPools.values()].flatMap((p) => p.servers.filter((s) => s !== p.fqdn));
   if (new Set(computers).size !== computers.length) violations.push('a computer belongs to two pools');
+  for (const computer of computers) {
+    if (state.persistentChatPools.has(computer) || state.legacyPools.has(computer)) violations.push(`computer ${computer} is also a pool's FQDN`);
+  }
   if (state.sipDomains.size > 0 ? state.defaultSipDomain === null || !state.sipDomains.has(state.defaultSipDomain) : state.defaultSipDomain !== null) {
     violations.push(`default SIP domain ${String(state.defaultSipDomain)} is not one registered domain`);
   }
