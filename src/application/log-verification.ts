@@ -75,64 +75,97 @@ interface StreamLink {
   chained: boolean;
 }
 
-const PAGE = 5_000;
+// Pages of 1,000: larger ones keep more of the read text alive across young-generation collections, which costs more than the extra reads.
+const PAGE = 1_000;
 
-type Checked = { hash: string; chained: boolean; decoded: boolean } | BrokenLink;
+/**
+ * What one event's own content shows, before its links are checked: the hash it commits to and the
+ * `prevHash` it claims, or why its content fails. Needs nothing but the event, so it can be worked
+ * out anywhere (worker threads do it for `topo audit verify`).
+ */
+export interface EventProof {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly position: number;
+  /** Its recorded hash (chained), or the hash its content gives (unchained). */
+  readonly hash: string;
+  /** The `prevHash` it records (chained events only). */
+  readonly prevHash: unknown;
+  readonly chained: boolean;
+  /** Decoded to be checked: its stored text alone did not prove it. */
+  readonly decoded: boolean;
+  /** Set when its stored content does not give its recorded hash, or is not JSON. */
+  readonly altered?: string;
+}
 
-const where = (event: StoredEvent) => ({ streamId: event.streamId, revision: event.revision, position: event.position });
-
-/** Checks one event against its stream's previous one; returns its hash, or the broken link. */
-function checkEvent(event: StoredEvent, before: StreamLink | undefined): Checked {
-  const expectedRevision = before === undefined ? 0 : before.revision + 1;
-  if (event.revision !== expectedRevision) {
-    return {
-      problem: 'missing',
-      ...where(event),
-      revision: expectedRevision,
-      message: `${event.streamId}: revision ${expectedRevision} is missing (the stream goes on at revision ${event.revision}, position ${event.position})`,
-    };
-  }
-  // Most events prove their hash from the stored text alone; the others are decoded.
+/** The proof of one stored event (pure). Most events prove their hash from the stored text alone; the others are decoded. */
+export function proveEvent(event: StoredEvent): EventProof {
+  const { streamId, revision, position } = event;
   const proven = provenChainFields(event);
-  if (proven !== undefined) return linked(event, before, proven.prevHash, proven.hash, false);
+  if (proven !== undefined) return { streamId, revision, position, hash: proven.hash, prevHash: proven.prevHash, chained: true, decoded: false };
   let decoded: HashedContent;
   try {
-    decoded = { streamId: event.streamId, revision: event.revision, type: event.type, data: JSON.parse(event.data) as JsonObject, metadata: JSON.parse(event.metadata) as JsonObject };
+    decoded = { streamId, revision, type: event.type, data: JSON.parse(event.data) as JsonObject, metadata: JSON.parse(event.metadata) as JsonObject };
   } catch {
-    return { problem: 'altered', ...where(event), message: `${event.streamId}@${event.revision}: its stored data or metadata is not JSON (altered after it was written)` };
+    return { streamId, revision, position, hash: '', prevHash: null, chained: false, decoded: true, altered: 'its stored data or metadata is not JSON' };
   }
   const metadata = decoded.metadata;
   const recorded = metadata[HASH_FIELD];
   if (typeof recorded !== 'string') {
-    if (before?.chained === true) {
-      return { problem: 'unchained_after_chained', ...where(event), message: `${event.streamId}@${event.revision}: has no chain fields, although the events before it in its stream do` };
-    }
-    return { hash: eventHash(event.streamId, event.revision, event.type, decoded.data, metadata), chained: false, decoded: true };
+    return { streamId, revision, position, hash: eventHash(streamId, revision, event.type, decoded.data, metadata), prevHash: null, chained: false, decoded: true };
   }
-  if (!stillHashesTo(decoded, recorded)) {
-    return { problem: 'altered', ...where(event), message: `${event.streamId}@${event.revision}: its content does not give its recorded hash (altered after it was written)` };
-  }
-  return linked(event, before, metadata[PREV_HASH_FIELD] ?? null, recorded, true);
+  const proof = { streamId, revision, position, hash: recorded, prevHash: metadata[PREV_HASH_FIELD] ?? null, chained: true, decoded: true };
+  return stillHashesTo(decoded, recorded) ? proof : { ...proof, altered: 'its content does not give its recorded hash' };
 }
 
-/** A chained event whose own hash holds: its `prevHash` must be the hash of its stream's previous event. */
-function linked(event: StoredEvent, before: StreamLink | undefined, previous: unknown, hash: string, decoded: boolean): Checked {
-  const expectedPrevious = before === undefined ? null : before.hash;
-  if (previous !== expectedPrevious) {
+/** Checks a proven event against its stream's previous one: the broken link, or undefined when it holds. */
+function brokenLink(proof: EventProof, before: StreamLink | undefined): BrokenLink | undefined {
+  const at = { streamId: proof.streamId, revision: proof.revision, position: proof.position };
+  const name = `${proof.streamId}@${proof.revision}`;
+  const expectedRevision = before === undefined ? 0 : before.revision + 1;
+  if (proof.revision !== expectedRevision) {
     return {
-      problem: 'unlinked',
-      ...where(event),
-      message: `${event.streamId}@${event.revision}: prevHash does not match the hash of ${event.revision === 0 ? 'the start of the stream' : `revision ${event.revision - 1}`}`,
+      problem: 'missing',
+      ...at,
+      revision: expectedRevision,
+      message: `${proof.streamId}: revision ${expectedRevision} is missing (the stream goes on at revision ${proof.revision}, position ${proof.position})`,
     };
   }
-  return { hash, chained: true, decoded };
+  if (proof.altered !== undefined) return { problem: 'altered', ...at, message: `${name}: ${proof.altered} (altered after it was written)` };
+  if (!proof.chained) {
+    if (before?.chained !== true) return undefined;
+    return { problem: 'unchained_after_chained', ...at, message: `${name}: has no chain fields, although the events before it in its stream do` };
+  }
+  if (proof.prevHash !== (before === undefined ? null : before.hash)) {
+    return {
+      problem: 'unlinked',
+      ...at,
+      message: `${name}: prevHash does not match the hash of ${proof.revision === 0 ? 'the start of the stream' : `revision ${proof.revision - 1}`}`,
+    };
+  }
+  return undefined;
+}
+
+/** Pages of proofs in global order, each page's events after the previous page's. */
+export type ProofPages = AsyncIterable<readonly EventProof[]>;
+
+/** Proves pages in this thread, as they are read, from `fromPosition` to the end of the log. */
+export async function* provedHere(store: EventStore, pageSize = PAGE, fromPosition = 1): ProofPages {
+  for (let from = fromPosition; ; ) {
+    const page = await store.readAllStored(from, pageSize);
+    if (page.length > 0) yield page.map(proveEvent);
+    if (page.length < pageSize) return;
+    from = page[page.length - 1]!.position + 1;
+  }
 }
 
 /**
  * Walks the whole log in global order and checks every link of every stream's chain, and the
- * store-wide digest against a saved one. Stops at the first broken link.
+ * store-wide digest against a saved one. Stops at the first broken link. Each event's own hash is
+ * proven as its page is read, here, or by `proofs` when given (worker threads: see
+ * `verifyLogInWorkers`); links, revisions and the digest are always checked here, in log order.
  */
-export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<LogVerification> {
+export async function verifyLog(store: EventStore, options: VerifyOptions = {}, proofs?: ProofPages): Promise<LogVerification> {
   const streams = new Map<string, StreamLink>();
   const saved = options.digest;
   let digest = EMPTY_LOG_DIGEST;
@@ -151,7 +184,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     digest: { position, hash: digest, events, algorithm: LOG_DIGEST_ALGORITHM },
     digestChecked,
   });
-  const digestMismatch = (at: StoredEvent | undefined): BrokenLink => ({
+  const digestMismatch = (at: EventProof | undefined): BrokenLink => ({
     problem: 'digest_mismatch',
     streamId: at?.streamId ?? null,
     revision: at?.revision ?? null,
@@ -165,35 +198,31 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     digestChecked = true;
     if (saved.hash !== EMPTY_LOG_DIGEST) return result(digestMismatch(undefined));
   }
-  const pageSize = options.pageSize ?? PAGE;
-  for (let from = 1; ; ) {
-    const page = await store.readAllStored(from, pageSize);
-    for (const event of page) {
+  for await (const page of proofs ?? provedHere(store, options.pageSize ?? PAGE)) {
+    for (const proof of page) {
       // Past the saved position without an event exactly at it: the event there is gone.
-      if (saved !== undefined && !digestChecked && event.position > saved.position) return result(digestMismatch(event));
-      const before = streams.get(event.streamId);
-      const checked = checkEvent(event, before);
-      if ('problem' in checked) return result(checked);
-      if (before === undefined) streams.set(event.streamId, { revision: event.revision, hash: checked.hash, chained: checked.chained });
+      if (saved !== undefined && !digestChecked && proof.position > saved.position) return result(digestMismatch(proof));
+      const before = streams.get(proof.streamId);
+      const broken = brokenLink(proof, before);
+      if (broken !== undefined) return result(broken);
+      if (before === undefined) streams.set(proof.streamId, { revision: proof.revision, hash: proof.hash, chained: proof.chained });
       else {
-        before.revision = event.revision;
-        before.hash = checked.hash;
-        before.chained = checked.chained;
+        before.revision = proof.revision;
+        before.hash = proof.hash;
+        before.chained = proof.chained;
       }
-      if (checked.decoded) decoded += 1;
-      if (checked.chained) chained += 1;
+      if (proof.decoded) decoded += 1;
+      if (proof.chained) chained += 1;
       else unchained += 1;
       events += 1;
-      position = event.position;
-      digest = nextLogDigest(digest, checked.hash);
+      position = proof.position;
+      digest = nextLogDigest(digest, proof.hash);
       if (saved !== undefined && position === saved.position) {
         digestChecked = true;
-        if (digest !== saved.hash) return result(digestMismatch(event));
+        if (digest !== saved.hash) return result(digestMismatch(proof));
       }
     }
-    if (page.length > 0) options.onProgress?.(events, position);
-    if (page.length < pageSize) break;
-    from = page[page.length - 1]!.position + 1;
+    options.onProgress?.(events, position);
   }
   if (saved !== undefined && !digestChecked) return result(digestMismatch(undefined));
   return result(null);
