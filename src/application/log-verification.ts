@@ -80,8 +80,7 @@ const PAGE = 1_000;
 
 /**
  * What one event's own content shows, before its links are checked: the hash it commits to and the
- * `prevHash` it claims, or why its content fails. Needs nothing but the event, so it can be worked
- * out anywhere (worker threads do it for `topo audit verify`).
+ * `prevHash` it claims, or why its content fails. Needs nothing but the event.
  */
 export interface EventProof {
   readonly streamId: string;
@@ -146,26 +145,12 @@ function brokenLink(proof: EventProof, before: StreamLink | undefined): BrokenLi
   return undefined;
 }
 
-/** Pages of proofs in global order, each page's events after the previous page's. */
-export type ProofPages = AsyncIterable<readonly EventProof[]>;
-
-/** Proves pages in this thread, as they are read, from `fromPosition` to the end of the log. */
-export async function* provedHere(store: EventStore, pageSize = PAGE, fromPosition = 1): ProofPages {
-  for (let from = fromPosition; ; ) {
-    const page = await store.readAllStored(from, pageSize);
-    if (page.length > 0) yield page.map(proveEvent);
-    if (page.length < pageSize) return;
-    from = page[page.length - 1]!.position + 1;
-  }
-}
-
 /**
  * Walks the whole log in global order and checks every link of every stream's chain, and the
- * store-wide digest against a saved one. Stops at the first broken link. Each event's own hash is
- * proven as its page is read, here, or by `proofs` when given (worker threads: see
- * `verifyLogInWorkers`); links, revisions and the digest are always checked here, in log order.
+ * store-wide digest against a saved one. Stops at the first broken link. The log is read as stored
+ * (`readAllStored`): each event's own hash is proven as its page is read, then its links.
  */
-export async function verifyLog(store: EventStore, options: VerifyOptions = {}, proofs?: ProofPages): Promise<LogVerification> {
+export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<LogVerification> {
   const streams = new Map<string, StreamLink>();
   const saved = options.digest;
   let digest = EMPTY_LOG_DIGEST;
@@ -198,8 +183,11 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}, 
     digestChecked = true;
     if (saved.hash !== EMPTY_LOG_DIGEST) return result(digestMismatch(undefined));
   }
-  for await (const page of proofs ?? provedHere(store, options.pageSize ?? PAGE)) {
-    for (const proof of page) {
+  const pageSize = options.pageSize ?? PAGE;
+  for (let from = 1; ; ) {
+    const page = await store.readAllStored(from, pageSize);
+    for (const event of page) {
+      const proof = proveEvent(event);
       // Past the saved position without an event exactly at it: the event there is gone.
       if (saved !== undefined && !digestChecked && proof.position > saved.position) return result(digestMismatch(proof));
       const before = streams.get(proof.streamId);
@@ -222,7 +210,9 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}, 
         if (digest !== saved.hash) return result(digestMismatch(proof));
       }
     }
-    options.onProgress?.(events, position);
+    if (page.length > 0) options.onProgress?.(events, position);
+    if (page.length < pageSize) break;
+    from = page[page.length - 1]!.position + 1;
   }
   if (saved !== undefined && !digestChecked) return result(digestMismatch(undefined));
   return result(null);

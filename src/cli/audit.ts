@@ -1,7 +1,5 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { formatDigest, parseSavedDigest, verifyLog } from '../application/log-verification';
-import { canVerifyInWorkers, verifyLogInWorkers } from '../application/log-verification-workers';
 import { ConfigError, loadConfig } from '../config/config';
 import { openEventStore } from '../event-store/open-event-store';
 import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
@@ -32,7 +30,7 @@ function options(argv: readonly string[], valued: readonly string[]): { values: 
 
 class UsageError extends Error {}
 
-const AUDIT_USAGE = `usage: topo audit verify [--digest <position>:<hash> | --digest @file] [--workers N] [--json]
+const AUDIT_USAGE = `usage: topo audit verify [--digest <position>:<hash> | --digest @file] [--json]
        topo audit digest [--server URL] [--json]`;
 const REPORT_USAGE = 'usage: topo report compliance --from <time> --to <time> [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]';
 
@@ -40,7 +38,7 @@ const REPORT_USAGE = 'usage: topo report compliance --from <time> --to <time> [-
 export async function auditCommand(argv: readonly string[]): Promise<number> {
   let parsed: ReturnType<typeof options>;
   try {
-    parsed = options(argv, ['digest', 'server', 'workers']);
+    parsed = options(argv, ['digest', 'server']);
     if (parsed.rest.length !== 1 || (parsed.rest[0] !== 'verify' && parsed.rest[0] !== 'digest')) throw new UsageError(AUDIT_USAGE);
   } catch (error) {
     console.error(error instanceof UsageError && error.message === AUDIT_USAGE ? AUDIT_USAGE : `topo audit: ${(error as Error).message}\n${AUDIT_USAGE}`);
@@ -80,18 +78,9 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
     }
   }
 
-  // Each event's own hash is proven in worker threads, one per core up to 4, when the store is the
-  // SQLite file; links and the digest are checked in order here. --workers 0: all in this thread.
-  const workersGiven = parsed.values.get('workers');
-  if (workersGiven !== undefined && !/^(?:[0-9]|[1-5][0-9]|6[0-4])$/.test(workersGiven)) {
-    console.error(`topo audit: --workers must be a whole number from 0 to 64 (got ${JSON.stringify(workersGiven.slice(0, 40))})`);
-    return 2;
-  }
   let store;
-  let config;
   try {
-    config = loadConfig();
-    store = openEventStore(config);
+    store = openEventStore(loadConfig());
   } catch (error) {
     if (error instanceof ConfigError || error instanceof StoreFileError) {
       console.error(`topo: ${error.message}`);
@@ -102,15 +91,12 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
   try {
     const started = performance.now();
     const tty = process.stderr.isTTY === true && !json;
-    const verifyOptions = {
+    const result = await verifyLog(store, {
       ...(saved !== undefined ? { digest: saved } : {}),
-      onProgress: (events: number) => {
+      onProgress: (events) => {
         if (tty) process.stderr.write(`\rverifying: ${events.toLocaleString('en')} events`);
       },
-    };
-    const wanted = workersGiven !== undefined ? Number(workersGiven) : Math.min(4, os.availableParallelism());
-    const workers = wanted > 0 && config.eventStoreConnectionString === undefined && canVerifyInWorkers() ? wanted : 0;
-    const result = workers > 0 ? await verifyLogInWorkers(store, config.dataDir, workers, verifyOptions) : await verifyLog(store, verifyOptions);
+    });
     if (tty) process.stderr.write('\r\x1b[K');
     const seconds = (performance.now() - started) / 1000;
     if (parsed.rest[0] === 'digest') {
@@ -118,7 +104,7 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
       return result.broken ? 1 : 0;
     }
     if (json) {
-      console.log(JSON.stringify({ ok: result.broken === null, ...result, seconds: +seconds.toFixed(3), workers }));
+      console.log(JSON.stringify({ ok: result.broken === null, ...result, seconds: +seconds.toFixed(3) }));
     } else if (result.broken) {
       const b = result.broken;
       console.error(

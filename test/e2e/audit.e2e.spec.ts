@@ -3,9 +3,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { HashChainedEventStore } from '../../src/event-store/hash-chain';
-import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
-import { writeHistory } from '../support/history';
 import { bearer, command, seedTopology } from '../support/http';
 import { ROOT, RunningServer, startServer } from '../support/server';
 
@@ -176,43 +173,6 @@ describe('audit: digest, verify and the compliance report', () => {
       const checked = topo(tail, 'audit', 'verify', '--digest', digest);
       expect(checked.status).toBe(1);
       expect(checked.stderr).toContain('BROKEN: digest_mismatch');
-    });
-
-    it('audit verify in worker threads gives what one thread gives, on a log of many chunks, intact and tampered', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-audit-workers-'));
-      scratch.push(dir);
-      const store = new HashChainedEventStore(new SqliteEventStore({ dataDir: dir }));
-      const written = await writeHistory(store, 40, 30); // about 1,500 events: chunks of 64 to 128 over 3 workers
-      await store.close();
-      const verify = (...args: string[]) => {
-        const result = topo(dir, 'audit', 'verify', '--json', ...args);
-        return { status: result.status, report: JSON.parse(result.stdout) as Record<string, unknown> };
-      };
-      const here = verify('--workers', '0');
-      const threads = verify('--workers', '3');
-      expect(here).toMatchObject({ status: 0, report: { ok: true, events: written } });
-      expect(threads.report.workers).toBe(3);
-      expect({ ...threads.report, seconds: 0, workers: 0 }).toEqual({ ...here.report, seconds: 0 });
-
-      const digest = `${(here.report.digest as { position: number }).position}:${(here.report.digest as { hash: string }).hash}`;
-      expect(verify('--workers', '3', '--digest', digest)).toMatchObject({ status: 0, report: { digestChecked: true } });
-
-      // An edit far into the log, then a deletion before it: each reported alike, at the same place.
-      const db = new Database(path.join(dir, 'events.sqlite'));
-      db.prepare(`UPDATE events SET data = replace(data, 'Room', 'Evil') WHERE stream_id = 'topology-org31' AND revision = 20`).run();
-      db.close();
-      const altered = [verify('--workers', '0'), verify('--workers', '3')];
-      for (const result of altered) {
-        expect(result).toMatchObject({ status: 1, report: { ok: false, broken: { problem: 'altered', streamId: 'topology-org31', revision: 20 } } });
-      }
-      expect(altered[1]!.report.events).toBe(altered[0]!.report.events);
-      const db2 = new Database(path.join(dir, 'events.sqlite'));
-      db2.prepare(`DELETE FROM events WHERE stream_id = 'topology-org7' AND revision = 11`).run();
-      db2.close();
-      expect(verify('--workers', '3')).toMatchObject({ status: 1, report: { broken: { problem: 'missing', streamId: 'topology-org7', revision: 11 } } });
-      expect(verify('--workers', '3', '--digest', digest).report.broken).toMatchObject({ problem: 'missing' });
-
-      expect(topo(dir, 'audit', 'verify', '--workers', 'many').stderr).toContain('--workers must be a whole number from 0 to 64');
     });
 
     it('audit verify refuses a malformed digest with exit 2', () => {

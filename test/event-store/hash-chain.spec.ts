@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { verifyLog } from '../../src/application/log-verification';
 import { EventToAppend, JsonObject, WrongExpectedVersion } from '../../src/event-store/event-store';
 import fc from 'fast-check';
-import { eventHash, HashChainedEventStore, provenChainFields } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST, eventHash, HashChainedEventStore, nextLogDigest, provenChainFields } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 
 const event = (type = 'Happened', data: JsonObject = {}): EventToAppend => ({ id: randomUUID(), type, data, metadata: { actor: 'alice', roles: ['admin'] } });
@@ -214,6 +214,24 @@ describe('the hash chain over the SQLite store', () => {
     it('a row whose stored text is not JSON is reported as altered', async () => {
       sql(`UPDATE events SET metadata = substr(metadata, 2) WHERE stream_id = 'topology-b' AND revision = 3`);
       expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'altered', streamId: 'topology-b', revision: 3 });
+    });
+
+    it('walks the log page by page with the same result whatever the page size', async () => {
+      const store = open().chained;
+      const whole = await verifyLog(store);
+      // The digest at position 6, folded here from the first six recorded hashes.
+      const first = (await store.readAll({ maxCount: 6 })).map((e) => e.metadata['hash'] as string);
+      const atSix = { position: 6, hash: first.reduce((digest, hash) => nextLogDigest(digest, hash), EMPTY_LOG_DIGEST) };
+      for (const pageSize of [1, 3, 7]) {
+        const paged = await verifyLog(store, { pageSize, digest: atSix });
+        expect(paged.digestChecked).toBe(true);
+        expect(paged.broken).toBeNull();
+        expect(paged.digest).toEqual(whole.digest);
+      }
+      sql(`UPDATE events SET data = '{"i":7}' WHERE stream_id = 'topology-a' AND revision = 4`);
+      for (const pageSize of [1, 4, 1000]) {
+        expect((await verifyLog(store, { pageSize })).broken).toMatchObject({ problem: 'altered', streamId: 'topology-a', revision: 4 });
+      }
     });
 
     it('a deleted event is reported as the missing revision of its stream', async () => {
