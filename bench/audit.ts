@@ -22,7 +22,7 @@ import { verifyLog } from '../src/application/log-verification';
 import { HashChainedEventStore } from '../src/event-store/hash-chain';
 import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store';
 import { PROJECT_ROOT } from '../src/version';
-import { generateHistory } from './history';
+import { generateHistory, HISTORY_VERSION } from './history';
 import { argValue, printTable, Row } from './report';
 
 const args = process.argv.slice(2);
@@ -50,7 +50,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function prepareLog(): Promise<number> {
-  const marker = path.join(dir, `history-${events}-${deployments}-${months}.done`);
+  const marker = path.join(dir, `history-v${HISTORY_VERSION}-${events}-${deployments}-${months}.done`);
   if (fs.existsSync(marker)) return Number(fs.readFileSync(marker, 'utf8'));
   fs.rmSync(dir, { recursive: true, force: true });
   // Through the hash chain, as the product writes: every event is chained.

@@ -80,8 +80,9 @@ const PREV_HASH_KEY = `"${PREV_HASH_FIELD}":`;
  * between the data and the metadata without changing the concatenation needs `"metadata":` inside one
  * of them (those events take the decoding path), and the revision, stream and type parts are fixed
  * by their JSON encoding. `prevHash` is then taken from the proven text when it is a top-level
- * member for certain: the metadata has no nested object (no `{` after the first character), so a
- * `"prevHash":` key after `{` or `,` is the top-level one.
+ * member for certain: a `"prevHash":` after `{` or `,` (so not inside a string, where every quote is
+ * escaped) with no `{` before it but the first character (so at the top level). Canonical order puts
+ * it after the scalar fields of the product's metadata and before `warnings`, whose objects come later.
  */
 export function provenChainFields(stored: StoredEvent): { hash: string; prevHash: string | null } | undefined {
   const metadata = stored.metadata;
@@ -94,9 +95,10 @@ export function provenChainFields(stored: StoredEvent): { hash: string; prevHash
   const covered = metadata.slice(0, end - HASH_SUFFIX_LENGTH);
   const text = `{"data":${stored.data},"metadata":${covered}},"revision":${stored.revision},"stream":${JSON.stringify(stored.streamId)},"type":${JSON.stringify(stored.type)}}`;
   if (sha256Hex(text) !== hash) return undefined;
-  if (covered.indexOf('{', 1) !== -1) return undefined;
   let at = covered.indexOf(PREV_HASH_KEY);
   if (at < 1 || (covered.charCodeAt(at - 1) !== 0x2c && at !== 1)) return undefined;
+  // No object opens before it, so it is a key of the top-level object.
+  if (covered.lastIndexOf('{', at) !== 0) return undefined;
   at += PREV_HASH_KEY.length;
   if (covered.startsWith('null', at) && (at + 4 === covered.length || covered.charCodeAt(at + 4) === 0x2c)) return { hash, prevHash: null };
   const after = at + 66;

@@ -130,11 +130,12 @@ describe('the hash chain over the SQLite store', () => {
           const [stored] = await chained.readAllStored(await chained.headPosition(), 1);
           const [decoded] = await chained.readStream('topology-any', { fromRevision: revision, maxCount: 1 });
           const proven = provenChainFields(stored!);
-          const nested = Object.values(metadata).some((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
-          // Flat metadata without the word the check avoids is always proven from its text, unless an
-          // index-like key ("0") made JavaScript store the object out of canonical order.
+          // Without the word the check avoids, and no object opened before prevHash, an event is always
+          // proven from its text, unless an index-like key ("0") made JavaScript store an object out of
+          // canonical order.
           const indexKey = /"(0|[1-9][0-9]*)":/.test(stored!.data + stored!.metadata);
-          if (!nested && !indexKey && !stored!.data.includes('"metadata":') && !stored!.metadata.includes('"metadata":') && !stored!.metadata.slice(1).includes('{')) {
+          const objectBefore = stored!.metadata.slice(1, stored!.metadata.indexOf('"prevHash":')).includes('{');
+          if (!objectBefore && !indexKey && !stored!.data.includes('"metadata":') && !stored!.metadata.includes('"metadata":')) {
             expect(proven).toBeDefined();
           }
           if (proven !== undefined) expect(proven).toEqual({ hash: decoded!.metadata['hash'], prevHash: decoded!.metadata['prevHash'] });
@@ -144,12 +145,15 @@ describe('the hash chain over the SQLite store', () => {
       expect(await verifyLog(chained)).toMatchObject({ events: revision + 1, chained: revision + 1, broken: null });
     });
 
-    it('is refused for nested metadata, which verifies through decoding instead', async () => {
+    it('proves the product\'s metadata, warnings included; an object before prevHash is left to decoding', async () => {
       const { chained } = open();
-      await chained.appendToStream('topology-n', [{ id: randomUUID(), type: 'N', data: { metadata: { prevHash: 'x' } }, metadata: { migration: { prevHash: null, step: 2 } } }], { expectedRevision: 'no_stream' });
-      const [stored] = await chained.readAllStored(1, 1);
-      expect(provenChainFields(stored!)).toBeUndefined();
-      expect(await verifyLog(chained)).toMatchObject({ events: 1, chained: 1, broken: null });
+      const warnings = [{ code: 'ANOTHER_ENDPOINT_ON_POOL', rule: 'R8', message: 'pcpool already has an endpoint {sip:a@contoso.com}' }];
+      await chained.appendToStream('topology-n', [{ id: randomUUID(), type: 'N', data: { sipAddress: 'sip:b@contoso.com' }, metadata: { actor: 'alice', warnings } }], { expectedRevision: 'no_stream' });
+      await chained.appendToStream('topology-n', [{ id: randomUUID(), type: 'N', data: {}, metadata: { migration: { prevHash: null, step: 2 } } }], { expectedRevision: 0 });
+      const [withWarnings, nestedFirst] = await chained.readAllStored(1, 2);
+      expect(provenChainFields(withWarnings!)).toEqual({ hash: expect.stringMatching(/^[0-9a-f]{64}$/), prevHash: null });
+      expect(provenChainFields(nestedFirst!)).toBeUndefined();
+      expect(await verifyLog(chained)).toMatchObject({ events: 2, chained: 2, decoded: 1, broken: null });
     });
   });
 
