@@ -36,7 +36,11 @@ export const BODY_LIMIT = '64kb';
 export async function createApp(config: Config): Promise<INestApplication> {
   const unknown = [...config.reasonRequiredFor].filter((name) => !COMMANDS.has(name));
   if (unknown.length > 0) {
-    throw new ConfigError('REASON_REQUIRED_FOR', `must name commands the API knows (${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not one)`, [...config.reasonRequiredFor].join(','));
+    throw new ConfigError(
+      'REASON_REQUIRED_FOR',
+      `must name commands the API knows (${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not one; they are ${[...COMMANDS.keys()].join(', ')})`,
+      [...config.reasonRequiredFor].join(','),
+    );
   }
   const store = openEventStore(config);
   const localSession: LocalSession = { secret: `topo_local_${randomBytes(32).toString('base64url')}` };

@@ -58,6 +58,7 @@ import { ExecuteTopologyCommand, TopologyCommandResult } from './execute-topolog
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { KeyedLock } from './keyed-lock';
+import { requireConfiguredReason } from './reason-policy';
 import { migrationStreamId, topologyStreamId } from './streams';
 import { TopologyRepository } from './topology-repository';
 
@@ -102,6 +103,12 @@ interface LoadedMigration {
   readonly events: readonly RecordedEvent[];
 }
 
+/** The reason the migration's plan was recorded with (MigratePool requires one). */
+function plannedReason(loaded: LoadedMigration): string | null {
+  const reason = loaded.events.find((e) => e.type === 'MigrationPlanned')?.metadata['reason'];
+  return typeof reason === 'string' ? reason : null;
+}
+
 /** The migration id of the n-th migration of a legacy pool: attempts are numbered, so two plans of one pool race on one stream. */
 export function migrationIdFor(deployment: string, legacyPoolFqdn: string, attempt: number): string {
   return uuidFromName(`migration/${deployment}/${legacyPoolFqdn}/${attempt}`);
@@ -136,6 +143,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       let loaded = await this.load(command.migrationId);
       const replay = this.replayOf(loaded, request);
       if (replay) return replay;
+      requireConfiguredReason(this.config.reasonRequiredFor, command.type, request.context.reason);
       // A step whose topology change was stored but not its record (a crash between the two) is recorded first,
       // so that a failure report counts from the right step and a rollback undoes it.
       if (!request.whatIf && (command.type === 'FailMigrationStep' || command.type === 'RollbackMigration')) loaded = await this.reconcile(request, loaded);
@@ -170,6 +178,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       const replay = this.replayOf(latest, request);
       if (replay) return { ...replay, plan: latest.state.plan ?? undefined, runbook: latest.state.plan ? runbookOf(latest.state.plan) : undefined } as MigrationCommandResult;
     }
+    requireConfiguredReason(this.config.reasonRequiredFor, command.type, context.reason);
     const migrationId = migrationIdFor(deployment, command.legacyPoolFqdn, attempt);
     const other = latest && OPEN_STATUSES.includes(latest.state.status) ? { migrationId: latest.migrationId, status: latest.state.status } : null;
     const plan = planMigration(command, migrationId, topology.state, other);
@@ -199,7 +208,9 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     let position = 0;
     let loaded = first;
     requireRunnable(id, loaded.state);
-    if (request.whatIf) return this.preview(request, loaded, command.steps ?? LAST_STEP);
+    // The steps' changes are recorded with the migration's reason unless the run gives its own.
+    const context: CommandContext = { ...request.context, reason: request.context.reason ?? plannedReason(loaded) };
+    if (request.whatIf) return this.preview(request, loaded, command.steps ?? LAST_STEP, context);
     for (let remaining = command.steps ?? LAST_STEP; remaining > 0 && loaded.state.status !== 'Completed'; remaining--) {
       const plan = requireRunnable(id, loaded.state);
       const deployment = loaded.state.deployment ?? request.deployment;
@@ -211,7 +222,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       const topologyCommand = stepCommand(plan, step);
       if (topologyCommand) {
         try {
-          const result = await this.applyTopologyCommand(deployment, topologyCommand, request.context, id, step, 'run');
+          const result = await this.applyTopologyCommand(deployment, topologyCommand, context, id, step, 'run');
           stepEvents = result.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: result.position }) as StepTopologyEvent);
           events.push(...result.events);
           position = Math.max(position, result.position);
@@ -248,7 +259,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
   }
 
   /** `whatIf` on RunMigration: the next steps' topology events, decided against the current topology, nothing appended. */
-  private async preview(request: ExecuteMigrationCommand, loaded: LoadedMigration, count: number): Promise<MigrationCommandResult> {
+  private async preview(request: ExecuteMigrationCommand, loaded: LoadedMigration, count: number, context: CommandContext): Promise<MigrationCommandResult> {
     const plan = requireRunnable(loaded.migrationId, loaded.state);
     const deployment = loaded.state.deployment ?? request.deployment;
     const events: DescribedEvent[] = [];
@@ -257,7 +268,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       const topologyCommand = stepCommand(plan, step);
       if (topologyCommand) {
         const result = await this.commandBus.execute<ExecuteTopologyCommand, TopologyCommandResult>(
-          new ExecuteTopologyCommand(deployment, topologyCommand, request.context, this.fingerprintOf(deployment, topologyCommand), true),
+          new ExecuteTopologyCommand(deployment, topologyCommand, context, this.fingerprintOf(deployment, topologyCommand), true),
         );
         events.push(...result.events);
         // Later steps depend on this one's effect, which a dry run does not apply: preview one step with a command at a time.

@@ -1,10 +1,13 @@
-import { Inject } from '@nestjs/common';
+import { Inject, Optional } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { decide, foldTopology, TopologyCommand } from '../domain';
 import { EVENT_STORE, EventStore, EventToAppend, JsonObject, WrongExpectedVersion } from '../event-store/event-store';
 import { auditMetadata, CommandContext, uuidFromName } from './audit';
 import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
+import type { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
 import { KeyedLock } from './keyed-lock';
+import { requireConfiguredReason } from './reason-policy';
 import { CommandOutcome, TopologyRepository } from './topology-repository';
 
 /** A topology command for one deployment, with who asks and why. */
@@ -38,6 +41,7 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly repository: TopologyRepository,
+    @Optional() @Inject(CONFIG) private readonly config?: Pick<Config, 'reasonRequiredFor'>,
   ) {}
 
   execute(request: ExecuteTopologyCommand): Promise<TopologyCommandResult> {
@@ -55,7 +59,10 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
         return { ...outcome, whatIf: false, replayed: true };
       }
 
+      // The product's own policy is the decider's; the deployment's (REASON_REQUIRED_FOR) comes after it,
+      // and after the replay above: a retry of a change already made is answered, not refused.
       const decision = decide(request.command, loaded.state);
+      if (this.config) requireConfiguredReason(this.config.reasonRequiredFor, request.command.type, context.reason);
       const warnings: JsonObject[] = decision.warnings.map((w) => ({ code: w.code, rule: w.rule, message: w.message }));
       const metadata = auditMetadata(context, {
         deployment: request.deployment,

@@ -125,7 +125,9 @@ function commandList(env: Env, variable: string): ReadonlySet<string> {
   const raw = (env[variable] ?? '').trim();
   const names = raw === '' ? [] : raw.split(/[\s,]+/).filter((n) => n !== '');
   const bad = names.find((n) => !/^[A-Z][A-Za-z]{1,63}$/.test(n));
-  if (bad !== undefined) throw new ConfigError(variable, 'must list command names separated by commas (e.g. StopPool,SetPersistentChatState)', raw);
+  if (bad !== undefined) {
+    throw new ConfigError(variable, `must list command names, spelt as the API spells them (e.g. StopPool,SetPersistentChatState): ${JSON.stringify(bad)} is not one`, raw);
+  }
   return new Set(names);
 }
 

@@ -77,7 +77,7 @@ export class ReasonRequired extends DomainError {
   constructor(command: string, policy: 'product' | 'configured' = 'product') {
     super(
       policy === 'product'
-        ? `${command} needs a reason (policy: every removal is recorded with why it was made).`
+        ? `${command} needs a reason (policy: every destructive change is recorded with why it was made).`
         : `${command} needs a reason (policy: REASON_REQUIRED_FOR lists it).`,
       { field: 'reason', details: { command, policy: policy === 'product' ? 'destructive commands' : 'REASON_REQUIRED_FOR' } },
     );

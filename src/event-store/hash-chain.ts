@@ -70,34 +70,40 @@ const PREV_HASH_KEY = `"${PREV_HASH_FIELD}":`;
 
 /**
  * The chain fields of a stored event, read from its stored text, when that text itself proves them:
- * undefined when it cannot (then decode it and use {@link stillHashesTo}).
+ * undefined when it cannot (then decode it and use {@link stillHashesTo}, the reference).
  *
  * The chain writes the metadata in canonical key order with `hash` added last, so its stored text is
  * the hashed metadata text with `,"hash":"<hex>"` before the closing brace. The hashed encoding is
  * therefore `{"data":<data text>,"metadata":<metadata text without that member>,"revision":<n>,
  * "stream":<json>,"type":<json>}`, built here by concatenation, with no decoding. When it hashes to
- * the recorded hash, the stored texts are exactly those that were hashed: the only way to move text
- * between the data and the metadata without changing the concatenation needs `"metadata":` inside one
- * of them (those events take the decoding path), and the revision, stream and type parts are fixed
- * by their JSON encoding. `prevHash` is then taken from the proven text when it is a top-level
- * member for certain: a `"prevHash":` after `{` or `,` (so not inside a string, where every quote is
- * escaped) with no `{` before it but the first character (so at the top level). Canonical order puts
- * it after the scalar fields of the product's metadata and before `warnings`, whose objects come later.
+ * the recorded hash, and the data text and the metadata text are each one JSON value exactly as
+ * `JSON.stringify` writes back what `JSON.parse` reads from it (checked in one pass, see
+ * {@link isStringifyForm}), decoding would build this same text first and reach the same verdict: the
+ * answer is the decoding path's, without its cost. Anything else (unchained events, keys out of
+ * order, escapes other than the short ones, a text that is not JSON) is left to decoding.
+ *
+ * `prevHash` is then read from the proven text: the `"prevHash":` after `{` or `,` (so not inside a
+ * string, where every quote is escaped) with no `{` before it but the first character (so a key of
+ * the top-level object). Canonical order puts it after the scalar fields of the product's metadata
+ * and before `warnings`, whose objects come later.
  */
 export function provenChainFields(stored: StoredEvent): { hash: string; prevHash: string | null } | undefined {
-  const metadata = stored.metadata;
+  const { data, metadata } = stored;
+  if (typeof data !== 'string' || typeof metadata !== 'string') return undefined;
   const end = metadata.length;
   if (end < HASH_SUFFIX_LENGTH + 2 || metadata.charCodeAt(end - 1) !== 0x7d || metadata.charCodeAt(end - 2) !== 0x22) return undefined;
   if (!metadata.startsWith(HASH_SUFFIX_START, end - HASH_SUFFIX_LENGTH)) return undefined;
   // Not checked for hex: a hash that is not one never equals the SHA-256 below.
   const hash = metadata.slice(end - 66, end - 2);
-  if (stored.data.includes('"metadata":') || metadata.includes('"metadata":')) return undefined;
   const covered = metadata.slice(0, end - HASH_SUFFIX_LENGTH);
-  const text = `{"data":${stored.data},"metadata":${covered}},"revision":${stored.revision},"stream":${JSON.stringify(stored.streamId)},"type":${JSON.stringify(stored.type)}}`;
+  const text = `{"data":${data},"metadata":${covered}},"revision":${stored.revision},"stream":${JSON.stringify(stored.streamId)},"type":${JSON.stringify(stored.type)}}`;
   if (sha256Hex(text) !== hash) return undefined;
+  const metadataStart = 8 + data.length + 12;
+  if (!isStringifyForm(text, 8, 8 + data.length) || !isStringifyForm(text, metadataStart, metadataStart + covered.length + 1)) return undefined;
+  // One `hash` member only: the one the chain added last.
+  if (covered.includes(`"${HASH_FIELD}":`)) return undefined;
   let at = covered.indexOf(PREV_HASH_KEY);
   if (at < 1 || (covered.charCodeAt(at - 1) !== 0x2c && at !== 1)) return undefined;
-  // No object opens before it, so it is a key of the top-level object.
   if (covered.lastIndexOf('{', at) !== 0) return undefined;
   at += PREV_HASH_KEY.length;
   if (covered.startsWith('null', at) && (at + 4 === covered.length || covered.charCodeAt(at + 4) === 0x2c)) return { hash, prevHash: null };
@@ -105,6 +111,136 @@ export function provenChainFields(stored: StoredEvent): { hash: string; prevHash
   if (covered.charCodeAt(at) !== 0x22 || covered.charCodeAt(after - 1) !== 0x22 || (after !== covered.length && covered.charCodeAt(after) !== 0x2c)) return undefined;
   const prevHash = covered.slice(at + 1, after - 1);
   return HEX64.test(prevHash) ? { hash, prevHash } : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One pass over JSON text: is it what JSON.stringify(JSON.parse(text)) gives back?
+
+let src = '';
+let at = 0;
+let escaped = false;
+
+/**
+ * Whether `text[from, to)` is one JSON value exactly as `JSON.stringify` writes back what `JSON.parse`
+ * reads from it: no whitespace; strings with no escapes but `\" \\ \b \f \n \r \t` and no lone
+ * surrogate; numbers as `String(Number(n))` writes them; objects whose keys strictly increase (so
+ * none repeats), none starting with a digit (JavaScript would move an index-like key first) and none
+ * with an escape. Conservative: it may refuse what JSON.stringify could write (those events are
+ * decoded), never the reverse.
+ */
+export function isStringifyForm(text: string, from: number, to: number): boolean {
+  src = text;
+  at = from;
+  const ok = value(to) && at === to;
+  src = '';
+  return ok;
+}
+
+function value(to: number): boolean {
+  if (at >= to) return false;
+  const c = src.charCodeAt(at);
+  if (c === 0x22) return string(to) >= 0;
+  if (c === 0x7b) return object(to);
+  if (c === 0x5b) return array(to);
+  if (c === 0x74) return word('true', to);
+  if (c === 0x66) return word('false', to);
+  if (c === 0x6e) return word('null', to);
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return number(to);
+  return false;
+}
+
+function word(w: string, to: number): boolean {
+  if (at + w.length > to || !src.startsWith(w, at)) return false;
+  at += w.length;
+  return true;
+}
+
+function number(to: number): boolean {
+  const start = at;
+  while (at < to) {
+    const c = src.charCodeAt(at);
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65) at++;
+    else break;
+  }
+  const token = src.slice(start, at);
+  return String(Number(token)) === token;
+}
+
+/** A run of characters a string holds as they are: no quote, backslash, control character or surrogate. */
+const PLAIN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
+
+/** Past the closing quote; the index of the first character inside, or -1. Sets `escaped`. */
+function string(to: number): number {
+  const start = ++at;
+  escaped = false;
+  while (at < to) {
+    PLAIN.lastIndex = at;
+    PLAIN.test(src);
+    at = PLAIN.lastIndex;
+    if (at >= to) return -1;
+    const c = src.charCodeAt(at);
+    if (c === 0x22) {
+      at++;
+      return start;
+    }
+    if (c === 0x5c) {
+      const e = src.charCodeAt(at + 1);
+      if (e !== 0x22 && e !== 0x5c && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+      escaped = true;
+      at += 2;
+    } else if (c < 0x20) {
+      return -1;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const low = src.charCodeAt(at + 1);
+      if (c > 0xdbff || !(low >= 0xdc00 && low <= 0xdfff)) return -1;
+      at += 2;
+    } else {
+      at++;
+    }
+  }
+  return -1;
+}
+
+function object(to: number): boolean {
+  at++;
+  if (at >= to) return false;
+  if (src.charCodeAt(at) === 0x7d) {
+    at++;
+    return true;
+  }
+  let previous: string | undefined;
+  for (;;) {
+    if (src.charCodeAt(at) !== 0x22) return false;
+    const start = string(to);
+    if (start < 0 || escaped) return false;
+    const key = src.slice(start, at - 1);
+    const first = key.charCodeAt(0);
+    if ((first >= 0x30 && first <= 0x39) || (previous !== undefined && !(previous < key))) return false;
+    previous = key;
+    if (src.charCodeAt(at) !== 0x3a) return false;
+    at++;
+    if (!value(to) || at >= to) return false;
+    const c = src.charCodeAt(at);
+    at++;
+    if (c === 0x7d) return true;
+    if (c !== 0x2c) return false;
+  }
+}
+
+function array(to: number): boolean {
+  at++;
+  if (at >= to) return false;
+  if (src.charCodeAt(at) === 0x5d) {
+    at++;
+    return true;
+  }
+  for (;;) {
+    if (!value(to) || at >= to) return false;
+    const c = src.charCodeAt(at);
+    at++;
+    if (c === 0x5d) return true;
+    if (c !== 0x2c) return false;
+  }
 }
 
 /** The hash a stored event commits to: its recorded `hash`, or for an unchained event the hash it would have. */

@@ -26,11 +26,12 @@ describe('the configurable reason policy', () => {
       expect(refused.status).toBe(400);
       expect(refused.body.error).toMatchObject({ code: 'REASON_REQUIRED', details: { field: 'reason', command: 'CreateEndpoint', policy: 'REASON_REQUIRED_FOR' } });
     }
-    const blank = await command(server.url, 'StopPool', { fqdn: 'pcpool.contoso.com', reason: '   ' });
+    const blank = await command(server.url, 'StopPool', { fqdn: 'gc.contoso.com', reason: '   ' });
     expect(blank.status).toBe(400);
     const directory = await get(server.url, '/api/endpoints');
     expect(JSON.stringify(directory.body)).not.toContain('persistentchat@contoso.com');
-    const refusals = await get(server.url, '/api/audit?command=CreateEndpoint&outcome=refused');
+    const head = (await get(server.url, '/health')).body.headPosition as number;
+    const refusals = await get(server.url, `/api/audit?command=CreateEndpoint&outcome=refused&minPosition=${head}`);
     expect(refusals.status).toBe(200);
     expect(JSON.stringify(refusals.body)).toContain('REASON_REQUIRED');
 
@@ -40,12 +41,39 @@ describe('the configurable reason policy', () => {
     expect((await command(server.url, 'RegisterSipPrincipal', { sipAddress: 'sip:alice@contoso.com', kind: 'user', displayName: 'Alice' })).status).toBe(200);
   });
 
+  it('a retry of a change already made is answered with its first result, reason or not', async () => {
+    const body = { sipAddress: 'sip:retry@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };
+    const first = await command(server.url, 'CreateEndpoint', { ...body, reason: 'CHG-43' }, { headers: { 'idempotency-key': 'create-retry-1' } });
+    expect(first.status).toBe(200);
+    const retry = await command(server.url, 'CreateEndpoint', body, { headers: { 'idempotency-key': 'create-retry-1' } });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.body.position).toBe(first.body.position);
+  });
+
+  it('a migration\'s steps carry the reason of its plan, so listed commands among them run', async () => {
+    await seedTopology(server.url, 'mig');
+    const planned = await command(server.url, 'MigratePool', { deployment: 'mig', legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com', reason: 'CHG-9 weekend window' });
+    expect(planned.status).toBe(200);
+    const run = await command(server.url, 'RunMigration', { deployment: 'mig', migrationId: planned.body.migrationId });
+    expect(run.status).toBe(200);
+    expect(run.body.status).toBe('Completed');
+    const head = (await get(server.url, '/health')).body.headPosition as number;
+    for (const listed of ['StopPool', 'CreateEndpoint']) {
+      const audit = await get(server.url, `/api/audit?deployment=mig&command=${listed}&minPosition=${head}`);
+      expect(audit.status).toBe(200);
+      const entries = JSON.stringify(audit.body);
+      expect(entries).toContain('CHG-9 weekend window');
+      expect(entries).not.toContain('REASON_REQUIRED');
+    }
+  });
+
   it('the server refuses to start when the list names a command the API does not know', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-reason-bad-'));
     try {
       const result = await runUntilExit({ DATA_DIR: dir, REASON_REQUIRED_FOR: 'StopPool,StopTheWorld' });
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain('REASON_REQUIRED_FOR must name commands the API knows (StopTheWorld is not one)');
+      expect(result.stderr).toContain('REASON_REQUIRED_FOR must name commands the API knows (StopTheWorld is not one; they are ');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -295,8 +295,9 @@ export class SqliteEventStore implements EventStore {
       streamId: row[1],
       revision: row[2],
       type: row[3],
-      data: row[4],
-      metadata: row[5],
+      // Text as stored; a cell someone rewrote as a BLOB is read as the UTF-8 text it holds.
+      data: typeof row[4] === 'string' ? row[4] : String(row[4]),
+      metadata: typeof row[5] === 'string' ? row[5] : String(row[5]),
     }));
   }
 
