@@ -29,7 +29,7 @@ export type BrokenLinkProblem =
   | 'unlinked'
   /** A revision of the stream is missing: an event was deleted. */
   | 'missing'
-  /** An event without chain fields after chained ones in its stream: its fields were stripped. */
+  /** An event without chain fields after chained ones, in its stream or in the log: its fields were stripped. */
   | 'unchained_after_chained'
   /** The log up to the saved digest's position no longer gives the saved hash. */
   | 'digest_mismatch';
@@ -127,7 +127,7 @@ function isObject(value: unknown): boolean {
 }
 
 /** Checks a proven event against its stream's previous one: the broken link, or undefined when it holds. */
-function brokenLink(proof: EventProof, before: StreamLink | undefined): BrokenLink | undefined {
+function brokenLink(proof: EventProof, before: StreamLink | undefined, chainedBefore: boolean): BrokenLink | undefined {
   const at = { streamId: proof.streamId, revision: proof.revision, position: proof.position };
   const name = `${proof.streamId}@${proof.revision}`;
   const expectedRevision = before === undefined ? 0 : before.revision + 1;
@@ -141,8 +141,15 @@ function brokenLink(proof: EventProof, before: StreamLink | undefined): BrokenLi
   }
   if (proof.altered !== undefined) return { problem: 'altered', ...at, message: `${name}: ${proof.altered} (altered after it was written)` };
   if (!proof.chained) {
-    if (before?.chained !== true) return undefined;
-    return { problem: 'unchained_after_chained', ...at, message: `${name}: has no chain fields, although the events before it in its stream do` };
+    // Events without chain fields are the ones written before the chain existed: none comes after a
+    // chained one, in its stream or anywhere in the log. One that does had its fields stripped.
+    if (before?.chained === true) {
+      return { problem: 'unchained_after_chained', ...at, message: `${name}: has no chain fields, although the events before it in its stream do` };
+    }
+    if (chainedBefore) {
+      return { problem: 'unchained_after_chained', ...at, message: `${name}: has no chain fields, although events before it in the log do (written after the chain existed, its fields were stripped)` };
+    }
+    return undefined;
   }
   if (proof.prevHash !== (before === undefined ? null : before.hash)) {
     return {
@@ -200,7 +207,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
       // Past the saved position without an event exactly at it: the event there is gone.
       if (saved !== undefined && !digestChecked && proof.position > saved.position) return result(digestMismatch(proof));
       const before = streams.get(proof.streamId);
-      const broken = brokenLink(proof, before);
+      const broken = brokenLink(proof, before, chained > 0);
       if (broken !== undefined) return result(broken);
       if (before === undefined) streams.set(proof.streamId, { revision: proof.revision, hash: proof.hash, chained: proof.chained });
       else {

@@ -116,6 +116,21 @@ describe('the hash chain over the SQLite store', () => {
     expect((await verifyLog(chained)).broken).toMatchObject({ problem: 'unchained_after_chained', streamId: 'topology-old', revision: 4 });
   });
 
+  it('reports a stream whose every event had its chain fields stripped, when chained events come before it in the log', async () => {
+    const { raw, chained } = open();
+    await chained.appendToStream('topology-first', [event('A')], { expectedRevision: 'no_stream' });
+    await chained.appendToStream('topology-stripped', [event('B', { i: 1 }), event('B', { i: 2 })], { expectedRevision: 'no_stream' });
+    expect(await verifyLog(chained)).toMatchObject({ events: 3, broken: null });
+    await raw.close();
+    const db = new Database(path.join(dir, STORE_FILE_NAME));
+    for (const row of db.prepare(`SELECT revision, metadata FROM events WHERE stream_id = 'topology-stripped'`).all() as { revision: number; metadata: string }[]) {
+      const { hash: _h, prevHash: _p, ...rest } = JSON.parse(row.metadata) as JsonObject;
+      db.prepare(`UPDATE events SET metadata = ?, data = '{"i":99}' WHERE stream_id = 'topology-stripped' AND revision = ?`).run(JSON.stringify(rest), row.revision);
+    }
+    db.close();
+    expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'unchained_after_chained', streamId: 'topology-stripped', revision: 0 });
+  });
+
   describe('proving an event from its stored text', () => {
     const json = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonObject[string]>;
     const object = fc.dictionary(fc.string({ maxLength: 12 }), json, { maxKeys: 6 });
