@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, decide, foldTopology, initialState, parseFqdn, parseSipUri, TopologyCommand, TopologyState } from '../src/domain';
+import { auditMetadata, CommandContext, commandFingerprint } from '../src/application/audit';
 import type { EventStore, EventToAppend, JsonObject } from '../src/event-store/event-store';
 
 /** A small deterministic generator (mulberry32), so a history can be generated again identically. */
@@ -41,6 +42,9 @@ function nextCommand(next: () => number, n: number): TopologyCommand {
   return { type: 'CreateEndpoint', sipAddress: sip('sip:ocschat@contoso.com'), poolFqdn: fqdn('pcpool.contoso.com') };
 }
 
+/** Bumped when what the generator writes changes, so that histories kept from an earlier version are written again. */
+export const HISTORY_VERSION = 2;
+
 export interface HistoryOptions {
   readonly events: number;
   readonly deployments: number;
@@ -73,16 +77,17 @@ export async function generateHistory(store: EventStore, options: HistoryOptions
       const commands = setUp();
       for (let n = 0; budget > 0; n++) {
         const command = commands[n] ?? nextCommand(next, n);
-        const metadata: JsonObject = {
-          schemaVersion: 1,
+        const commandId = randomUUID();
+        const context: CommandContext = {
           actor: next() < 0.7 ? 'CONTOSO\\lync-admin' : 'CONTOSO\\helpdesk',
           roles: ['admin'],
           authenticated: true,
-          commandId: randomUUID(),
-          reason: null,
+          commandId,
+          correlationId: commandId,
+          causationId: null,
+          reason: 'reason' in command && typeof command.reason === 'string' ? command.reason : null,
+          clientAddress: '10.0.4.17',
           occurredAt: (options.occurredAt?.(written) ?? new Date()).toISOString(),
-          deployment,
-          command: command.type,
         };
         let events: EventToAppend[];
         let streamId = `topology-${deployment}`;
@@ -90,12 +95,19 @@ export async function generateHistory(store: EventStore, options: HistoryOptions
         try {
           const decision = decide(command, state);
           state = foldTopology(decision.events, state);
+          // The metadata the write side gives its events, warnings (R8's second endpoint on a pool) included.
+          const metadata = auditMetadata(context, {
+            deployment,
+            command: command.type,
+            commandFingerprint: commandFingerprint(command.type, deployment, command as unknown as JsonObject),
+            warnings: decision.warnings.map((w) => ({ code: w.code, rule: w.rule, message: w.message })),
+          });
           events = decision.events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data as unknown as JsonObject, metadata }));
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
           streamId = `refused_command-${deployment}`;
           expected = 'any';
-          events = [{ id: randomUUID(), type: 'CommandRefused', data: { command: command.type, deployment, input: { sipAddress: 'sip:ocschat@contoso.com' }, status: 409, error: error.toJSON() as unknown as JsonObject }, metadata }];
+          events = [{ id: randomUUID(), type: 'CommandRefused', data: { command: command.type, deployment, input: { sipAddress: 'sip:ocschat@contoso.com' }, status: 409, error: error.toJSON() as unknown as JsonObject }, metadata: auditMetadata(context, { deployment, command: command.type }) }];
         }
         if (events.length === 0) continue;
         const result = await store.appendToStream(streamId, events, { expectedRevision: expected });

@@ -22,7 +22,7 @@ import { readTopology } from '../projections/topology/topology.query';
 import { topologyProjection } from '../projections/topology/topology.projection';
 import { SqliteEventStore, STORE_FILE_NAME } from '../src/event-store/sqlite/sqlite-event-store';
 import { PROJECT_ROOT } from '../src/version';
-import { generateHistory, random } from './history';
+import { generateHistory, HISTORY_VERSION, random } from './history';
 import { argValue, printTable, Row } from './report';
 
 const args = process.argv.slice(2);
@@ -50,7 +50,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function prepareLog(): Promise<number> {
-  const marker = path.join(dir, `history-${events}-${deployments}.done`);
+  const marker = path.join(dir, `history-v${HISTORY_VERSION}-${events}-${deployments}.done`);
   if (fs.existsSync(marker)) return Number(fs.readFileSync(marker, 'utf8'));
   fs.rmSync(dir, { recursive: true, force: true });
   const store = new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' });

@@ -3,7 +3,9 @@ import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
+import { ConfigError } from './config/config';
 import type { Config, LogLevel } from './config/config';
+import { COMMANDS } from './api/commands/command-registry';
 import { openEventStore } from './event-store/open-event-store';
 import { randomBytes } from 'node:crypto';
 import { setUpOpenApi } from './api/openapi';
@@ -32,6 +34,10 @@ export const BODY_LIMIT = '64kb';
  * The local session's secret (see `LocalSession`) is `app.get(LOCAL_SESSION)`.
  */
 export async function createApp(config: Config): Promise<INestApplication> {
+  const unknown = [...config.reasonRequiredFor].filter((name) => !COMMANDS.has(name));
+  if (unknown.length > 0) {
+    throw new ConfigError('REASON_REQUIRED_FOR', `must name commands the API knows (${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not one)`, [...config.reasonRequiredFor].join(','));
+  }
   const store = openEventStore(config);
   const localSession: LocalSession = { secret: `topo_local_${randomBytes(32).toString('base64url')}` };
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store, localSession), {

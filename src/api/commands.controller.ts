@@ -1,9 +1,12 @@
-import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { commandFingerprint } from '../application/audit';
 import { ExecuteMigrationCommand, MigrationCommandResult } from '../application/execute-migration-command';
 import { ExecuteTopologyCommand, TopologyCommandResult } from '../application/execute-topology-command';
+import { requireConfiguredReason } from '../application/reason-policy';
+import type { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { assertWhatIf, commandRequestOf } from './command-request';
 import { isMigrationCommand, parseCommandBody } from './commands/command-registry';
@@ -14,7 +17,10 @@ import { isMigrationCommand, parseCommandBody } from './commands/command-registr
  */
 @Controller('api/commands')
 export class CommandsController {
-  constructor(private readonly commandBus: CommandBus) {}
+  constructor(
+    private readonly commandBus: CommandBus,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
 
   @Post(':name')
   @HttpCode(200)
@@ -22,6 +28,7 @@ export class CommandsController {
     const { name, deployment, input, context, whatIf } = commandRequestOf(request);
     assertWhatIf(request);
     const { command } = await parseCommandBody(name, input);
+    requireConfiguredReason(this.config.reasonRequiredFor, name, context.reason);
     const fingerprint = commandFingerprint(name, deployment, withoutIdentity(input));
     if (isMigrationCommand(command)) {
       const result = await this.commandBus.execute<ExecuteMigrationCommand, MigrationCommandResult>(

@@ -22,6 +22,12 @@ export interface Config {
   readonly rateLimit: number;
   /** Four eyes: a migration's plan and its rollback wait for ApproveChange by another administrator. */
   readonly fourEyes: boolean;
+  /**
+   * Commands that also need a reason or change ticket (`REASON_REQUIRED_FOR`), beyond those the
+   * product always requires one for (removals, decommissions, MigratePool, RollbackMigration, ...).
+   * Names are checked against the commands the API knows when the server starts.
+   */
+  readonly reasonRequiredFor: ReadonlySet<string>;
 }
 
 /** Where OIDC JWTs come from and how their claim becomes a role. */
@@ -107,10 +113,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', SYNCHRONOUS, 'FULL', (v) => v.toUpperCase()),
     defaultActor,
     fourEyes: oneOf(env, 'FOUR_EYES', ['on', 'off'], 'off', (v) => v.toLowerCase()) === 'on',
+    reasonRequiredFor: commandList(env, 'REASON_REQUIRED_FOR'),
     authentication,
     oidc: oidcConfig(env),
     rateLimit,
   };
+}
+
+/** A comma- or space-separated list of command names (`StopPool, SetPersistentChatState`). */
+function commandList(env: Env, variable: string): ReadonlySet<string> {
+  const raw = (env[variable] ?? '').trim();
+  const names = raw === '' ? [] : raw.split(/[\s,]+/).filter((n) => n !== '');
+  const bad = names.find((n) => !/^[A-Z][A-Za-z]{1,63}$/.test(n));
+  if (bad !== undefined) throw new ConfigError(variable, 'must list command names separated by commas (e.g. StopPool,SetPersistentChatState)', raw);
+  return new Set(names);
 }
 
 /** Requests per second per principal when `RATE_LIMIT` is unset. */

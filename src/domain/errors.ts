@@ -73,11 +73,14 @@ export class InvalidFqdn extends DomainError {
 export class ReasonRequired extends DomainError {
   readonly code = 'REASON_REQUIRED';
   readonly category = 'invalid';
-  constructor(command: string) {
-    super(`${command} needs a reason (policy: every removal is recorded with why it was made).`, {
-      field: 'reason',
-      details: { command },
-    });
+  /** `configured`: the deployment's own policy (`REASON_REQUIRED_FOR`) lists the command, beyond the product's. */
+  constructor(command: string, policy: 'product' | 'configured' = 'product') {
+    super(
+      policy === 'product'
+        ? `${command} needs a reason (policy: every removal is recorded with why it was made).`
+        : `${command} needs a reason (policy: REASON_REQUIRED_FOR lists it).`,
+      { field: 'reason', details: { command, policy: policy === 'product' ? 'destructive commands' : 'REASON_REQUIRED_FOR' } },
+    );
   }
 }
 

@@ -12,6 +12,7 @@ import {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StoredEvent,
   StreamNotFound,
   SubscribeToAllOptions,
   WrongExpectedVersion,
@@ -51,11 +52,59 @@ export function eventHash(streamId: string, revision: number, type: string, data
  * and when it gives the recorded hash the content is exactly what was hashed (JSON text determines
  * its value). Otherwise the canonical encoding decides, whatever the stored order.
  */
-export function stillHashesTo(event: RecordedEvent, recorded: string): boolean {
+export function stillHashesTo(event: HashedContent, recorded: string): boolean {
   const { [HASH_FIELD]: _recorded, ...covered } = event.metadata;
   const stored = JSON.stringify({ data: event.data, metadata: covered, revision: event.revision, stream: event.streamId, type: event.type });
   if (sha256Hex(stored) === recorded) return true;
   return eventHash(event.streamId, event.revision, event.type, event.data, covered) === recorded;
+}
+
+/** What a stored event's own check needs from it. */
+export type HashedContent = Pick<RecordedEvent, 'streamId' | 'revision' | 'type' | 'data' | 'metadata'>;
+
+const HASH_SUFFIX_START = `,"${HASH_FIELD}":"`;
+/** `,"hash":"<64 hex>"}`: how the chain's metadata text ends, its hash added last to the canonical rest. */
+const HASH_SUFFIX_LENGTH = HASH_SUFFIX_START.length + 64 + 2;
+const HEX64 = /^[0-9a-f]{64}$/;
+const PREV_HASH_KEY = `"${PREV_HASH_FIELD}":`;
+
+/**
+ * The chain fields of a stored event, read from its stored text, when that text itself proves them:
+ * undefined when it cannot (then decode it and use {@link stillHashesTo}).
+ *
+ * The chain writes the metadata in canonical key order with `hash` added last, so its stored text is
+ * the hashed metadata text with `,"hash":"<hex>"` before the closing brace. The hashed encoding is
+ * therefore `{"data":<data text>,"metadata":<metadata text without that member>,"revision":<n>,
+ * "stream":<json>,"type":<json>}`, built here by concatenation, with no decoding. When it hashes to
+ * the recorded hash, the stored texts are exactly those that were hashed: the only way to move text
+ * between the data and the metadata without changing the concatenation needs `"metadata":` inside one
+ * of them (those events take the decoding path), and the revision, stream and type parts are fixed
+ * by their JSON encoding. `prevHash` is then taken from the proven text when it is a top-level
+ * member for certain: a `"prevHash":` after `{` or `,` (so not inside a string, where every quote is
+ * escaped) with no `{` before it but the first character (so at the top level). Canonical order puts
+ * it after the scalar fields of the product's metadata and before `warnings`, whose objects come later.
+ */
+export function provenChainFields(stored: StoredEvent): { hash: string; prevHash: string | null } | undefined {
+  const metadata = stored.metadata;
+  const end = metadata.length;
+  if (end < HASH_SUFFIX_LENGTH + 2 || metadata.charCodeAt(end - 1) !== 0x7d || metadata.charCodeAt(end - 2) !== 0x22) return undefined;
+  if (!metadata.startsWith(HASH_SUFFIX_START, end - HASH_SUFFIX_LENGTH)) return undefined;
+  // Not checked for hex: a hash that is not one never equals the SHA-256 below.
+  const hash = metadata.slice(end - 66, end - 2);
+  if (stored.data.includes('"metadata":') || metadata.includes('"metadata":')) return undefined;
+  const covered = metadata.slice(0, end - HASH_SUFFIX_LENGTH);
+  const text = `{"data":${stored.data},"metadata":${covered}},"revision":${stored.revision},"stream":${JSON.stringify(stored.streamId)},"type":${JSON.stringify(stored.type)}}`;
+  if (sha256Hex(text) !== hash) return undefined;
+  let at = covered.indexOf(PREV_HASH_KEY);
+  if (at < 1 || (covered.charCodeAt(at - 1) !== 0x2c && at !== 1)) return undefined;
+  // No object opens before it, so it is a key of the top-level object.
+  if (covered.lastIndexOf('{', at) !== 0) return undefined;
+  at += PREV_HASH_KEY.length;
+  if (covered.startsWith('null', at) && (at + 4 === covered.length || covered.charCodeAt(at + 4) === 0x2c)) return { hash, prevHash: null };
+  const after = at + 66;
+  if (covered.charCodeAt(at) !== 0x22 || covered.charCodeAt(after - 1) !== 0x22 || (after !== covered.length && covered.charCodeAt(after) !== 0x2c)) return undefined;
+  const prevHash = covered.slice(at + 1, after - 1);
+  return HEX64.test(prevHash) ? { hash, prevHash } : undefined;
 }
 
 /** The hash a stored event commits to: its recorded `hash`, or for an unchained event the hash it would have. */
@@ -244,6 +293,10 @@ export class HashChainedEventStore implements EventStore {
 
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
     return this.inner.readAll(options);
+  }
+
+  readAllStored(fromPosition: number, maxCount: number): Promise<StoredEvent[]> {
+    return this.inner.readAllStored(fromPosition, maxCount);
   }
 
   subscribeToAll(options?: SubscribeToAllOptions): Observable<RecordedEvent> {

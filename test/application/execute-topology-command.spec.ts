@@ -50,6 +50,7 @@ class RacingStore implements EventStore {
   }
   readStream: EventStore['readStream'] = (...args) => this.inner.readStream(...args);
   readAll: EventStore['readAll'] = (...args) => this.inner.readAll(...args);
+  readAllStored: EventStore['readAllStored'] = (...args) => this.inner.readAllStored(...args);
   subscribeToAll: EventStore['subscribeToAll'] = (...args) => this.inner.subscribeToAll(...args);
   headPosition: EventStore['headPosition'] = () => this.inner.headPosition();
   ping: EventStore['ping'] = () => this.inner.ping();

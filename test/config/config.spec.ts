@@ -9,6 +9,7 @@ describe('configuration of the door', () => {
     [{ AUTHENTICATION: 'off', HOST: '0.0.0.0' }, 'HOST', /must be a loopback address/],
     [{ AUTHENTICATION: 'maybe' }, 'AUTHENTICATION', /must be one of on, off/],
     [{ RATE_LIMIT: 'fast' }, 'RATE_LIMIT', /whole number/],
+    [{ REASON_REQUIRED_FOR: 'StopPool;drop table' }, 'REASON_REQUIRED_FOR', /must list command names/],
     [{ OIDC_AUDIENCE: 'x' }, 'OIDC_AUDIENCE', /needs OIDC_ISSUER/],
     [{ OIDC_ISSUER: 'https://idp', OIDC_JWKS_URL: 'https://idp/keys', OIDC_ROLE_MAP: 'a=admin' }, 'OIDC_AUDIENCE', /required/],
     [{ OIDC_ISSUER: 'https://idp', OIDC_AUDIENCE: 'x', OIDC_ROLE_MAP: 'a=admin' }, 'OIDC_JWKS_URL', /http/],
@@ -23,6 +24,11 @@ describe('configuration of the door', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as ConfigError).message).toMatch(rule);
+  });
+
+  it('reads REASON_REQUIRED_FOR as a set of command names, empty by default', () => {
+    expect([...loadConfig({}).reasonRequiredFor]).toEqual([]);
+    expect([...loadConfig({ REASON_REQUIRED_FOR: ' StopPool, SetPersistentChatState  CreateEndpoint,' }).reasonRequiredFor]).toEqual(['StopPool', 'SetPersistentChatState', 'CreateEndpoint']);
   });
 
   it('reads an OIDC issuer with its role map; AUTHENTICATION=off is fine on loopback', () => {

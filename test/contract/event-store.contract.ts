@@ -3,6 +3,7 @@ import { firstValueFrom, take, toArray, Subscription } from 'rxjs';
 import {
   EventStore,
   EventToAppend,
+  JsonObject,
   RecordedEvent,
   StreamNotFound,
   WrongExpectedVersion,
@@ -23,7 +24,7 @@ export function eventStoreContract(
     let store: EventStore;
     let category: string;
     const stream = (id: string): string => `${category}-${id}`;
-    const event = (type = 'Happened', data: Record<string, string | number> = {}): EventToAppend => ({
+    const event = (type = 'Happened', data: JsonObject = {}): EventToAppend => ({
       id: randomUUID(),
       type,
       data: { ...data },
@@ -160,6 +161,24 @@ export function eventStoreContract(
         const backwards = await store.readAll({ direction: 'backwards', fromPosition: all[3]!.position, filter: mine, maxCount: 2 });
         expect(backwards.map((e) => e.position)).toEqual([all[3]!.position, all[2]!.position]);
         expect(await store.headPosition()).toBeGreaterThanOrEqual(all[4]!.position);
+      });
+    });
+
+    describe('readAllStored', () => {
+      it('gives the log from a position (inclusive) with data and metadata as JSON text that decodes to what readAll gives', async () => {
+        const first = await store.appendToStream(stream('t'), [event('Alpha', { n: 1, nested: { list: [1, 'two', null] } })], { expectedRevision: 'any' });
+        await store.appendToStream(stream('t'), [event('Beta', { text: 'é "quoted" \\ back' })], { expectedRevision: 'any' });
+        const decoded = await store.readAll({ fromPosition: first.position, maxCount: 2 });
+        const stored = await store.readAllStored(first.position, 2);
+        expect(stored.map((e) => e.position)).toEqual(decoded.map((e) => e.position));
+        stored.forEach((e, i) => {
+          const d = decoded[i]!;
+          expect({ streamId: e.streamId, revision: e.revision, type: e.type }).toEqual({ streamId: d.streamId, revision: d.revision, type: d.type });
+          expect(typeof e.data).toBe('string');
+          expect(JSON.parse(e.data)).toEqual(d.data);
+          expect(JSON.parse(e.metadata)).toEqual(d.metadata);
+        });
+        expect(await store.readAllStored(decoded[1]!.position + 1_000_000, 5)).toEqual([]);
       });
     });
 

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { verifyLog } from '../../src/application/log-verification';
 import { EventToAppend, JsonObject, WrongExpectedVersion } from '../../src/event-store/event-store';
-import { eventHash, HashChainedEventStore } from '../../src/event-store/hash-chain';
+import fc from 'fast-check';
+import { EMPTY_LOG_DIGEST, eventHash, HashChainedEventStore, nextLogDigest, provenChainFields } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 
 const event = (type = 'Happened', data: JsonObject = {}): EventToAppend => ({ id: randomUUID(), type, data, metadata: { actor: 'alice', roles: ['admin'] } });
@@ -115,6 +116,47 @@ describe('the hash chain over the SQLite store', () => {
     expect((await verifyLog(chained)).broken).toMatchObject({ problem: 'unchained_after_chained', streamId: 'topology-old', revision: 4 });
   });
 
+  describe('proving an event from its stored text', () => {
+    const json = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonObject[string]>;
+    const object = fc.dictionary(fc.string({ maxLength: 12 }), json, { maxKeys: 6 });
+
+    it('gives the same hash and prevHash as decoding, or leaves the event to decoding, for any content', async () => {
+      const { chained } = open();
+      let revision = -1;
+      await fc.assert(
+        fc.asyncProperty(object, object, fc.string({ maxLength: 10 }), async (data, metadata, type) => {
+          await chained.appendToStream('topology-any', [{ id: randomUUID(), type: `T${type}`, data, metadata }], { expectedRevision: revision < 0 ? 'no_stream' : revision });
+          revision += 1;
+          const [stored] = await chained.readAllStored(await chained.headPosition(), 1);
+          const [decoded] = await chained.readStream('topology-any', { fromRevision: revision, maxCount: 1 });
+          const proven = provenChainFields(stored!);
+          // Without the word the check avoids, and no object opened before prevHash, an event is always
+          // proven from its text, unless an index-like key ("0") made JavaScript store an object out of
+          // canonical order.
+          const indexKey = /"(0|[1-9][0-9]*)":/.test(stored!.data + stored!.metadata);
+          const objectBefore = stored!.metadata.slice(1, stored!.metadata.indexOf('"prevHash":')).includes('{');
+          if (!objectBefore && !indexKey && !stored!.data.includes('"metadata":') && !stored!.metadata.includes('"metadata":')) {
+            expect(proven).toBeDefined();
+          }
+          if (proven !== undefined) expect(proven).toEqual({ hash: decoded!.metadata['hash'], prevHash: decoded!.metadata['prevHash'] });
+        }),
+        { numRuns: 150 },
+      );
+      expect(await verifyLog(chained)).toMatchObject({ events: revision + 1, chained: revision + 1, broken: null });
+    });
+
+    it('proves the product\'s metadata, warnings included; an object before prevHash is left to decoding', async () => {
+      const { chained } = open();
+      const warnings = [{ code: 'ANOTHER_ENDPOINT_ON_POOL', rule: 'R8', message: 'pcpool already has an endpoint {sip:a@contoso.com}' }];
+      await chained.appendToStream('topology-n', [{ id: randomUUID(), type: 'N', data: { sipAddress: 'sip:b@contoso.com' }, metadata: { actor: 'alice', warnings } }], { expectedRevision: 'no_stream' });
+      await chained.appendToStream('topology-n', [{ id: randomUUID(), type: 'N', data: {}, metadata: { migration: { prevHash: null, step: 2 } } }], { expectedRevision: 0 });
+      const [withWarnings, nestedFirst] = await chained.readAllStored(1, 2);
+      expect(provenChainFields(withWarnings!)).toEqual({ hash: expect.stringMatching(/^[0-9a-f]{64}$/), prevHash: null });
+      expect(provenChainFields(nestedFirst!)).toBeUndefined();
+      expect(await verifyLog(chained)).toMatchObject({ events: 2, chained: 2, decoded: 1, broken: null });
+    });
+  });
+
   describe('tampering with the SQLite file', () => {
     beforeEach(async () => {
       const { chained } = open();
@@ -152,6 +194,48 @@ describe('the hash chain over the SQLite store', () => {
       db.prepare(`UPDATE events SET data = ?, metadata = ? WHERE stream_id = 'topology-a' AND revision = 1`).run(JSON.stringify(data), JSON.stringify(metadata));
       db.close();
       expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'unlinked', streamId: 'topology-a', revision: 2 });
+    });
+
+    it('text moved between the data and the metadata, keeping the hashed text the same, is reported', async () => {
+      const store = open().chained;
+      await store.appendToStream('topology-c', [event('C', { a: 1, metadata: 2 }), event('D')], { expectedRevision: 'no_stream' });
+      await opened.splice(0)[0]!.close();
+      const db = new Database(path.join(dir, STORE_FILE_NAME));
+      const row = db.prepare(`SELECT data, metadata FROM events WHERE stream_id = 'topology-c' AND revision = 0`).get() as { data: string; metadata: string };
+      expect(row.data).toBe('{"a":1,"metadata":2}');
+      // {"a":1 | 2},"metadata":{"actor"…: the text the hash covers, data then metadata, is unchanged.
+      const data = '{"a":1';
+      const metadata = `2},"metadata":${row.metadata}`;
+      const hash = (JSON.parse(row.metadata) as JsonObject)['hash'];
+      const concatenation = (d: string, m: string) => `{"data":${d},"metadata":${m.slice(0, -75)}}`;
+      expect(concatenation(data, metadata)).toBe(concatenation(row.data, row.metadata));
+      db.prepare(`UPDATE events SET data = ?, metadata = ? WHERE stream_id = 'topology-c' AND revision = 0`).run(data, metadata);
+      db.close();
+      expect(hash).toMatch(/^[0-9a-f]{64}$/);
+      expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'altered', streamId: 'topology-c', revision: 0 });
+    });
+
+    it('a row whose stored text is not JSON is reported as altered', async () => {
+      sql(`UPDATE events SET metadata = substr(metadata, 2) WHERE stream_id = 'topology-b' AND revision = 3`);
+      expect((await verifyLog(open().chained)).broken).toMatchObject({ problem: 'altered', streamId: 'topology-b', revision: 3 });
+    });
+
+    it('walks the log page by page with the same result whatever the page size', async () => {
+      const store = open().chained;
+      const whole = await verifyLog(store);
+      // The digest at position 6, folded here from the first six recorded hashes.
+      const first = (await store.readAll({ maxCount: 6 })).map((e) => e.metadata['hash'] as string);
+      const atSix = { position: 6, hash: first.reduce((digest, hash) => nextLogDigest(digest, hash), EMPTY_LOG_DIGEST) };
+      for (const pageSize of [1, 3, 7]) {
+        const paged = await verifyLog(store, { pageSize, digest: atSix });
+        expect(paged.digestChecked).toBe(true);
+        expect(paged.broken).toBeNull();
+        expect(paged.digest).toEqual(whole.digest);
+      }
+      sql(`UPDATE events SET data = '{"i":7}' WHERE stream_id = 'topology-a' AND revision = 4`);
+      for (const pageSize of [1, 4, 1000]) {
+        expect((await verifyLog(store, { pageSize })).broken).toMatchObject({ problem: 'altered', streamId: 'topology-a', revision: 4 });
+      }
     });
 
     it('a deleted event is reported as the missing revision of its stream', async () => {

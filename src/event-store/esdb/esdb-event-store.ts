@@ -16,6 +16,7 @@ import {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StoredEvent,
   SubscribeToAllOptions,
   WrongExpectedVersion,
   matchesFilter,
@@ -121,6 +122,19 @@ export class EsdbEventStore implements EventStore {
 
   readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     return this.retrying('read $all', () => this.readAllOnce(options));
+  }
+
+  /** The client hands out decoded JSON only: the text is its `JSON.stringify`, the text the client was given. */
+  async readAllStored(fromPosition: number, maxCount: number): Promise<StoredEvent[]> {
+    const events = await this.readAll({ fromPosition, maxCount });
+    return events.map((e) => ({
+      streamId: e.streamId,
+      revision: e.revision,
+      position: e.position,
+      type: e.type,
+      data: JSON.stringify(e.data),
+      metadata: JSON.stringify(e.metadata),
+    }));
   }
 
   headPosition(): Promise<number> {

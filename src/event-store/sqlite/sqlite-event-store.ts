@@ -15,6 +15,7 @@ import {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StoredEvent,
   StreamNotFound,
   SubscribeToAllOptions,
   WrongExpectedVersion,
@@ -36,6 +37,8 @@ export interface SqliteEventStoreOptions {
 
 /** Rows are read as arrays (better-sqlite3's raw mode): building row objects first costs a third of a full read. */
 type EventRow = [position: number, streamId: string, revision: number, id: string, type: string, data: string, metadata: string, created: number];
+
+type StoredRow = [position: number, streamId: string, revision: number, type: string, data: string, metadata: string];
 
 interface PendingAppend {
   readonly streamId: string;
@@ -101,6 +104,7 @@ export class SqliteEventStore implements EventStore {
     streamExists: Database.Statement<[string], { one: number }>;
     readStreamForwards: Database.Statement<[string, number, number], EventRow>;
     readStreamBackwards: Database.Statement<[string, number, number], EventRow>;
+    readAllStored: Database.Statement<[number, number], StoredRow>;
   };
   private commits = 0;
   private appends = 0;
@@ -127,6 +131,9 @@ export class SqliteEventStore implements EventStore {
       readStreamBackwards: rawRows(db.prepare(
         `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
       )),
+      readAllStored: db
+        .prepare('SELECT position, stream_id, revision, type, data, metadata FROM events WHERE position >= ? ORDER BY position LIMIT ?')
+        .raw(true) as unknown as Database.Statement<[number, number], StoredRow>,
     };
   }
 
@@ -246,6 +253,18 @@ export class SqliteEventStore implements EventStore {
     return this.readAllRows(backwards ? '<=' : '>=', from, options.maxCount ?? Number.MAX_SAFE_INTEGER, options.filter, backwards).map(
       toRecorded,
     );
+  }
+
+  async readAllStored(fromPosition: number, maxCount: number): Promise<StoredEvent[]> {
+    this.assertOpen();
+    return this.stmt.readAllStored.all(fromPosition, maxCount).map((row) => ({
+      position: row[0],
+      streamId: row[1],
+      revision: row[2],
+      type: row[3],
+      data: row[4],
+      metadata: row[5],
+    }));
   }
 
   private readonly filteredStatements = new Map<string, Database.Statement<unknown[], EventRow>>();
