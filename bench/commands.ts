@@ -242,6 +242,8 @@ async function main(): Promise<number> {
     const transport = sum(product.measured.transportErrors) + sum(product.warmup.transportErrors);
     const ceilingRate = ceiling.requestsPerSecond;
     const rate = product.okPerSecond;
+    /** CPU time per 200 response over the window: steadier than the rate on a machine shared with other work. */
+    const cpuPerCommand = (percent: number | null): string => (percent === null || rate <= 0 ? 'n/a' : `${((percent / 100) * 1000 / rate).toFixed(2)} ms`);
     const p99Met = product.latencyMs.p99 <= P99_TARGET_MS;
     const us = (ms: number): number => ms * 1000;
     const rows: Row[] = [
@@ -270,7 +272,8 @@ async function main(): Promise<number> {
         `requests without a response: ${transport === 0 ? 'none' : listed(mergeCounts(product.warmup.transportErrors, product.measured.transportErrors))}.`,
       `CPU over the measured window, % of one core (this machine has ${os.availableParallelism()}): ` +
         `ceiling server ${fmtPct(ceiling.watchedCpuPercent)}, its load client ${fmtPct(ceiling.clientCpuPercent)}; ` +
-        `product server ${fmtPct(product.watchedCpuPercent)}, its load client ${fmtPct(product.clientCpuPercent)}.`,
+        `product server ${fmtPct(product.watchedCpuPercent)} (its event loop's thread ${fmtPct(product.watchedMainThreadCpuPercent)}), its load client ${fmtPct(product.clientCpuPercent)}. ` +
+        `Server CPU per command: ${cpuPerCommand(product.watchedCpuPercent)} (event loop ${cpuPerCommand(product.watchedMainThreadCpuPercent)}).`,
       `Latency (ms) ceiling p50/p90/p99/p99.9/max ${latencies(ceiling)}; CreateEndpoint ${latencies(product)}.`,
       `Set-up of ${deployments.toLocaleString('en')} deployments (2 commands each, not measured): ${Math.round(setUpMs)} ms.`,
       `Store check: ${check.endpointEvents.toLocaleString('en')} PersistentChatEndpointCreated events for ${check.expected.toLocaleString('en')} 200 responses ` +
@@ -293,6 +296,7 @@ async function main(): Promise<number> {
           ratioToHttpCeiling: +(rate / ceilingRate).toFixed(3),
           latencyMs: product.latencyMs,
           serverCpuPercent: product.watchedCpuPercent,
+          serverMainThreadCpuPercent: product.watchedMainThreadCpuPercent,
           clientCpuPercent: product.clientCpuPercent,
           measuredRequests: product.measured.responses,
           measuredOk: product.measured.ok,

@@ -89,6 +89,8 @@ export interface LoadResult {
   readonly clientCpuPercent: number;
   /** The `--watch-pid` process's CPU over the window, in % of one core; null when not asked or not readable. */
   readonly watchedCpuPercent: number | null;
+  /** The part of it spent by that process's main thread (a Node.js process's event loop), in % of one core. */
+  readonly watchedMainThreadCpuPercent: number | null;
   /** A few non-200 bodies, for diagnosis. */
   readonly samples: readonly string[];
   readonly nextSeq: number;
@@ -194,9 +196,9 @@ export function percentile(sorted: Float64Array, p: number): number {
 }
 
 /** user + system CPU time of a process in ms, from /proc (clock ticks of 10 ms); undefined when not readable. */
-export function processCpuMs(pid: number): number | undefined {
+export function processCpuMs(pid: number, thread?: number): number | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces: state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const utime = Number(fields[11]);
@@ -225,9 +227,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let lastResponse = warmupEnd;
 
   // CPU is sampled when the window opens (a timer: the loops never block for long) and once every loop has finished.
-  let windowStart: { wall: bigint; cpu: NodeJS.CpuUsage; watched: number | undefined } | undefined;
+  type CpuSample = { wall: bigint; cpu: NodeJS.CpuUsage; watched: number | undefined; watchedMain: number | undefined };
+  const sampleCpu = (): CpuSample => ({
+    wall: process.hrtime.bigint(),
+    cpu: process.cpuUsage(),
+    watched: options.watchPid === undefined ? undefined : processCpuMs(options.watchPid),
+    // The main thread's id is the process id.
+    watchedMain: options.watchPid === undefined ? undefined : processCpuMs(options.watchPid, options.watchPid),
+  });
+  let windowStart: CpuSample | undefined;
   const openWindow = (): void => {
-    windowStart ??= { wall: process.hrtime.bigint(), cpu: process.cpuUsage(), watched: options.watchPid === undefined ? undefined : processCpuMs(options.watchPid) };
+    windowStart ??= sampleCpu();
   };
   const windowTimer = setTimeout(openWindow, options.warmupSeconds * 1000);
 
@@ -261,14 +271,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: options.clients }, loop));
   clearTimeout(windowTimer);
   openWindow(); // a window shorter than a timer tick
-  const windowEnd = { wall: process.hrtime.bigint(), cpu: process.cpuUsage(), watched: options.watchPid === undefined ? undefined : processCpuMs(options.watchPid) };
+  const windowEnd = sampleCpu();
   agent.destroy();
 
   const start = windowStart ?? windowEnd;
   const cpuWallMs = Number(windowEnd.wall - start.wall) / 1e6;
   const cpuUsedMs = (windowEnd.cpu.user - start.cpu.user + windowEnd.cpu.system - start.cpu.system) / 1000;
-  const watchedCpuPercent =
-    start.watched !== undefined && windowEnd.watched !== undefined && cpuWallMs > 0 ? ((windowEnd.watched - start.watched) / cpuWallMs) * 100 : null;
+  const percentOfWindow = (from: number | undefined, to: number | undefined): number | null =>
+    from !== undefined && to !== undefined && cpuWallMs > 0 ? +(((to - from) / cpuWallMs) * 100).toFixed(1) : null;
+  const watchedCpuPercent = percentOfWindow(start.watched, windowEnd.watched);
 
   const sorted = Float64Array.from(latenciesNs).sort();
   const ms = (ns: number): number => +(ns / 1e6).toFixed(3);
@@ -296,7 +307,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       mean: ms(sorted.length ? sum / sorted.length : 0),
     },
     clientCpuPercent: cpuWallMs > 0 ? +((cpuUsedMs / cpuWallMs) * 100).toFixed(1) : 0,
-    watchedCpuPercent: watchedCpuPercent === null ? null : +watchedCpuPercent.toFixed(1),
+    watchedCpuPercent,
+    watchedMainThreadCpuPercent: percentOfWindow(start.watchedMain, windowEnd.watchedMain),
     samples,
     nextSeq: seq,
   };

@@ -46,6 +46,8 @@ interface CacheEntry {
  * Loads a deployment's topology for the write side. Each deployment's state is kept in memory and
  * caught up from the store on every load (a short read of what came after the cached revision), so
  * appends by another process are seen before deciding; the expected revision on append guards the rest.
+ * The read is skipped when the store can tell, without reading, that the stream is still at the
+ * cached revision (`EventStore.knownRevision`).
  */
 @Injectable()
 export class TopologyRepository {
@@ -59,6 +61,11 @@ export class TopologyRepository {
     if (!entry) {
       entry = { state: initialState(), revision: -1, commands: new Map() };
       this.cache.set(deployment, entry);
+    }
+    // The store knows the stream is where this cache left it (this process appended last, and no
+    // other process has appended since): nothing to catch up on.
+    if (entry.revision >= 0 && this.store.knownRevision?.(streamId) === entry.revision) {
+      return { deployment, streamId, state: entry.state, revision: entry.revision, commands: entry.commands };
     }
     let newer: RecordedEvent[];
     try {

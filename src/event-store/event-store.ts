@@ -117,6 +117,13 @@ export interface EventStore {
   /** Position of the last event in the log (0 when empty). */
   headPosition(): Promise<number>;
 
+  /**
+   * Optional: the stream's last revision when the store knows it without reading the stream, because
+   * this store object made the last append to it and nothing has been appended to the log by anyone
+   * else since. Undefined whenever that is not certain: the caller then reads the stream.
+   */
+  knownRevision?(streamId: string): number | undefined;
+
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
 

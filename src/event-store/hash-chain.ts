@@ -443,6 +443,10 @@ export class HashChainedEventStore implements EventStore {
     return this.inner.headPosition();
   }
 
+  knownRevision(streamId: string): number | undefined {
+    return this.inner.knownRevision?.(streamId);
+  }
+
   ping(): Promise<void> {
     return this.inner.ping();
   }

@@ -118,6 +118,18 @@ describe('ExecuteTopologyCommandHandler', () => {
     ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
   });
 
+  it('decides against what another process appended, even when this process appended to the deployment last', async () => {
+    // Two servers on one file: each has its own store connection and its own cache.
+    const otherStore = new SqliteEventStore({ dataDir: dir });
+    const other = new ExecuteTopologyCommandHandler(otherStore, new TopologyRepository(otherStore));
+    const here = new ExecuteTopologyCommandHandler(sqlite, new TopologyRepository(sqlite));
+    await run(here, createEndpoint('sip:first@contoso.com'));
+    await run(other, createEndpoint('sip:taken@contoso.com'));
+    // A dry run appends nothing, so only a read of the stream can tell it the address is taken.
+    await expect(run(here, createEndpoint('sip:taken@contoso.com'), true)).rejects.toMatchObject({ code: 'SIP_ADDRESS_IN_USE' });
+    await otherStore.close();
+  });
+
   it('whatIf decides against the current topology and appends nothing', async () => {
     const before = await sqlite.headPosition();
     const preview = await run(handler, createEndpoint('sip:persistentchat@contoso.com'), true);

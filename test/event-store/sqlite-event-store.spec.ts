@@ -49,6 +49,42 @@ describe('SQLite event store', () => {
     await store.close();
   });
 
+  it('knows the revision of the streams it appended to last, until another process appends to the file', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    const other = new SqliteEventStore({ dataDir: dir });
+    expect(store.knownRevision('k-1')).toBeUndefined();
+    await store.appendToStream('k-1', [event(), event()], { expectedRevision: 'no_stream' });
+    await store.appendToStream('k-2', [event()], { expectedRevision: 'no_stream' });
+    expect(store.knownRevision('k-1')).toBe(1);
+    expect(store.knownRevision('k-2')).toBe(0);
+    expect(store.knownRevision('never-written')).toBeUndefined();
+    // An idempotent retry writes nothing and changes nothing known.
+    const [retried] = [event()];
+    await store.appendToStream('k-2', [retried!], { expectedRevision: 0 });
+    await store.appendToStream('k-2', [retried!], { expectedRevision: 0 });
+    expect(store.knownRevision('k-2')).toBe(1);
+    // Another process appends, to another stream even: nothing is known any more.
+    await other.appendToStream('k-3', [event()], { expectedRevision: 'no_stream' });
+    expect(store.knownRevision('k-1')).toBeUndefined();
+    expect(store.knownRevision('k-2')).toBeUndefined();
+    // This store's next commit sees the other's append: only what it wrote since is known.
+    await store.appendToStream('k-1', [event()], { expectedRevision: 1 });
+    expect(store.knownRevision('k-1')).toBe(2);
+    expect(store.knownRevision('k-2')).toBeUndefined();
+    // A refused append in a group commit leaves the others known, and the head where they left it.
+    await Promise.allSettled([
+      store.appendToStream('k-1', [event()], { expectedRevision: 2 }),
+      store.appendToStream('k-4', [event()], { expectedRevision: 5 }),
+    ]);
+    expect(store.knownRevision('k-1')).toBe(3);
+    expect(store.knownRevision('k-4')).toBeUndefined();
+    await other.appendToStream('k-5', [event()], { expectedRevision: 'no_stream' });
+    expect(store.knownRevision('k-1')).toBeUndefined();
+    await other.close();
+    await store.close();
+    expect(store.knownRevision('k-1')).toBeUndefined();
+  });
+
   it('refuses an append whose event ids partly repeat another append, storing nothing', async () => {
     const store = new SqliteEventStore({ dataDir: dir });
     const a = event();
@@ -122,6 +158,33 @@ describe('SQLite event store', () => {
     const deadline = Date.now() + 5000;
     while (fs.statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(fs.statSync(file).size).toBeGreaterThan(before + 200 * 2000);
+    await store.close();
+  });
+
+  it('commits the appends it accepted before close, and refuses those after', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    const accepted = Array.from({ length: 10 }, (_, i) => store.appendToStream(`close-${i}`, [event()], { expectedRevision: 'no_stream' }));
+    const closing = store.close();
+    await expect(store.appendToStream('late', [event()], { expectedRevision: 'any' })).rejects.toMatchObject({ code: 'EVENT_STORE_UNAVAILABLE' });
+    await closing;
+    expect((await Promise.all(accepted)).map((r) => r.position).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const reopened = new SqliteEventStore({ dataDir: dir });
+    expect(await reopened.headPosition()).toBe(10);
+    await reopened.close();
+  });
+
+  it('a writer thread that dies fails the batch in hand as unavailable; the next batch gets a new writer', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    await store.appendToStream('w-1', [event()], { expectedRevision: 'no_stream' });
+    const writer = (store as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer;
+    const inHand = store.appendToStream('w-1', [event()], { expectedRevision: 0 });
+    void writer.worker.terminate();
+    const outcome = await inHand.then(() => 'committed', (error: { code?: string }) => error.code);
+    // Terminated before or after its commit: either way, nothing acknowledged is missing.
+    const stored = (await store.readStream('w-1')).length;
+    expect(outcome === 'committed' ? stored === 2 : outcome === 'EVENT_STORE_UNAVAILABLE').toBe(true);
+    await store.appendToStream('w-1', [event()], { expectedRevision: stored - 1 });
+    expect(await store.readStream('w-1')).toHaveLength(stored + 1);
     await store.close();
   });
 

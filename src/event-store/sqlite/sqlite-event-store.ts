@@ -8,7 +8,6 @@ import {
   DuplicateEventId,
   EventFilter,
   EventStore,
-  EventStoreError,
   EventStoreUnavailable,
   EventToAppend,
   ExpectedRevision,
@@ -23,6 +22,7 @@ import {
   validateAppend,
 } from '../event-store';
 import { openStoreFile, Synchronous } from './sqlite-schema';
+import { CommitReply, fileIdentity, fileOutOfPlace, SqliteWriter, WriteRefusal, WriteRequest } from './sqlite-writer';
 import { WalCheckpointer } from './wal-checkpointer';
 
 export const STORE_FILE_NAME = 'events.sqlite';
@@ -48,10 +48,12 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
-
 const COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata, created';
 const PAGE = 1000;
+/** Streams whose last revision is remembered (see `knownRevision`); the least recently appended are forgotten beyond it. */
+const MAX_KNOWN_STREAMS = 100_000;
+/** The writer's own automatic checkpoint mark, a backstop behind the checkpoint thread. */
+const BACKSTOP_PAGES = 50_000;
 
 function toRecorded(row: EventRow): RecordedEvent {
   return {
@@ -70,9 +72,11 @@ function toRecorded(row: EventRow): RecordedEvent {
  * The embedded default event store: one SQLite file in WAL mode with `synchronous=FULL`, so an
  * acknowledged append survives a crash or power loss.
  *
- * Appends are group-committed: every append that arrives while the event loop is busy (including
- * during the previous commit, since better-sqlite3 blocks) joins the next transaction. Each keeps its
- * own expected-revision check inside a savepoint, so one failing append does not fail the others.
+ * Appends are group-committed by a writer thread that owns the write connection (`SqliteWriter`):
+ * every append that arrives while a commit is under way joins the next transaction, and the commit's
+ * wait for the disk does not stop the event loop. Each append keeps its own expected-revision check
+ * inside a savepoint, so one failing append does not fail the others. Reads use this thread's own
+ * connection, which sees every committed transaction.
  */
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite' as const;
@@ -80,6 +84,9 @@ export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
+  /** The batch the writer is committing, if any: one at a time. */
+  private writing: Promise<void> | undefined;
+  private readonly writer: SqliteWriter;
   private readonly committed$ = new Subject<void>();
   private liveSubscribers = 0;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -93,21 +100,18 @@ export class SqliteEventStore implements EventStore {
   private lastCommitFailure: EventStoreUnavailable | undefined;
 
   private readonly stmt: {
-    lastRevision: Database.Statement<[string], { revision: number | null }>;
-    byEventId: Database.Statement<[string], { stream_id: string; revision: number; position: number }>;
-    eventIdsFrom: Database.Statement<[string, number, number], { event_id: string; position: number }>;
-    insert: Database.Statement<[number, string, number, string, string, string, string, number]>;
     head: Database.Statement<[], { position: number | null }>;
     streamExists: Database.Statement<[string], { one: number }>;
     readStreamForwards: Database.Statement<[string, number, number], EventRow>;
     readStreamBackwards: Database.Statement<[string, number, number], EventRow>;
     readAllStored: Database.Statement<[number, number], StoredRow>;
   };
-  private readonly groupCommit: (batch: readonly PendingAppend[]) => Outcome[];
-  private readonly commitOne: (p: PendingAppend) => AppendResult;
-  private nextPosition: number;
   private commits = 0;
   private appends = 0;
+  /** The log's head when this store last committed (-1: unknown). While the file's head is still this, nobody else has appended. */
+  private knownHead = -1;
+  /** Last revision of each stream this store appended to, exact as of `knownHead`. */
+  private readonly revisions = new Map<string, number>();
 
   constructor(options: SqliteEventStoreOptions) {
     fs.mkdirSync(options.dataDir, { recursive: true });
@@ -115,15 +119,10 @@ export class SqliteEventStore implements EventStore {
     this.db = openStoreFile(this.file, options.synchronous ?? 'FULL');
     this.identity = fileIdentity(this.file);
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
-    this.checkpointer = new WalCheckpointer(this.db);
+    this.checkpointer = new WalCheckpointer(this.db, undefined, BACKSTOP_PAGES);
+    this.writer = new SqliteWriter({ file: this.file, synchronous: options.synchronous ?? 'FULL', identity: this.identity, backstopPages: BACKSTOP_PAGES });
     const db = this.db;
     this.stmt = {
-      lastRevision: db.prepare('SELECT max(revision) AS revision FROM events WHERE stream_id = ?'),
-      byEventId: db.prepare('SELECT stream_id, revision, position FROM events WHERE event_id = ?'),
-      eventIdsFrom: db.prepare(
-        'SELECT event_id, position FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
-      ),
-      insert: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       head: db.prepare('SELECT max(position) AS position FROM events'),
       streamExists: db.prepare('SELECT 1 AS one FROM events WHERE stream_id = ? LIMIT 1'),
       readStreamForwards: rawRows(db.prepare(
@@ -136,24 +135,6 @@ export class SqliteEventStore implements EventStore {
         .prepare('SELECT position, stream_id, revision, type, data, metadata FROM events WHERE position >= ? ORDER BY position LIMIT ?')
         .raw(true) as unknown as Database.Statement<[number, number], StoredRow>,
     };
-    this.nextPosition = 0;
-    const appendOne = db.transaction((p: PendingAppend) => this.appendInTransaction(p));
-    this.groupCommit = db.transaction((batch: readonly PendingAppend[]) => {
-      // Positions come from the file inside the write lock: another process may have appended.
-      this.nextPosition = (this.stmt.head.get()?.position ?? 0) + 1;
-      return batch.map((p): Outcome => {
-        try {
-          return { ok: true, result: appendOne(p) }; // nested: runs in a savepoint
-        } catch (error) {
-          return { ok: false, error };
-        }
-      });
-    }).immediate;
-    // A lone append needs no savepoint: its failure rolls back its own transaction.
-    this.commitOne = db.transaction((p: PendingAppend) => {
-      this.nextPosition = (this.stmt.head.get()?.position ?? 0) + 1;
-      return this.appendInTransaction(p);
-    }).immediate;
   }
 
   appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
@@ -174,98 +155,84 @@ export class SqliteEventStore implements EventStore {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.writing || this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
+    this.writing = this.write(batch).finally(() => {
+      this.writing = undefined;
+      // Appends that came during the commit form the next group.
+      this.flush();
+    });
+  }
+
+  private async write(pending: readonly PendingAppend[]): Promise<void> {
+    const batch: PendingAppend[] = [];
+    const requests: WriteRequest[] = [];
+    for (const p of pending) {
+      try {
+        requests.push({
+          streamId: p.streamId,
+          expected: p.expected,
+          events: p.events.map((e) => ({ id: e.id.toLowerCase(), type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata ?? {}) })),
+        });
+        batch.push(p);
+      } catch (error) {
+        p.reject(error); // not JSON: refused alone
+      }
+    }
     if (batch.length === 0) return;
-    let outcomes: Outcome[];
+    let reply: CommitReply;
     try {
-      this.assertFileInPlace();
-      outcomes = batch.length === 1 ? this.commitAlone(batch[0]!) : this.groupCommit(batch);
+      reply = await this.writer.commit(requests);
     } catch (error) {
-      const failure = new EventStoreUnavailable(`SQLite event store could not commit: ${describe(error)}`, error);
+      reply = { ok: false, message: describe(error) };
+    }
+    if (!reply.ok) {
+      const failure = new EventStoreUnavailable(`SQLite event store could not commit: ${reply.message}`);
       this.lastCommitFailure = failure;
+      this.forgetRevisions();
       for (const p of batch) p.reject(failure);
       return;
     }
     this.lastCommitFailure = undefined;
+    this.committed(reply.transactionStart, reply.written);
     this.commits += 1;
     this.appends += batch.length;
-    outcomes.forEach((outcome, i) => {
+    reply.outcomes.forEach((outcome, i) => {
       const p = batch[i]!;
-      if (outcome.ok) p.resolve(outcome.result);
-      else p.reject(outcome.error);
+      if (outcome.ok) p.resolve({ nextExpectedRevision: outcome.nextExpectedRevision, position: outcome.position });
+      else p.reject(refusalError(outcome.refusal));
     });
     this.committed$.next();
   }
 
-  private commitAlone(p: PendingAppend): Outcome[] {
-    try {
-      return [{ ok: true, result: this.commitOne(p) }];
-    } catch (error) {
-      if (error instanceof EventStoreError) return [{ ok: false, error }];
-      throw error;
+  /** After a commit: the streams it wrote are known, unless another writer appended since this store's last commit. */
+  private committed(transactionStart: number, written: readonly (readonly [string, number, number])[]): void {
+    if (transactionStart !== this.knownHead) this.revisions.clear();
+    // The last position actually written (a refused append's savepoint leaves its positions unused).
+    this.knownHead = written.length > 0 ? written[written.length - 1]![2] : transactionStart;
+    for (const [streamId, revision] of written) {
+      this.revisions.delete(streamId);
+      if (this.revisions.size >= MAX_KNOWN_STREAMS) this.revisions.delete(this.revisions.keys().next().value!);
+      this.revisions.set(streamId, revision);
     }
   }
 
-  private appendInTransaction(p: PendingAppend): AppendResult {
-    const last = this.stmt.lastRevision.get(p.streamId)?.revision ?? null;
-    const retry = this.earlierResult(p, last);
-    if (retry) return retry;
-
-    const actual = last === null ? 'no_stream' : last;
-    const ok =
-      p.expected === 'any' ||
-      (p.expected === 'no_stream' && last === null) ||
-      (p.expected === 'stream_exists' && last !== null) ||
-      p.expected === last;
-    if (!ok) throw new WrongExpectedVersion(p.streamId, p.expected, actual);
-
-    const created = Date.now();
-    let revision = last ?? -1;
-    for (const e of p.events) {
-      revision += 1;
-      const id = e.id.toLowerCase();
-      try {
-        this.stmt.insert.run(
-          this.nextPosition,
-          p.streamId,
-          revision,
-          id,
-          e.type,
-          JSON.stringify(e.data),
-          JSON.stringify(e.metadata ?? {}),
-          created,
-        );
-      } catch (error) {
-        if (isUniqueViolation(error) && this.stmt.byEventId.get(id)) throw new DuplicateEventId(id, p.streamId);
-        throw error;
-      }
-      this.nextPosition += 1;
-    }
-    return { nextExpectedRevision: revision, position: this.nextPosition - 1 };
+  private forgetRevisions(): void {
+    this.revisions.clear();
+    this.knownHead = -1;
   }
 
   /**
-   * Idempotency, as EventStoreDB does it: when the first event id is already stored and the whole
-   * batch is the same run of events in the same stream, appended at a compatible expected revision,
-   * the earlier result is returned and nothing is written.
+   * The stream's last revision, when this store appended to it last and the log's head is still the
+   * one this store's last commit left (so no other process has appended since): one look at the
+   * head instead of a read of the stream.
    */
-  private earlierResult(p: PendingAppend, last: number | null): AppendResult | undefined {
-    const first = this.stmt.byEventId.get(p.events[0]!.id.toLowerCase());
-    if (!first) return undefined;
-    if (first.stream_id !== p.streamId) throw new DuplicateEventId(p.events[0]!.id, first.stream_id);
-    const stored = this.stmt.eventIdsFrom.all(p.streamId, first.revision, p.events.length);
-    const sameRun =
-      stored.length === p.events.length && stored.every((row, i) => row.event_id === p.events[i]!.id.toLowerCase());
-    const expectedBefore = first.revision - 1;
-    const compatible =
-      p.expected === 'any' ||
-      p.expected === 'stream_exists' ||
-      (p.expected === 'no_stream' && expectedBefore === -1) ||
-      p.expected === expectedBefore;
-    if (!sameRun) throw new DuplicateEventId(p.events[0]!.id, p.streamId);
-    if (!compatible) throw new WrongExpectedVersion(p.streamId, p.expected, last === null ? 'no_stream' : last);
-    return { nextExpectedRevision: first.revision + p.events.length - 1, position: stored[stored.length - 1]!.position };
+  knownRevision(streamId: string): number | undefined {
+    if (this.closed || this.knownHead < 0) return undefined;
+    const revision = this.revisions.get(streamId);
+    if (revision === undefined) return undefined;
+    return (this.stmt.head.get()?.position ?? 0) === this.knownHead ? revision : undefined;
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -413,7 +380,8 @@ export class SqliteEventStore implements EventStore {
   async ping(): Promise<void> {
     this.assertOpen();
     try {
-      this.assertFileInPlace();
+      const misplaced = fileOutOfPlace(this.file, this.identity);
+      if (misplaced !== undefined) throw new Error(misplaced);
       this.stmt.head.get();
     } catch (error) {
       throw new EventStoreUnavailable(`SQLite event store unreachable: ${describe(error)}`, error);
@@ -423,25 +391,18 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.queue.length > 0) this.flush();
+    // Refuses appends from now on; those already accepted are committed (or refused) first.
     this.closed = true;
+    for (;;) {
+      if (!this.writing) this.flush();
+      if (!this.writing) break;
+      await this.writing;
+    }
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.committed$.complete();
+    await this.writer.stop();
     await this.checkpointer.stop();
     this.db.close();
-  }
-
-  /**
-   * SQLite keeps writing to an open file after it was deleted or moved away (its directory removed,
-   * say), and everything acknowledged then vanishes with the process. So each commit first checks
-   * that the path still leads to the file opened; when it does again (moved back), commits resume.
-   */
-  private assertFileInPlace(): void {
-    if (this.identity === undefined) return;
-    const now = fileIdentity(this.file);
-    if (now !== this.identity) {
-      throw new Error(`${this.file} is no longer the file this process opened (${now === undefined ? 'it is gone' : 'another file is in its place'}); nothing was written`);
-    }
   }
 
   private assertOpen(): void {
@@ -449,17 +410,20 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
-function fileIdentity(file: string): string | undefined {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
-  return stat ? `${stat.dev}:${stat.ino}` : undefined;
-}
-
 function rawRows<P extends unknown[]>(statement: Database.Statement<P, unknown>): Database.Statement<P, EventRow> {
   return statement.raw(true) as unknown as Database.Statement<P, EventRow>;
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+/** The port's error for an append the writer refused. */
+function refusalError(refusal: WriteRefusal): Error {
+  switch (refusal.kind) {
+    case 'wrong_expected_version':
+      return new WrongExpectedVersion(refusal.streamId, refusal.expected, refusal.actual);
+    case 'duplicate_event_id':
+      return new DuplicateEventId(refusal.eventId, refusal.streamId);
+    case 'failed':
+      return new EventStoreUnavailable(`SQLite event store could not commit: ${refusal.message}`);
+  }
 }
 
 function describe(error: unknown): string {
