@@ -161,13 +161,13 @@ export class ProjectionRunner {
     }
   }
 
-  /** Starts every build's subscription from its checkpoint. */
+  /** Starts the subscription, from its checkpoint, of every build not fed yet (`rebuild` feeds its own). */
   start(): void {
     const current: Build[] = [];
     for (const { serving, rebuild } of this.builds.values()) {
       // A build of an older version is not fed: today's code would write tomorrow's rows into it.
-      if (serving.version === serving.projection.version) current.push(serving);
-      if (rebuild) this.subscribe(new Feed([rebuild]));
+      if (serving.version === serving.projection.version && !serving.feed) current.push(serving);
+      if (rebuild && !rebuild.feed) this.subscribe(new Feed([rebuild]));
     }
     if (current.length) this.subscribe(new Feed(current));
   }

@@ -135,4 +135,28 @@ describe('projection runner', () => {
     await until(() => runner.checkpoint('counter') === 500 && runner.reader('counter') !== undefined && (db.prepare(`SELECT generation FROM projection_active WHERE name = 'counter'`).get() as { generation: number }).generation === 2);
     expect(counts(runner)).toEqual({ 'a-1': 500 });
   });
+
+  it('rebuild then start (as topo projections rebuild does) reads the log once per build, and counts every event once', async () => {
+    await append('a-1', 300);
+    const first = run(counter(1));
+    await first.waitFor(['counter'], 300, 5000);
+    first.stop();
+    let subscriptions = 0;
+    const subscribeToAll = store.subscribeToAll.bind(store);
+    const counting = Object.assign(Object.create(store) as SqliteEventStore, {
+      subscribeToAll: (...args: Parameters<SqliteEventStore['subscribeToAll']>) => {
+        subscriptions += 1;
+        return subscribeToAll(...args);
+      },
+    });
+    const runner = new ProjectionRunner(counting, db, [counter(1)], { batchSize: 50 });
+    runners.push(runner);
+    runner.rebuild('counter');
+    runner.start();
+    await until(() => (db.prepare(`SELECT generation FROM projection_active WHERE name = 'counter'`).get() as { generation: number }).generation === 2);
+    expect(subscriptions).toBe(2); // the rebuild's and the serving build's, not the rebuild's twice
+    await append('a-1', 20);
+    await until(() => runner.checkpoint('counter') >= 320);
+    expect(counts(runner)).toEqual({ 'a-1': 320 });
+  });
 });
