@@ -153,6 +153,10 @@ async function child(): Promise<void> {
   runner.stop();
   db.close();
   await store.close();
+  // The lag phase's events are the bench's own: take them out again, so the kept history stays the size it was generated at.
+  const log = new Database(path.join(logDir, STORE_FILE_NAME));
+  log.prepare('DELETE FROM events WHERE position > ?').run(head);
+  log.close();
 
   const figures: ChildFigures = {
     rawReadEventsPerSecond: Math.round(raw),
