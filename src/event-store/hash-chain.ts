@@ -65,7 +65,6 @@ export type HashedContent = Pick<RecordedEvent, 'streamId' | 'revision' | 'type'
 const HASH_SUFFIX_START = `,"${HASH_FIELD}":"`;
 /** `,"hash":"<64 hex>"}`: how the chain's metadata text ends, its hash added last to the canonical rest. */
 const HASH_SUFFIX_LENGTH = HASH_SUFFIX_START.length + 64 + 2;
-const HEX64 = /^[0-9a-f]{64}$/;
 const PREV_HASH_KEY = `"${PREV_HASH_FIELD}":`;
 
 /**
@@ -109,8 +108,8 @@ export function provenChainFields(stored: StoredEvent): { hash: string; prevHash
   if (covered.startsWith('null', at) && (at + 4 === covered.length || covered.charCodeAt(at + 4) === 0x2c)) return { hash, prevHash: null };
   const after = at + 66;
   if (covered.charCodeAt(at) !== 0x22 || covered.charCodeAt(after - 1) !== 0x22 || (after !== covered.length && covered.charCodeAt(after) !== 0x2c)) return undefined;
-  const prevHash = covered.slice(at + 1, after - 1);
-  return HEX64.test(prevHash) ? { hash, prevHash } : undefined;
+  // Not checked for hex either: a prevHash that is not one never equals the hash of the event before.
+  return { hash, prevHash: covered.slice(at + 1, after - 1) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +130,10 @@ let escaped = false;
 export function isStringifyForm(text: string, from: number, to: number): boolean {
   src = text;
   at = from;
+  SPECIAL.lastIndex = from;
+  const special = SPECIAL.exec(text);
+  plain = special === null || special.index >= to;
+  nextBackslash = text.indexOf('\\', from);
   const ok = value(to) && at === to;
   src = '';
   return ok;
@@ -166,18 +169,33 @@ function number(to: number): boolean {
   return String(Number(token)) === token;
 }
 
-/** A run of characters a string holds as they are: no quote, backslash, control character or surrogate. */
-const PLAIN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
+/** Characters a string may not hold as they are (controls) or only in pairs (surrogates). */
+const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/g;
+/** The region has none of them: strings there are checked for quotes and backslashes only. */
+let plain = false;
+/** The next backslash at or after the last string's start (-1: none left), so each is searched once. */
+let nextBackslash = -1;
 
 /** Past the closing quote; the index of the first character inside, or -1. Sets `escaped`. */
 function string(to: number): number {
   const start = ++at;
   escaped = false;
+  if (plain) {
+    for (;;) {
+      const quote = src.indexOf('"', at);
+      if (quote < 0 || quote >= to) return -1;
+      if (nextBackslash !== -1 && nextBackslash < at) nextBackslash = src.indexOf('\\', at);
+      if (nextBackslash === -1 || nextBackslash > quote) {
+        at = quote + 1;
+        return start;
+      }
+      const e = src.charCodeAt(nextBackslash + 1);
+      if (e !== 0x22 && e !== 0x5c && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+      escaped = true;
+      at = nextBackslash + 2;
+    }
+  }
   while (at < to) {
-    PLAIN.lastIndex = at;
-    PLAIN.test(src);
-    at = PLAIN.lastIndex;
-    if (at >= to) return -1;
     const c = src.charCodeAt(at);
     if (c === 0x22) {
       at++;
@@ -208,15 +226,17 @@ function object(to: number): boolean {
     at++;
     return true;
   }
-  let previous: string | undefined;
+  let previousStart = -1;
+  let previousEnd = -1;
   for (;;) {
     if (src.charCodeAt(at) !== 0x22) return false;
     const start = string(to);
     if (start < 0 || escaped) return false;
-    const key = src.slice(start, at - 1);
-    const first = key.charCodeAt(0);
-    if ((first >= 0x30 && first <= 0x39) || (previous !== undefined && !(previous < key))) return false;
-    previous = key;
+    const end = at - 1;
+    const first = src.charCodeAt(start);
+    if ((first >= 0x30 && first <= 0x39) || (previousStart >= 0 && !keyBefore(previousStart, previousEnd, start, end))) return false;
+    previousStart = start;
+    previousEnd = end;
     if (src.charCodeAt(at) !== 0x3a) return false;
     at++;
     if (!value(to) || at >= to) return false;
@@ -225,6 +245,16 @@ function object(to: number): boolean {
     if (c === 0x7d) return true;
     if (c !== 0x2c) return false;
   }
+}
+
+/** Whether the key at `[a, aEnd)` sorts strictly before the key at `[b, bEnd)`, by UTF-16 code units as `<` compares. */
+function keyBefore(a: number, aEnd: number, b: number, bEnd: number): boolean {
+  for (; a < aEnd && b < bEnd; a++, b++) {
+    const x = src.charCodeAt(a);
+    const y = src.charCodeAt(b);
+    if (x !== y) return x < y;
+  }
+  return a === aEnd && b < bEnd;
 }
 
 function array(to: number): boolean {
