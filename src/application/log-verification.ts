@@ -50,8 +50,8 @@ export interface LogVerification {
   readonly unchained: number;
   /**
    * Checked by decoding their data and metadata, because their stored text alone could not prove
-   * them (unchained events, nested metadata, keys stored out of canonical order); the others were
-   * proven from the text as stored.
+   * them (unchained events, keys out of canonical order, escapes other than the short ones, an object
+   * before `prevHash`); the others were proven from the text as stored.
    */
   readonly decoded: number;
   readonly broken: BrokenLink | null;
@@ -84,7 +84,7 @@ const PAGE = 1_000;
  * What one event's own content shows, before its links are checked: the hash it commits to and the
  * `prevHash` it claims, or why its content fails. Needs nothing but the event.
  */
-export interface EventProof {
+interface EventProof {
   readonly streamId: string;
   readonly revision: number;
   readonly position: number;
@@ -100,7 +100,7 @@ export interface EventProof {
 }
 
 /** The proof of one stored event (pure). Most events prove their hash from the stored text alone; the others are decoded. */
-export function proveEvent(event: StoredEvent, decodeAll = false): EventProof {
+function proveEvent(event: StoredEvent, decodeAll = false): EventProof {
   const { streamId, revision, position } = event;
   const proven = decodeAll ? undefined : provenChainFields(event);
   if (proven !== undefined) return { streamId, revision, position, hash: proven.hash, prevHash: proven.prevHash, chained: true, decoded: false };

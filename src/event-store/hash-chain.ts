@@ -88,7 +88,6 @@ const PREV_HASH_KEY = `"${PREV_HASH_FIELD}":`;
  */
 export function provenChainFields(stored: StoredEvent): { hash: string; prevHash: string | null } | undefined {
   const { data, metadata } = stored;
-  if (typeof data !== 'string' || typeof metadata !== 'string') return undefined;
   const end = metadata.length;
   if (end < HASH_SUFFIX_LENGTH + 2 || metadata.charCodeAt(end - 1) !== 0x7d || metadata.charCodeAt(end - 2) !== 0x22) return undefined;
   if (!metadata.startsWith(HASH_SUFFIX_START, end - HASH_SUFFIX_LENGTH)) return undefined;
