@@ -114,7 +114,10 @@ export function canonicalCopy<T extends JsonValue>(value: T): T {
   const copy: { [key: string]: JsonValue } = {};
   for (const key of Object.keys(value).sort()) {
     const v = value[key];
-    if (v !== undefined) copy[key] = canonicalCopy(v);
+    if (v === undefined) continue;
+    // A `__proto__` key (JSON.parse makes it an own property) is defined, not assigned: assigning it would set the prototype and lose it.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: canonicalCopy(v), enumerable: true, writable: true, configurable: true });
+    else copy[key] = canonicalCopy(v);
   }
   return copy as T;
 }

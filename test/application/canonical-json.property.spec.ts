@@ -26,6 +26,12 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('keeps a "__proto__" key, which JSON.parse makes an own property, as data', () => {
+    const value = JSON.parse('[{"__proto__":"x","a":{"__proto__":{"b":1}}}]') as JsonValue;
+    expect(canonicalJson(canonicalCopy(value))).toBe('[{"__proto__":"x","a":{"__proto__":{"b":1}}}]');
+    expect(JSON.stringify(canonicalCopy(value))).toBe('[{"__proto__":"x","a":{"__proto__":{"b":1}}}]');
+  });
+
   it('sorts integer-like keys as text, which the engine would otherwise put first', () => {
     expect(canonicalJson({ b: 1, '10': 2, '9': 3, a: { y: 1, x: [2, { d: null, c: true }] } })).toBe('{"10":2,"9":3,"a":{"x":[2,{"c":true,"d":null}],"y":1},"b":1}');
   });
