@@ -45,6 +45,17 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
+/** Reads the whole log in pages of 5,000 through `page` (from a position, inclusive); returns how many events it read. */
+async function readWholeLog(page: (from: number) => Promise<readonly { position: number }[]>): Promise<number> {
+  let read = 0;
+  for (let from = 1; ; ) {
+    const events = await page(from);
+    read += events.length;
+    if (events.length < 5_000) return read;
+    from = events[events.length - 1]!.position + 1;
+  }
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -90,25 +101,13 @@ async function main(): Promise<void> {
   // Baseline for verify: the whole log through the port, in pages, nothing else.
   let start = performance.now();
   let cpu = process.cpuUsage();
-  let read = 0;
-  for (let from = 1; ; ) {
-    const page = await store.readAll({ fromPosition: from, maxCount: 5_000 });
-    read += page.length;
-    if (page.length < 5_000) break;
-    from = page[page.length - 1]!.position + 1;
-  }
+  const read = await readWholeLog((from) => store.readAll({ fromPosition: from, maxCount: 5_000 }));
   const readAllPerSecond = read / ((performance.now() - start) / 1000);
   const readAllCpu = cpuSeconds(cpu);
 
   // Second baseline: the same log as stored text (what verify reads), nothing decoded.
   start = performance.now();
-  let storedRead = 0;
-  for (let from = 1; ; ) {
-    const page = await store.readAllStored(from, 5_000);
-    storedRead += page.length;
-    if (page.length < 5_000) break;
-    from = page[page.length - 1]!.position + 1;
-  }
+  const storedRead = await readWholeLog((from) => store.readAllStored(from, 5_000));
   const readStoredPerSecond = storedRead / ((performance.now() - start) / 1000);
 
   start = performance.now();

@@ -175,6 +175,11 @@ let plain = false;
 /** The next backslash at or after the last string's start (-1: none left), so each is searched once. */
 let nextBackslash = -1;
 
+/** `\" \\ \b \f \n \r \t`: the escapes JSON.stringify writes by their short form. */
+function isShortEscape(c: number): boolean {
+  return c === 0x22 || c === 0x5c || c === 0x62 || c === 0x66 || c === 0x6e || c === 0x72 || c === 0x74;
+}
+
 /** Past the closing quote; the index of the first character inside, or -1. Sets `escaped`. */
 function string(to: number): number {
   const start = ++at;
@@ -189,7 +194,7 @@ function string(to: number): number {
         return start;
       }
       const e = src.charCodeAt(nextBackslash + 1);
-      if (e !== 0x22 && e !== 0x5c && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+      if (!isShortEscape(e)) return -1;
       escaped = true;
       at = nextBackslash + 2;
     }
@@ -202,7 +207,7 @@ function string(to: number): number {
     }
     if (c === 0x5c) {
       const e = src.charCodeAt(at + 1);
-      if (e !== 0x22 && e !== 0x5c && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+      if (!isShortEscape(e)) return -1;
       escaped = true;
       at += 2;
     } else if (c < 0x20) {
