@@ -15,14 +15,12 @@ import { ALL_PROJECTIONS } from '../projections';
 import { auditDigestProjection } from '../projections/audit-digest/audit-digest.projection';
 import { AUDIT_TABLE, auditTrailProjection } from '../projections/audit-trail/audit-trail.projection';
 import { complianceReport, reportPeriod } from '../projections/compliance/compliance-report.query';
-import { ProjectionRunner } from '../projections/runner/projection-runner';
-import { openReadModelDatabase } from '../projections/runner/read-model-store';
+import { createProjectionRunner, READ_MODELS_FILE } from '../src/application/read-models.module';
 import { reportHtml } from '../src/api/compliance-report.render';
 import { verifyLog } from '../src/application/log-verification';
-import { HashChainedEventStore } from '../src/event-store/hash-chain';
 import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store';
 import { PROJECT_ROOT } from '../src/version';
-import { generateHistory, HISTORY_VERSION } from './history';
+import { keptHistory } from './history';
 import { argValue, printTable, Row } from './report';
 
 const args = process.argv.slice(2);
@@ -32,7 +30,6 @@ const deployments = Number(argValue(args, '--deployments') ?? 5_000);
 const months = Number(argValue(args, '--months') ?? 12);
 const dir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'audit'));
 const logDir = path.join(dir, 'log');
-const readModels = path.join(dir, 'read-models.sqlite');
 
 // The history runs from 2025-11-01 over `months` months, so that a calendar month holds 1/months of it.
 const FIRST = Date.UTC(2025, 10, 1);
@@ -60,23 +57,16 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function prepareLog(): Promise<number> {
-  const marker = path.join(dir, `history-v${HISTORY_VERSION}-${events}-${deployments}-${months}.done`);
-  if (fs.existsSync(marker)) return Number(fs.readFileSync(marker, 'utf8'));
-  fs.rmSync(dir, { recursive: true, force: true });
-  // Through the hash chain, as the product writes: every event is chained.
-  const store = new HashChainedEventStore(new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' }));
-  const start = performance.now();
-  const written = await generateHistory(store, {
+function prepareLog(): Promise<number> {
+  return keptHistory({
+    dir,
+    logDir,
     events,
     deployments,
+    key: `${months}months`,
     occurredAt: (n) => new Date(FIRST + Math.floor((n / events) * SPAN_MS)),
-    onProgress: (n) => process.stderr.write(`\rgenerating a chained history: ${n.toLocaleString('en')} events`),
+    label: 'bench:audit',
   });
-  await store.close();
-  process.stderr.write(`\rgenerated ${written.toLocaleString('en')} chained events in ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
-  fs.writeFileSync(marker, String(written));
-  return written;
 }
 
 async function main(): Promise<void> {
@@ -86,8 +76,8 @@ async function main(): Promise<void> {
 
   // Read models (kept between runs; caught up when the history is new).
   const buildStart = performance.now();
-  const db = openReadModelDatabase(readModels);
-  const runner = new ProjectionRunner(store, db, ALL_PROJECTIONS, { batchSize: 2000 });
+  // The product's own set-up of its read models (file, batch size, checkpoint thread).
+  const runner = createProjectionRunner(store, dir);
   runner.start();
   await runner.waitFor(ALL_PROJECTIONS.map((p) => p.name), head, 3_600_000);
   for (;;) {
@@ -159,7 +149,6 @@ async function main(): Promise<void> {
   reportMs.sort((a, b) => a - b);
   rowsMs.sort((a, b) => a - b);
   runner.stop();
-  db.close();
   await store.close();
 
   const reportMax = reportMs[reportMs.length - 1] ?? NaN;

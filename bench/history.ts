@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DomainError, decide, foldTopology, initialState, parseFqdn, parseSipUri, TopologyCommand, TopologyState } from '../src/domain';
 import { auditMetadata, CommandContext, commandFingerprint } from '../src/application/audit';
 import type { EventStore, EventToAppend, JsonObject } from '../src/event-store/event-store';
+import { HashChainedEventStore } from '../src/event-store/hash-chain';
+import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store';
 
 /** A small deterministic generator (mulberry32), so a history can be generated again identically. */
 export function random(seed: number): () => number {
@@ -119,5 +123,37 @@ export async function generateHistory(store: EventStore, options: HistoryOptions
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 64 }, worker));
+  return written;
+}
+
+export interface KeptHistoryOptions extends HistoryOptions {
+  /** The directory the history is kept in (its own files only: it is emptied before generating). */
+  readonly dir: string;
+  /** The event store's data directory, inside `dir`. */
+  readonly logDir: string;
+  /** What else shapes the history beyond its size (e.g. the months its times span); part of the marker's name. */
+  readonly key?: string;
+  /** Shown in the progress line. */
+  readonly label: string;
+}
+
+/**
+ * A generated history kept in `dir` for later runs, written again when missing or made by another
+ * generator version or shape. It is written through the hash chain, as the product writes: every
+ * event carries its hash, which the audit digest takes rather than computing it again.
+ */
+export async function keptHistory(options: KeptHistoryOptions): Promise<number> {
+  const marker = path.join(options.dir, `history-v${HISTORY_VERSION}-chained-${options.events}-${options.deployments}${options.key ? `-${options.key}` : ''}.done`);
+  if (fs.existsSync(marker)) return Number(fs.readFileSync(marker, 'utf8'));
+  fs.rmSync(options.dir, { recursive: true, force: true });
+  const store = new HashChainedEventStore(new SqliteEventStore({ dataDir: options.logDir, synchronous: 'NORMAL' }));
+  const start = performance.now();
+  const written = await generateHistory(store, {
+    ...options,
+    onProgress: (n) => process.stderr.write(`\r${options.label}: generating a chained history: ${n.toLocaleString('en')} events`),
+  });
+  await store.close();
+  process.stderr.write(`\r${options.label}: generated ${written.toLocaleString('en')} chained events in ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+  fs.writeFileSync(marker, String(written));
   return written;
 }

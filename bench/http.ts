@@ -25,9 +25,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store';
 import { PROJECT_ROOT } from '../src/version';
-import { generateHistory, random } from './history';
+import { keptHistory, random } from './history';
 import { deploymentName, errorKey, get, LoadResult, percentile, POOL_FQDN, POOL_SERVERS, post, SIP_DOMAIN } from './load-client';
 import { argValue, printTable, Row } from './report';
 import { benchServerEnv } from './server-env';
@@ -162,16 +161,7 @@ async function waitUntilLive(url: string): Promise<void> {
 async function history(size: number): Promise<{ dir: string; deployments: number }> {
   const historyDeployments = Math.max(10, Math.round(size / 200));
   const dir = path.join(baseDir, `history-${size}-${historyDeployments}`);
-  const marker = path.join(dir, 'generated');
-  if (!fs.existsSync(marker)) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    const store = new SqliteEventStore({ dataDir: dir, synchronous: 'NORMAL' });
-    const start = performance.now();
-    const written = await generateHistory(store, { events: size, deployments: historyDeployments, onProgress: (n) => process.stderr.write(`\rbench:http: generating ${n.toLocaleString('en')} events`) });
-    await store.close();
-    process.stderr.write(`\rbench:http: generated ${written.toLocaleString('en')} events in ${((performance.now() - start) / 1000).toFixed(0)} s\n`);
-    fs.writeFileSync(marker, String(written));
-  }
+  await keptHistory({ dir, logDir: dir, events: size, deployments: historyDeployments, label: 'bench:http' });
   return { dir, deployments: historyDeployments };
 }
 

@@ -7,6 +7,7 @@ import { openReadModelDatabase } from '../../projections/runner/read-model-store
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
+import { WalCheckpointer } from '../event-store/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
 
@@ -17,11 +18,14 @@ export function createProjectionRunner(store: EventStore, dataDir: string): Proj
   const db = openReadModelDatabase(file);
   // Queries read through their own connection: they see committed batches only.
   const queryDb = openReadModelDatabase(file, true);
-  // No background checkpointer here (unlike the event store): measured with a live runner under
-  // 1,000 writes/s, it made the read-model writer wait on SQLite's busy handler for up to ~400 ms,
-  // where SQLite's own checkpoints every 1,000 pages cost at most ~60 ms.
+  // Checkpoints of the read models' file run on a thread of their own. SQLite's automatic checkpoint
+  // runs inside a batch's commit and, once the file is large, copies and syncs pages scattered over
+  // it: measured at 1,000 writes/s over a 300,000-event store, commits then took 30-45 ms and lag p99
+  // was 48-186 ms, against 2-3 ms and 38-52 ms with this thread.
+  const checkpointer = new WalCheckpointer(db);
   const runner = new ProjectionRunner(store, db, ALL_PROJECTIONS, { queryDb });
   runner.onStop(() => {
+    void checkpointer.stop();
     queryDb.close();
     db.close();
   });
