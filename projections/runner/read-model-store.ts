@@ -296,9 +296,10 @@ export function openReadModelDatabase(file: string, readonly = false): Database.
   if (!readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    // Builds touch many B-tree pages per batch: a larger page cache keeps them in memory between
-    // batches (32 MiB, well within the rebuild's memory budget of 256 MB).
-    db.pragma('cache_size = -32768');
+    // Builds touch many B-tree pages per batch: a larger page cache than SQLite's 2 MiB keeps them in
+    // memory between batches. 16 MiB rebuilt a 300,000-event log as fast as 32 MiB did (17,400-20,500
+    // against 16,500-18,700 events/s, interleaved) with 20-30 MB less peak RSS; the rebuild's budget is 256 MB.
+    db.pragma('cache_size = -16384');
   }
   db.pragma('busy_timeout = 5000');
   return db;
