@@ -24,7 +24,7 @@ import { HashChainedEventStore } from '../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../src/event-store/sqlite/sqlite-event-store';
 import { PROJECT_ROOT } from '../src/version';
 import { keptHistory, random } from './history';
-import { argValue, printTable, Row } from './report';
+import { argValue, printTable, removeSqliteFiles, Row } from './report';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -84,8 +84,7 @@ const LOG_COLUMNS = 'position, stream_id, revision, event_id, type, data, metada
 function rawCopy(): number {
   const source = new Database(path.join(logDir, STORE_FILE_NAME), { readonly: true });
   const file = path.join(dir, 'floor.sqlite');
-  const removeFiles = (): void => ['', '-wal', '-shm'].forEach((suffix) => fs.rmSync(file + suffix, { force: true }));
-  removeFiles();
+  removeSqliteFiles(file);
   const target = openReadModelDatabase(file);
   target.exec('CREATE TABLE copy (position INTEGER PRIMARY KEY, stream_id TEXT, type TEXT, data TEXT, metadata TEXT)');
   const insert = target.prepare('INSERT INTO copy VALUES (?, ?, ?, ?, ?)');
@@ -112,7 +111,7 @@ function rawCopy(): number {
   const rate = n / ((performance.now() - start) / 1000);
   source.close();
   target.close();
-  removeFiles();
+  removeSqliteFiles(file);
   return rate;
 }
 
@@ -120,8 +119,7 @@ function rawCopy(): number {
 async function child(): Promise<void> {
   const raw = rawRead();
   const floor = rawCopy();
-  const readModels = path.join(dir, READ_MODELS_FILE);
-  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(readModels + suffix, { force: true });
+  removeSqliteFiles(path.join(dir, READ_MODELS_FILE));
   // Through the hash chain, as the product runs: the lag phase's appends are chained too.
   const store = new HashChainedEventStore(new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' }));
   const head = await store.headPosition();

@@ -46,7 +46,7 @@ export function printTable(title: string, rows: readonly Row[]): void {
 export function rawCommitsPerSecond(dir: string, seconds: number): number {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'raw.sqlite');
-  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
+  removeSqliteFiles(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -62,4 +62,9 @@ export function rawCommitsPerSecond(dir: string, seconds: number): number {
   const rate = count / ((performance.now() - start) / 1000);
   db.close();
   return rate;
+}
+
+/** Removes a SQLite database file with its write-ahead log and shared-memory index. */
+export function removeSqliteFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
 }
