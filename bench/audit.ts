@@ -15,7 +15,7 @@ import { ALL_PROJECTIONS } from '../projections';
 import { auditDigestProjection } from '../projections/audit-digest/audit-digest.projection';
 import { AUDIT_TABLE, auditTrailProjection } from '../projections/audit-trail/audit-trail.projection';
 import { complianceReport, reportPeriod } from '../projections/compliance/compliance-report.query';
-import { createProjectionRunner, READ_MODELS_FILE } from '../src/application/read-models.module';
+import { createProjectionRunner } from '../src/application/read-models.module';
 import { reportHtml } from '../src/api/compliance-report.render';
 import { verifyLog } from '../src/application/log-verification';
 import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store';
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   wholeMs.sort((a, b) => a - b);
   reportMs.sort((a, b) => a - b);
   rowsMs.sort((a, b) => a - b);
-  runner.stop();
+  await runner.stop();
   await store.close();
 
   const reportMax = reportMs[reportMs.length - 1] ?? NaN;

@@ -129,7 +129,7 @@ export async function generateHistory(store: EventStore, options: HistoryOptions
 export interface KeptHistoryOptions extends HistoryOptions {
   /** The directory the history is kept in (its own files only: it is emptied before generating). */
   readonly dir: string;
-  /** The event store's data directory, inside `dir`. */
+  /** The event store's data directory: `dir` itself or a directory inside it. */
   readonly logDir: string;
   /** What else shapes the history beyond its size (e.g. the months its times span); part of the marker's name. */
   readonly key?: string;

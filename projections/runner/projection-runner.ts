@@ -44,6 +44,9 @@ interface GenerationRow {
   failed: string | null;
 }
 
+/** Events per transaction unless `ProjectionRunnerOptions.batchSize` says otherwise. */
+export const DEFAULT_BATCH_SIZE = 1000;
+
 /** How long a live feed gathers events before committing them. */
 const LIVE_BATCH_MS = 4;
 
@@ -149,7 +152,7 @@ export class ProjectionRunner {
     private readonly projections: readonly Projection[],
     options: ProjectionRunnerOptions = {},
   ) {
-    this.batchSize = options.batchSize ?? 1000;
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.retryMs = options.retryMs ?? 1000;
     this.queryDb = options.queryDb ?? db;
     db.exec(CATALOG);
@@ -245,15 +248,20 @@ export class ProjectionRunner {
     };
   }
 
-  private readonly onStopped: (() => void)[] = [];
+  private readonly onStopped: (() => void | Promise<void>)[] = [];
+  private stopping: Promise<void> | undefined;
 
-  /** Runs `action` once the runner has stopped (e.g. to close its databases). */
-  onStop(action: () => void): void {
+  /** Runs `action` once the runner has stopped (e.g. to close its databases); `stop()` waits for it. */
+  onStop(action: () => void | Promise<void>): void {
     this.onStopped.push(action);
   }
 
-  stop(): void {
-    if (this.stopped) return;
+  /**
+   * Stops feeding every build at once. The returned promise settles when the `onStop` actions have
+   * finished (their synchronous part has run by the time this returns).
+   */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
     this.stopped = true;
     for (const { serving, rebuild } of this.builds.values()) {
       for (const build of [serving, rebuild]) {
@@ -263,7 +271,8 @@ export class ProjectionRunner {
       }
     }
     this.progress$.complete();
-    for (const action of this.onStopped) action();
+    this.stopping = Promise.all(this.onStopped.map(async (action) => action())).then(() => undefined);
+    return this.stopping;
   }
 
   private entry(name: string): { serving: Build; rebuild: Build | undefined } {

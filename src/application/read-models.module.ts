@@ -1,4 +1,5 @@
 import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../../projections';
@@ -11,27 +12,52 @@ import { WalCheckpointer } from '../event-store/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
 /** How often the read models' write-ahead log is checkpointed (see `createProjectionRunner`). */
-const READ_MODELS_CHECKPOINT_MS = 20;
+export const READ_MODELS_CHECKPOINT_MS = 20;
+/**
+ * The read-model writer's own automatic checkpoint, behind the thread. During a rebuild the writer
+ * seldom begins a batch just as the thread has copied everything, which is when the WAL can start
+ * over, so the WAL grows to this mark (about 200 MB; `journal_size_limit` cuts the file back when it
+ * starts over). A mark of 10,000 pages kept it to about 50 MB at the same rebuild speed, but live
+ * batches that met it stalled for up to a second right after a rebuild, while the thread caught up
+ * (1,000,000 events, 1,000 writes/s, interleaved).
+ */
+export const READ_MODELS_BACKSTOP_PAGES = 50_000;
+
+/**
+ * The read models' file opened for writing as the product writes it. Its checkpoints run on a thread
+ * of their own, small and often: SQLite's automatic checkpoint runs inside a batch's commit and, once
+ * the file is large, copies and syncs pages scattered over it. Measured at 1,000 writes/s over a
+ * 300,000-event store: commits took 30-45 ms and lag p99 was 48-186 ms with the automatic checkpoint;
+ * with this thread every 200 ms, lag p99 38-63 ms, but commits stalled up to ~200 ms when they met a
+ * large checkpoint; every 20 ms, lag p99 11-34 ms and no commit over ~60 ms, for about 12% of a core
+ * more in that thread.
+ */
+export function openReadModelFile(file: string): { readonly db: Database.Database; close(): Promise<void> } {
+  const db = openReadModelDatabase(file);
+  const checkpointer = new WalCheckpointer(db, READ_MODELS_CHECKPOINT_MS, READ_MODELS_BACKSTOP_PAGES);
+  return {
+    db,
+    // The thread's connection closes first: the last connection to close folds the WAL back into the
+    // file and removes it, which neither does while the other still holds the file.
+    close: async () => {
+      await checkpointer.stop();
+      db.close();
+    },
+  };
+}
 
 /** Opens the read models in DATA_DIR (with either event store) and runs the projections for the process's lifetime. */
 export function createProjectionRunner(store: EventStore, dataDir: string): ProjectionRunner {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, READ_MODELS_FILE);
-  const db = openReadModelDatabase(file);
+  const writer = openReadModelFile(file);
   // Queries read through their own connection: they see committed batches only.
   const queryDb = openReadModelDatabase(file, true);
-  // Checkpoints of the read models' file run on a thread of their own, small and often. SQLite's
-  // automatic checkpoint runs inside a batch's commit and, once the file is large, copies and syncs
-  // pages scattered over it. Measured at 1,000 writes/s over a 300,000-event store: commits took
-  // 30-45 ms and lag p99 was 48-186 ms with the automatic checkpoint; with this thread every 200 ms,
-  // lag p99 38-63 ms but commits stalled up to ~200 ms when they met a large checkpoint; every 20 ms,
-  // lag p99 11-34 ms and no commit over ~60 ms, for about 12% of a core more in that thread.
-  const checkpointer = new WalCheckpointer(db, READ_MODELS_CHECKPOINT_MS);
-  const runner = new ProjectionRunner(store, db, ALL_PROJECTIONS, { queryDb });
-  runner.onStop(() => {
-    void checkpointer.stop();
+  const runner = new ProjectionRunner(store, writer.db, ALL_PROJECTIONS, { queryDb });
+  runner.onStop(async () => {
+    // Before the writer: a read-only connection cannot fold the WAL back, so it must not be the last.
     queryDb.close();
-    db.close();
+    await writer.close();
   });
   return runner;
 }
@@ -54,7 +80,7 @@ export class ReadModelsModule implements OnApplicationBootstrap, OnApplicationSh
     this.runner.start();
   }
 
-  onApplicationShutdown(): void {
-    this.runner.stop();
+  async onApplicationShutdown(): Promise<void> {
+    await this.runner.stop();
   }
 }

@@ -67,7 +67,7 @@ export async function rebuildProjections(name: string | undefined, server: strin
     try {
       final = await follow(() => runner.statuses(), names, process.stdout);
     } finally {
-      runner.stop();
+      await runner.stop();
       await store.close();
     }
   }

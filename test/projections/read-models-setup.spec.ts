@@ -19,7 +19,7 @@ describe("the product's read models (createProjectionRunner)", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("folds the read models' write-ahead log back into their file while live, without waiting for SQLite's automatic checkpoint", async () => {
+  it("folds the read models' write-ahead log back into their file while live, without waiting for SQLite's automatic checkpoint, and removes it on stop", async () => {
     const runner = createProjectionRunner(store, dir);
     try {
       runner.start();
@@ -53,8 +53,13 @@ describe("the product's read models (createProjectionRunner)", () => {
       }
       expect(seen.last).toBeGreaterThan(0);
       expect(seen.copied).toBe(seen.last);
+
+      // A clean stop leaves the file whole: the thread's connection closes before the writer's, and
+      // the last to close folds the WAL back and removes it (closing both at once left it behind).
+      await runner.stop();
+      expect(fs.existsSync(path.join(dir, `${READ_MODELS_FILE}-wal`))).toBe(false);
     } finally {
-      runner.stop();
+      await runner.stop();
     }
   });
 });
