@@ -11,8 +11,8 @@ import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { WalCheckpointer } from '../event-store/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
-/** How often the read models' write-ahead log is checkpointed (see `createProjectionRunner`). */
-export const READ_MODELS_CHECKPOINT_MS = 20;
+/** How often the read models' write-ahead log is checkpointed (see `openReadModelFile`). */
+const READ_MODELS_CHECKPOINT_MS = 20;
 /**
  * The read-model writer's own automatic checkpoint, behind the thread. During a rebuild the writer
  * seldom begins a batch just as the thread has copied everything, which is when the WAL can start
@@ -21,7 +21,7 @@ export const READ_MODELS_CHECKPOINT_MS = 20;
  * batches that met it stalled for up to a second right after a rebuild, while the thread caught up
  * (1,000,000 events, 1,000 writes/s, interleaved).
  */
-export const READ_MODELS_BACKSTOP_PAGES = 50_000;
+const READ_MODELS_BACKSTOP_PAGES = 50_000;
 
 /**
  * The read models' file opened for writing as the product writes it. Its checkpoints run on a thread
