@@ -1,9 +1,13 @@
 /**
  * `npm run bench:commands`: `CreateEndpoint` commands per second through the real server over HTTP,
- * against two baselines measured in the same run on the same machine and disk.
+ * against baselines measured in the same run on the same machine and disk.
  *
  *   A  raw better-sqlite3: one INSERT + commit per row, WAL, synchronous=FULL (what a durable write costs here)
  *   B  a do-nothing node:http server under the same load client (the most any Node.js HTTP service gets here)
+ *   C  a NestJS application on the product's HTTP platform whose command route does nothing, under the
+ *      same requests (the most a command route of this stack gets here; `bench/nest-noop-server.ts`)
+ *   D  the product itself, the same load as dry runs (`?whatIf=true`) right after the measured load:
+ *      everything a command does except its append and what follows from it (read models, the answer's wait)
  *
  * Then the built server (dist/src/main.js) is started on a fresh DATA_DIR, N deployments are set up
  * (not measured), and the load client (a process of its own) keeps `--clients` requests in flight for
@@ -26,7 +30,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../src/version';
-import { deploymentName, errorKey, LoadResult, POOL_FQDN, POOL_SERVERS, post, SIP_DOMAIN } from './load-client';
+import { deploymentName, errorKey, LoadMode, LoadResult, POOL_FQDN, POOL_SERVERS, post, SIP_DOMAIN } from './load-client';
 import { argValue, printTable, rawCommitsPerSecond, Row } from './report';
 import { benchServerEnv } from './server-env';
 
@@ -45,8 +49,11 @@ const baseDirExisted = fs.existsSync(baseDir);
 const SERVER_MAIN = path.join(PROJECT_ROOT, 'dist', 'src', 'main.js');
 const LOAD_CLIENT = path.join(__dirname, 'load-client.js');
 const NOOP_SERVER = path.join(__dirname, 'noop-server.js');
+const NEST_NOOP_SERVER = path.join(__dirname, 'nest-noop-server.js');
 const P99_TARGET_MS = 50;
 const RATE_FLOOR = 3_000;
+/** The dry runs' SIP addresses start here, far past any the measured load takes. */
+const DRY_RUN_FIRST_SEQ = 1_000_000_000;
 
 function positiveNumber(name: string, fallback: number, zeroAllowed = false): number {
   const raw = argValue(args, name);
@@ -123,9 +130,9 @@ function startChild(script: string, nodeArgs: readonly string[], env: NodeJS.Pro
 }
 
 /** Runs the load client in its own process; resolves with the JSON line it prints. */
-function runLoadClient(url: string, watchPid: number | undefined): Promise<LoadResult> {
-  const clientArgs = [LOAD_CLIENT, '--url', url, '--mode', 'create-endpoint', '--clients', String(clients), '--seconds', String(seconds)];
-  clientArgs.push('--warmup', String(warmupSeconds), '--deployments', String(deployments));
+function runLoadClient(url: string, watchPid: number | undefined, mode: LoadMode = 'create-endpoint', firstSeq = 0): Promise<LoadResult> {
+  const clientArgs = [LOAD_CLIENT, '--url', url, '--mode', mode, '--clients', String(clients), '--seconds', String(seconds)];
+  clientArgs.push('--warmup', String(warmupSeconds), '--deployments', String(deployments), '--first-seq', String(firstSeq));
   if (watchPid !== undefined) clientArgs.push('--watch-pid', String(watchPid));
   const child = spawn(process.execPath, clientArgs, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
@@ -218,12 +225,23 @@ async function main(): Promise<number> {
       await noop.stop();
     }
 
+    // Baseline C: the same requests to the framework alone.
+    progress(`baseline C: do-nothing NestJS application, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
+    const nestNoop = await startChild(NEST_NOOP_SERVER, [], { ...process.env });
+    let framework: LoadResult;
+    try {
+      framework = await runLoadClient(nestNoop.url, nestNoop.process.pid);
+    } finally {
+      await nestNoop.stop();
+    }
+
     // The product.
     const dataDir = path.join(runDir, 'data');
     const nodeArgs = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)];
     progress(`product: starting ${path.relative(PROJECT_ROOT, SERVER_MAIN)} on ${dataDir}${cpuProfDir === undefined ? '' : ' with --cpu-prof'}`);
     const server = await startChild(SERVER_MAIN, nodeArgs, serverEnv(dataDir));
     let product: LoadResult;
+    let dryRuns: LoadResult;
     let setUpMs: number;
     try {
       const setUpStart = performance.now();
@@ -231,6 +249,10 @@ async function main(): Promise<number> {
       setUpMs = performance.now() - setUpStart;
       progress(`product: ${deployments} deployments set up in ${Math.round(setUpMs)} ms; CreateEndpoint load, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
       product = await runLoadClient(server.url, server.process.pid);
+      // Baseline D, on the same server and deployments: the same commands as dry runs, with SIP
+      // addresses no command has taken. Everything a command does but its append and what follows it.
+      progress(`baseline D: the same load as dry runs (?whatIf=true) on the same server`);
+      dryRuns = await runLoadClient(server.url, server.process.pid, 'what-if', DRY_RUN_FIRST_SEQ);
     } finally {
       const code = await server.stop();
       if (code !== 0) progress(`server exited with ${String(code)}:\n${server.output()}`);
@@ -241,9 +263,13 @@ async function main(): Promise<number> {
     const nonOk = product.measured.nonOk + product.warmup.nonOk;
     const transport = sum(product.measured.transportErrors) + sum(product.warmup.transportErrors);
     const ceilingRate = ceiling.requestsPerSecond;
+    const frameworkRate = framework.okPerSecond;
+    const dryRunRate = dryRuns.okPerSecond;
     const rate = product.okPerSecond;
     /** CPU time per 200 response over the window: steadier than the rate on a machine shared with other work. */
-    const cpuPerCommand = (percent: number | null): string => (percent === null || rate <= 0 ? 'n/a' : `${((percent / 100) * 1000 / rate).toFixed(2)} ms`);
+    const cpuPer = (percent: number | null, perSecond: number): string =>
+      percent === null || perSecond <= 0 ? 'n/a' : `${((percent / 100) * 1000 / perSecond).toFixed(2)} ms`;
+    const cpuPerCommand = (percent: number | null): string => cpuPer(percent, rate);
     const p99Met = product.latencyMs.p99 <= P99_TARGET_MS;
     const us = (ms: number): number => ms * 1000;
     const rows: Row[] = [
@@ -251,8 +277,12 @@ async function main(): Promise<number> {
       { figure: `do-nothing node:http server, ${clients} clients (ceiling, baseline B)`, value: ceilingRate, unit: 'requests/s' },
       { figure: 'do-nothing server p50 latency', value: us(ceiling.latencyMs.p50), unit: 'µs' },
       { figure: 'do-nothing server p99 latency', value: us(ceiling.latencyMs.p99), unit: 'µs' },
+      { figure: 'do-nothing NestJS application, the same requests (framework ceiling, baseline C)', value: frameworkRate, unit: 'requests/s', ratio: frameworkRate / ceilingRate },
+      { figure: 'CreateEndpoint as dry runs: all but the append (baseline D)', value: dryRunRate, unit: 'commands/s', ratio: dryRunRate / frameworkRate },
       { figure: `CreateEndpoint, ${clients} clients, ${deployments.toLocaleString('en')} deployments, to raw SQLite`, value: rate, unit: 'commands/s', ratio: rate / raw, floor: RATE_FLOOR },
       { figure: 'CreateEndpoint, to the HTTP ceiling', value: rate, unit: 'commands/s', ratio: rate / ceilingRate },
+      { figure: 'CreateEndpoint, to the framework ceiling', value: rate, unit: 'commands/s', ratio: rate / frameworkRate },
+      { figure: 'CreateEndpoint, to its own dry runs', value: rate, unit: 'commands/s', ratio: rate / dryRunRate },
       { figure: 'CreateEndpoint p50 latency, to the ceiling p50', value: us(product.latencyMs.p50), unit: 'µs', ratio: product.latencyMs.p50 / ceiling.latencyMs.p50 },
       {
         figure: `CreateEndpoint p99 latency, to the ceiling p99 (target ≤ ${P99_TARGET_MS} ms: ${p99Met ? 'yes' : 'NO'})`,
@@ -272,9 +302,16 @@ async function main(): Promise<number> {
         `requests without a response: ${transport === 0 ? 'none' : listed(mergeCounts(product.warmup.transportErrors, product.measured.transportErrors))}.`,
       `CPU over the measured window, % of one core (this machine has ${os.availableParallelism()}): ` +
         `ceiling server ${fmtPct(ceiling.watchedCpuPercent)}, its load client ${fmtPct(ceiling.clientCpuPercent)}; ` +
+        `framework ceiling ${fmtPct(framework.watchedCpuPercent)} (event loop ${fmtPct(framework.watchedMainThreadCpuPercent)}, ` +
+        `${cpuPer(framework.watchedMainThreadCpuPercent, frameworkRate)} per request), its load client ${fmtPct(framework.clientCpuPercent)}; ` +
+        `dry runs ${fmtPct(dryRuns.watchedCpuPercent)} (event loop ${fmtPct(dryRuns.watchedMainThreadCpuPercent)}, ` +
+        `${cpuPer(dryRuns.watchedMainThreadCpuPercent, dryRunRate)} per command); ` +
         `product server ${fmtPct(product.watchedCpuPercent)} (its event loop's thread ${fmtPct(product.watchedMainThreadCpuPercent)}), its load client ${fmtPct(product.clientCpuPercent)}. ` +
         `Server CPU per command: ${cpuPerCommand(product.watchedCpuPercent)} (event loop ${cpuPerCommand(product.watchedMainThreadCpuPercent)}).`,
-      `Latency (ms) ceiling p50/p90/p99/p99.9/max ${latencies(ceiling)}; CreateEndpoint ${latencies(product)}.`,
+      `Latency (ms) p50/p90/p99/p99.9/max: ceiling ${latencies(ceiling)}; framework ceiling ${latencies(framework)}; ` +
+        `dry runs ${latencies(dryRuns)}; CreateEndpoint ${latencies(product)}.`,
+      `Non-200 responses of the baselines (none expected): framework ceiling ${framework.measured.nonOk + framework.warmup.nonOk}, ` +
+        `dry runs ${dryRuns.measured.nonOk + dryRuns.warmup.nonOk}${dryRuns.samples[0] === undefined ? '' : ` (first: ${dryRuns.samples[0]})`}.`,
       `Set-up of ${deployments.toLocaleString('en')} deployments (2 commands each, not measured): ${Math.round(setUpMs)} ms.`,
       `Store check: ${check.endpointEvents.toLocaleString('en')} PersistentChatEndpointCreated events for ${check.expected.toLocaleString('en')} 200 responses ` +
         `(warm-up ${product.warmup.ok.toLocaleString('en')} + measured ${product.measured.ok.toLocaleString('en')}): ${check.ok ? 'OK' : 'MISMATCH'}. ` +
@@ -291,9 +328,17 @@ async function main(): Promise<number> {
           ceilingLatencyMs: ceiling.latencyMs,
           ceilingServerCpuPercent: ceiling.watchedCpuPercent,
           ceilingClientCpuPercent: ceiling.clientCpuPercent,
+          frameworkRequestsPerSecond: Math.round(frameworkRate),
+          frameworkLatencyMs: framework.latencyMs,
+          frameworkMainThreadCpuPercent: framework.watchedMainThreadCpuPercent,
+          dryRunsPerSecond: Math.round(dryRunRate),
+          dryRunLatencyMs: dryRuns.latencyMs,
+          dryRunMainThreadCpuPercent: dryRuns.watchedMainThreadCpuPercent,
           commandsPerSecond: Math.round(rate),
           ratioToRawSqlite: +(rate / raw).toFixed(3),
           ratioToHttpCeiling: +(rate / ceilingRate).toFixed(3),
+          ratioToFrameworkCeiling: +(rate / frameworkRate).toFixed(3),
+          ratioToDryRuns: +(rate / dryRunRate).toFixed(3),
           latencyMs: product.latencyMs,
           serverCpuPercent: product.watchedCpuPercent,
           serverMainThreadCpuPercent: product.watchedMainThreadCpuPercent,

@@ -6,7 +6,9 @@
  *
  *   --url URL            where to send (required)
  *   --mode M             create-endpoint (default): POST /api/commands/CreateEndpoint, a new SIP
- *                        address per request, deployments taken round-robin; empty: POST / with `{}`
+ *                        address per request, deployments taken round-robin; what-if: the same requests
+ *                        as dry runs (`?whatIf=true`), which decide and answer but append nothing;
+ *                        empty: POST / with `{}`
  *   --clients C          concurrent request loops, and sockets in the keep-alive agent (default 32)
  *   --seconds S          measured duration (default 10)
  *   --warmup W           seconds of load before measuring; sent and counted apart (default 1)
@@ -23,7 +25,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { argValue } from './report';
 
-export type LoadMode = 'create-endpoint' | 'empty';
+export type LoadMode = 'create-endpoint' | 'what-if' | 'empty';
 
 /** What every deployment is set up with before the load: the endpoints' domain and pool. */
 export const SIP_DOMAIN = 'contoso.com';
@@ -213,7 +215,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const target = new URL(options.url);
-  const path = options.mode === 'empty' ? '/' : CREATE_ENDPOINT_PATH;
+  const path = options.mode === 'empty' ? '/' : options.mode === 'what-if' ? `${CREATE_ENDPOINT_PATH}?whatIf=true` : CREATE_ENDPOINT_PATH;
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients });
   const latenciesNs: number[] = [];
   const warm = new Tally();
@@ -326,7 +328,7 @@ async function main(): Promise<void> {
   const url = argValue(args, '--url');
   if (!url) throw new Error('--url is required');
   const mode = argValue(args, '--mode') ?? 'create-endpoint';
-  if (mode !== 'create-endpoint' && mode !== 'empty') throw new Error(`--mode must be create-endpoint or empty (got ${mode})`);
+  if (mode !== 'create-endpoint' && mode !== 'what-if' && mode !== 'empty') throw new Error(`--mode must be create-endpoint, what-if or empty (got ${mode})`);
   const watch = argValue(args, '--watch-pid');
   const result = await runLoad({
     url,
