@@ -5,7 +5,8 @@
  *   A  raw better-sqlite3: one INSERT + commit per row, WAL, synchronous=FULL (what a durable write costs here)
  *   B  a do-nothing node:http server under the same load client (the most any Node.js HTTP service gets here)
  *   C  a NestJS application on the product's HTTP platform whose command route does nothing, under the
- *      same requests (the most a command route of this stack gets here; `bench/nest-noop-server.ts`)
+ *      same requests (the most a command route of this stack gets here; `bench/nest-noop-server.ts`),
+ *      and the same application on Nest's Fastify platform, which the product does not use, for comparison
  *   D  the product itself, the same load as dry runs (`?whatIf=true`) right after the measured load:
  *      everything a command does except its append and what follows from it (read models, the answer's wait)
  *
@@ -85,8 +86,8 @@ interface Child {
 const children = new Set<ChildProcess>();
 
 /** Starts a Node.js script that prints `listening on http://...`, and resolves once it has. */
-function startChild(script: string, nodeArgs: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Child> {
-  const child = spawn(process.execPath, [...nodeArgs, script], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function startChild(script: string, nodeArgs: readonly string[], env: NodeJS.ProcessEnv, scriptArgs: readonly string[] = [], timeoutMs = 30_000): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
@@ -225,15 +226,18 @@ async function main(): Promise<number> {
       await noop.stop();
     }
 
-    // Baseline C: the same requests to the framework alone.
-    progress(`baseline C: do-nothing NestJS application, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
-    const nestNoop = await startChild(NEST_NOOP_SERVER, [], { ...process.env });
-    let framework: LoadResult;
-    try {
-      framework = await runLoadClient(nestNoop.url, nestNoop.process.pid);
-    } finally {
-      await nestNoop.stop();
-    }
+    // Baseline C: the same requests to the framework alone, on the product's platform, then on Fastify's.
+    const frameworkCeiling = async (platform: 'express' | 'fastify'): Promise<LoadResult> => {
+      progress(`baseline C: do-nothing NestJS application (${platform}), ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
+      const nestNoop = await startChild(NEST_NOOP_SERVER, [], { ...process.env }, ['--platform', platform]);
+      try {
+        return await runLoadClient(nestNoop.url, nestNoop.process.pid);
+      } finally {
+        await nestNoop.stop();
+      }
+    };
+    const framework = await frameworkCeiling('express');
+    const fastify = await frameworkCeiling('fastify');
 
     // The product.
     const dataDir = path.join(runDir, 'data');
@@ -278,6 +282,7 @@ async function main(): Promise<number> {
       { figure: 'do-nothing server p50 latency', value: us(ceiling.latencyMs.p50), unit: 'µs' },
       { figure: 'do-nothing server p99 latency', value: us(ceiling.latencyMs.p99), unit: 'µs' },
       { figure: 'do-nothing NestJS application, the same requests (framework ceiling, baseline C)', value: frameworkRate, unit: 'requests/s', ratio: frameworkRate / ceilingRate },
+      { figure: 'the same on Nest\'s Fastify platform (not the product\'s), to the framework ceiling', value: fastify.okPerSecond, unit: 'requests/s', ratio: fastify.okPerSecond / frameworkRate },
       { figure: 'CreateEndpoint as dry runs: all but the append (baseline D)', value: dryRunRate, unit: 'commands/s', ratio: dryRunRate / frameworkRate },
       { figure: `CreateEndpoint, ${clients} clients, ${deployments.toLocaleString('en')} deployments, to raw SQLite`, value: rate, unit: 'commands/s', ratio: rate / raw, floor: RATE_FLOOR },
       { figure: 'CreateEndpoint, to the HTTP ceiling', value: rate, unit: 'commands/s', ratio: rate / ceilingRate },
@@ -304,13 +309,16 @@ async function main(): Promise<number> {
         `ceiling server ${fmtPct(ceiling.watchedCpuPercent)}, its load client ${fmtPct(ceiling.clientCpuPercent)}; ` +
         `framework ceiling ${fmtPct(framework.watchedCpuPercent)} (event loop ${fmtPct(framework.watchedMainThreadCpuPercent)}, ` +
         `${cpuPer(framework.watchedMainThreadCpuPercent, frameworkRate)} per request), its load client ${fmtPct(framework.clientCpuPercent)}; ` +
+        `on Fastify ${fmtPct(fastify.watchedCpuPercent)} (event loop ${fmtPct(fastify.watchedMainThreadCpuPercent)}, ` +
+        `${cpuPer(fastify.watchedMainThreadCpuPercent, fastify.okPerSecond)} per request); ` +
         `dry runs ${fmtPct(dryRuns.watchedCpuPercent)} (event loop ${fmtPct(dryRuns.watchedMainThreadCpuPercent)}, ` +
         `${cpuPer(dryRuns.watchedMainThreadCpuPercent, dryRunRate)} per command); ` +
         `product server ${fmtPct(product.watchedCpuPercent)} (its event loop's thread ${fmtPct(product.watchedMainThreadCpuPercent)}), its load client ${fmtPct(product.clientCpuPercent)}. ` +
         `Server CPU per command: ${cpuPerCommand(product.watchedCpuPercent)} (event loop ${cpuPerCommand(product.watchedMainThreadCpuPercent)}).`,
-      `Latency (ms) p50/p90/p99/p99.9/max: ceiling ${latencies(ceiling)}; framework ceiling ${latencies(framework)}; ` +
+      `Latency (ms) p50/p90/p99/p99.9/max: ceiling ${latencies(ceiling)}; framework ceiling ${latencies(framework)}; on Fastify ${latencies(fastify)}; ` +
         `dry runs ${latencies(dryRuns)}; CreateEndpoint ${latencies(product)}.`,
       `Non-200 responses of the baselines (none expected): framework ceiling ${framework.measured.nonOk + framework.warmup.nonOk}, ` +
+        `on Fastify ${fastify.measured.nonOk + fastify.warmup.nonOk}, ` +
         `dry runs ${dryRuns.measured.nonOk + dryRuns.warmup.nonOk}${dryRuns.samples[0] === undefined ? '' : ` (first: ${dryRuns.samples[0]})`}.`,
       `Set-up of ${deployments.toLocaleString('en')} deployments (2 commands each, not measured): ${Math.round(setUpMs)} ms.`,
       `Store check: ${check.endpointEvents.toLocaleString('en')} PersistentChatEndpointCreated events for ${check.expected.toLocaleString('en')} 200 responses ` +
@@ -331,6 +339,8 @@ async function main(): Promise<number> {
           frameworkRequestsPerSecond: Math.round(frameworkRate),
           frameworkLatencyMs: framework.latencyMs,
           frameworkMainThreadCpuPercent: framework.watchedMainThreadCpuPercent,
+          fastifyFrameworkRequestsPerSecond: Math.round(fastify.okPerSecond),
+          fastifyFrameworkLatencyMs: fastify.latencyMs,
           dryRunsPerSecond: Math.round(dryRunRate),
           dryRunLatencyMs: dryRuns.latencyMs,
           dryRunMainThreadCpuPercent: dryRuns.watchedMainThreadCpuPercent,
