@@ -13,7 +13,8 @@
  * Then the built server (dist/src/main.js) is started on a fresh DATA_DIR, N deployments are set up
  * (not measured), and the load client (a process of its own) keeps `--clients` requests in flight for
  * `--seconds` after a warm-up. Finally the store is opened read-only and must hold exactly one
- * `PersistentChatEndpointCreated` event per 200 the client received; otherwise the exit status is 1.
+ * `PersistentChatEndpointCreated` event per 200 of that load, and none from the dry runs; otherwise,
+ * or when a baseline got an answer other than 200 (or none), the exit status is 1.
  *
  *   --clients C        concurrent requests in flight (default 32)
  *   --seconds S        measured duration of each load (default 10)
@@ -21,7 +22,8 @@
  *   --deployments N    deployments the endpoints are spread over, round-robin (default 1000)
  *   --raw-seconds R    duration of baseline A (default 2)
  *   --dir PATH         where the run's files go (default .bench-data in the project); removed afterwards
- *   --cpu-prof DIR     start the server with --cpu-prof and write its profile to DIR (kept)
+ *   --cpu-prof DIR     start the server with --cpu-prof and write its profile to DIR (kept); it covers the
+ *                      set-up, the measured load and then the dry runs (the profile's last W + S seconds)
  *   --json             print the figures as one JSON object on the last line
  */
 import Database from 'better-sqlite3';
@@ -183,18 +185,26 @@ async function setUpDeployments(url: string): Promise<void> {
 
 interface StoreCheck {
   readonly endpointEvents: number;
+  /** Endpoints with a dry run's SIP address: dry runs that appended. */
+  readonly dryRunEvents: number;
   readonly expected: number;
   readonly ok: boolean;
   readonly eventsByType: Record<string, number>;
 }
 
-function checkStore(file: string, expected: number): StoreCheck {
+function checkStore(file: string, expected: number, dryRunFirstSeq: number): StoreCheck {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const rows = db.prepare('SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type').all() as { type: string; n: number }[];
     const eventsByType = Object.fromEntries(rows.map((r) => [r.type, r.n]));
     const endpointEvents = eventsByType['PersistentChatEndpointCreated'] ?? 0;
-    return { endpointEvents, expected, ok: endpointEvents === expected, eventsByType };
+    // `sip:chat<n>@contoso.com`: the number starts at the 9th character; CAST reads the digits before the `@`.
+    const dryRunEvents = (
+      db
+        .prepare(`SELECT count(*) AS n FROM events WHERE type = 'PersistentChatEndpointCreated' AND CAST(substr(json_extract(data, '$.sipAddress'), 9) AS INTEGER) >= ?`)
+        .get(dryRunFirstSeq) as { n: number }
+    ).n;
+    return { endpointEvents, dryRunEvents, expected, ok: endpointEvents === expected && dryRunEvents === 0, eventsByType };
   } finally {
     db.close();
   }
@@ -246,6 +256,7 @@ async function main(): Promise<number> {
     const server = await startChild(SERVER_MAIN, nodeArgs, serverEnv(dataDir));
     let product: LoadResult;
     let dryRuns: LoadResult;
+    let dryRunFirstSeq: number;
     let setUpMs: number;
     try {
       const setUpStart = performance.now();
@@ -256,13 +267,28 @@ async function main(): Promise<number> {
       // Baseline D, on the same server and deployments: the same commands as dry runs, with SIP
       // addresses no command has taken. Everything a command does but its append and what follows it.
       progress(`baseline D: the same load as dry runs (?whatIf=true) on the same server`);
-      dryRuns = await runLoadClient(server.url, server.process.pid, 'what-if', DRY_RUN_FIRST_SEQ);
+      dryRunFirstSeq = Math.max(product.nextSeq, DRY_RUN_FIRST_SEQ);
+      dryRuns = await runLoadClient(server.url, server.process.pid, 'what-if', dryRunFirstSeq);
     } finally {
       const code = await server.stop();
       if (code !== 0) progress(`server exited with ${String(code)}:\n${server.output()}`);
     }
 
-    const check = checkStore(path.join(dataDir, 'events.sqlite'), product.totalOk);
+    const check = checkStore(path.join(dataDir, 'events.sqlite'), product.totalOk, dryRunFirstSeq);
+    // A baseline that got anything but 200s measured something other than it claims.
+    const baselineTrouble = (
+      [
+        ['framework ceiling', framework],
+        ['framework ceiling on Fastify', fastify],
+        ['dry runs', dryRuns],
+      ] as const
+    ).flatMap(([name, result]) => {
+      const refused = result.measured.nonOk + result.warmup.nonOk;
+      const unanswered = sum(result.measured.transportErrors) + sum(result.warmup.transportErrors);
+      return refused + unanswered > 0 || result.okPerSecond <= 0
+        ? [`${name}: ${refused} non-200 (${listed(mergeCounts(result.warmup.nonOkByCode, result.measured.nonOkByCode))}), ${unanswered} without a response${result.samples[0] === undefined ? '' : `, first: ${result.samples[0]}`}`]
+        : [];
+    });
 
     const nonOk = product.measured.nonOk + product.warmup.nonOk;
     const transport = sum(product.measured.transportErrors) + sum(product.warmup.transportErrors);
@@ -317,12 +343,10 @@ async function main(): Promise<number> {
         `Server CPU per command: ${cpuPerCommand(product.watchedCpuPercent)} (event loop ${cpuPerCommand(product.watchedMainThreadCpuPercent)}).`,
       `Latency (ms) p50/p90/p99/p99.9/max: ceiling ${latencies(ceiling)}; framework ceiling ${latencies(framework)}; on Fastify ${latencies(fastify)}; ` +
         `dry runs ${latencies(dryRuns)}; CreateEndpoint ${latencies(product)}.`,
-      `Non-200 responses of the baselines (none expected): framework ceiling ${framework.measured.nonOk + framework.warmup.nonOk}, ` +
-        `on Fastify ${fastify.measured.nonOk + fastify.warmup.nonOk}, ` +
-        `dry runs ${dryRuns.measured.nonOk + dryRuns.warmup.nonOk}${dryRuns.samples[0] === undefined ? '' : ` (first: ${dryRuns.samples[0]})`}.`,
+      `Baselines C and D: ${baselineTrouble.length === 0 ? 'every answer a 200' : `NOT all 200 (${baselineTrouble.join('; ')})`}.`,
       `Set-up of ${deployments.toLocaleString('en')} deployments (2 commands each, not measured): ${Math.round(setUpMs)} ms.`,
       `Store check: ${check.endpointEvents.toLocaleString('en')} PersistentChatEndpointCreated events for ${check.expected.toLocaleString('en')} 200 responses ` +
-        `(warm-up ${product.warmup.ok.toLocaleString('en')} + measured ${product.measured.ok.toLocaleString('en')}): ${check.ok ? 'OK' : 'MISMATCH'}. ` +
+        `(warm-up ${product.warmup.ok.toLocaleString('en')} + measured ${product.measured.ok.toLocaleString('en')}), ${check.dryRunEvents} from dry runs: ${check.ok ? 'OK' : 'MISMATCH'}. ` +
         `Events by type: ${listed(check.eventsByType)}.`,
     ];
     for (const sample of product.samples) lines.push(`  sample refusal: ${sample}`);
@@ -341,6 +365,7 @@ async function main(): Promise<number> {
           frameworkMainThreadCpuPercent: framework.watchedMainThreadCpuPercent,
           fastifyFrameworkRequestsPerSecond: Math.round(fastify.okPerSecond),
           fastifyFrameworkLatencyMs: fastify.latencyMs,
+          fastifyFrameworkMainThreadCpuPercent: fastify.watchedMainThreadCpuPercent,
           dryRunsPerSecond: Math.round(dryRunRate),
           dryRunLatencyMs: dryRuns.latencyMs,
           dryRunMainThreadCpuPercent: dryRuns.watchedMainThreadCpuPercent,
@@ -364,7 +389,9 @@ async function main(): Promise<number> {
           p99TargetMet: p99Met,
           storeEndpointEvents: check.endpointEvents,
           totalOk: check.expected,
+          storeDryRunEvents: check.dryRunEvents,
           storeCheckOk: check.ok,
+          baselinesOk: baselineTrouble.length === 0,
           setUpMs: Math.round(setUpMs),
           clients,
           seconds,
@@ -373,7 +400,7 @@ async function main(): Promise<number> {
         }),
       );
     }
-    return check.ok ? 0 : 1;
+    return check.ok && baselineTrouble.length === 0 ? 0 : 1;
   } finally {
     fs.rmSync(runDir, { recursive: true, force: true });
     if (!baseDirExisted && fs.existsSync(baseDir) && fs.readdirSync(baseDir).length === 0) fs.rmdirSync(baseDir);

@@ -55,11 +55,11 @@ async function main(): Promise<void> {
   console.log(`nest noop server (${platform}) listening on http://${host}:${address.port}`);
 }
 
-/** `64kb` as bytes. */
+/** A body-parser limit (`64kb`, `1mb`) as bytes. */
 function parseBytes(limit: string): number {
-  const match = /^(\d+)kb$/i.exec(limit);
+  const match = /^(\d+)(b|kb|mb)$/i.exec(limit);
   if (!match) throw new Error(`unexpected body limit ${limit}`);
-  return Number(match[1]) * 1024;
+  return Number(match[1]) * { b: 1, kb: 1024, mb: 1024 * 1024 }[match[2]!.toLowerCase() as 'b' | 'kb' | 'mb'];
 }
 
 main().catch((error: unknown) => {

@@ -24,7 +24,8 @@ export function printTable(title: string, rows: readonly Row[]): void {
   const lines = [`### ${title}`, '', '| figure | value | ratio to baseline | target | met |', '|---|---:|---:|---:|:---:|'];
   for (const row of rows) {
     const value = `${Math.round(row.value).toLocaleString('en')} ${row.unit}`;
-    const ratio = row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`;
+    // A baseline that measured nothing (rate 0) gives no ratio rather than "Infinity×".
+    const ratio = row.ratio === undefined || !Number.isFinite(row.ratio) ? '' : `${row.ratio.toFixed(2)}×`;
     const targets = [row.target === undefined ? '' : `≥ ${row.target}×`, row.floor === undefined ? '' : `≥ ${row.floor.toLocaleString('en')} ${row.unit}`]
       .filter(Boolean)
       .join(', ');
