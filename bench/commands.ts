@@ -226,28 +226,20 @@ async function main(): Promise<number> {
     const raw = rawCommitsPerSecond(path.join(runDir, 'raw'), rawSeconds);
     fs.rmSync(path.join(runDir, 'raw'), { recursive: true, force: true });
 
-    // Baseline B: the same load client against a server that does nothing.
-    progress(`baseline B: do-nothing node:http server, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
-    const noop = await startChild(NOOP_SERVER, [], { ...process.env });
-    let ceiling: LoadResult;
-    try {
-      ceiling = await runLoadClient(noop.url, noop.process.pid);
-    } finally {
-      await noop.stop();
-    }
-
-    // Baseline C: the same requests to the framework alone, on the product's platform, then on Fastify's.
-    const frameworkCeiling = async (platform: 'express' | 'fastify'): Promise<LoadResult> => {
-      progress(`baseline C: do-nothing NestJS application (${platform}), ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
-      const nestNoop = await startChild(NEST_NOOP_SERVER, [], { ...process.env }, ['--platform', platform]);
+    // Baselines B and C: the same load client against servers that do nothing: plain node:http, then
+    // the framework alone, on the product's platform and on Fastify's.
+    const doNothing = async (label: string, script: string, scriptArgs: readonly string[] = []): Promise<LoadResult> => {
+      progress(`${label}, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
+      const server = await startChild(script, [], { ...process.env }, scriptArgs);
       try {
-        return await runLoadClient(nestNoop.url, nestNoop.process.pid);
+        return await runLoadClient(server.url, server.process.pid);
       } finally {
-        await nestNoop.stop();
+        await server.stop();
       }
     };
-    const framework = await frameworkCeiling('express');
-    const fastify = await frameworkCeiling('fastify');
+    const ceiling = await doNothing('baseline B: do-nothing node:http server', NOOP_SERVER);
+    const framework = await doNothing('baseline C: do-nothing NestJS application (express)', NEST_NOOP_SERVER, ['--platform', 'express']);
+    const fastify = await doNothing('baseline C: do-nothing NestJS application (fastify)', NEST_NOOP_SERVER, ['--platform', 'fastify']);
 
     // The product.
     const dataDir = path.join(runDir, 'data');
