@@ -26,6 +26,20 @@ function header(request: Request, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The query parameters a command takes; any other is refused rather than ignored. */
+const COMMAND_QUERY = ['whatIf', 'deployment'] as const;
+
+/** A query parameter's one value (`undefined` when absent); a repeated one is an array. */
+function queryValue(request: Request, name: string): unknown {
+  return (request.query as Record<string, unknown>)[name];
+}
+
+/** The deployment named in the query, when it is one plain value. */
+function queryDeployment(request: Request): string | undefined {
+  const value = queryValue(request, 'deployment');
+  return typeof value === 'string' ? value : undefined;
+}
+
 function parseWhatIf(value: unknown): boolean {
   if (value === undefined || value === 'false' || value === '0') return false;
   if (value === '' || value === 'true' || value === '1') return true;
@@ -41,13 +55,20 @@ export function commandRequestOf(request: Request): CommandRequest {
   const cached = (request as unknown as Record<symbol, CommandRequest | undefined>)[KEY];
   if (cached) return cached;
   const body: unknown = request.body;
-  const loose = isObject(body) ? body : {};
   const reasonHeader = header(request, 'x-reason');
-  const input: JsonValue = isObject(body) && body['reason'] === undefined && reasonHeader ? { ...body, reason: reasonHeader } : ((body ?? null) as JsonValue);
+  const fromQuery = queryDeployment(request);
+  // The deployment may be named in the query instead of the body: it then joins the body, so that it is
+  // validated, fingerprinted and recorded as if it had been there (a body and a query that disagree are refused).
+  const withDeployment = isObject(body) && body['deployment'] === undefined && fromQuery !== undefined ? { ...body, deployment: fromQuery } : body;
+  const loose = isObject(withDeployment) ? withDeployment : {};
+  const input: JsonValue =
+    isObject(withDeployment) && withDeployment['reason'] === undefined && reasonHeader
+      ? { ...withDeployment, reason: reasonHeader }
+      : ((withDeployment ?? null) as JsonValue);
   const commandId = commandIdFrom(typeof loose['commandId'] === 'string' ? loose['commandId'] : undefined, header(request, 'idempotency-key'));
   const reason = isObject(input) && typeof input['reason'] === 'string' ? input['reason'] : null;
   const rawDeployment = typeof loose['deployment'] === 'string' ? loose['deployment'].toLowerCase() : DEFAULT_DEPLOYMENT;
-  const whatIfParam = request.query['whatIf'];
+  const whatIfParam = queryValue(request, 'whatIf');
   let whatIf = false;
   try {
     whatIf = parseWhatIf(whatIfParam);
@@ -66,9 +87,33 @@ export function commandRequestOf(request: Request): CommandRequest {
   return parsed;
 }
 
-/** Throws the `whatIf` parameter's error, if it has one. */
-export function assertWhatIf(request: Request): void {
-  parseWhatIf(request.query['whatIf']);
+/**
+ * Throws what is wrong with the request's query, if anything: a parameter a command does not take
+ * (`?WhatIf=true` must not be a change made for real), a repeated one, a `whatIf` that is not a
+ * boolean, or a `deployment` other than the body's.
+ */
+export function assertCommandQuery(request: Request): void {
+  for (const [name, value] of Object.entries(request.query as Record<string, unknown>)) {
+    const known = COMMAND_QUERY.find((k) => k === name);
+    if (known === undefined) {
+      const near = COMMAND_QUERY.find((k) => k.toLowerCase() === name.toLowerCase());
+      throw new InvalidInput(
+        `A command takes no query parameter '${name}'${near ? ` (did you mean '${near}'?)` : ''}; it takes only ${COMMAND_QUERY.join(' and ')}. Nothing was done.`,
+        { field: name, rule: 'schema' },
+      );
+    }
+    if (typeof value !== 'string') throw new InvalidInput(`${name} must be given once, as a single value`, { field: name, rule: 'schema' });
+  }
+  parseWhatIf(queryValue(request, 'whatIf'));
+  const fromQuery = queryDeployment(request);
+  const body: unknown = request.body;
+  const fromBody = isObject(body) ? body['deployment'] : undefined;
+  if (fromQuery !== undefined && typeof fromBody === 'string' && fromBody.toLowerCase() !== fromQuery.toLowerCase()) {
+    throw new InvalidInput(`deployment is named twice and differently: '${fromBody}' in the body, '${fromQuery}' in the query`, {
+      field: 'deployment',
+      rule: 'schema',
+    });
+  }
 }
 
 export const COMMAND_ROUTE = /^\/api\/commands\/[^/]+$/;

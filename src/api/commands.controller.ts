@@ -5,7 +5,7 @@ import { commandFingerprint } from '../application/audit';
 import { ExecuteMigrationCommand, MigrationCommandResult } from '../application/execute-migration-command';
 import { ExecuteTopologyCommand, TopologyCommandResult } from '../application/execute-topology-command';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
-import { assertWhatIf, commandRequestOf } from './command-request';
+import { assertCommandQuery, commandRequestOf } from './command-request';
 import { isMigrationCommand, parseCommandBody } from './commands/command-registry';
 
 /**
@@ -20,7 +20,7 @@ export class CommandsController {
   @HttpCode(200)
   async execute(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<JsonObject> {
     const { name, deployment, input, context, whatIf } = commandRequestOf(request);
-    assertWhatIf(request);
+    assertCommandQuery(request);
     const { command } = await parseCommandBody(name, input);
     const fingerprint = commandFingerprint(name, deployment, withoutIdentity(input));
     if (isMigrationCommand(command)) {

@@ -54,6 +54,13 @@ export function setUpOpenApi(app: INestApplication): void {
         tags: ['commands'],
         parameters: [
           { name: 'whatIf', in: 'query', required: false, schema: { type: 'boolean' }, description: 'Decide and return the events that would be appended; append nothing' },
+          {
+            name: 'deployment',
+            in: 'query',
+            required: false,
+            schema: { type: 'string' },
+            description: 'The deployment, when the body does not name it (a body and a query that disagree are refused). No other query parameter is accepted.',
+          },
           { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' }, description: 'A repeat with the same key returns the first result and appends nothing' },
           { name: 'X-Reason', in: 'header', required: false, schema: { type: 'string' }, description: 'Change reason or ticket (the body field `reason` wins)' },
         ],

@@ -161,6 +161,48 @@ describe('admin commands over HTTP', () => {
     expect(await stream('refused_command-default')).toHaveLength(0);
   });
 
+  it('a query parameter a command does not take (?WhatIf=true) is refused, not ignored: nothing is changed for real', async () => {
+    await seedTopology(server.url);
+    const before = await stream('topology-default');
+    const body = { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };
+    const misspelt = await command(server.url, 'CreateEndpoint', body, { query: 'WhatIf=true' });
+    expect(misspelt.status).toBe(400);
+    expect(misspelt.body.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'WhatIf', rule: 'schema' } });
+    expect(misspelt.body.error.message).toContain("did you mean 'whatIf'?");
+    const unknown = await command(server.url, 'CreateEndpoint', body, { query: 'foo=bar' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'foo' } });
+    const twice = await command(server.url, 'CreateEndpoint', body, { query: 'whatIf=true&whatIf=false' });
+    expect(twice.status).toBe(400);
+    expect(twice.body.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'whatIf' } });
+    expect(await stream('topology-default')).toHaveLength(before.length);
+    // Each is a refused command, recorded as such.
+    expect((await stream('refused_command-default')).map((e) => e.data['error'])).toEqual([
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    ]);
+  });
+
+  it('the deployment may be named in the query instead of the body; a query and a body that disagree are refused', async () => {
+    const registered = await command(server.url, 'RegisterSipDomain', { domain: 'newco.com' }, { query: 'deployment=NewCo' });
+    expect(registered.status).toBe(200);
+    expect(registered.body).toMatchObject({ deployment: 'newco', events: [{ type: 'SipDomainRegistered', streamId: 'topology-newco' }] });
+    expect(await stream('topology-newco')).toHaveLength(1);
+    expect(await stream('topology-default')).toHaveLength(0);
+
+    const agreeing = await command(server.url, 'RegisterSipDomain', { domain: 'newco.net', deployment: 'newco' }, { query: 'deployment=newco' });
+    expect(agreeing.status).toBe(200);
+    const disagreeing = await command(server.url, 'RegisterSipDomain', { domain: 'newco.org', deployment: 'newco' }, { query: 'deployment=other' });
+    expect(disagreeing.status).toBe(400);
+    expect(disagreeing.body.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'deployment', rule: 'schema' } });
+    const badName = await command(server.url, 'RegisterSipDomain', { domain: 'newco.org' }, { query: 'deployment=no%20such%20name' });
+    expect(badName.status).toBe(400);
+    expect(badName.body.error).toMatchObject({ details: { field: 'deployment' } });
+    expect(await stream('topology-newco')).toHaveLength(2);
+    expect(await stream('topology-other')).toHaveLength(0);
+  });
+
   it('an Idempotency-Key retry returns the first result and appends nothing; reusing the key for another request is refused', async () => {
     await seedTopology(server.url);
     const body = { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };
