@@ -252,6 +252,30 @@ describe('command registry', () => {
       expect((await refusal('StartPool', { fqdn: 'pcpool.contoso.com', reason: 'r'.repeat(1001) })).field).toBe('reason');
     });
 
+    it.each([
+      ['a bell and a terminal escape', 'x\u0007\u001b[31mred', 'U+0007 at character 2'],
+      ['a NUL', 'a\u0000b', 'U+0000 at character 2'],
+      ['a zero-width space', 'Chat\u200b', 'U+200B at character 5'],
+      ['a right-to-left override', 'abc\u202edef', 'U+202E at character 4'],
+      ['a lone surrogate', 'x\ud800', 'U+D800 at character 2'],
+      ['a line break', 'Line\nbreak', 'U+000A at character 5'],
+    ])('refuses a display name with %s, naming the character and where it is', async (_what, displayName, found) => {
+      const error = await refusal('CreateEndpoint', { ...SEED_ENDPOINT, displayName });
+      expect(error.code).toBe('INVALID_INPUT');
+      expect(error.field).toBe('displayName');
+      expect(error.details['rule']).toBe('schema');
+      expect(error.details['constraints']).toHaveProperty('plainText');
+      expect(error.message).toContain(`displayName must be plain text: no control or invisible characters; found ${found}`);
+    });
+
+    it('refuses hidden characters in a reason, but keeps its line breaks and tabs', async () => {
+      const error = await refusal('DeleteSipPrincipal', { sipAddress: 'sip:ocschat@contoso.com', reason: 'CHG-1\u0000' });
+      expect(error.field).toBe('reason');
+      expect(error.message).toContain('found U+0000 at character 6');
+      await expect(parseCommandBody('DeleteSipPrincipal', { sipAddress: 'sip:ocschat@contoso.com', reason: 'CHG-1042\n\tmigration window' })).resolves.toBeDefined();
+      await expect(parseCommandBody('CreateEndpoint', { ...SEED_ENDPOINT, displayName: 'Zoë Ünal · Ελληνικά · 中文 😀' })).resolves.toBeDefined();
+    });
+
     it('lists every problem in details.errors, the first one in the message', async () => {
       const error = await refusal('AddPersistentChatServer', { poolFqdn: 7, deployment: '-' });
       expect(error.field).toBe('poolFqdn');

@@ -118,6 +118,46 @@ function StringField(max: number, doc: Doc, required = true, extra: Partial<ApiP
   );
 }
 
+/**
+ * Characters free text may not hold: controls (a terminal would act on ESC or BEL when the CLI prints
+ * the text back), invisible format characters (zero-width, bidirectional overrides: one name could pass
+ * for another) and lone surrogates. Line breaks and tabs are allowed where `lineBreaks` says so.
+ */
+const HIDDEN_CHARACTER = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+const LINE_BREAK_OR_TAB = /^[\t\n\r]$/;
+
+function firstHiddenCharacter(value: string, lineBreaks: boolean): { codePoint: string; index: number } | undefined {
+  let index = 0;
+  for (const char of value) {
+    if (HIDDEN_CHARACTER.test(char) && !(lineBreaks && LINE_BREAK_OR_TAB.test(char))) {
+      return { codePoint: `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`, index };
+    }
+    index += 1;
+  }
+  return undefined;
+}
+
+/** Free text a person reads (a display name, a reason): a string of at most `max` characters, none of them hidden. */
+function TextField(max: number, doc: Doc, required: boolean, options: { lineBreaks: boolean }): PropertyDecorator {
+  return compose(StringField(max, doc, required), (target, key) =>
+    registerDecorator({
+      name: 'plainText',
+      target: target.constructor,
+      propertyName: String(key),
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || firstHiddenCharacter(value, options.lineBreaks) === undefined,
+        defaultMessage: (args: ValidationArguments) => {
+          const found = firstHiddenCharacter(String(args.value), options.lineBreaks);
+          return (
+            `$property must be plain text: no control or invisible characters${options.lineBreaks ? ' (line breaks and tabs are allowed)' : ''}` +
+            (found ? `; found ${found.codePoint} at character ${found.index + 1}` : '')
+          );
+        },
+      },
+    }),
+  );
+}
+
 function SipAddressField(doc: Doc, required = true): PropertyDecorator {
   return StringField(INPUT_LIMITS.sipAddress, doc, required, { format: 'sip-uri' });
 }
@@ -238,7 +278,7 @@ export abstract class CommandDto {
   )
   commandId?: string;
 
-  @StringField(
+  @TextField(
     INPUT_LIMITS.reason,
     {
       description:
@@ -248,6 +288,7 @@ export abstract class CommandDto {
       example: 'CHG0042: migrate Group Chat to Persistent Chat',
     },
     false,
+    { lineBreaks: true },
   )
   reason?: string;
 }
@@ -296,7 +337,7 @@ export class RegisterSipPrincipalDto extends CommandDto {
   })
   kind!: SipPrincipalKindInput;
 
-  @StringField(INPUT_LIMITS.displayName, { description: 'Display name (`-DisplayName`).', example: 'Alice Ciccu' }, false)
+  @TextField(INPUT_LIMITS.displayName, { description: 'Display name (`-DisplayName`).', example: 'Alice Ciccu' }, false, { lineBreaks: false })
   displayName?: string;
 }
 
@@ -528,7 +569,7 @@ export class CreateEndpointDto extends CommandDto {
   })
   persistentChatPoolFqdn!: string;
 
-  @StringField(INPUT_LIMITS.displayName, { description: 'Display name (`-DisplayName`).', example: 'Persistent Chat' }, false)
+  @TextField(INPUT_LIMITS.displayName, { description: 'Display name (`-DisplayName`).', example: 'Persistent Chat' }, false, { lineBreaks: false })
   displayName?: string;
 }
 
@@ -612,7 +653,7 @@ export class MigratePoolDto extends CommandDto {
   )
   categories?: string[];
 
-  @StringField(INPUT_LIMITS.displayName, { description: 'Display name of the legacy endpoint that takes over the well-known SIP URI.' }, false)
+  @TextField(INPUT_LIMITS.displayName, { description: 'Display name of the legacy endpoint that takes over the well-known SIP URI.' }, false, { lineBreaks: false })
   endpointDisplayName?: string;
 }
 
