@@ -63,9 +63,10 @@ export class InvalidFqdn extends DomainError {
   readonly code = 'INVALID_FQDN';
   readonly category = 'invalid';
   constructor(input: string, field: string, problem: string) {
+    // The name's syntax, not a rule of the topology: `schema`, as for any other malformed field.
     super(`${field} '${input}' is not a valid fully qualified domain name: ${problem}.`, {
       field,
-      details: { input, problem },
+      details: { rule: 'schema', input, problem },
     });
   }
 }
@@ -88,7 +89,7 @@ export class ServersRequired extends DomainError {
   readonly code = 'SERVERS_REQUIRED';
   readonly category = 'invalid';
   constructor(field: string) {
-    super(`${field} must name at least one server.`, { field });
+    super(`${field} must name at least one server.`, { field, details: { rule: 'schema' } });
   }
 }
 
@@ -270,10 +271,11 @@ export class PoolNotLegacyGroupChat extends DomainError {
 export class PoolStateInvalid extends DomainError {
   readonly code = 'POOL_STATE_INVALID';
   readonly category = 'conflict';
-  constructor(fqdn: string, action: string, state: string, requiredStates: readonly string[]) {
+  /** `field`: the command's field that named the pool, when an administrator's command did. */
+  constructor(fqdn: string, action: string, state: string, requiredStates: readonly string[], field?: string) {
     super(
       `R14 (policy: pool life cycle): cannot ${action} ${fqdn} while it is ${state}; it must be ${requiredStates.join(' or ')}.`,
-      { rule: 'R14', details: { fqdn, action, state, requiredStates: [...requiredStates] } },
+      { rule: 'R14', ...(field ? { field } : {}), details: { fqdn, action, state, requiredStates: [...requiredStates] } },
     );
   }
 }
@@ -368,10 +370,11 @@ export class ServerNotFound extends DomainError {
 export class ServerNotInPool extends DomainError {
   readonly code = 'SERVER_NOT_IN_POOL';
   readonly category = 'conflict';
-  constructor(poolFqdn: string, serverFqdns: readonly string[]) {
+  /** `field`: the body field that named the servers, after the change's kind (`add`, `remove`, `replace`). */
+  constructor(poolFqdn: string, serverFqdns: readonly string[], field: string) {
     super(`R12: only servers of the pool can be active; ${serverFqdns.join(', ')} ${serverFqdns.length === 1 ? 'is' : 'are'} not in ${poolFqdn}.`, {
       rule: 'R12',
-      field: 'change.servers',
+      field,
       details: { poolFqdn, serverFqdns: [...serverFqdns] },
     });
   }
@@ -380,10 +383,11 @@ export class ServerNotInPool extends DomainError {
 export class ServerAlreadyActive extends DomainError {
   readonly code = 'SERVER_ALREADY_ACTIVE';
   readonly category = 'conflict';
-  constructor(poolFqdn: string, serverFqdns: readonly string[]) {
+  /** `field`: the body field that named the servers, after the change's kind (`add`, `remove`, `replace`). */
+  constructor(poolFqdn: string, serverFqdns: readonly string[], field: string) {
     super(`R12: ${serverFqdns.join(', ')} ${serverFqdns.length === 1 ? 'is' : 'are'} already active in ${poolFqdn}.`, {
       rule: 'R12',
-      field: 'change.servers',
+      field,
       details: { poolFqdn, serverFqdns: [...serverFqdns] },
     });
   }
@@ -392,10 +396,11 @@ export class ServerAlreadyActive extends DomainError {
 export class ServerNotActive extends DomainError {
   readonly code = 'SERVER_NOT_ACTIVE';
   readonly category = 'conflict';
-  constructor(poolFqdn: string, serverFqdns: readonly string[]) {
+  /** `field`: the body field that named the servers, after the change's kind (`add`, `remove`, `replace`). */
+  constructor(poolFqdn: string, serverFqdns: readonly string[], field: string) {
     super(`R12: ${serverFqdns.join(', ')} ${serverFqdns.length === 1 ? 'is' : 'are'} not active in ${poolFqdn}.`, {
       rule: 'R12',
-      field: 'change.servers',
+      field,
       details: { poolFqdn, serverFqdns: [...serverFqdns] },
     });
   }

@@ -175,6 +175,9 @@ describe('command registry', () => {
       const error = await refusal('CreateEndpoint', { ...SEED_ENDPOINT, persistentChatPoolFqdn: 'pcpool' });
       expect(error.code).toBe('INVALID_FQDN');
       expect(error.field).toBe('persistentChatPoolFqdn');
+      // A 400 always names its rule: an FQDN's syntax is the input's shape.
+      expect(error.details).toMatchObject({ field: 'persistentChatPoolFqdn', rule: 'schema' });
+      expect((await refusal('RegisterSipDomain', { domain: 'not a domain' })).details).toMatchObject({ field: 'domain', rule: 'schema' });
     });
 
     it('uses a reason given outside the body when the body has none, and the body reason otherwise', async () => {

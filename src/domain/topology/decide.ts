@@ -301,7 +301,7 @@ function defineLegacyGroupChatPool(command: DefineLegacyGroupChatPool, state: To
 function decommissionLegacyPool(command: DecommissionLegacyPool, state: TopologyState): Decision {
   const reason = requireReason(command.reason, command.type);
   const pool = requireLegacyPool(state, command.fqdn, 'fqdn');
-  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'decommission', pool.status, ['Stopped']);
+  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'decommission', pool.status, ['Stopped'], 'fqdn');
   if (wellKnownUserOf(state, pool.fqdn) && pool.dataMigratedTo === null) {
     throw new LegacyPoolStillInUse(pool.fqdn, pool.wellKnownSipAddress);
   }
@@ -354,7 +354,7 @@ function removePersistentChatPool(command: RemovePersistentChatPool, state: Topo
   const pool = requirePersistentChatPool(state, command.fqdn, 'fqdn');
   const endpoints = endpointsOfPool(state, pool.fqdn);
   if (endpoints.length > 0) throw new PoolHasEndpoints(pool.fqdn, endpoints);
-  if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'remove', pool.status, ['Installed', 'Stopped']);
+  if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'remove', pool.status, ['Installed', 'Stopped'], 'fqdn');
   const warnings =
     pool.activeServers.length > 0
       ? activeServerCapacityWarnings({
@@ -416,24 +416,24 @@ function setPersistentChatActiveServers(command: SetPersistentChatActiveServers,
   let next: Set<Fqdn>;
   switch (change.kind) {
     case 'add': {
-      const servers = requireServersOfPool(pool, change.servers);
+      const servers = requireServersOfPool(pool, change.servers, change.kind);
       const already = servers.filter((server) => active.has(server));
-      if (already.length > 0) throw new ServerAlreadyActive(pool.fqdn, already);
+      if (already.length > 0) throw new ServerAlreadyActive(pool.fqdn, already, change.kind);
       next = new Set([...active, ...servers]);
-      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, 'change.servers', inPoolOrder(pool, next), max, 'conflict');
+      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, change.kind, inPoolOrder(pool, next), max, 'conflict');
       break;
     }
     case 'remove': {
-      const servers = requireServersOfPool(pool, change.servers);
+      const servers = requireServersOfPool(pool, change.servers, change.kind);
       const inactive = servers.filter((server) => !active.has(server));
-      if (inactive.length > 0) throw new ServerNotActive(pool.fqdn, inactive);
+      if (inactive.length > 0) throw new ServerNotActive(pool.fqdn, inactive, change.kind);
       next = new Set([...active].filter((server) => !servers.includes(server)));
       break;
     }
     case 'replace': {
       const servers = unique(change.servers);
-      requireMembers(pool, servers);
-      if (servers.length > max) throw new TooManyActiveServers(pool.fqdn, 'change.servers', servers, max, 'invalid');
+      requireMembers(pool, servers, change.kind);
+      if (servers.length > max) throw new TooManyActiveServers(pool.fqdn, change.kind, servers, max, 'invalid');
       next = new Set(servers);
       break;
     }
@@ -442,7 +442,7 @@ function setPersistentChatActiveServers(command: SetPersistentChatActiveServers,
       break;
     case 'swap': {
       next = new Set(pool.servers.filter((server) => !active.has(server)));
-      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, 'change', inPoolOrder(pool, next), max, 'conflict');
+      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, change.kind, inPoolOrder(pool, next), max, 'conflict');
       break;
     }
     default:
@@ -490,14 +490,14 @@ function startPool(command: StartPool, state: TopologyState): Decision {
   if (!found) throw new PoolNotFound(command.fqdn, 'fqdn');
   if (found.kind === 'persistentChat') {
     const { pool } = found;
-    if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Installed', 'Stopped']);
+    if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Installed', 'Stopped'], 'fqdn');
     return {
       events: [{ type: 'PoolStarted', data: { fqdn: pool.fqdn, poolKind: found.kind, previousStatus: pool.status } }],
       warnings: pool.activeServers.length === 0 ? [noActiveServersWarning(pool.fqdn)] : [],
     };
   }
   const { pool } = found;
-  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Stopped']);
+  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Stopped'], 'fqdn');
   return accept({ type: 'PoolStarted', data: { fqdn: pool.fqdn, poolKind: found.kind, previousStatus: pool.status } });
 }
 
@@ -505,7 +505,7 @@ function stopPool(command: StopPool, state: TopologyState): Decision {
   const found = poolOf(state, command.fqdn);
   if (!found) throw new PoolNotFound(command.fqdn, 'fqdn');
   const { status, fqdn } = found.pool;
-  if (status !== 'Started') throw new PoolStateInvalid(fqdn, 'stop', status, ['Started']);
+  if (status !== 'Started') throw new PoolStateInvalid(fqdn, 'stop', status, ['Started'], 'fqdn');
   return accept({ type: 'PoolStopped', data: { fqdn, poolKind: found.kind, previousStatus: status } });
 }
 
@@ -687,17 +687,17 @@ function requireLegacyPool(state: TopologyState, fqdn: Fqdn, field: string): Leg
   return found.pool;
 }
 
-/** The named servers, without repeats; each must be a server of the pool (R12). */
-function requireServersOfPool(pool: PersistentChatPool, servers: readonly Fqdn[]): Fqdn[] {
+/** The named servers, without repeats; each must be a server of the pool (R12). `field` names them (the change's kind). */
+function requireServersOfPool(pool: PersistentChatPool, servers: readonly Fqdn[], field: string): Fqdn[] {
   const named = unique(servers);
-  if (named.length === 0) throw new ServersRequired('change.servers');
-  requireMembers(pool, named);
+  if (named.length === 0) throw new ServersRequired(field);
+  requireMembers(pool, named, field);
   return named;
 }
 
-function requireMembers(pool: PersistentChatPool, servers: readonly Fqdn[]): void {
+function requireMembers(pool: PersistentChatPool, servers: readonly Fqdn[], field: string): void {
   const strangers = servers.filter((server) => !pool.servers.includes(server));
-  if (strangers.length > 0) throw new ServerNotInPool(pool.fqdn, strangers);
+  if (strangers.length > 0) throw new ServerNotInPool(pool.fqdn, strangers, field);
 }
 
 function noActiveServersWarning(poolFqdn: Fqdn): DomainWarning {
