@@ -260,7 +260,7 @@ describe('migration steps and their compensations', () => {
     ]);
     expect(conflicts.map((c) => [c.revision, c.entity])).toEqual([
       [9, 'pool:pcpool.contoso.com'],
-      [11, 'sip:sip:ocschat@contoso.com'],
+      [11, 'sip:ocschat@contoso.com'],
     ]);
   });
 

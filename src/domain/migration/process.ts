@@ -228,17 +228,18 @@ export function pendingCompensations(state: MigrationState): number[] {
     .sort((a, b) => b - a);
 }
 
-/** What the migration changes, as entity keys (`pool:<fqdn>`, `sip:<uri>`). */
+/** What the migration changes, as entity keys (`pool:<fqdn>`, and a SIP URI as itself: `sip:<user>@<domain>`). */
 export function migrationEntities(plan: MigrationPlan): Set<string> {
-  const entities = new Set([`pool:${plan.legacyPoolFqdn}`, `pool:${plan.targetPoolFqdn}`]);
-  if (plan.wellKnownSipAddress) entities.add(`sip:${plan.wellKnownSipAddress}`);
+  const entities = new Set<string>([`pool:${plan.legacyPoolFqdn}`, `pool:${plan.targetPoolFqdn}`]);
+  if (plan.wellKnownSipAddress) entities.add(plan.wellKnownSipAddress);
   return entities;
 }
 
 /** Every entity a topology event touches, as entity keys. */
 export function touchedEntities(event: TopologyEvent): string[] {
   const pool = (fqdn: Fqdn): string => `pool:${fqdn}`;
-  const sip = (uri: SipUri): string => `sip:${uri}`;
+  // A SIP URI already carries its scheme: it is its own key.
+  const sip = (uri: SipUri): string => uri;
   switch (event.type) {
     case 'SipDomainRegistered':
     case 'DefaultSipDomainChanged':
