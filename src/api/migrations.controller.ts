@@ -1,11 +1,11 @@
 import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { MigrationNotFound } from '../domain';
+import { MIGRATION_STATUSES, MigrationNotFound } from '../domain';
 import { listMigrations, migrationDetail, migrationRunbook, type MigrationDetail } from '../../projections/migrations/migrations.query';
 import { migrationsProjection } from '../../projections/migrations/migrations.projection';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
 import type { JsonObject } from '../event-store/event-store';
-import { QueryParams, readOptions, single } from './read-options';
+import { oneOf, QueryParams, readOptions } from './read-options';
 
 const MIGRATIONS = migrationsProjection.name;
 
@@ -18,7 +18,7 @@ export class MigrationsController {
   async list(@Query() params: QueryParams): Promise<JsonObject> {
     const options = readOptions(params);
     await this.ready(options.minPosition, options.waitMs);
-    const status = single(params, 'status');
+    const status = oneOf(params, 'status', MIGRATION_STATUSES);
     return { deployment: options.deployment, migrations: listMigrations(this.runner.reader(MIGRATIONS), options.deployment, status) } as unknown as JsonObject;
   }
 

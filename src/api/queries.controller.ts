@@ -8,7 +8,7 @@ import { diffTopologyBetween, listDeployments, positionAsOf, positionOfMoment, r
 import { topologyProjection } from '../../projections/topology/topology.projection';
 import type { JsonObject } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
-import { position, QueryParams, readOptions, ReadOptions, single } from './read-options';
+import { flag, position, QueryParams, readOptions, ReadOptions, single } from './read-options';
 
 const TOPOLOGY = topologyProjection.name;
 const DIRECTORY = endpointDirectoryProjection.name;
@@ -66,8 +66,8 @@ export class QueriesController {
     const options = readOptions(params);
     await this.ready([DIRECTORY, TOPOLOGY], options);
     const atPosition = this.moment(options);
-    const resultSize = position(params, 'resultSize');
-    const includeAll = single(params, 'includeAll');
+    const resultSize = position(params, 'resultSize', 'a number of results');
+    const includeAll = flag(params, 'includeAll');
     const filter = single(params, 'sipAddress') ?? single(params, 'filter');
     const identity = single(params, 'identity');
     const pool = single(params, 'pool');
@@ -78,7 +78,7 @@ export class QueriesController {
       ...(filter !== undefined ? { filter } : {}),
       ...(resultSize !== undefined ? { resultSize } : {}),
       ...(atPosition !== undefined ? { atPosition } : {}),
-      ...(includeAll === 'true' ? { includeAll: true } : {}),
+      ...(includeAll ? { includeAll: true } : {}),
     });
     return { deployment: options.deployment, ...(atPosition !== undefined ? { atPosition } : {}), endpoints } as unknown as JsonObject;
   }

@@ -22,11 +22,26 @@ export function single(params: QueryParams, name: string): string | undefined {
   return value === '' ? undefined : value;
 }
 
-export function position(params: QueryParams, name: string): number | undefined {
+/** A whole number >= 0; `what` says what it counts in the error (`a log position`, `a number of results`). */
+export function position(params: QueryParams, name: string, what = 'a log position'): number | undefined {
   const value = single(params, name);
   if (value === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(value)) throw new InvalidInput(`${name} must be a log position (a whole number >= 0), got '${value}'`, { field: name });
+  if (!/^\d{1,15}$/.test(value)) throw new InvalidInput(`${name} must be ${what} (a whole number >= 0), got '${value}'`, { field: name });
   return Number(value);
+}
+
+/** One of `values`, exactly as written there; anything else is refused, listing them. */
+export function oneOf<T extends string>(params: QueryParams, name: string, values: readonly T[]): T | undefined {
+  const value = single(params, name);
+  if (value === undefined) return undefined;
+  const known = values.find((v) => v === value);
+  if (known === undefined) throw new InvalidInput(`${name} must be one of ${values.join(', ')}, got '${value}'`, { field: name });
+  return known;
+}
+
+/** `true` or `false` (absent: false). */
+export function flag(params: QueryParams, name: string): boolean {
+  return oneOf(params, name, ['true', 'false'] as const) === 'true';
 }
 
 export function isoTime(params: QueryParams, name: string): string | undefined {

@@ -83,6 +83,15 @@ describe('queries over HTTP, answered from read models', () => {
     expect([bad.status, bad.body.error.details.field]).toEqual([400, 'atPosition']);
     const badTime = await get('/api/topology?asOf=last%20week');
     expect([badTime.status, badTime.body.error.details.field]).toEqual([400, 'asOf']);
+    // A filter value the API does not know is refused, not taken to mean "nothing" or "false".
+    const badStatus = await get('/api/migrations?status=Bogus');
+    expect([badStatus.status, badStatus.body.error.details.field]).toEqual([400, 'status']);
+    expect(badStatus.body.error.message).toContain('must be one of Planned, Running, Completed, Failed, RollingBack, RolledBack, Rejected');
+    expect((await get('/api/migrations?status=Completed')).status).toBe(200);
+    const badFlag = await get('/api/endpoints?includeAll=maybe');
+    expect([badFlag.status, badFlag.body.error.details.field]).toEqual([400, 'includeAll']);
+    const badSize = await get('/api/endpoints?resultSize=abc');
+    expect([badSize.status, badSize.body.error.message]).toEqual([400, "resultSize must be a number of results (a whole number >= 0), got 'abc'"]);
   });
 
   it('reports each projection with checkpoint, head, lag and state', async () => {

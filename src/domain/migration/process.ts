@@ -51,7 +51,8 @@ export const MIGRATION_EVENT_TYPES: readonly MigrationEventType[] = [
   'MigrationRolledBack',
 ];
 
-export type MigrationStatus = 'Planned' | 'Running' | 'Completed' | 'Failed' | 'RollingBack' | 'RolledBack' | 'Rejected';
+export const MIGRATION_STATUSES = ['Planned', 'Running', 'Completed', 'Failed', 'RollingBack', 'RolledBack', 'Rejected'] as const;
+export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 /** What a second administrator approves under the four-eyes policy. */
 export type ApprovalSubject = 'plan' | 'rollback';
 export type Approval = 'notRequired' | 'pending' | 'approved';
