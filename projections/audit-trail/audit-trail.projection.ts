@@ -60,6 +60,7 @@ export const AUDIT_COLUMNS = [
   'reason',
   'client_address',
   'occurred_at',
+  'recorded_at',
   'entity_kind',
   'entity_id',
   'error_code',
@@ -339,6 +340,8 @@ export function auditRow(event: RecordedEvent): Row {
     reason: text(metadata['reason']) ?? (event.type === ACCESS_DENIED ? null : text(data['reason'])),
     client_address: text(metadata['clientAddress']),
     occurred_at: canonicalTime(metadata['occurredAt']) ?? createdTime(event.created),
+    // The log's own time: what `asOf` reads the topology at (a command occurs, then its events are recorded).
+    recorded_at: createdTime(event.created),
     entity_kind: entity?.kind ?? null,
     entity_id: entity?.id ?? null,
     error_code: isJsonObject(error) ? text(error['code']) : null,
@@ -351,7 +354,8 @@ export function auditRow(event: RecordedEvent): Row {
 
 export const auditTrailProjection: Projection = {
   name: 'audit_trail',
-  version: 1,
+  // 2: recorded_at.
+  version: 2,
   tables: [{ name: AUDIT_TABLE, key: ['position'], columns: AUDIT_COLUMNS, temporal: false, integerKey: true, indexes: AUDIT_INDEXES }],
   project(event: RecordedEvent): readonly Change[] {
     return [{ kind: 'put', table: AUDIT_TABLE, row: auditRow(event) }];

@@ -37,7 +37,13 @@ export type AuditEntry = {
   authenticated: boolean | null;
   reason: string | null;
   clientAddress: string | null;
+  /** When the command was issued: the request's time, as its metadata records it. */
   occurredAt: string | null;
+  /**
+   * When the log recorded the event, a few milliseconds after `occurredAt`: the time `asOf` reads the
+   * topology, the endpoints and the diff at. Pass it as `asOf` to see the topology with this change.
+   */
+  recordedAt: string | null;
   entity: { kind: string | null; id: string } | null;
   migrationId: string | null;
   /** Present on refusals only. */
@@ -223,6 +229,7 @@ export function toAuditEntry(row: Row): AuditEntry {
     reason: textOf(row, 'reason'),
     clientAddress: textOf(row, 'client_address'),
     occurredAt: textOf(row, 'occurred_at'),
+    recordedAt: textOf(row, 'recorded_at'),
     entity: entityId === null ? null : { kind: textOf(row, 'entity_kind'), id: entityId },
     migrationId: textOf(row, 'migration_id'),
     data,

@@ -75,6 +75,19 @@ describe('queries over HTTP, answered from read models', () => {
     expect(new Set(positions).size).toBe(6);
   });
 
+  it("an audit entry's recordedAt is the moment asOf shows the topology with that change", async () => {
+    expect((await command(server.url, 'RegisterSipDomain', { domain: 'contoso.com', deployment: 'asof' })).status).toBe(200);
+    const installed = await command(server.url, 'InstallPersistentChatPool', { fqdn: 'asof.contoso.com', servers: ['asof1.contoso.com'], deployment: 'asof' });
+    expect(installed.status).toBe(200);
+    const audit = await get(`/api/audit?deployment=asof&minPosition=${installed.body.position}`);
+    const entry = audit.body.entries.find((e: { type: string }) => e.type === 'PersistentChatPoolInstalled');
+    expect(entry.recordedAt >= entry.occurredAt).toBe(true);
+    const pools = async (asOf: string): Promise<string[]> =>
+      (await get(`/api/topology?deployment=asof&asOf=${encodeURIComponent(asOf)}`)).body.persistentChatPools.map((p: { fqdn: string }) => p.fqdn);
+    expect(await pools(entry.recordedAt)).toEqual(['asof.contoso.com']);
+    expect(await pools(new Date(Date.parse(entry.recordedAt) - 1).toISOString())).toEqual([]);
+  });
+
   it('answers 503 with the lag when minPosition is not reached in time, and 400 naming a bad parameter', async () => {
     const waited = await get('/api/topology?minPosition=999999&waitMs=200');
     expect(waited.status).toBe(503);

@@ -270,6 +270,8 @@ describe('audit trail projection', () => {
       reason: null,
       clientAddress: '10.0.0.9',
       occurredAt: '2026-03-02T09:06:00.000Z',
+      // Recorded after the request: asOf reads the topology at this time.
+      recordedAt: '2026-03-02T09:06:00.250Z',
       entity: { kind: 'endpoint', id: ENDPOINT },
       migrationId: null,
       data: events[6]?.data,
@@ -335,6 +337,7 @@ describe('audit trail projection', () => {
       clientAddress: null,
       // No occurredAt in the metadata: the store's own time.
       occurredAt: '2026-03-02T09:13:00.250Z',
+      recordedAt: '2026-03-02T09:13:00.250Z',
       entity: { kind: 'migration', id: '3f2a' },
       migrationId: null,
       data: { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com' },
