@@ -71,8 +71,12 @@ export type ReportMigrationEvent = {
 
 export type ReportMigration = { migrationId: string; events: ReportMigrationEvent[] };
 
-export type ActorSummary = { actor: string; changes: number; refused: number; denied: number };
-export type EntitySummary = { kind: string | null; id: string; changes: number; refused: number; denied: number };
+/**
+ * Per actor and per entity: `changes` counts the entries of `changes` (the topology's), `migrationEvents`
+ * the migrations' own records (planned, step completed, ...), listed under `migrations`.
+ */
+export type ActorSummary = { actor: string; changes: number; migrationEvents: number; refused: number; denied: number };
+export type EntitySummary = { kind: string | null; id: string; changes: number; migrationEvents: number; refused: number; denied: number };
 
 export type ComplianceReport = {
   deployment: string;
@@ -152,14 +156,14 @@ export function complianceReport(auditReader: TableReader, digestReader: TableRe
   let migrationEvents = 0;
   let lastPosition = 0;
 
-  const count = (entry: AuditEntry, what: 'changes' | 'refused' | 'denied'): void => {
+  const count = (entry: AuditEntry, what: 'changes' | 'migrationEvents' | 'refused' | 'denied'): void => {
     const actor = entry.actor ?? '(unknown)';
-    const a = actors.get(actor) ?? { actor, changes: 0, refused: 0, denied: 0 };
+    const a = actors.get(actor) ?? { actor, changes: 0, migrationEvents: 0, refused: 0, denied: 0 };
     a[what] += 1;
     actors.set(actor, a);
     if (entry.entity !== null) {
       const key = entityKey(entry.entity);
-      const e = entities.get(key) ?? { kind: entry.entity.kind, id: entry.entity.id, changes: 0, refused: 0, denied: 0 };
+      const e = entities.get(key) ?? { kind: entry.entity.kind, id: entry.entity.id, changes: 0, migrationEvents: 0, refused: 0, denied: 0 };
       e[what] += 1;
       entities.set(key, e);
     }
@@ -175,7 +179,7 @@ export function complianceReport(auditReader: TableReader, digestReader: TableRe
       migrations.set(id, list);
       migrationEvents += 1;
       if (entry.streamId.startsWith(MIGRATION_STREAM)) {
-        count(entry, 'changes');
+        count(entry, 'migrationEvents');
         continue;
       }
     }

@@ -151,8 +151,16 @@ export function reportHtml(report: ComplianceReport): string {
               )}`,
           )
           .join('');
-  const actors = table(['actor', 'changes', 'refused', 'denied'], s.actors.map((a) => [escapeHtml(a.actor), String(a.changes), String(a.refused), String(a.denied)]), 'Nobody acted in this period.');
-  const entities = table(['entity', 'changes', 'refused', 'denied'], s.entities.map((e) => [escapeHtml(entityText(e)), String(e.changes), String(e.refused), String(e.denied)]), 'No entity was touched in this period.');
+  const actors = table(
+    ['actor', 'changes', 'migration events', 'refused', 'denied'],
+    s.actors.map((a) => [escapeHtml(a.actor), String(a.changes), String(a.migrationEvents), String(a.refused), String(a.denied)]),
+    'Nobody acted in this period.',
+  );
+  const entities = table(
+    ['entity', 'changes', 'migration events', 'refused', 'denied'],
+    s.entities.map((e) => [escapeHtml(entityText(e)), String(e.changes), String(e.migrationEvents), String(e.refused), String(e.denied)]),
+    'No entity was touched in this period.',
+  );
   const digest = report.digest
     ? `<table class="meta digest"><tr><td>algorithm</td><td>${escapeHtml(report.digest.algorithm)}</td></tr><tr><td>position</td><td>${report.digest.position}</td></tr><tr><td>events</td><td>${report.digest.events}</td></tr><tr><td>hash</td><td><code>${escapeHtml(report.digest.hash)}</code></td></tr></table>
 <p>Check it later with <code>topo audit verify --digest ${report.digest.position}:${escapeHtml(report.digest.hash)}</code>.</p>`

@@ -81,8 +81,10 @@ describe('audit: digest, verify and the compliance report', () => {
     expect(report.changes.find((c: { eventType: string }) => c.eventType === 'SipPrincipalDeleted')).toMatchObject({ reason: 'CHG-7 migration window' });
     expect(report.refused).toEqual([expect.objectContaining({ command: 'CreateEndpoint', status: 409, errorCode: 'SIP_ADDRESS_IN_USE', actor: 'admin' })]);
     expect(report.denied).toEqual([]);
-    expect(report.summary.actors).toEqual([{ actor: 'admin', changes: report.changes.length, refused: 1, denied: 0 }]);
-    expect(report.summary.entities).toEqual(expect.arrayContaining([{ kind: 'endpoint', id: 'sip:persistentchat@contoso.com', changes: 2, refused: 0, denied: 0 }]));
+    expect(report.summary.actors).toEqual([{ actor: 'admin', changes: report.changes.length, migrationEvents: 0, refused: 1, denied: 0 }]);
+    expect(report.summary.entities).toEqual(
+      expect.arrayContaining([{ kind: 'endpoint', id: 'sip:persistentchat@contoso.com', changes: 2, migrationEvents: 0, refused: 0, denied: 0 }]),
+    );
     expect(report.digest).toMatchObject({ algorithm: 'sha256-chain-v1', hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(report.digest.position).toBeGreaterThanOrEqual(last);
 

@@ -35,11 +35,13 @@ describe('the compliance report', () => {
     expect(report.migrations).toEqual([
       { migrationId: migration, events: [expect.objectContaining({ eventType: 'MigrationPlanned', reason: 'CHG-1' }), expect.objectContaining({ eventType: 'PoolStopped', step: 1 }), expect.objectContaining({ eventType: 'MigrationStepCompleted', step: 1 })] },
     ]);
+    // Each actor's changes are entries of report.changes; the migration's own records are counted apart.
     expect(report.summary.actors).toEqual([
-      { actor: 'alice', changes: 1, refused: 1, denied: 0 },
-      { actor: 'bob', changes: 3, refused: 0, denied: 0 },
-      { actor: 'mallory', changes: 0, refused: 0, denied: 1 },
+      { actor: 'alice', changes: 1, migrationEvents: 0, refused: 1, denied: 0 },
+      { actor: 'bob', changes: 1, migrationEvents: 2, refused: 0, denied: 0 },
+      { actor: 'mallory', changes: 0, migrationEvents: 0, refused: 0, denied: 1 },
     ]);
+    for (const actor of report.summary.actors) expect(actor.changes).toBe(report.changes.filter((c) => c.actor === actor.actor).length);
     // The digest at the period's last entry, not at the log's head.
     expect(report.digest).toMatchObject({ position: events[6]!.position, events: 7 });
   });
