@@ -508,8 +508,28 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const { status } = loaded.state;
     if (command.type === 'RollbackMigration' && status === 'RollingBack') return null;
     if (command.type === 'RunMigration' && command.steps === undefined && status === 'Running') return null;
+    // The steps as the first answer gave them: those this command completed, or compensated.
+    const stepsOf = (type: MigrationEvent['type']): number[] => mine.filter((e) => e.type === type).map((e) => Number(e.data['step']));
+    const extra =
+      command.type === 'RunMigration'
+        ? { steps: stepsOf('MigrationStepCompleted') }
+        : command.type === 'RollbackMigration'
+          ? { steps: stepsOf('MigrationStepCompensated'), notCompensated: [...loaded.state.notCompensated] }
+          : {};
+    // The events as the first answer listed them: each step's topology events, then the step's record.
+    const topologyStream = topologyStreamId(loaded.state.deployment ?? request.deployment);
+    const listed = mine.flatMap((e): DescribedEvent[] => {
+      const stepEvents = (e.type === 'MigrationStepCompleted' || e.type === 'MigrationStepCompensated') && Array.isArray(e.data['events']) ? e.data['events'] : [];
+      return [
+        ...stepEvents.map((t) => {
+          const event = t as unknown as StepTopologyEvent;
+          return { type: event.type, data: event.data as unknown as JsonObject, streamId: topologyStream, revision: event.revision };
+        }),
+        describe(e),
+      ];
+    });
     return {
-      ...this.result(request, loaded, mine.map(describe), mine[mine.length - 1]!.position, {}),
+      ...this.result(request, loaded, listed, mine[mine.length - 1]!.position, extra),
       replayed: true,
     };
   }

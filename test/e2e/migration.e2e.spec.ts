@@ -76,9 +76,13 @@ describe('the seed migration over HTTP', () => {
     expect(second.body.error.code).toBe('MIGRATION_PRECONDITIONS_FAILED');
     expect(second.body.error.details.preconditions.find((p: { id: string }) => p.id === 'noOtherMigration')).toMatchObject({ holds: false, rule: 'R20' });
 
-    const one = await command(server.url, 'RunMigration', { migrationId: id, steps: 1 });
+    const one = await command(server.url, 'RunMigration', { migrationId: id, steps: 1 }, { headers: { 'Idempotency-Key': 'chg-100-step-1' } });
     expect(one.status).toBe(200);
     expect(one.body).toMatchObject({ status: 'Running', steps: [1] });
+    // A retry gets the first answer back, steps included, and runs nothing.
+    const retried = await command(server.url, 'RunMigration', { migrationId: id, steps: 1 }, { headers: { 'Idempotency-Key': 'chg-100-step-1' } });
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.body).toEqual(one.body);
     const rest = await command(server.url, 'RunMigration', { migrationId: id });
     expect(rest.body).toMatchObject({ status: 'Completed', steps: [2, 3, 4, 5, 6, 7] });
 
@@ -116,9 +120,13 @@ describe('the seed migration over HTTP', () => {
     ]);
     const removed = await command(server.url, 'RemoveEndpoint', { identity: 'sip:chat2@contoso.com', reason: 'not needed' });
     expect(removed.status).toBe(200);
-    const forced = await command(server.url, 'RollbackMigration', { migrationId: id, reason: 'rooms missing', force: true });
+    const rollback = { migrationId: id, reason: 'rooms missing', force: true };
+    const forced = await command(server.url, 'RollbackMigration', rollback, { headers: { 'Idempotency-Key': 'chg-100-rollback' } });
     expect(forced.status).toBe(200);
     expect(forced.body).toMatchObject({ status: 'RolledBack', steps: [7, 6, 5, 4, 3, 2, 1], notCompensated: [] });
+    const forcedAgain = await command(server.url, 'RollbackMigration', rollback, { headers: { 'Idempotency-Key': 'chg-100-rollback' } });
+    expect(forcedAgain.headers.get('idempotent-replayed')).toBe('true');
+    expect(forcedAgain.body).toEqual(forced.body);
     expect(await topologyAt(server, forced.body.position)).toEqual(before);
 
     const rolledBack = await get(server, `/api/migrations/${id}?minPosition=${forced.body.position}`);
