@@ -1,7 +1,9 @@
 import { Inject } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import {
+  decide,
   DomainError,
+  foldTopology,
   LAST_STEP,
   MIGRATION_STEPS,
   MigrationNotFound,
@@ -210,7 +212,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     requireRunnable(id, loaded.state);
     // The steps' changes are recorded with the migration's reason unless the run gives its own.
     const context: CommandContext = { ...request.context, reason: request.context.reason ?? plannedReason(loaded) };
-    if (request.whatIf) return this.preview(request, loaded, command.steps ?? LAST_STEP, context);
+    if (request.whatIf) return this.preview(request, loaded, command.steps ?? LAST_STEP);
     for (let remaining = command.steps ?? LAST_STEP; remaining > 0 && loaded.state.status !== 'Completed'; remaining--) {
       const plan = requireRunnable(id, loaded.state);
       const deployment = loaded.state.deployment ?? request.deployment;
@@ -258,26 +260,129 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     return this.result(request, loaded, events, position, { steps: stepsRun });
   }
 
-  /** `whatIf` on RunMigration: the next steps' topology events, decided against the current topology, nothing appended. */
-  private async preview(request: ExecuteMigrationCommand, loaded: LoadedMigration, count: number, context: CommandContext): Promise<MigrationCommandResult> {
-    const plan = requireRunnable(loaded.migrationId, loaded.state);
-    const deployment = loaded.state.deployment ?? request.deployment;
-    const events: DescribedEvent[] = [];
+  /**
+   * `whatIf` on RunMigration: every event the next steps would append, nothing appended. Each step goes
+   * through the topology's decider against the topology as the steps before it leave it (simulated in
+   * memory, as MigratePool's plan does), followed by the migration's own records. A step that would
+   * fail is refused as a run would refuse it, saying nothing was changed.
+   */
+  private async preview(request: ExecuteMigrationCommand, loaded: LoadedMigration, count: number): Promise<MigrationCommandResult> {
+    const id = loaded.migrationId;
+    const plan = requireRunnable(id, loaded.state);
+    const simulation = await this.simulation(request, loaded);
+    const completed = new Set(loaded.state.completed.keys());
     const steps: number[] = [];
     for (let step = nextStep(loaded.state); step !== null && step <= LAST_STEP && steps.length < count; step++) {
+      const info = stepInfo(step);
       const topologyCommand = stepCommand(plan, step);
+      let stepEvents: StepTopologyEvent[] = [];
       if (topologyCommand) {
-        const result = await this.commandBus.execute<ExecuteTopologyCommand, TopologyCommandResult>(
-          new ExecuteTopologyCommand(deployment, topologyCommand, context, this.fingerprintOf(deployment, topologyCommand), true),
-        );
-        events.push(...result.events);
-        // Later steps depend on this one's effect, which a dry run does not apply: preview one step with a command at a time.
-        steps.push(step);
-        break;
+        try {
+          stepEvents = simulation.apply(topologyCommand);
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          throw new MigrationStepRefused(id, step, info.title, error.toJSON(), 'dry run');
+        }
       }
+      completed.add(step);
+      const continuity = continuityOf(simulation.topology, plan, completed);
+      if (info.key === 'verifyContinuity' && !continuity.holds) {
+        throw new MigrationStepRefused(id, step, info.title, { code: 'CONTINUITY_BROKEN', message: `R16: ${continuity.message}.`, details: { rule: 'R16' } }, 'dry run');
+      }
+      simulation.record({ type: 'MigrationStepCompleted', data: { migrationId: id, step, key: info.key, events: stepEvents, continuity, note: stepNote(plan, step) } });
+      if (step === LAST_STEP) simulation.record({ type: 'MigrationCompleted', data: { migrationId: id, continuity } });
       steps.push(step);
     }
-    return this.result(request, loaded, events, 0, { steps, whatIf: true });
+    return this.result(request, loaded, simulation.events, 0, { steps, whatIf: true });
+  }
+
+  /**
+   * The deployment's topology and the migration's stream as a dry run changes them, in memory: the
+   * topology commands a run or a rollback would issue are decided in order, each on what the ones
+   * before it left, and every event is listed with the stream and revision it would have.
+   */
+  private async simulation(request: ExecuteMigrationCommand, loaded: LoadedMigration) {
+    const topology = await this.repository.load(loaded.state.deployment ?? request.deployment);
+    const migrationStream = migrationStreamId(loaded.migrationId);
+    let state = topology.state;
+    let topologyRevision = topology.revision;
+    let migrationRevision = loaded.revision;
+    const events: DescribedEvent[] = [];
+    return {
+      events,
+      get topology() {
+        return state;
+      },
+      /** Decides `command` on the simulated topology (a refusal throws) and applies its events. */
+      apply(command: TopologyCommand): StepTopologyEvent[] {
+        const decided = decide(command, state).events;
+        state = foldTopology(decided, state);
+        return decided.map((event) => {
+          topologyRevision += 1;
+          events.push({ type: event.type, data: event.data as unknown as JsonObject, streamId: topology.streamId, revision: topologyRevision });
+          return { ...event, revision: topologyRevision, position: 0 } as StepTopologyEvent;
+        });
+      },
+      record(event: MigrationEvent): void {
+        migrationRevision += 1;
+        events.push({ type: event.type, data: event.data as unknown as JsonObject, streamId: migrationStream, revision: migrationRevision });
+      },
+    };
+  }
+
+  /**
+   * `whatIf` on RollbackMigration: the compensations, last step first, as the rollback would append
+   * them (simulated like `preview`), with the migration's records; nothing appended. A compensation the
+   * topology refuses is a conflict unless `force`, which records the step as not compensated instead.
+   */
+  private async previewRollback(
+    request: ExecuteMigrationCommand,
+    loaded: LoadedMigration,
+    command: RollbackMigration,
+    conflicts: ReturnType<typeof rollbackConflicts>,
+  ): Promise<MigrationCommandResult> {
+    const id = command.migrationId;
+    const { state } = loaded;
+    const reason = state.rollback?.reason ?? command.reason;
+    const force = state.rollback?.force === true || command.force === true;
+    const simulation = await this.simulation(request, loaded);
+    if (state.status !== 'RollingBack') simulation.record({ type: 'MigrationRollbackStarted', data: { migrationId: id, reason, force, conflicts } });
+    const compensated = new Set(state.compensated);
+    const notCompensated = new Set(state.notCompensated);
+    for (const step of pendingCompensations(state)) {
+      const info = stepInfo(step);
+      const compensation = compensationOf(state.completed.get(step) ?? [], `rollback of migration ${id}: ${reason}`);
+      if (compensation === null) {
+        simulation.record({ type: 'MigrationStepCompensated', data: { migrationId: id, step, key: info.key, command: null, events: [] } });
+        compensated.add(step);
+        continue;
+      }
+      try {
+        const events = simulation.apply(compensation);
+        simulation.record({ type: 'MigrationStepCompensated', data: { migrationId: id, step, key: info.key, command: compensation.type, events } });
+        compensated.add(step);
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        if (!force) throw new RollbackConflict(id, [], { code: error.code, message: error.message });
+        simulation.record({ type: 'MigrationStepNotCompensated', data: { migrationId: id, step, key: info.key, command: compensation.type, error: { code: error.code, message: error.message } } });
+        notCompensated.add(step);
+      }
+    }
+    const plan = state.plan!;
+    simulation.record({
+      type: 'MigrationRolledBack',
+      data: {
+        migrationId: id,
+        compensated: [...compensated].sort((a, b) => b - a),
+        notCompensated: [...notCompensated].sort((a, b) => b - a),
+        continuity: continuityOf(simulation.topology, plan, new Set()),
+      },
+    });
+    return this.result(request, loaded, simulation.events, 0, {
+      steps: pendingCompensations(state).filter((step) => compensated.has(step)),
+      notCompensated: [...notCompensated],
+      whatIf: true,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -335,7 +440,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     if (request.whatIf) {
       const conflicts = state.status === 'RollingBack' ? [] : await this.conflicts(id, deployment, plan, state);
       if (conflicts.length > 0 && command.force !== true) throw new RollbackConflict(id, conflicts);
-      return this.result(request, loaded, [], 0, { steps: pendingCompensations(state), whatIf: true });
+      return this.previewRollback(request, loaded, command, conflicts);
     }
     const events: DescribedEvent[] = [];
     let position = 0;

@@ -585,11 +585,17 @@ export class MigrationStateInvalid extends DomainError {
 export class MigrationStepRefused extends DomainError {
   readonly code = 'MIGRATION_STEP_FAILED';
   readonly category = 'conflict';
-  constructor(migrationId: string, step: number, title: string, cause: { code: string; message: string; details: ErrorDetails }) {
-    super(`R16: step ${step} (${title}) of migration ${migrationId} failed and the migration is now Failed: ${cause.message} Roll it back with RollbackMigration.`, {
+  /** `dryRun`: the step would fail in a run (a `whatIf` preview); nothing was recorded. */
+  constructor(migrationId: string, step: number, title: string, cause: { code: string; message: string; details: ErrorDetails }, dryRun?: 'dry run') {
+    super(
+      dryRun
+        ? `R16: step ${step} (${title}) of migration ${migrationId} would fail: ${cause.message} Nothing was changed.`
+        : `R16: step ${step} (${title}) of migration ${migrationId} failed and the migration is now Failed: ${cause.message} Roll it back with RollbackMigration.`,
+      {
       rule: 'R16',
-      details: { migrationId, step, title, cause: { code: cause.code, message: cause.message, details: cause.details } },
-    });
+      details: { migrationId, step, title, cause: { code: cause.code, message: cause.message, details: cause.details }, ...(dryRun ? { dryRun: true } : {}) },
+      },
+    );
   }
 }
 

@@ -76,6 +76,13 @@ describe('the seed migration over HTTP', () => {
     expect(second.body.error.code).toBe('MIGRATION_PRECONDITIONS_FAILED');
     expect(second.body.error.details.preconditions.find((p: { id: string }) => p.id === 'noOtherMigration')).toMatchObject({ holds: false, rule: 'R20' });
 
+    // A dry run of every step lists what the run will append, each step decided on what the ones before leave.
+    const headBefore = (await readStreams(dataDir, 'topology-default'))[0]!.length;
+    const dryRun = await command(server.url, 'RunMigration', { migrationId: id }, { query: 'whatIf=true' });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body).toMatchObject({ whatIf: true, steps: [1, 2, 3, 4, 5, 6, 7], position: 0 });
+    expect((await readStreams(dataDir, 'topology-default'))[0]!.length).toBe(headBefore);
+
     const one = await command(server.url, 'RunMigration', { migrationId: id, steps: 1 }, { headers: { 'Idempotency-Key': 'chg-100-step-1' } });
     expect(one.status).toBe(200);
     expect(one.body).toMatchObject({ status: 'Running', steps: [1] });
@@ -85,6 +92,10 @@ describe('the seed migration over HTTP', () => {
     expect(retried.body).toEqual(one.body);
     const rest = await command(server.url, 'RunMigration', { migrationId: id });
     expect(rest.body).toMatchObject({ status: 'Completed', steps: [2, 3, 4, 5, 6, 7] });
+    // The dry run listed exactly these events, in this order, in these streams at these revisions.
+    const shape = (e: { type: string; streamId: string; revision: number; data: Record<string, unknown> }) =>
+      [e.type, e.streamId, e.revision, e.streamId.startsWith('topology-') ? e.data : null] as const;
+    expect(dryRun.body.events.map(shape)).toEqual([...one.body.events, ...rest.body.events].map(shape));
 
     const shown = await get(server, `/api/migrations/${id}?minPosition=${rest.body.position}`);
     expect(shown.body.status).toBe('Completed');
@@ -121,9 +132,12 @@ describe('the seed migration over HTTP', () => {
     const removed = await command(server.url, 'RemoveEndpoint', { identity: 'sip:chat2@contoso.com', reason: 'not needed' });
     expect(removed.status).toBe(200);
     const rollback = { migrationId: id, reason: 'rooms missing', force: true };
+    const rollbackDryRun = await command(server.url, 'RollbackMigration', rollback, { query: 'whatIf=true' });
+    expect(rollbackDryRun.body).toMatchObject({ whatIf: true, steps: [7, 6, 5, 4, 3, 2, 1], notCompensated: [] });
     const forced = await command(server.url, 'RollbackMigration', rollback, { headers: { 'Idempotency-Key': 'chg-100-rollback' } });
     expect(forced.status).toBe(200);
     expect(forced.body).toMatchObject({ status: 'RolledBack', steps: [7, 6, 5, 4, 3, 2, 1], notCompensated: [] });
+    expect(rollbackDryRun.body.events.map(shape)).toEqual(forced.body.events.map(shape));
     const forcedAgain = await command(server.url, 'RollbackMigration', rollback, { headers: { 'Idempotency-Key': 'chg-100-rollback' } });
     expect(forcedAgain.headers.get('idempotent-replayed')).toBe('true');
     expect(forcedAgain.body).toEqual(forced.body);
@@ -148,6 +162,22 @@ describe('the seed migration over HTTP', () => {
     const late = await command(server.url, 'RollbackMigration', { migrationId: again.body.migrationId, reason: 'too late' });
     expect(late.status).toBe(409);
     expect(late.body.error).toMatchObject({ code: 'MIGRATION_NOT_REVERSIBLE', details: { rule: 'R20' } });
+  });
+
+  it('a dry run of the steps is refused at the step a run would fail, and records nothing', async () => {
+    const deployment = 'dryrun';
+    await seedTopology(server.url, deployment);
+    const id = (await command(server.url, 'MigratePool', { ...MIGRATE, deployment, reason: 'CHG-300' })).body.migrationId as string;
+    // Someone deletes the well-known user by hand after the plan: step 4 (delete it) can no longer be decided.
+    const rogue = await command(server.url, 'DeleteSipPrincipal', { sipAddress: 'sip:ocschat@contoso.com', deployment, reason: 'by hand' });
+    expect(rogue.status).toBe(200);
+    const dryRun = await command(server.url, 'RunMigration', { migrationId: id }, { query: 'whatIf=true' });
+    expect(dryRun.status).toBe(409);
+    expect(dryRun.body.error).toMatchObject({ code: 'MIGRATION_STEP_FAILED', details: { rule: 'R16', step: 4, dryRun: true, cause: { code: 'SIP_PRINCIPAL_NOT_FOUND' } } });
+    expect(dryRun.body.error.message).toContain('would fail');
+    expect(dryRun.body.error.message).toContain('Nothing was changed.');
+    const shown = await get(server, `/api/migrations/${id}?deployment=${deployment}&minPosition=${rogue.body.position}`);
+    expect(shown.body).toMatchObject({ status: 'Planned', nextStep: 1 });
   });
 
   it('an operator reports a failed step; the failed migration rolls back', async () => {
