@@ -157,11 +157,15 @@ export async function runScript(
   } else if (!failed) {
     console.log(
       whatIf
-        ? `topo run: what if: ${prepared.length} line(s) of ${file} checked; nothing was changed.`
+        ? `topo run: what if: ${prepared.length} line(s) of ${file} checked, each against the topology as it is now ` +
+            `(not as the lines before it would leave it); nothing was changed.`
         : `topo run: ${prepared.length} line(s) of ${file} run, ${applied.length} change(s) applied (correlation id ${correlationId}).`,
     );
   } else {
-    console.error(`topo run: what if: some lines of ${file} would fail (above); nothing was changed.`);
+    console.error(
+      `topo run: what if: some lines of ${file} would fail (above), each checked against the topology as it is now ` +
+        `(not as the lines before it would leave it); nothing was changed.`,
+    );
   }
   return failed ? 1 : 0;
 }

@@ -139,6 +139,13 @@ describe('topo cmdlet lines through --server', () => {
     // One correlation id for the batch.
     const ok = path.join(dataDir, 'ok.ps1');
     fs.writeFileSync(ok, 'New-CsPersistentChatEndpoint -SipAddress sip:batch4@contoso.com -PersistentChatPoolFqdn pcpool.contoso.com\nSet-CsPersistentChatState PersistentChatServer:pcpool.contoso.com -PoolState Normal\n');
+    const before = await eventCount(dataDir);
+    const checked = run('run', ok, '-WhatIf');
+    expect(checked.status).toBe(0);
+    // It says how the lines were checked: each on its own, against the topology as it is now.
+    expect(checked.stdout).toContain('2 line(s) of');
+    expect(checked.stdout).toContain('each against the topology as it is now (not as the lines before it would leave it); nothing was changed.');
+    expect(await eventCount(dataDir)).toBe(before);
     const done = run('run', ok, '--json');
     expect(done.status).toBe(0);
     const summary = JSON.parse(done.stdout) as { correlationId: string; applied: unknown[] };
