@@ -58,7 +58,9 @@ export async function createApp(config: Config): Promise<INestApplication> {
   // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
   app.use(securityHeaders);
   app.use(doorMiddleware(app.get(Authenticator), new RateLimiter(config.rateLimit)));
-  app.useBodyParser('json', { limit: BODY_LIMIT });
+  // Not strict: a body that is valid JSON but not an object (`null`, `5`, `"x"`) reaches the handler, which
+  // says what it is instead of calling it invalid JSON.
+  app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
   app.disable('x-powered-by');
   // Command results and read models change with every write: an ETag would be computed and never match.
   app.set('etag', false);

@@ -129,6 +129,15 @@ describe('admin commands over HTTP', () => {
     const notJson = await command(server.url, 'CreateEndpoint', '{"sipAddress": ');
     expect(notJson.status).toBe(400);
     expect(notJson.body.error.code).toBe('INVALID_JSON');
+    // Valid JSON that is not an object is named for what it is.
+    for (const [text, received] of [['null', 'null'], ['5', 'a number'], ['"x"', 'a string']]) {
+      const notObject = await command(server.url, 'CreateEndpoint', text);
+      expect([notObject.status, notObject.body.error.code, notObject.body.error.details]).toEqual([
+        400,
+        'INVALID_INPUT',
+        expect.objectContaining({ field: 'body', rule: 'schema', received }),
+      ]);
+    }
     const unknown = await command(server.url, 'CreateEndpiont', {});
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatchObject({ code: 'UNKNOWN_COMMAND', details: { suggestion: 'CreateEndpoint' } });
@@ -138,6 +147,9 @@ describe('admin commands over HTTP', () => {
     expect(refusals.map((r) => [r.type, r.data['command'], (r.data['error'] as { code: string }).code])).toEqual([
       ...cases.map(([name, , code]) => ['CommandRefused', name, code]),
       ['CommandRefused', 'CreateEndpoint', 'INVALID_JSON'],
+      ['CommandRefused', 'CreateEndpoint', 'INVALID_INPUT'],
+      ['CommandRefused', 'CreateEndpoint', 'INVALID_INPUT'],
+      ['CommandRefused', 'CreateEndpoint', 'INVALID_INPUT'],
       ['CommandRefused', 'CreateEndpiont', 'UNKNOWN_COMMAND'],
     ]);
     expect(refusals[0]!.data['input']).toEqual(cases[0]![1]);
