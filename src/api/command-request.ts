@@ -4,6 +4,7 @@ import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '.
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
 import { principalOf, requestContext } from './door';
+import { QueryParams, single } from './read-options';
 
 /** What a `POST /api/commands/<Name>` asks for and who asks, read once from the request. */
 export interface CommandRequest {
@@ -34,10 +35,10 @@ function queryValue(request: Request, name: string): unknown {
   return (request.query as Record<string, unknown>)[name];
 }
 
-/** The deployment named in the query, when it is one plain value. */
+/** The deployment named in the query, when it is one plain, non-empty value (empty: as if absent, as on queries). */
 function queryDeployment(request: Request): string | undefined {
   const value = queryValue(request, 'deployment');
-  return typeof value === 'string' ? value : undefined;
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function parseWhatIf(value: unknown): boolean {
@@ -93,7 +94,7 @@ export function commandRequestOf(request: Request): CommandRequest {
  * boolean, or a `deployment` other than the body's.
  */
 export function assertCommandQuery(request: Request): void {
-  for (const [name, value] of Object.entries(request.query as Record<string, unknown>)) {
+  for (const name of Object.keys(request.query as Record<string, unknown>)) {
     const known = COMMAND_QUERY.find((k) => k === name);
     if (known === undefined) {
       const near = COMMAND_QUERY.find((k) => k.toLowerCase() === name.toLowerCase());
@@ -102,7 +103,7 @@ export function assertCommandQuery(request: Request): void {
         { field: name, rule: 'schema' },
       );
     }
-    if (typeof value !== 'string') throw new InvalidInput(`${name} must be given once, as a single value`, { field: name, rule: 'schema' });
+    single(request.query as QueryParams, known);
   }
   parseWhatIf(queryValue(request, 'whatIf'));
   const fromQuery = queryDeployment(request);
