@@ -296,6 +296,16 @@ export function closest(input: string, candidates: readonly string[]): string | 
 export function resolveCmdlet<S extends CmdletSpec>(name: string, specs: readonly S[]): S {
   const found = specs.find((s) => s.name.toLowerCase() === name.toLowerCase());
   if (found) return found;
+  if (name.toLowerCase() === 'set-cspersistentchatendpoint') {
+    // R5: Lync has no such cmdlet, on purpose; say what to do instead rather than suggest a lookalike.
+    throw new CmdletError(
+      'UNKNOWN_CMDLET',
+      `The term '${name}' is not recognized as the name of a cmdlet. R5: there is no Set- cmdlet for a Persistent Chat endpoint; ` +
+        `to change one, remove it (Remove-CsPersistentChatEndpoint) and create it again (New-CsPersistentChatEndpoint).`,
+      'CommandNotFoundException',
+      { cmdlet: name, rule: 'R5' },
+    );
+  }
   const suggestion = closest(name, specs.map((s) => s.name));
   throw new CmdletError(
     'UNKNOWN_CMDLET',

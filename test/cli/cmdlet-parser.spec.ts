@@ -132,6 +132,14 @@ describe('cmdlets', () => {
     expect(closest('Get-CsPersistentChatStat', CMDLETS.map((c) => c.name))).toBe('Get-CsPersistentChatState');
   });
 
+  it('R5: Set-CsPersistentChatEndpoint does not exist; the refusal says to remove and create again', () => {
+    const error = errorOf(() => resolveCmdlet('set-CsPersistentChatEndpoint', CMDLETS));
+    expect(error.code).toBe('UNKNOWN_CMDLET');
+    expect(error.message).toContain('R5: there is no Set- cmdlet for a Persistent Chat endpoint');
+    expect(error.message).toContain('Remove-CsPersistentChatEndpoint');
+    expect(error.message).not.toContain('Did you mean');
+  });
+
   it('maps cmdlet lines to the API bodies', () => {
     const options = { json: false, deployment: 'fabrikam' };
     expect(prepareCmdlet(parseLine('New-CsPersistentChatEndpoint -SipAddress sip:a@contoso.com -PersistentChatPoolFqdn pc.contoso.com -DisplayName "A"'), options)).toMatchObject({
