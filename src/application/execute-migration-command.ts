@@ -319,13 +319,13 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
         state = foldTopology(decided, state);
         return decided.map((event) => {
           topologyRevision += 1;
-          events.push({ type: event.type, data: event.data as unknown as JsonObject, streamId: topology.streamId, revision: topologyRevision });
+          events.push(describe({ ...event, streamId: topology.streamId, revision: topologyRevision }));
           return { ...event, revision: topologyRevision, position: 0 } as StepTopologyEvent;
         });
       },
       record(event: MigrationEvent): void {
         migrationRevision += 1;
-        events.push({ type: event.type, data: event.data as unknown as JsonObject, streamId: migrationStream, revision: migrationRevision });
+        events.push(describe({ ...event, streamId: migrationStream, revision: migrationRevision }));
       },
     };
   }
@@ -626,10 +626,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const listed = mine.flatMap((e): DescribedEvent[] => {
       const stepEvents = (e.type === 'MigrationStepCompleted' || e.type === 'MigrationStepCompensated') && Array.isArray(e.data['events']) ? e.data['events'] : [];
       return [
-        ...stepEvents.map((t) => {
-          const event = t as unknown as StepTopologyEvent;
-          return { type: event.type, data: event.data as unknown as JsonObject, streamId: topologyStream, revision: event.revision };
-        }),
+        ...stepEvents.map((t) => describe({ ...(t as unknown as StepTopologyEvent), streamId: topologyStream })),
         describe(e),
       ];
     });
@@ -704,12 +701,13 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       { expectedRevision },
     );
     return {
-      events: events.map(([, event], i) => ({ type: event.type, data: event.data as unknown as JsonObject, streamId, revision: revision + 1 + i })),
+      events: events.map(([, event], i) => describe({ ...event, streamId, revision: revision + 1 + i })),
       position: result.position,
     };
   }
 }
 
-function describe(event: RecordedEvent): DescribedEvent {
-  return { type: event.type, data: event.data, streamId: event.streamId, revision: event.revision };
+/** An event as a command's answer lists it: a recorded one, or one appended or simulated at `streamId` and `revision`. */
+function describe(event: { readonly type: string; readonly data: unknown; readonly streamId: string; readonly revision: number }): DescribedEvent {
+  return { type: event.type, data: event.data as JsonObject, streamId: event.streamId, revision: event.revision };
 }
