@@ -660,7 +660,7 @@ export class MigrationNotReversible extends DomainError {
   readonly code = 'MIGRATION_NOT_REVERSIBLE';
   readonly category = 'conflict';
   constructor(migrationId: string, legacyPoolFqdn: string) {
-    super(`R20 (policy): migration ${migrationId} cannot be rolled back: its legacy pool ${legacyPoolFqdn} has been decommissioned (step 7).`, {
+    super(`R20 (policy): migration ${migrationId} cannot be rolled back: its legacy pool ${legacyPoolFqdn} has been decommissioned (DecommissionLegacyPool, a separate command after the migration): there is no legacy pool left to return to.`, {
       rule: 'R20',
       details: { migrationId, legacyPoolFqdn },
     });

@@ -315,7 +315,7 @@ function manualItems(command: MigratePool, webServer: Fqdn | null): ManualItem[]
     items.push({
       kind: 'categoriesUnknown',
       rule: 'R18',
-      description: 'The legacy categories were not given: pass `categories` to list the names that flattening nested categories would change or cut.',
+      description: 'The legacy categories were not given: give them with the plan (`topo migrate plan --categories-file FILE`, or the body field `categories` of MigratePool) to list the names that flattening nested categories would change or cut.',
       category: null,
       migratedName: null,
     });
