@@ -491,3 +491,30 @@ describe('command registry', () => {
     expect(count / seconds).toBeGreaterThan(2000);
   });
 });
+
+describe("the cmdlets' parameter names in a body", () => {
+  it.each([
+    ['PersistentChatServer:pcpool.contoso.com'],
+    ['service:PersistentChatServer:pcpool.contoso.com'],
+    ['pcpool.contoso.com'],
+  ])('SetPersistentChatState takes identity %s as the pool, as Set-CsPersistentChatState -Identity does', (identity) => {
+    const parsed = parseCommandBodySync('SetPersistentChatState', { identity, poolState: 'FailedOver' });
+    expect(parsed.command).toMatchObject({ type: 'SetPersistentChatState', poolFqdn: 'pcpool.contoso.com', poolState: 'FailedOver' });
+  });
+
+  it('SetPersistentChatActiveServers takes identity too', () => {
+    const parsed = parseCommandBodySync('SetPersistentChatActiveServers', { identity: 'PersistentChatServer:pcpool.contoso.com', swap: true });
+    expect(parsed.command).toMatchObject({ poolFqdn: 'pcpool.contoso.com' });
+  });
+
+  it('refuses identity beside poolFqdn, naming identity', async () => {
+    const error = await refusal('SetPersistentChatState', { identity: 'PersistentChatServer:a.contoso.com', poolFqdn: 'b.contoso.com', poolState: 'Normal' });
+    expect(error).toBeInstanceOf(InvalidInput);
+    expect(error.details).toMatchObject({ field: 'identity', rule: 'schema' });
+  });
+
+  it('names identity, not poolFqdn, when the identity given is not a pool', async () => {
+    const error = await refusal('SetPersistentChatState', { identity: 'PersistentChatServer:global', poolState: 'Normal' });
+    expect(error.details).toMatchObject({ field: 'identity' });
+  });
+});

@@ -1,7 +1,9 @@
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError, type ValidatorOptions } from 'class-validator';
 import {
+  fqdnProblem,
   parseFqdn,
+  poolFqdnOfServiceIdentity,
   parseSipUri,
   type ActiveServersChange,
   type Fqdn,
@@ -382,7 +384,9 @@ export function parseCommandBodySync(name: string, body: unknown, options: Parse
   const fields = FIELDS.get(name);
   if (definition === undefined || fields === undefined) throw new UnknownCommand(name, NAMES);
 
-  let plain = asPlainObject(body, name);
+  const given = asPlainObject(body, name);
+  const aliases = PARAMETER_ALIASES[name] ?? {};
+  let plain = withAliasesResolved(given, aliases, name);
   const screened = screen(plain, fields, name);
   if (screened.length > 0) throw InvalidInput.schema(name, screened as [SchemaProblem, ...SchemaProblem[]]);
   if (options.reason !== undefined && (plain['reason'] === undefined || plain['reason'] === null)) {
@@ -393,13 +397,60 @@ export function parseCommandBodySync(name: string, body: unknown, options: Parse
   // Synchronous: the DTOs have no asynchronous constraints, and this spares a promise per constraint.
   const errors = validateSync(dto, VALIDATOR_OPTIONS);
   if (errors.length > 0) {
-    const problems = problemsOf(errors, '');
+    // A field given under its cmdlet parameter's name is named so in the error.
+    const asGiven = (field: string): string => Object.keys(aliases).find((alias) => aliases[alias]!.field === field && alias in given) ?? field;
+    const problems = problemsOf(errors, '').map((problem) => ({ ...problem, field: asGiven(problem.field) }));
     throw InvalidInput.schema(name, (problems.length > 0 ? problems : [{ field: '', constraints: { schema: 'the body is invalid' } }]) as [
       SchemaProblem,
       ...SchemaProblem[],
     ]);
   }
   return { definition, dto, command: definition.toCommand(dto) };
+}
+
+/** A body field that a cmdlet parameter names otherwise, and how the parameter's value becomes the field's. */
+interface ParameterAlias {
+  readonly field: string;
+  /** The field's value, or why the parameter's value cannot be one (the error names the parameter). */
+  readonly convert: (value: unknown) => { readonly value: unknown } | { readonly problem: string };
+}
+
+const serviceIdentity: ParameterAlias = {
+  field: 'poolFqdn',
+  convert: (value) => {
+    if (typeof value !== 'string') return { value };
+    const fqdn = poolFqdnOfServiceIdentity(value);
+    const problem = fqdnProblem(fqdn.toLowerCase().replace(/\.$/, ''));
+    return problem === null ? { value: fqdn } : { problem: `identity '${value}' does not name a Persistent Chat pool (PersistentChatServer:<pool fqdn>): ${problem}` };
+  },
+};
+
+/**
+ * The cmdlets' parameter names a body may use instead of the API's field names, where they differ
+ * (`Set-CsPersistentChatState -Identity PersistentChatServer:<fqdn>` is `poolFqdn`). Every other
+ * body field already has its parameter's name (`sipAddress`, `persistentChatPoolFqdn`, `poolState`,
+ * `identity`, `displayName`).
+ */
+export const PARAMETER_ALIASES: Readonly<Record<string, Readonly<Record<string, ParameterAlias>>>> = {
+  SetPersistentChatState: { identity: serviceIdentity },
+  SetPersistentChatActiveServers: { identity: serviceIdentity },
+};
+
+function withAliasesResolved(body: Record<string, unknown>, aliases: Readonly<Record<string, ParameterAlias>>, name: string): Record<string, unknown> {
+  let resolved = body;
+  for (const [alias, { field, convert }] of Object.entries(aliases)) {
+    if (!Object.prototype.hasOwnProperty.call(body, alias)) continue;
+    if (Object.prototype.hasOwnProperty.call(body, field)) {
+      throw InvalidInput.schema(name, [
+        { field: alias, constraints: { exclusive: `${alias} is the cmdlet's name for ${field}: give one of them, not both` } },
+      ]);
+    }
+    const { [alias]: value, ...rest } = resolved;
+    const converted = convert(value);
+    if ('problem' in converted) throw InvalidInput.schema(name, [{ field: alias, constraints: { schema: converted.problem } }]);
+    resolved = { ...rest, [field]: converted.value };
+  }
+  return resolved;
 }
 
 function asPlainObject(body: unknown, name: string): Record<string, unknown> {

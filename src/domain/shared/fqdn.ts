@@ -35,3 +35,11 @@ function normalize(input: string): string {
   const trimmed = input.trim().toLowerCase();
   return trimmed.endsWith('.') ? trimmed.slice(0, -1) : trimmed;
 }
+
+/**
+ * A Persistent Chat pool's service identity as Lync's cmdlets write it (`PersistentChatServer:<fqdn>`,
+ * `service:PersistentChatServer:<fqdn>`), or the bare FQDN: the pool's FQDN as given, not yet parsed.
+ */
+export function poolFqdnOfServiceIdentity(identity: string): string {
+  return identity.trim().replace(/^service:/i, '').replace(/^PersistentChatServer:/i, '');
+}
