@@ -5,19 +5,9 @@ import type { Config, OidcConfig } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { ApiTokens, credentialFingerprint } from './api-tokens';
 import { AccessDenied, isRole, Principal, Role } from './authorization';
+import { LOCAL_SESSION, type LocalSession } from './local-session';
+export { LOCAL_SESSION, LOCAL_USER_HEADER, type LocalSession } from './local-session';
 
-/**
- * The secret of this process's local session: whoever can read it (the CLI in this process, or a
- * CLI reading `DATA_DIR/server.json`, mode 0600) could open the store file itself, so it is an
- * OS-level admin. Its requests name the OS user they run as; that name is recorded unverified
- * (`authenticated: false`).
- */
-export interface LocalSession {
-  readonly secret: string;
-}
-export const LOCAL_SESSION = Symbol('LocalSession');
-/** The header a local-session request names its OS user in. */
-export const LOCAL_USER_HEADER = 'x-topo-local-user';
 const LOCAL_USER = /^[\w.@\\-]{1,128}$/;
 
 /** Who a request is, or why it is nobody. */

@@ -1,6 +1,4 @@
 import * as readline from 'node:readline';
-import { parseCommandBody } from '../api/commands/command-registry';
-import { toErrorResponse } from '../api/error-response';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { ApiClient, ApiError, CommandResult } from './api-client';
 import {
@@ -314,9 +312,12 @@ export function prepareCmdlet(line: CmdletLine, options: GlobalOptions): Prepare
 /** Checks a command's body exactly as the API will (schema, SIP addresses, FQDNs), without sending it. */
 export async function validateBody(prepared: PreparedCmdlet): Promise<void> {
   if (prepared.kind !== 'command') return;
+  // The command registry (its DTOs and validators) is loaded only by the lines that send a command.
+  const { parseCommandBody } = await import('../api/commands/command-registry');
   try {
     await parseCommandBody(prepared.command, prepared.body);
   } catch (error) {
+    const { toErrorResponse } = await import('../api/error-response');
     const { status, body } = toErrorResponse(error);
     if (status >= 500) throw error;
     throw new ApiError(status, body.code, body.message, body.details);

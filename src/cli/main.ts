@@ -1,18 +1,14 @@
-import { serve } from '../main';
-import { rebuildProjections } from './projections';
-import { auditCommand, reportCommand } from './audit';
+// Each command loads only the modules it needs, when it runs: `topo version`, `help` and a cmdlet line
+// sent to a server start in a fraction of the time the server's modules (Nest, SQLite) would take.
 import { PRODUCT_VERSION } from '../version';
-import { ConfigError } from '../config/config';
-import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
-import { connect } from './api-client';
-import { readWords } from './cmdlet-parser';
-import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, PreparedCmdlet, renderError, renderOutcome, runCmdlet } from './cmdlets';
-import { MIGRATE_USAGE, runMigrate } from './migrate';
-import { READ_USAGE, runRead } from './read';
-import { runScript } from './script';
-import { tokensCommand } from './tokens';
+import type { connect } from './api-client';
+import type { GlobalOptions, PreparedCmdlet } from './cmdlets';
 
-const USAGE = `usage: topo <command>
+/** The usage text; it lists the cmdlets, so it loads their definitions. */
+async function usage(): Promise<string> {
+  const { CMDLETS } = await import('./cmdlets');
+  const { READ_USAGE } = await import('./read');
+  return `usage: topo <command>
 
   serve                                   serve the API (configuration from the environment, see README)
   projections rebuild [name] [--server URL]
@@ -40,30 +36,39 @@ Options for cmdlets, run and tokens, anywhere on the line:
                      the OS user acts as an admin)
   --json             machine-readable output
   --reason TEXT      the change's reason or ticket (default: TOPO_REASON)
-  --deployment NAME  the deployment (default: default)`;
+  --deployment NAME  the deployment (default: default)
+  --verbose          say where each command goes (the server running on DATA_DIR, or this process)`;
+}
+
+/** Does the word name a cmdlet (`Verb-Noun`), rather than one of the product's own subcommands? */
+async function looksLikeCmdlet(word: string | undefined): Promise<boolean> {
+  return (await import('./cmdlets')).looksLikeCmdlet(word);
+}
 
 /** Entry point of the `topo` binary; resolves with the exit status. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(args: readonly string[]): Promise<number> {
+  const argv = args.filter((a) => a !== '--verbose');
+  if (argv.length !== args.length) (await import('./api-client')).setVerbose(true);
   const [command] = argv;
   // `--help` on any of the product's own commands: its usage (cmdlet lines take `-?`).
-  if (command !== undefined && !looksLikeCmdlet(command) && argv.slice(1).some((a) => a === '--help' || a === '-h')) {
-    console.log(command === 'migrate' ? MIGRATE_USAGE : USAGE);
+  if (command !== undefined && argv.slice(1).some((a) => a === '--help' || a === '-h') && !(await looksLikeCmdlet(command))) {
+    console.log(command === 'migrate' ? (await import('./migrate')).MIGRATE_USAGE : await usage());
     return 0;
   }
   switch (command) {
     case 'serve':
-      await serve();
+      await (await import('../main')).serve();
       return 0;
     case 'audit':
       // `audit verify|digest` check the hash chain; `audit [filters]` lists the trail.
-      if (argv[1] === 'verify' || argv[1] === 'digest') return auditCommand(argv.slice(1));
-      return productCommand(command, argv.slice(1), (rest, options, open) => runRead(command, rest, options, open));
+      if (argv[1] === 'verify' || argv[1] === 'digest') return (await import('./audit')).auditCommand(argv.slice(1));
+      return productCommand(command, argv.slice(1), async (rest, options, open) => (await import('./read')).runRead(command, rest, options, open));
     case 'history':
     case 'diff':
-      return productCommand(command, argv.slice(1), (rest, options, open) => runRead(command, rest, options, open));
+      return productCommand(command, argv.slice(1), async (rest, options, open) => (await import('./read')).runRead(command, rest, options, open));
     case 'projections': {
       const rest = argv.slice(1);
-      if (rest[0] === 'status') return productCommand('projections', rest, (r, options, open) => runRead('projections', r, options, open));
+      if (rest[0] === 'status') return productCommand('projections', rest, async (r, options, open) => (await import('./read')).runRead('projections', r, options, open));
       const serverAt = rest.indexOf('--server');
       const server = serverAt >= 0 ? rest[serverAt + 1] : undefined;
       const positional = serverAt < 0 ? rest : rest.filter((_, i) => i !== serverAt && i !== serverAt + 1);
@@ -71,14 +76,16 @@ export async function main(argv: readonly string[]): Promise<number> {
         console.error(`topo: usage: topo projections status | topo projections rebuild [name] [--server URL]`);
         return 2;
       }
-      return rebuildProjections(positional[1], server);
+      return (await import('./projections')).rebuildProjections(positional[1], server);
     }
     case 'report':
-      return reportCommand(argv.slice(1));
+      return (await import('./audit')).reportCommand(argv.slice(1));
     case 'run':
       return runScriptCommand(argv.slice(1));
-    case 'migrate':
+    case 'migrate': {
+      const { MIGRATE_USAGE, runMigrate } = await import('./migrate');
       return productCommand('migrate', argv.slice(1), runMigrate, MIGRATE_USAGE);
+    }
     case 'tokens': {
       let parsed: { options: GlobalOptions; rest: string[] };
       try {
@@ -88,7 +95,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 2;
       }
       try {
-        return await tokensCommand(parsed.rest, parsed.options);
+        return await (await import('./tokens')).tokensCommand(parsed.rest, parsed.options);
       } catch (error) {
         return connectionFailure(error);
       }
@@ -100,11 +107,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     case undefined:
     case 'help':
     case '--help':
-      console.log(USAGE);
+      console.log(await usage());
       return 0;
     default:
-      if (looksLikeCmdlet(command)) return runCmdletLine(argv);
-      console.error(`topo: unknown command '${command}'\n\n${USAGE}`);
+      if (await looksLikeCmdlet(command)) return runCmdletLine(argv);
+      console.error(`topo: unknown command '${command}'\n\n${await usage()}`);
       return 2;
   }
 }
@@ -136,11 +143,14 @@ function wordsOf(argv: readonly string[]): string[] {
 }
 
 async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
-  return connect(options.server, process.env, options.token);
+  return (await import('./api-client')).connect(options.server, process.env, options.token);
 }
 
 /** Failing to open the store or read the configuration: one line, exit 2. */
 function connectionFailure(error: unknown): number {
+  // Loaded already when the error is one of theirs.
+  const { ConfigError } = require('../config/config') as typeof import('../config/config');
+  const { StoreFileError } = require('../event-store/sqlite/sqlite-schema') as typeof import('../event-store/sqlite/sqlite-schema');
   if (error instanceof ConfigError || error instanceof StoreFileError) {
     console.error(`topo: ${error.message}`);
     return 2;
@@ -149,6 +159,8 @@ function connectionFailure(error: unknown): number {
 }
 
 async function runCmdletLine(argv: readonly string[]): Promise<number> {
+  const { cmdletSyntax, prepareCmdlet, renderError, renderOutcome, runCmdlet } = await import('./cmdlets');
+  const { readWords } = await import('./cmdlet-parser');
   let options: GlobalOptions = { json: false };
   let prepared: PreparedCmdlet;
   try {
@@ -220,7 +232,7 @@ async function runScriptCommand(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    return await runScript(files[0]!, whatIf, parsed.options, () => connectFor(parsed.options));
+    return await (await import('./script')).runScript(files[0]!, whatIf, parsed.options, () => connectFor(parsed.options));
   } catch (error) {
     return connectionFailure(error);
   }

@@ -212,7 +212,7 @@ describe('topo cmdlet lines without --server while a server runs on the same DAT
 
   it('goes through that server instead of opening the store beside it, and the server sees the change at once', async () => {
     expect(fs.existsSync(path.join(dataDir, 'server.json'))).toBe(true);
-    const created = topo(dataDir, ['New-CsPersistentChatEndpoint', '-SipAddress', 'sip:beside@contoso.com', '-PersistentChatPoolFqdn', 'pcpool.contoso.com']);
+    const created = topo(dataDir, ['New-CsPersistentChatEndpoint', '-SipAddress', 'sip:beside@contoso.com', '-PersistentChatPoolFqdn', 'pcpool.contoso.com', '--verbose']);
     expect(created.status).toBe(0);
     expect(created.stderr).toContain(`DATA_DIR is served by the server at ${server.url}`);
     const listed = (await getJsonFresh(`${server.url}/api/endpoints?sipAddress=sip:beside*`)) as { endpoints: unknown[] };
