@@ -11,6 +11,7 @@ import { MIGRATE_USAGE, runMigrate } from './migrate';
 import { READ_USAGE, runRead } from './read';
 import { runScript } from './script';
 import { tokensCommand } from './tokens';
+import { terminalBlock, terminalError, terminalJsonText, terminalSafe, terminalValues } from './terminal';
 
 const USAGE = `usage: topo <command>
 
@@ -84,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       try {
         parsed = globalOptions(argv.slice(1));
       } catch (error) {
-        console.error(`topo tokens: ${(error as Error).message}`);
+        console.error(`topo tokens: ${terminalSafe((error as Error).message)}`);
         return 2;
       }
       try {
@@ -104,7 +105,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     default:
       if (looksLikeCmdlet(command)) return runCmdletLine(argv);
-      console.error(`topo: unknown command '${command}'\n\n${USAGE}`);
+      console.error(`topo: unknown command '${terminalSafe(command)}'\n\n${USAGE}`);
       return 2;
   }
 }
@@ -142,7 +143,7 @@ async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
 /** Failing to open the store or read the configuration: one line, exit 2. */
 function connectionFailure(error: unknown): number {
   if (error instanceof ConfigError || error instanceof StoreFileError) {
-    console.error(`topo: ${error.message}`);
+    console.error(`topo: ${terminalSafe(error.message)}`);
     return 2;
   }
   throw error;
@@ -160,9 +161,7 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
     }
     prepared = prepareCmdlet(readWords(wordsOf(parsed.rest)), options);
   } catch (error) {
-    const text = renderError(error, undefined, options.json);
-    if (options.json) console.log(text);
-    else console.error(text);
+    printError(renderError(options.json ? error : terminalError(error), undefined, options.json), options.json);
     return 2;
   }
   let connection;
@@ -173,18 +172,26 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
   }
   try {
     const outcome = await runCmdlet(prepared, connection.client, { reason: options.reason });
-    const { stdout, stderr } = renderOutcome(outcome, options.json);
-    if (stderr) console.error(stderr);
-    if (stdout) console.log(stdout);
+    // As text, every value is escaped one by one first, so that none can break a line of the list view.
+    const shown = options.json
+      ? outcome
+      : { ...outcome, lines: outcome.lines.map(terminalSafe), warnings: outcome.warnings.map(terminalSafe), ...(outcome.shown ? { shown: { ...outcome.shown, objects: terminalValues(outcome.shown.objects) } } : {}) };
+    const { stdout, stderr } = renderOutcome(shown, options.json);
+    if (stderr) console.error(terminalBlock(stderr));
+    if (stdout) console.log(options.json ? terminalJsonText(stdout) : terminalBlock(stdout));
     return 0;
   } catch (error) {
-    const text = renderError(error, prepared.cmdlet, options.json);
-    if (options.json) console.log(text);
-    else console.error(text);
+    printError(renderError(options.json ? error : terminalError(error), prepared.cmdlet, options.json), options.json);
     return 1;
   } finally {
     await connection.close();
   }
+}
+
+/** A rendered error: JSON on stdout with `--json`, else text on stderr; safe for a terminal either way. */
+function printError(text: string, json: boolean): void {
+  if (json) console.log(terminalJsonText(text));
+  else console.error(terminalBlock(text));
 }
 
 type ProductCommand = (rest: string[], options: GlobalOptions, open: () => ReturnType<typeof connect>) => Promise<number>;
@@ -195,7 +202,7 @@ async function productCommand(name: string, argv: readonly string[], run: Produc
   try {
     parsed = globalOptions(argv);
   } catch (error) {
-    console.error(`topo ${name}: ${(error as Error).message}${usage ? `\n\n${usage}` : ''}`);
+    console.error(`topo ${name}: ${terminalSafe((error as Error).message)}${usage ? `\n\n${usage}` : ''}`);
     return 2;
   }
   try {
@@ -210,7 +217,7 @@ async function runScriptCommand(argv: readonly string[]): Promise<number> {
   try {
     parsed = globalOptions(argv);
   } catch (error) {
-    console.error(`topo run: ${(error as Error).message}`);
+    console.error(`topo run: ${terminalSafe((error as Error).message)}`);
     return 2;
   }
   const whatIf = parsed.rest.some((a) => /^-whatif(:\$true)?$/i.test(a));
