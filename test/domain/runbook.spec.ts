@@ -1,5 +1,6 @@
 import { type MigratePool, type MigrationPlan, planMigration, psComment, psString, runbookOf, stepCmdlets } from '../../src/domain/migration';
 import { foldTopology } from '../../src/domain/topology';
+import { grammarView, payloadInert } from '../support/powershell-grammar';
 import { runbookProblems, shapeOf, statements, tokenize } from '../support/powershell-tokens';
 import { fqdn, seed } from './fixtures';
 
@@ -88,6 +89,42 @@ describe('R20: the runbook is data PowerShell cannot run, whatever was recorded'
     expect(psString("O'Brien \u2018x\u2019 \u201ay\u201b")).toBe("'O''Brien \u2018\u2018x\u2019\u2019 \u201a\u201ay\u201b\u201b'");
     expect(psString('$(Stop-Computer) `n "x"')).toBe('\'$(Stop-Computer) `n "x"\'');
     expect(tokenize(psString('$(Stop-Computer)')).map((t) => t.kind)).toEqual(['string']);
+  });
+});
+
+/** The commands a runbook may invoke: the cmdlets of its documented forms. */
+const RUNBOOK_COMMANDS = new Set([
+  'Invoke-Command',
+  'Get-Service',
+  'Stop-Service',
+  'Start-Service',
+  'Export-CsPersistentChatData',
+  'Import-CsPersistentChatData',
+  'Stop-CsWindowsService',
+  'Start-CsWindowsService',
+  'Disable-CsUser',
+  'New-CsPersistentChatEndpoint',
+  'Get-CsPersistentChatEndpoint',
+  'Get-CsPersistentChatState',
+]);
+
+describe('R20: the PowerShell grammar (tree-sitter) reads the runbook the same way', () => {
+  it('parses without error, invokes only the runbook\'s cmdlets, and holds every attack in a comment or a string', async () => {
+    const runbook = runbookOf(
+      plan({ reason: REASON_ATTACK, categories: ['Eng', CATEGORY_ATTACK], exportFileName: "C:\\x\\a'; Stop-Computer; 'b.zip", exportScope: 'Eng, Sales', endpointDisplayName: "it's" }),
+    );
+    const view = await grammarView(runbook);
+    expect(view.errors).toEqual([]);
+    expect(view.commands.filter((name) => !RUNBOOK_COMMANDS.has(name))).toEqual([]);
+    expect(view.commands).toContain('Import-CsPersistentChatData');
+    for (const payload of PAYLOADS) expect([payload, payloadInert(runbook, view, payload)]).toEqual([payload, true]);
+  });
+
+  it('sees the attack of the report in a naive runbook', async () => {
+    const naive = `# Reason: ${REASON_ATTACK}\r\n`;
+    const view = await grammarView(naive);
+    expect(view.commands).toContain('Start-Process');
+    expect(payloadInert(naive, view, 'Start-Process calc.exe')).toBe(false);
   });
 });
 

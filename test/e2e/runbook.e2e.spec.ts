@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bearer, command, seedTopology } from '../support/http';
+import { grammarView, payloadInert } from '../support/powershell-grammar';
 import { runbookProblems, tokenize } from '../support/powershell-tokens';
 import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 
@@ -63,6 +64,10 @@ describe('the runbook of GET /api/migrations/<id>/runbook is data PowerShell can
     expect(response.status).toBe(200);
     const runbook = await response.text();
     expect(runbookProblems(runbook, PAYLOADS)).toEqual([]);
+    const grammar = await grammarView(runbook);
+    expect(grammar.errors).toEqual([]);
+    expect(grammar.commands).not.toContain('Start-Process');
+    for (const payload of PAYLOADS) expect([payload, payloadInert(runbook, grammar, payload)]).toEqual([payload, true]);
     expect(runbook).toContain('# Reason: CHG-1042 migration window\r\n# Start-Process calc.exe\r\n# #\r\n');
     // PowerShell reads back exactly what was recorded.
     const values = tokenize(runbook)
