@@ -85,6 +85,13 @@ describe('R20: the runbook is data PowerShell cannot run, whatever was recorded'
     expect(tokenize(runbook).filter((t) => t.kind === 'comment' && t.text.startsWith('<#'))).toEqual([]);
   });
 
+  it('warns, with the value shown escaped, when a string recorded before the input rule holds control characters', () => {
+    const runbook = runbookOf(plan({ endpointDisplayName: 'Chat\u001b[31m\r\nStart-Process calc.exe' }));
+    expect(runbook).toContain('# WARNING: the recorded endpoint display name holds control or invisible characters; check it before running: Chat\\x1b[31m\\r\\nStart-Process calc.exe\r\n');
+    expect(runbookProblems(runbook, PAYLOADS)).toEqual([]);
+    expect(stringValues(runbook)).toContain('Chat\u001b[31m\r\nStart-Process calc.exe');
+  });
+
   it('writes every value through one quoting: verbatim strings with every single-quote character doubled', () => {
     expect(psString("O'Brien \u2018x\u2019 \u201ay\u201b")).toBe("'O''Brien \u2018\u2018x\u2019\u2019 \u201a\u201ay\u201b\u201b'");
     expect(psString('$(Stop-Computer) `n "x"')).toBe('\'$(Stop-Computer) `n "x"\'');

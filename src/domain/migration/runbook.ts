@@ -1,4 +1,4 @@
-import { printableLines } from '../shared/printable';
+import { hasUnprintable, printable, printableLines } from '../shared/printable';
 import { type MigrationPlan, stepInfo } from './plan';
 
 /**
@@ -203,6 +203,18 @@ export function runbookOf(plan: MigrationPlan): string {
     '# (RunMigration), so that a rollback knows what to undo; the inverse of each step follows it,',
     '# commented out, and a rollback runs them from the last completed step back to the first.',
   ];
+  // A value recorded before the plain-text rule held may carry control characters into a string: PowerShell
+  // still reads it as data, but the operator is told, with the value shown escaped.
+  const strings: [string, string | null][] = [
+    ['export file', plan.export.fileName],
+    ['export scope', plan.export.scope],
+    ['endpoint display name', plan.endpointDisplayName],
+  ];
+  for (const [what, value] of strings) {
+    if (value !== null && hasUnprintable(value)) {
+      lines.push('#', ...psComment(`WARNING: the recorded ${what} holds control or invisible characters; check it before running: ${printable(value)}`));
+    }
+  }
   if (plan.placeholders.length > 0) {
     lines.push('#', '# Replace these placeholders before running:');
     for (const p of plan.placeholders) lines.push(...psComment(`  <<${p.name}>>: ${p.description}`));
