@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/config';
 import { openEventStore } from '../event-store/open-event-store';
 import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
 import { ApiError, connect } from './api-client';
+import { documentForStdout, terminalJson, terminalSafe as safe } from './terminal';
 
 /** `--name value` and `--name=value` options, and `--flag` switches, out of the arguments. */
 function options(argv: readonly string[], valued: readonly string[]): { values: Map<string, string>; flags: Set<string>; rest: string[] } {
@@ -41,7 +42,7 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
     parsed = options(argv, ['digest', 'server']);
     if (parsed.rest.length !== 1 || (parsed.rest[0] !== 'verify' && parsed.rest[0] !== 'digest')) throw new UsageError(AUDIT_USAGE);
   } catch (error) {
-    console.error(error instanceof UsageError && error.message === AUDIT_USAGE ? AUDIT_USAGE : `topo audit: ${(error as Error).message}\n${AUDIT_USAGE}`);
+    console.error(error instanceof UsageError && error.message === AUDIT_USAGE ? AUDIT_USAGE : `topo audit: ${safe((error as Error).message)}\n${AUDIT_USAGE}`);
     return 2;
   }
   const json = parsed.flags.has('json');
@@ -50,13 +51,13 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
       const connection = await connect(parsed.values.get('server'));
       try {
         const digest = await connection.client.query('/api/audit/digest');
-        console.log(json ? JSON.stringify(digest) : formatDigest(digest as { position: number; hash: string }));
+        console.log(json ? terminalJson(digest) : safe(formatDigest(digest as { position: number; hash: string })));
         return 0;
       } finally {
         await connection.close();
       }
     } catch (error) {
-      console.error(`topo: ${error instanceof ApiError ? `${error.code}: ` : ''}${(error as Error).message}`);
+      console.error(`topo: ${error instanceof ApiError ? `${safe(error.code)}: ` : ''}${safe((error as Error).message)}`);
       return 1;
     }
   }
@@ -68,12 +69,12 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
     try {
       if (given.startsWith('@')) text = fs.readFileSync(given.slice(1), 'utf8');
     } catch (error) {
-      console.error(`topo audit: --digest: cannot read ${given.slice(1)}: ${(error as Error).message}`);
+      console.error(`topo audit: --digest: cannot read ${safe(given.slice(1))}: ${safe((error as Error).message)}`);
       return 2;
     }
     saved = parseSavedDigest(text);
     if (saved === undefined) {
-      console.error(`topo audit: --digest must be <position>:<64 hex digits>, the JSON of GET /api/audit/digest, or @file holding either (got ${JSON.stringify(given.slice(0, 200))})`);
+      console.error(`topo audit: --digest must be <position>:<64 hex digits>, the JSON of GET /api/audit/digest, or @file holding either (got ${safe(JSON.stringify(given.slice(0, 200)))})`);
       return 2;
     }
   }
@@ -83,7 +84,7 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
     store = openEventStore(loadConfig());
   } catch (error) {
     if (error instanceof ConfigError || error instanceof StoreFileError) {
-      console.error(`topo: ${error.message}`);
+      console.error(`topo: ${safe(error.message)}`);
       return 2;
     }
     throw error;
@@ -104,11 +105,11 @@ export async function auditCommand(argv: readonly string[]): Promise<number> {
       return result.broken ? 1 : 0;
     }
     if (json) {
-      console.log(JSON.stringify({ ok: result.broken === null, ...result, seconds: +seconds.toFixed(3) }));
+      console.log(terminalJson({ ok: result.broken === null, ...result, seconds: +seconds.toFixed(3) }));
     } else if (result.broken) {
       const b = result.broken;
       console.error(
-        `BROKEN: ${b.problem}${b.streamId !== null ? ` at stream ${b.streamId} revision ${String(b.revision)}` : ''}${b.position !== null ? ` (position ${b.position})` : ''}: ${b.message}`,
+        `BROKEN: ${safe(b.problem)}${b.streamId !== null ? ` at stream ${safe(b.streamId)} revision ${safe(b.revision)}` : ''}${b.position !== null ? ` (position ${safe(b.position)})` : ''}: ${safe(b.message)}`,
       );
       console.error(`checked ${result.events.toLocaleString('en')} events before it`);
     } else {
@@ -131,7 +132,7 @@ export async function reportCommand(argv: readonly string[]): Promise<number> {
     if (parsed.rest.length !== 1 || parsed.rest[0] !== 'compliance') throw new UsageError('');
   } catch (error) {
     const message = (error as Error).message;
-    console.error(message ? `topo report: ${message}\n${REPORT_USAGE}` : REPORT_USAGE);
+    console.error(message ? `topo report: ${safe(message)}\n${REPORT_USAGE}` : REPORT_USAGE);
     return 2;
   }
   const format = parsed.values.get('format') ?? 'json';
@@ -160,15 +161,15 @@ export async function reportCommand(argv: readonly string[]): Promise<number> {
       body = await connection.client.text(`/api/compliance/report?${params.toString()}`);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      console.error(`topo: ${error.code}: ${error.message}`);
+      console.error(`topo: ${safe(error.code)}: ${safe(error.message)}`);
       return 1;
     }
     const output = parsed.values.get('output');
     if (output !== undefined) fs.writeFileSync(output, body);
-    else process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
+    else process.stdout.write(documentForStdout(body.endsWith('\n') ? body : `${body}\n`));
     return 0;
   } catch (error) {
-    console.error(`topo: ${(error as Error).message}`);
+    console.error(`topo: ${safe((error as Error).message)}`);
     return 1;
   } finally {
     await connection.close();

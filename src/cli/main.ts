@@ -3,6 +3,7 @@
 import { PRODUCT_VERSION } from '../version';
 import type { connect } from './api-client';
 import type { GlobalOptions, PreparedCmdlet } from './cmdlets';
+import { terminalBlock, terminalError, terminalJsonText, terminalSafe, terminalValues } from './terminal';
 
 /** The usage text; it lists the cmdlets, so it loads their definitions. */
 async function usage(): Promise<string> {
@@ -91,7 +92,7 @@ export async function main(args: readonly string[]): Promise<number> {
       try {
         parsed = globalOptions(argv.slice(1));
       } catch (error) {
-        console.error(`topo tokens: ${(error as Error).message}`);
+        console.error(`topo tokens: ${terminalSafe((error as Error).message)}`);
         return 2;
       }
       try {
@@ -111,7 +112,7 @@ export async function main(args: readonly string[]): Promise<number> {
       return 0;
     default:
       if (await looksLikeCmdlet(command)) return runCmdletLine(argv);
-      console.error(`topo: unknown command '${command}'\n\n${await usage()}`);
+      console.error(`topo: unknown command '${terminalSafe(command)}'\n\n${await usage()}`);
       return 2;
   }
 }
@@ -152,7 +153,7 @@ function connectionFailure(error: unknown): number {
   const { ConfigError } = require('../config/config') as typeof import('../config/config');
   const { StoreFileError } = require('../event-store/sqlite/sqlite-schema') as typeof import('../event-store/sqlite/sqlite-schema');
   if (error instanceof ConfigError || error instanceof StoreFileError) {
-    console.error(`topo: ${error.message}`);
+    console.error(`topo: ${terminalSafe(error.message)}`);
     return 2;
   }
   throw error;
@@ -172,9 +173,7 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
     }
     prepared = prepareCmdlet(readWords(wordsOf(parsed.rest)), options);
   } catch (error) {
-    const text = renderError(error, undefined, options.json);
-    if (options.json) console.log(text);
-    else console.error(text);
+    printError(renderError(options.json ? error : terminalError(error), undefined, options.json), options.json);
     return 2;
   }
   let connection;
@@ -185,18 +184,26 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
   }
   try {
     const outcome = await runCmdlet(prepared, connection.client, { reason: options.reason });
-    const { stdout, stderr } = renderOutcome(outcome, options.json);
-    if (stderr) console.error(stderr);
-    if (stdout) console.log(stdout);
+    // As text, every value is escaped one by one first, so that none can break a line of the list view.
+    const shown = options.json
+      ? outcome
+      : { ...outcome, lines: outcome.lines.map(terminalSafe), warnings: outcome.warnings.map(terminalSafe), ...(outcome.shown ? { shown: { ...outcome.shown, objects: terminalValues(outcome.shown.objects) } } : {}) };
+    const { stdout, stderr } = renderOutcome(shown, options.json);
+    if (stderr) console.error(terminalBlock(stderr));
+    if (stdout) console.log(options.json ? terminalJsonText(stdout) : terminalBlock(stdout));
     return 0;
   } catch (error) {
-    const text = renderError(error, prepared.cmdlet, options.json);
-    if (options.json) console.log(text);
-    else console.error(text);
+    printError(renderError(options.json ? error : terminalError(error), prepared.cmdlet, options.json), options.json);
     return 1;
   } finally {
     await connection.close();
   }
+}
+
+/** A rendered error: JSON on stdout with `--json`, else text on stderr; safe for a terminal either way. */
+function printError(text: string, json: boolean): void {
+  if (json) console.log(terminalJsonText(text));
+  else console.error(terminalBlock(text));
 }
 
 type ProductCommand = (rest: string[], options: GlobalOptions, open: () => ReturnType<typeof connect>) => Promise<number>;
@@ -207,7 +214,7 @@ async function productCommand(name: string, argv: readonly string[], run: Produc
   try {
     parsed = globalOptions(argv);
   } catch (error) {
-    console.error(`topo ${name}: ${(error as Error).message}${usage ? `\n\n${usage}` : ''}`);
+    console.error(`topo ${name}: ${terminalSafe((error as Error).message)}${usage ? `\n\n${usage}` : ''}`);
     return 2;
   }
   try {
@@ -222,7 +229,7 @@ async function runScriptCommand(argv: readonly string[]): Promise<number> {
   try {
     parsed = globalOptions(argv);
   } catch (error) {
-    console.error(`topo run: ${(error as Error).message}`);
+    console.error(`topo run: ${terminalSafe((error as Error).message)}`);
     return 2;
   }
   const whatIf = parsed.rest.some((a) => /^-whatif(:\$true)?$/i.test(a));

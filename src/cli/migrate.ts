@@ -4,6 +4,7 @@ import { ApiClient, ApiError, Connection } from './api-client';
 import type { GlobalOptions } from './cmdlets';
 import { renderError } from './cmdlets';
 import { type LongOptions, parseLongOptions } from './long-options';
+import { documentForStdout, terminalBlock, terminalError, terminalJson, terminalJsonText, terminalSafe } from './terminal';
 
 export const MIGRATE_USAGE = `usage: topo migrate <subcommand>
 
@@ -65,18 +66,18 @@ export async function runMigrate(argv: readonly string[], options: GlobalOptions
     parsed = parse(rest);
     if (!['plan', 'run', 'step', 'fail', 'rollback', 'approve', 'status', 'runbook'].includes(subcommand)) throw new Error(`unknown subcommand '${subcommand}'`);
   } catch (error) {
-    console.error(`topo migrate: ${(error as Error).message}\n\n${MIGRATE_USAGE}`);
+    console.error(`topo migrate: ${terminalSafe((error as Error).message)}\n\n${MIGRATE_USAGE}`);
     return 2;
   }
   const connection = await open();
   try {
     const output = await execute(subcommand, parsed, options, connection.client);
-    console.log(options.json ? JSON.stringify(output.json, null, 2) : output.stdout);
+    console.log(options.json ? terminalJson(output.json, 2) : output.stdout);
     return 0;
   } catch (error) {
-    const text = error instanceof ApiError || options.json ? renderError(error, undefined, options.json) : `topo migrate: ${(error as Error).message}`;
-    if (options.json) console.log(text);
-    else console.error(text);
+    const text = error instanceof ApiError || options.json ? renderError(options.json ? error : terminalError(error), undefined, options.json) : `topo migrate: ${terminalSafe((error as Error).message)}`;
+    if (options.json) console.log(terminalJsonText(text));
+    else console.error(terminalBlock(text));
     return error instanceof ApiError ? 1 : 2;
   } finally {
     await connection.close();
@@ -131,8 +132,8 @@ async function execute(subcommand: string, parsed: Parsed, options: GlobalOption
       const notCompensated = Array.isArray(result['notCompensated']) ? result['notCompensated'] : [];
       const head =
         result['approvalRequired'] === true && result['status'] !== 'RolledBack'
-          ? `Rollback of migration ${id} requested; it runs once another administrator approves it (topo migrate approve ${id}) and it is sent again`
-          : `Rolled back migration ${id}${notCompensated.length > 0 ? `; NOT compensated (forced): steps ${notCompensated.join(', ')}` : ''}`;
+          ? `Rollback of migration ${text(id)} requested; it runs once another administrator approves it (topo migrate approve ${text(id)}) and it is sent again`
+          : `Rolled back migration ${text(id)}${notCompensated.length > 0 ? `; NOT compensated (forced): steps ${notCompensated.map(text).join(', ')}` : ''}`;
       return { stdout: `${head}\n\n${renderMigration(shown)}`, json: { result, migration: shown } };
     }
     case 'approve': {
@@ -140,7 +141,7 @@ async function execute(subcommand: string, parsed: Parsed, options: GlobalOption
       const decision = parsed.flags.get('reject') === true ? 'reject' : 'approve';
       const result = await send('ApproveChange', { migrationId: id, decision });
       const shown = await detail(id, result['position']);
-      return { stdout: `${decision === 'approve' ? 'Approved' : 'Rejected'} for migration ${id}\n\n${renderMigration(shown)}`, json: { result, migration: shown } };
+      return { stdout: `${decision === 'approve' ? 'Approved' : 'Rejected'} for migration ${text(id)}\n\n${renderMigration(shown)}`, json: { result, migration: shown } };
     }
     case 'status': {
       const [id] = parsed.positional;
@@ -157,7 +158,7 @@ async function execute(subcommand: string, parsed: Parsed, options: GlobalOption
       const head = await client.headPosition();
       const shown = await detail(id, head);
       const runbook = await client.text(`/api/migrations/${encodeURIComponent(String(shown['migrationId']))}/runbook`);
-      return { stdout: runbook, json: { migrationId: shown['migrationId'] ?? id, runbook } };
+      return { stdout: documentForStdout(runbook), json: { migrationId: shown['migrationId'] ?? id, runbook } };
     }
   }
 }
@@ -168,7 +169,8 @@ function optional(key: string, value: string | undefined): JsonObject {
 
 const array = (value: JsonValue | undefined): JsonValue[] => (Array.isArray(value) ? value : []);
 const object = (value: JsonValue | undefined): JsonObject => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {});
-const text = (value: JsonValue | undefined): string => (value === null || value === undefined ? '' : String(value));
+/** Every value of an answer is printed through this: safe for a terminal. */
+const text = (value: JsonValue | undefined): string => terminalSafe(value);
 
 function renderPlan(result: JsonObject, recorded: boolean, runbookFile: string | undefined): string {
   const plan = object(result['plan']);
@@ -195,13 +197,13 @@ function renderPlan(result: JsonObject, recorded: boolean, runbookFile: string |
   ];
   const placeholders = array(plan['placeholders']);
   if (placeholders.length > 0) lines.push('', 'Runbook placeholders:', ...placeholders.map((p) => `  <<${text(object(p)['name'])}>>: ${text(object(p)['description'])}`));
-  if (runbookFile) lines.push('', `Runbook written to ${runbookFile}`);
+  if (runbookFile) lines.push('', `Runbook written to ${terminalSafe(runbookFile)}`);
   return lines.join('\n');
 }
 
 function renderRan(result: JsonObject): string {
   const steps = array(result['steps']);
-  return steps.length > 0 ? `Ran step(s) ${steps.join(', ')} of migration ${text(result['migrationId'])}: now ${text(result['status'])}` : `Nothing to run: ${text(result['status'])}`;
+  return steps.length > 0 ? `Ran step(s) ${steps.map(text).join(', ')} of migration ${text(result['migrationId'])}: now ${text(result['status'])}` : `Nothing to run: ${text(result['status'])}`;
 }
 
 /** One migration with its steps, as `topo migrate status <id>` shows it. */

@@ -3,6 +3,7 @@ import type { ProjectionStatus } from '../../projections/runner/projection-runne
 import { createProjectionRunner } from '../application/read-models.module';
 import { loadConfig } from '../config/config';
 import { openEventStore } from '../event-store/open-event-store';
+import { terminalSafe as safe } from './terminal';
 
 /** `[#####.....]  45%  450,000/1,000,000 events  85,000 events/s  ETA 6 s` */
 export function progressLine(name: string, done: number, total: number, eventsPerSecond: number): string {
@@ -43,7 +44,7 @@ async function follow(statuses: Statuses, names: readonly string[], out: NodeJS.
 export async function rebuildProjections(name: string | undefined, server: string | undefined, token: string | undefined = process.env['TOPO_TOKEN'] || undefined): Promise<number> {
   const known = ALL_PROJECTIONS.map((p) => p.name);
   if (name !== undefined && !known.includes(name)) {
-    console.error(`topo: PROJECTION_NOT_FOUND: no projection named '${name}'; known: ${known.join(', ')}`);
+    console.error(`topo: PROJECTION_NOT_FOUND: no projection named '${safe(name)}'; known: ${known.join(', ')}`);
     return 1;
   }
   const names = name === undefined ? known : [name];
@@ -53,7 +54,7 @@ export async function rebuildProjections(name: string | undefined, server: strin
     for (const n of names) {
       const response = await fetch(`${server}/api/projections/${n}/rebuild`, { method: 'POST', headers: auth });
       if (response.status !== 202) {
-        console.error(`topo: rebuild of ${n} refused: ${response.status} ${await response.text()}`);
+        console.error(`topo: rebuild of ${safe(n)} refused: ${response.status} ${safe(await response.text())}`);
         return 1;
       }
     }
@@ -72,7 +73,7 @@ export async function rebuildProjections(name: string | undefined, server: strin
     }
   }
   const failed = final.filter((s) => s.state === 'failed');
-  for (const s of failed) console.error(`topo: ${s.name} failed at position ${s.failedAt?.position} (${s.failedAt?.type}): ${s.failedAt?.error}`);
+  for (const s of failed) console.error(`topo: ${s.name} failed at position ${safe(s.failedAt?.position)} (${safe(s.failedAt?.type)}): ${safe(s.failedAt?.error)}`);
   if (failed.length === 0) console.log(`rebuilt ${names.join(', ')} to position ${final[0]?.checkpoint ?? 0}`);
   return failed.length ? 1 : 0;
 }

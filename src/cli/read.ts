@@ -3,6 +3,7 @@ import { ApiError, Connection } from './api-client';
 import type { GlobalOptions } from './cmdlets';
 import { renderError } from './cmdlets';
 import { parseLongOptions } from './long-options';
+import { terminalBlock, terminalError, terminalJson, terminalJsonText, terminalSafe } from './terminal';
 
 /**
  * The read side from the command line: `topo history`, `topo diff`, `topo audit`, `topo projections
@@ -38,7 +39,7 @@ export async function runRead(subcommand: string, argv: readonly string[], optio
     if (subcommand === 'diff' && !parsed.flags.has('from')) throw new Error('diff needs --from TIME|POSITION');
     if (subcommand === 'projections' && parsed.positional[0] !== 'status') throw new Error('usage: topo projections status|rebuild [name]');
   } catch (error) {
-    console.error(`topo ${subcommand}: ${(error as Error).message}`);
+    console.error(`topo ${subcommand}: ${terminalSafe((error as Error).message)}`);
     return 2;
   }
   const connection = await open();
@@ -78,12 +79,12 @@ export async function runRead(subcommand: string, argv: readonly string[], optio
         answer = await client.query('/api/projections');
         text = renderProjections(answer);
     }
-    console.log(options.json ? JSON.stringify(answer, null, 2) : text);
+    console.log(options.json ? terminalJson(answer, 2) : text);
     return 0;
   } catch (error) {
-    const message = renderError(error, undefined, options.json);
-    if (options.json) console.log(message);
-    else console.error(message);
+    const message = renderError(options.json ? error : terminalError(error), undefined, options.json);
+    if (options.json) console.log(terminalJsonText(message));
+    else console.error(terminalBlock(message));
     return error instanceof ApiError ? 1 : 2;
   } finally {
     await connection.close();
@@ -91,7 +92,8 @@ export async function runRead(subcommand: string, argv: readonly string[], optio
 }
 
 const list = (value: JsonValue | undefined): JsonObject[] => (Array.isArray(value) ? (value.filter((v) => typeof v === 'object' && v !== null && !Array.isArray(v)) as JsonObject[]) : []);
-const str = (value: JsonValue | undefined): string => (value === null || value === undefined ? '-' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+/** Every value read from the store is printed through this: `-` when absent, else safe for a terminal. */
+const str = (value: JsonValue | undefined): string => (value === null || value === undefined ? '-' : terminalSafe(value));
 
 function renderTopology(t: JsonObject): string {
   const lines = [`Deployment ${str(t['deployment'])} at position ${str(t['position'])}`, ''];
@@ -121,7 +123,7 @@ function renderDiff(d: JsonObject): string {
     const before = c['before'] as JsonObject;
     const after = c['after'] as JsonObject;
     const fields = Array.isArray(c['fields']) ? (c['fields'] as string[]) : [];
-    lines.push(`~ ${str(c['entity'])} ${str(c['key'])}: ${fields.map((f) => `${f} ${str(before[f])} -> ${str(after[f])}`).join('; ')}`);
+    lines.push(`~ ${str(c['entity'])} ${str(c['key'])}: ${fields.map((f) => `${terminalSafe(f)} ${str(before[f])} -> ${str(after[f])}`).join('; ')}`);
   }
   if (lines.length === 1) lines.push('no differences');
   return lines.join('\n');

@@ -1,6 +1,7 @@
 import type { JsonObject } from '../event-store/event-store';
 import { ApiError, connect } from './api-client';
 import type { GlobalOptions } from './cmdlets';
+import { terminalJson, terminalSafe as safe } from './terminal';
 
 export const TOKENS_USAGE = 'usage: topo tokens create --name NAME --role admin|operator|auditor|reader [--expires TIME|DURATION] | list | revoke <id|name>';
 
@@ -30,9 +31,9 @@ function options(args: readonly string[], names: readonly string[]): { values: M
 }
 
 function state(token: TokenView, now: string): string {
-  if (token.revokedAt !== null) return `revoked ${token.revokedAt}`;
-  if (token.expiresAt !== null && token.expiresAt <= now) return `expired ${token.expiresAt}`;
-  return token.expiresAt !== null ? `active until ${token.expiresAt}` : 'active';
+  if (token.revokedAt !== null) return `revoked ${safe(token.revokedAt)}`;
+  if (token.expiresAt !== null && token.expiresAt <= now) return `expired ${safe(token.expiresAt)}`;
+  return token.expiresAt !== null ? `active until ${safe(token.expiresAt)}` : 'active';
 }
 
 /**
@@ -58,7 +59,7 @@ export async function tokensCommand(args: readonly string[], global: GlobalOptio
       throw new Error(sub === undefined ? 'a subcommand is needed' : `cannot read '${[sub, ...rest].join(' ')}'`);
     }
   } catch (error) {
-    console.error(`topo tokens: ${(error as Error).message}\n${TOKENS_USAGE}`);
+    console.error(`topo tokens: ${safe((error as Error).message)}\n${TOKENS_USAGE}`);
     return 2;
   }
 
@@ -66,27 +67,33 @@ export async function tokensCommand(args: readonly string[], global: GlobalOptio
   try {
     const answer = await connection.client.send(request.method, request.path, request.body);
     if (global.json) {
-      console.log(JSON.stringify(answer));
+      console.log(terminalJson(answer));
       return 0;
     }
     if (sub === 'create') {
       const token = answer['token'] as unknown as TokenView;
-      console.error(`Created API token '${token.name}' (id ${token.id}, role ${token.role}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}). It is shown this once:`);
-      console.log(String(answer['secret']));
+      console.error(`Created API token '${safe(token.name)}' (id ${safe(token.id)}, role ${safe(token.role)}${token.expiresAt ? `, expires ${safe(token.expiresAt)}` : ''}). It is shown this once:`);
+      console.log(safe(answer['secret']));
     } else if (sub === 'list') {
       const now = new Date().toISOString();
       const tokens = answer['tokens'] as unknown as TokenView[];
-      console.log(tokens.map((t) => [`Id        : ${t.id}`, `Name      : ${t.name}`, `Role      : ${t.role}`, `Created   : ${t.createdAt} by ${t.createdBy}`, `State     : ${state(t, now)}`].join('\n')).join('\n\n'));
+      console.log(
+        tokens
+          .map((t) =>
+            [`Id        : ${safe(t.id)}`, `Name      : ${safe(t.name)}`, `Role      : ${safe(t.role)}`, `Created   : ${safe(t.createdAt)} by ${safe(t.createdBy)}`, `State     : ${state(t, now)}`].join('\n'),
+          )
+          .join('\n\n'),
+      );
     } else {
       const token = answer['token'] as unknown as TokenView;
-      console.log(`Revoked API token '${token.name}' (id ${token.id}).`);
+      console.log(`Revoked API token '${safe(token.name)}' (id ${safe(token.id)}).`);
     }
     return 0;
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     const body = { error: { code: error.code, message: error.message, details: error.details } };
-    if (global.json) console.log(JSON.stringify(body));
-    else console.error(`topo: ${error.code}: ${error.message}`);
+    if (global.json) console.log(terminalJson(body));
+    else console.error(`topo: ${safe(error.code)}: ${safe(error.message)}`);
     return 1;
   } finally {
     await connection.close();

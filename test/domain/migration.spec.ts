@@ -163,10 +163,10 @@ describe('migration plan (preconditions of the seed scenario)', () => {
       'Import-CsPersistentChatData -DBInstance',
       '-WhatIf',
       "Disable-CsUser -Identity 'sip:ocschat@contoso.com'",
-      'New-CsPersistentChatEndpoint -SipAddress sip:ocschat@contoso.com -PersistentChatPoolFqdn pcpool.contoso.com',
-      '# Remove-CsPersistentChatEndpoint -Identity sip:ocschat@contoso.com',
-      'Start-CsWindowsService -Name RTCCHAT -ComputerName pc1.contoso.com',
-      '# Stop-CsWindowsService -Name RTCCHAT -ComputerName pc2.contoso.com',
+      "New-CsPersistentChatEndpoint -SipAddress 'sip:ocschat@contoso.com' -PersistentChatPoolFqdn 'pcpool.contoso.com'",
+      "# Remove-CsPersistentChatEndpoint -Identity 'sip:ocschat@contoso.com'",
+      "Start-CsWindowsService -Name 'RTCCHAT' -ComputerName 'pc1.contoso.com'",
+      "# Stop-CsWindowsService -Name 'RTCCHAT' -ComputerName 'pc2.contoso.com'",
     ]) {
       expect(runbook).toContain(cmdlet);
     }
@@ -175,7 +175,7 @@ describe('migration plan (preconditions of the seed scenario)', () => {
     const known = plan(
       seed.map((e) => (e.type === 'LegacyGroupChatPoolDefined' ? { ...e, data: { ...e.data, databaseInstance: 'sql01.contoso.com\\rtc' } } : e)),
     );
-    expect(stepCmdlets(known, 2).run[0]).toBe("Export-CsPersistentChatData -DBInstance 'sql01.contoso.com\\rtc' -FileName 'C:\\GroupChatMigration\\gc.contoso.com-0b7e4f6c.zip' -Level All");
+    expect(stepCmdlets(known, 2).run[0]).toBe("Export-CsPersistentChatData -DBInstance 'sql01.contoso.com\\rtc' -FileName 'C:\\GroupChatMigration\\gc.contoso.com-0b7e4f6c.zip' -Level 'All'");
     expect(known.placeholders.map((x) => x.name)).not.toContain('LEGACY-SQL-INSTANCE');
   });
 });

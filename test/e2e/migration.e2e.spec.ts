@@ -103,7 +103,7 @@ describe('the seed migration over HTTP', () => {
     expect(shown.body.steps[0]).toMatchObject({ completedBy: 'admin', events: [expect.objectContaining({ type: 'PoolStopped' })] });
     expect(shown.body.continuity).toMatchObject({ window: 'after', holds: true, routesTo: 'pcpool.contoso.com' });
     const runbook = await get(server, `/api/migrations/${id}/runbook`);
-    expect(runbook.body).toContain('New-CsPersistentChatEndpoint -SipAddress sip:ocschat@contoso.com -PersistentChatPoolFqdn pcpool.contoso.com');
+    expect(runbook.body).toContain("New-CsPersistentChatEndpoint -SipAddress 'sip:ocschat@contoso.com' -PersistentChatPoolFqdn 'pcpool.contoso.com'");
 
     // R16: legacy clients keep their address; it now reaches the pool that holds the data.
     const endpoints = await get(server, `/api/endpoints?identity=sip:ocschat@contoso.com&minPosition=${rest.body.position}`);

@@ -139,23 +139,35 @@ function firstHiddenCharacter(value: string, lineBreaks: boolean): { codePoint: 
 
 /** Free text a person reads (a display name, a reason): a string of at most `max` characters, none of them hidden. */
 function TextField(max: number, doc: Doc, required: boolean, options: { lineBreaks: boolean }): PropertyDecorator {
-  return compose(StringField(max, doc, required), (target, key) =>
+  return compose(StringField(max, doc, required), PlainText(options));
+}
+
+/** The plain-text rule of TextField, on a string or (`each`) on every string of an array. */
+function PlainText(options: { lineBreaks: boolean; each?: boolean }): PropertyDecorator {
+  const offending = (value: unknown): { item: number | null; found: { codePoint: string; index: number } } | undefined => {
+    const items = options.each && Array.isArray(value) ? value : [value];
+    for (const [i, item] of items.entries()) {
+      const found = typeof item === 'string' ? firstHiddenCharacter(item, options.lineBreaks) : undefined;
+      if (found) return { item: options.each ? i : null, found };
+    }
+    return undefined;
+  };
+  return (target, key) =>
     registerDecorator({
       name: 'plainText',
       target: target.constructor,
       propertyName: String(key),
       validator: {
-        validate: (value: unknown) => typeof value !== 'string' || firstHiddenCharacter(value, options.lineBreaks) === undefined,
+        validate: (value: unknown) => offending(value) === undefined,
         defaultMessage: (args: ValidationArguments) => {
-          const found = firstHiddenCharacter(String(args.value), options.lineBreaks);
+          const hit = offending(args.value);
           return (
-            `$property must be plain text: no control or invisible characters${options.lineBreaks ? ' (line breaks and tabs are allowed)' : ''}` +
-            (found ? `; found ${found.codePoint} at character ${found.index + 1}` : '')
+            `${options.each ? 'each value in ' : ''}$property must be plain text: no control or invisible characters${options.lineBreaks ? ' (line breaks and tabs are allowed)' : ''}` +
+            (hit ? `; found ${hit.found.codePoint} at character ${hit.found.index + 1}${hit.item !== null ? ` of value ${hit.item + 1}` : ''}` : '')
           );
         },
       },
-    }),
-  );
+    });
 }
 
 function SipAddressField(doc: Doc, required = true): PropertyDecorator {
@@ -625,7 +637,7 @@ export class MigratePoolDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the installed Persistent Chat pool that receives them.', example: 'pcpool.contoso.com' })
   targetPoolFqdn!: string;
 
-  @StringField(INPUT_LIMITS.fileName, { description: 'Export file (`Export-CsPersistentChatData -FileName`); a default under C:\\GroupChatMigration otherwise.', example: 'C:\\GroupChatMigration\\gc.zip' }, false)
+  @TextField(INPUT_LIMITS.fileName, { description: 'Export file (`Export-CsPersistentChatData -FileName`); a default under C:\\GroupChatMigration otherwise.', example: 'C:\\GroupChatMigration\\gc.zip' }, false, { lineBreaks: false })
   exportFileName?: string;
 
   @compose(
@@ -635,7 +647,7 @@ export class MigratePoolDto extends CommandDto {
   )
   exportLevel?: (typeof EXPORT_LEVELS)[number];
 
-  @StringField(INPUT_LIMITS.site, { description: '`-Scope` of the export: limits the categories exported (R17).' }, false)
+  @TextField(INPUT_LIMITS.site, { description: '`-Scope` of the export: the names of the categories to export, separated by commas (R17); the runbook writes them as a list.', example: 'Engineering, Sales' }, false, { lineBreaks: false })
   exportScope?: string;
 
   @compose(
@@ -644,10 +656,11 @@ export class MigratePoolDto extends CommandDto {
     ArrayMaxSize(INPUT_LIMITS.categories, { message: `$property must list at most ${INPUT_LIMITS.categories} categories` }),
     IsString({ each: true, message: 'each value in $property must be a string' }),
     MaxLength(INPUT_LIMITS.categoryPath, { each: true, message: `each value in $property must be at most ${INPUT_LIMITS.categoryPath} characters long` }),
+    PlainText({ lineBreaks: false, each: true }),
     ApiPropertyOptional({
       type: String,
       isArray: true,
-      description: 'The legacy category paths, parent first, joined by `/` (`Engineering/Platform`): the plan lists the names flattening changes or cuts (R18).',
+      description: 'The legacy category paths (plain text, one line each), parent first, joined by `/` (`Engineering/Platform`): the plan lists the names flattening changes or cuts (R18).',
       example: ['Engineering', 'Engineering/Platform'],
     }),
   )
