@@ -49,9 +49,30 @@ export function poolsOf(topology) {
 
 const KIND_LABEL = { endpoint: 'endpoint', wellKnownUser: 'well-known user', defaultPoolContact: 'default pool contact' };
 
+/** The topology diff's entity behind a route of each kind (a default pool contact is its pool's). */
+const ROUTE_ENTITY = { endpoint: 'endpoint', wellKnownUser: 'principal', defaultPoolContact: 'persistentChatPool' };
+const POOL_ENTITY = { legacy: 'legacyPool', persistentChat: 'persistentChatPool' };
+
+/** The key of an entity in a `changes` map: a principal and an endpoint may share a SIP URI. */
+export function changeKey(entity, key) {
+  return `${entity}:${key}`;
+}
+
+/** added | changed | undefined, for a route (`{ kind, sipAddress, poolFqdn }`) in `changes`. */
+export function routeChange(changes, route) {
+  if (route.kind !== 'defaultPoolContact') return changes.get(changeKey(ROUTE_ENTITY[route.kind], route.sipAddress));
+  // The contact comes and goes with its pool; a change of the pool's state is not one of the contact.
+  return changes.get(changeKey(ROUTE_ENTITY[route.kind], route.poolFqdn)) === 'added' ? 'added' : undefined;
+}
+
+/** added | changed | undefined, for a pool of poolsOf() in `changes`. */
+export function poolChange(changes, pool) {
+  return changes.get(changeKey(POOL_ENTITY[pool.kind], pool.fqdn));
+}
+
 /**
  * An SVG of SIP URIs (left) and pools (right) with a line from each URI to its pool. `changes` maps an
- * entity key (SIP URI or pool FQDN) to `added` or `changed`, drawn highlighted.
+ * entity (changeKey: kind and SIP URI or pool FQDN) to `added` or `changed`, drawn highlighted.
  */
 export function drawTopology(topology, { changes = new Map(), title = 'Which SIP URI reaches which pool' } = {}) {
   const routes = routesOf(topology);
@@ -83,7 +104,7 @@ export function drawTopology(topology, { changes = new Map(), title = 'Which SIP
     if (to === undefined) continue;
     const x1 = left.x + left.width;
     const x2 = right.x;
-    const change = changes.get(route.sipAddress);
+    const change = routeChange(changes, route);
     svg.append(
       h('svg:path', {
         d: `M ${x1} ${from} C ${x1 + 70} ${from}, ${x2 - 70} ${to}, ${x2} ${to}`,
@@ -93,7 +114,7 @@ export function drawTopology(topology, { changes = new Map(), title = 'Which SIP
   }
   for (const route of routes) {
     const top = uriY.get(route.sipAddress);
-    const change = changes.get(route.sipAddress);
+    const change = routeChange(changes, route);
     svg.append(
       h(
         'svg:g',
@@ -106,7 +127,7 @@ export function drawTopology(topology, { changes = new Map(), title = 'Which SIP
     );
   }
   for (const { pool, y: top, height: boxHeight } of poolBoxes) {
-    const change = changes.get(pool.fqdn);
+    const change = poolChange(changes, pool);
     const group = h(
       'svg:g',
       { class: `pool pool-${pool.kind} status-${String(pool.status).toLowerCase()}${change ? ` changed-${change}` : ''}`, 'data-pool': pool.fqdn },

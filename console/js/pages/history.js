@@ -1,5 +1,5 @@
 import { query } from '../api.js';
-import { drawTopology } from '../diagram.js';
+import { changeKey, drawTopology } from '../diagram.js';
 import { badge, errorBox, field, h, status } from '../dom.js';
 import { topologyTables } from './topology.js';
 
@@ -48,27 +48,30 @@ function describe(mark) {
   return `Position ${mark.position} · ${when} · ${mark.label}${mark.types.length ? `: ${mark.types.join(', ')}` : ''}`;
 }
 
-/** key → added | changed, for the diagram and tables; removed entities are listed beside them. */
+/**
+ * `entity:key` → added | changed, for the diagram and tables (see changeOf in diagram.js); removed
+ * entities are not in the topology shown, and are listed beside it.
+ */
 function changesOf(diff) {
   const changes = new Map();
-  for (const item of diff.added ?? []) changes.set(item.key, 'added');
-  for (const item of diff.changed ?? []) changes.set(item.key, 'changed');
+  for (const item of diff.added ?? []) changes.set(changeKey(item.entity, item.key), 'added');
+  for (const item of diff.changed ?? []) changes.set(changeKey(item.entity, item.key), 'changed');
   return changes;
 }
 
 function diffList(diff, heading) {
   const items = [
-    ...(diff.added ?? []).map((d) => h('li', {}, badge('added'), ` ${d.entity} ${d.key}`)),
+    ...(diff.added ?? []).map((d) => h('li', { dataset: { change: 'added', entity: d.entity, key: d.key } }, badge('added'), ` ${d.entity} ${d.key}`)),
     ...(diff.changed ?? []).map((d) =>
       h(
         'li',
-        {},
+        { dataset: { change: 'changed', entity: d.entity, key: d.key } },
         badge('changed'),
         ` ${d.entity} ${d.key}: `,
         (d.fields ?? []).map((f) => `${f} ${JSON.stringify(d.before?.[f])} → ${JSON.stringify(d.after?.[f])}`).join('; '),
       ),
     ),
-    ...(diff.removed ?? []).map((d) => h('li', {}, badge('removed'), ` ${d.entity} ${d.key}`)),
+    ...(diff.removed ?? []).map((d) => h('li', { dataset: { change: 'removed', entity: d.entity, key: d.key } }, badge('removed'), ` ${d.entity} ${d.key}`)),
   ];
   return h('div', { class: 'card diff' }, h('h2', {}, heading), items.length ? h('ul', { class: 'plain' }, items) : h('p', { class: 'muted' }, 'No change.'));
 }
@@ -121,14 +124,17 @@ export async function mount(container) {
     next.disabled = index >= marks.length - 1;
     const from = shown ?? mark.position;
     try {
+      // From the moment shown before to the one shown now, in that order (backwards too): "added" is
+      // what the topology on display has and the previous one had not, as the diagram tags it.
       const [topology, diff] = await Promise.all([
         query('/api/topology', { atPosition: mark.position }),
-        query('/api/topology/diff', { from: Math.min(from, mark.position), to: Math.max(from, mark.position) }),
+        query('/api/topology/diff', { from, to: mark.position }),
       ]);
       if (slider.value !== String(index)) return; // moved on meanwhile
       problem.replaceChildren();
       const highlight = from === mark.position ? new Map() : changesOf(diff);
-      changes.replaceChildren(from === mark.position ? '' : diffList(diff, `Changes between position ${Math.min(from, mark.position)} and ${Math.max(from, mark.position)}`));
+      const direction = from < mark.position ? 'forward' : 'back';
+      changes.replaceChildren(from === mark.position ? '' : diffList(diff, `Changes from position ${from} ${direction} to ${mark.position}`));
       view.replaceChildren(
         h('section', { class: 'pane', 'aria-label': 'Diagram at this moment' }, drawTopology(topology, { changes: highlight, title: `Which SIP URI reached which pool at position ${mark.position}` })),
         h('section', { class: 'pane', 'aria-label': 'Tables at this moment' }, topologyTables(topology, { changes: highlight })),
