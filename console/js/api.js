@@ -8,9 +8,18 @@ export function token() {
   return sessionStorage.getItem(TOKEN_KEY) ?? '';
 }
 
+const tokenListeners = new Set();
+
 export function setToken(value) {
   if (value) sessionStorage.setItem(TOKEN_KEY, value);
   else sessionStorage.removeItem(TOKEN_KEY);
+  for (const listener of tokenListeners) listener(token());
+}
+
+/** Called with the new token (or '') whenever the console signs in or out. */
+export function onTokenChange(listener) {
+  tokenListeners.add(listener);
+  return () => tokenListeners.delete(listener);
 }
 
 export function deployment() {

@@ -82,6 +82,8 @@ export function clearErrors(form) {
 
 /** An error answer as a block: its code, message and, when present, its details. */
 export function errorBox(error) {
+  // Not signed in: the sign-in form above says so and why, once.
+  if (error?.status === 401) return h('p', { class: 'muted' }, 'Not signed in.');
   return h(
     'div',
     { class: 'error', role: 'alert' },

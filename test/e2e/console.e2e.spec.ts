@@ -102,12 +102,26 @@ describeInBrowser('the web console in a real browser', () => {
 
     await page.goto(server.url);
     await page.getByRole('heading', { level: 1, name: 'Topology' }).waitFor();
-    // The server asks for a credential: the sign-in opens by itself on the first 401.
+    // The server asks for a credential: the sign-in opens by itself on the first 401, and says so in
+    // one sentence (not the API's error text, not twice).
     await page.getByLabel('API token').waitFor();
+    await expect(page.locator('#sign-in-reason').textContent()).resolves.toBe('This server needs an API token: paste yours below to sign in.');
+    const shownText = (await page.locator('body').innerText()) as string;
+    expect(shownText).not.toMatch(/UNAUTHENTICATED|Authorization: Bearer </);
+    // Live updates are off until the sign-in, and a screen reader hears it so.
+    const live = page.locator('#live-status');
+    await live.and(page.locator('[data-state="off"]')).waitFor();
+    await expect(live.ariaSnapshot()).resolves.toBe('- status: "live updates: off"');
     await page.getByLabel('API token').fill(TOKEN);
     await snapshot('sign-in');
+    const signedInAt = Date.now();
     await page.getByRole('button', { name: 'Sign in' }).last().click();
     await page.getByRole('button', { name: 'Signed in' }).waitFor();
+    // The stream refused before the sign-in connects again at once, not after a retry timer.
+    await live.and(page.locator('[data-state="live"]')).waitFor({ timeout: 5000 });
+    expect(Date.now() - signedInAt).toBeLessThan(1000);
+    await expect(live.ariaSnapshot()).resolves.toBe('- status: "live updates: connected"');
+    await expect(live.locator('.live-word').getAttribute('title')).resolves.toMatch(/^Live updates: connected/);
     expect(await page.evaluate(`sessionStorage.getItem('topology-ledger.token')`)).toBe(TOKEN);
 
     authorizationHeaders.length = 0;
