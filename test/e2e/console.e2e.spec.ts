@@ -189,9 +189,12 @@ describeInBrowser('the web console in a real browser', () => {
     expect(migrationId).toMatch(/^[0-9a-f-]{36}$/);
     await page.getByRole('heading', { name: `Migration ${migrationId}` }).waitFor();
 
+    await page.getByText(`Plan recorded: migration ${migrationId}. Run its steps below.`).waitFor();
     for (let step = 1; step <= 7; step++) {
       await page.getByRole('button', { name: /Run next step/ }).click();
       await page.getByText(`${step} of 7 steps completed`).waitFor();
+      // Once it runs, nothing on screen calls it planned any more.
+      if (step === 1) await page.getByText('Plan recorded').waitFor({ state: 'detached' });
       if (step === 3) await snapshot('migration-running');
     }
     await page.getByText('Ran step 7: the migration is Completed.').waitFor();
@@ -234,7 +237,19 @@ describeInBrowser('the web console in a real browser', () => {
     await page.getByLabel(/^Force/).check();
     await page.getByRole('button', { name: 'Roll back' }).click();
     await page.getByText('Rolled back steps 7, 6, 5, 4, 3, 2, 1: the migration is RolledBack.').waitFor();
-    await snapshot('migration-rolled-back');
+    // Each compensation a row, in the order applied; no record dumped as JSON.
+    const compensations = page.getByRole('table', { name: 'Compensations, in the order applied' });
+    await compensations.waitFor();
+    const rows = (await compensations.locator('tbody tr').allInnerTexts()).map((row) => row.split('\t'));
+    expect(rows.map((cells) => cells[0]?.split('.')[0])).toEqual(['7', '6', '5', '4', '3', '2', '1']);
+    expect(rows.every((cells) => cells[1] === 'compensated')).toBe(true);
+    expect(rows.some((cells) => /Event|Pool|Endpoint|Principal/.test(cells[3] ?? '') && / at position \d+/.test(cells[3] ?? ''))).toBe(true);
+    await page.getByText(/Rolled back by admin · reason: rooms missing after import · forced past \d+ later change/).waitFor();
+    await page.getByRole('table', { name: 'Later changes the forced rollback went past' }).waitFor();
+    expect(await page.locator('pre.json').count()).toBe(0);
+    await expect(page.locator('main').innerText()).resolves.not.toMatch(/Plan recorded|\(Planned\)/);
+    await page.getByRole('table', { name: 'Migrations of this deployment' }).getByRole('row', { name: new RegExp(migrationId) }).getByText('RolledBack').waitFor();
+    await checked('migration-rolled-back');
     const topology = (await get('/api/topology')) as { legacyPools: { status: string }[]; endpoints: unknown[] };
     expect(topology.legacyPools[0]?.status).toBe('Started');
     expect(topology.endpoints).toEqual([]);
