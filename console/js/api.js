@@ -79,7 +79,8 @@ export async function request(path, { method = 'GET', query, body, headers, raw 
       error = { code: `HTTP_${response.status}`, message: `${response.status} ${response.statusText}` };
     }
     const failure = new ApiError(response.status, error);
-    if (response.status === 401) for (const listener of unauthorizedListeners) listener(failure);
+    // A request sent before the sign-in and answered after it says nothing of the new token.
+    if (response.status === 401 && credential === token()) for (const listener of unauthorizedListeners) listener(failure);
     throw failure;
   }
   if (raw) return response;

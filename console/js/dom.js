@@ -93,6 +93,16 @@ export function errorBox(error) {
   );
 }
 
+/**
+ * Text that may wrap after the dots, `@`, hyphens and slashes of an FQDN or SIP URI: a narrow cell
+ * breaks a name there, not in the middle of a word, and never cuts it. Nodes are left as they are.
+ */
+export function breakable(value) {
+  if (Array.isArray(value)) return value.map(breakable);
+  if (typeof value !== 'string') return value;
+  return value.split(/(?<=[.@\-/])(?=.)/).flatMap((part, i) => (i === 0 ? [part] : [h('wbr'), part]));
+}
+
 /** A table from column definitions `{ label, value(row) }`; `value` may return text or nodes. */
 export function table(caption, columns, rows, { rowAttributes } = {}) {
   return h(
@@ -105,7 +115,7 @@ export function table(caption, columns, rows, { rowAttributes } = {}) {
       {},
       rows.length === 0
         ? h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, 'none'))
-        : rows.map((row) => h('tr', rowAttributes ? rowAttributes(row) : {}, columns.map((c) => h('td', {}, c.value(row) ?? '')))),
+        : rows.map((row) => h('tr', rowAttributes ? rowAttributes(row) : {}, columns.map((c) => h('td', {}, breakable(c.value(row) ?? ''))))),
     ),
   );
 }

@@ -399,6 +399,81 @@ describeInBrowser('the web console in a real browser', () => {
     await checked('projections');
   });
 
+  it('at 1,400 px wraps or scrolls what does not fit, never cuts it: tables, diagram labels, the audit metadata', async () => {
+    // A deployment whose migration completed and whose legacy pool is decommissioned: the longest labels.
+    const wide = 'wide';
+    await seedTopology(server.url, wide);
+    const steps: [string, object][] = [
+      ['MigratePool', { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com', reason: 'CHG-2001 move the chat rooms of the whole Contoso engineering department' }],
+      ['RunMigration', {}],
+      ['DecommissionLegacyPool', { fqdn: 'gc.contoso.com', reason: 'CHG-2002 retire the Lync 2010 Group Chat servers after the data migrated' }],
+      ['CreateEndpoint', { sipAddress: 'sip:engineering-platform-architecture-review-board@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com', displayName: 'Engineering platform architecture review board (weekly)' }],
+    ];
+    let migrationId: string | undefined;
+    for (const [name, body] of steps) {
+      const result = await command(server.url, name, { deployment: wide, ...(name === 'RunMigration' ? { migrationId } : {}), ...body });
+      expect({ name, status: result.status, body: result.status === 200 ? undefined : result.body }).toEqual({ name, status: 200, body: undefined });
+      migrationId ??= (result.body as { migrationId?: string }).migrationId;
+    }
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const narrow = await context.newPage();
+    narrow.on('pageerror', (error) => pageErrors.push(error.message));
+    // Evaluated in the page (a string: this project's TypeScript has no DOM types): every cell whose
+    // text is wider than the cell, every table wider than what holds it, every diagram label outside its box.
+    const clipped = `(() => {
+      const problems = [];
+      const name = (el) => el.tagName.toLowerCase() + ' "' + el.textContent.trim().slice(0, 60) + '"';
+      for (const cell of document.querySelectorAll('main td, main th, main caption')) {
+        if (cell.scrollWidth > cell.clientWidth + 1) problems.push(name(cell) + ' is ' + cell.scrollWidth + ' px wide in ' + cell.clientWidth);
+      }
+      for (const table of document.querySelectorAll('main table')) {
+        const holder = table.parentElement;
+        if (table.getBoundingClientRect().right > holder.getBoundingClientRect().right + 1) problems.push('table "' + table.caption?.textContent + '" overflows its container');
+        if (table.getBoundingClientRect().right > document.documentElement.clientWidth) problems.push('table "' + table.caption?.textContent + '" overflows the window');
+      }
+      for (const text of document.querySelectorAll('svg.diagram g text')) {
+        const box = text.closest('g').querySelector('rect').getBBox();
+        const label = text.getBBox();
+        if (label.x < box.x || label.x + label.width > box.x + box.width + 0.5 || label.y < box.y || label.y + label.height > box.y + box.height + 0.5) problems.push('label "' + text.textContent + '" leaves its box');
+      }
+      return problems;
+    })()`;
+    try {
+      await narrow.goto(server.url);
+      await narrow.getByLabel('API token').fill(TOKEN);
+      await narrow.getByRole('button', { name: 'Sign in' }).last().click();
+      await narrow.getByLabel('Deployment').fill(wide);
+      await narrow.getByRole('button', { name: 'Switch' }).click();
+      await narrow.locator('svg.diagram [data-pool="gc.contoso.com"].status-decommissioned').waitFor();
+      await narrow.getByRole('table', { name: 'Pools' }).getByText(/data migrated to pcpool/).waitFor();
+      await narrow.screenshot({ path: path.join(ARTIFACTS, 'topology-1400.png'), fullPage: true });
+      expect(await narrow.evaluate(clipped)).toEqual([]);
+
+      await narrow.getByRole('link', { name: 'Time travel', exact: true }).click();
+      await narrow.getByRole('heading', { level: 1, name: 'Time travel' }).waitFor();
+      await narrow.locator('#moment-text').filter({ hasText: 'CreateEndpoint' }).waitFor();
+      // Back before the endpoint and the decommissioning: the pool tagged "changed" in the diagram.
+      await narrow.getByRole('button', { name: '◀ Earlier' }).click();
+      await narrow.getByRole('heading', { name: /Changes from position \d+ back to/ }).waitFor();
+      await narrow.locator('#moment-text').filter({ hasText: 'DecommissionLegacyPool' }).waitFor();
+      await narrow.getByRole('button', { name: '◀ Earlier' }).click();
+      await narrow.locator('svg.diagram [data-pool="gc.contoso.com"].changed-changed .change-label').waitFor();
+      await narrow.screenshot({ path: path.join(ARTIFACTS, 'time-travel-1400.png'), fullPage: true });
+      expect(await narrow.evaluate(clipped)).toEqual([]);
+
+      await narrow.getByRole('link', { name: 'Audit trail', exact: true }).click();
+      await narrow.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
+      const entries = narrow.getByRole('region', { name: 'Entries', exact: true });
+      await entries.getByText('Full record').first().waitFor();
+      for (const summary of await entries.getByText('Full record').all()) await summary.click();
+      await entries.locator('pre.json').first().waitFor();
+      await narrow.screenshot({ path: path.join(ARTIFACTS, 'audit-1400.png'), fullPage: true, clip: { x: 0, y: 0, width: 1400, height: 1600 } });
+      expect(await narrow.evaluate(clipped)).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('hides what the role may not do: a reader sees no command forms and no audit trail; an admin sees them', async () => {
     const issued = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer() }, body: JSON.stringify({ name: 'viewer', role: 'reader' }) });
     expect(issued.status).toBe(201);

@@ -1,9 +1,14 @@
 import { query } from '../api.js';
 import { drawTopology, KIND_LABEL, poolChange, poolsOf, routeChange, routesOf } from '../diagram.js';
-import { badge, errorBox, h, status, table } from '../dom.js';
+import { badge, breakable, errorBox, h, status, table } from '../dom.js';
 
 export const title = 'Topology';
 export const projections = ['topology', 'endpoint_directory'];
+
+/** Items one to a line, in a cell: a narrow column wraps between them, not inside them. */
+function lines(items) {
+  return items.map((item) => h('span', { class: 'line' }, breakable(item)));
+}
 
 /** The pools and SIP URI tables, shared with the time-travel page (`changes`: see drawTopology). */
 export function topologyTables(topology, { changes = new Map(), directory } = {}) {
@@ -14,8 +19,8 @@ export function topologyTables(topology, { changes = new Map(), directory } = {}
       { label: 'Pool', value: (p) => p.fqdn },
       { label: 'Kind', value: (p) => p.shortLabel },
       { label: 'Status · state', value: (p) => [badge(p.status), p.state ? ` ${p.state}` : ''] },
-      { label: 'Servers', value: (p) => p.servers.map((s) => `${s.fqdn}${s.active ? ' (active)' : ''}`).join(', ') },
-      { label: 'Services', value: (p) => [...p.services, ...(p.note ? [p.note] : [])].join('; ') },
+      { label: 'Servers', value: (p) => lines(p.servers.map((s) => `${s.fqdn}${s.active ? ' (active)' : ''}`)) },
+      { label: 'Services', value: (p) => lines([...p.services, ...(p.note ? [p.note] : [])]) },
       ...(changes.size ? [{ label: 'Change', value: (p) => (poolChange(changes, p) ? badge(poolChange(changes, p)) : '') }] : []),
     ],
     poolsOf(topology),
