@@ -27,8 +27,10 @@ async function route() {
     else link.removeAttribute('aria-current');
   }
   main.replaceChildren();
-  current = await page.mount(main);
+  // The session first: the page is drawn for the caller signed in now, not the one before.
   await loadSession();
+  applyPermissions(document);
+  current = await page.mount(main);
   applyPermissions(document);
   if (document.activeElement?.closest('nav')) main.focus();
 }

@@ -474,28 +474,121 @@ describeInBrowser('the web console in a real browser', () => {
     }
   });
 
-  it('hides what the role may not do: a reader sees no command forms and no audit trail; an admin sees them', async () => {
-    const issued = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer() }, body: JSON.stringify({ name: 'viewer', role: 'reader' }) });
+  /** A browser page signed in with a new token of `role`; every 403 the server answers it is kept. */
+  async function signedInAs(role: string, name: string): Promise<{ page: Page; secret: string; refused: string[]; close: () => Promise<void> }> {
+    const issued = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer() }, body: JSON.stringify({ name, role }) });
     expect(issued.status).toBe(201);
     const secret = ((await issued.json()) as { secret: string }).secret;
-    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, bypassCSP: true });
+    const other = await context.newPage();
+    const refused: string[] = [];
+    other.on('pageerror', (error) => pageErrors.push(error.message));
+    other.on('response', (response) => {
+      if (response.status() === 403) refused.push(`${response.request().method()} ${new URL(response.url()).pathname}`);
+    });
+    await other.goto(server.url);
+    await other.getByLabel('API token').fill(secret);
+    await other.getByRole('button', { name: 'Sign in' }).last().click();
+    await other.locator('svg.diagram').waitFor();
+    return { page: other, secret, refused, close: () => context.close() };
+  }
+
+  /** The reason an element gives for being disabled: its title, and what its aria-describedby reads. */
+  async function whyDisabled(control: ReturnType<Page['locator']>): Promise<{ disabled: boolean; title: string | null; described: string }> {
+    const ids = ((await control.getAttribute('aria-describedby')) ?? '').split(' ').filter(Boolean);
+    const described: string[] = [];
+    for (const id of ids) described.push(((await control.page().locator(`[id="${id}"]`).textContent()) ?? '').trim());
+    return { disabled: await control.isDisabled(), title: await control.getAttribute('title'), described: described.join(' ') };
+  }
+
+  it('as a reader: no audit trail link, every command control disabled with the reason on hover and for screen readers, and no request refused', async () => {
+    const reader = await signedInAs('reader', 'viewer');
     try {
-      const reader = await context.newPage();
-      await reader.goto(server.url);
-      await reader.getByLabel('API token').fill(secret);
-      await reader.getByRole('button', { name: 'Sign in' }).last().click();
-      await reader.locator('svg.diagram').waitFor();
-      await reader.getByRole('link', { name: 'Audit trail', exact: true }).waitFor({ state: 'hidden' });
-      await reader.goto(`${server.url}/#/endpoints`);
-      await reader.getByRole('button', { name: 'Search' }).waitFor();
-      await reader.locator('form[data-command="CreateEndpoint"]').waitFor({ state: 'hidden' });
-      await reader.screenshot({ path: path.join(ARTIFACTS, 'endpoints-as-reader.png'), fullPage: true });
+      const session = (await (await fetch(`${server.url}/api/session`, { headers: bearer(reader.secret) })).json()) as { roles: string[]; denied: Record<string, string> };
+      expect(session.roles).toEqual(['reader']);
+      const mayNotCreate = 'viewer has role reader and may not run CreateEndpoint; it needs admin or operator.';
+      expect(session.denied['CreateEndpoint']).toBe(mayNotCreate);
+      const { page: p, refused } = reader;
+      await p.getByRole('link', { name: 'Audit trail', exact: true }).waitFor({ state: 'hidden' });
+
+      await p.getByRole('link', { name: 'Endpoints', exact: true }).click();
+      const create = p.getByRole('form', { name: 'Create an endpoint' });
+      // Said once, above the section, in the server's words.
+      await expect(p.locator('section[data-command="CreateEndpoint"] > .notice.permission').textContent()).resolves.toBe(mayNotCreate);
+      expect(await p.getByText(mayNotCreate, { exact: true }).filter({ visible: true }).count()).toBe(1);
+      expect(await whyDisabled(create.getByRole('button', { name: 'Preview (what-if)' }))).toEqual({ disabled: true, title: mayNotCreate, described: expect.stringContaining(mayNotCreate) });
+      expect(await create.getByLabel('SIP address').isDisabled()).toBe(true);
+      // Reading stays open: the search works, its Remove buttons say why they do not.
+      const search = p.getByRole('search', { name: 'Search endpoints' });
+      expect(await search.getByRole('button', { name: 'Search' }).isEnabled()).toBe(true);
+      await search.getByRole('button', { name: 'Search' }).click();
+      const remove = p.getByRole('button', { name: 'Remove sip:persistentchat@contoso.com' });
+      expect(await whyDisabled(remove)).toEqual({ disabled: true, title: expect.stringMatching(/may not run RemoveEndpoint; it needs admin or operator/), described: expect.stringMatching(/RemoveEndpoint/) });
+      await p.screenshot({ path: path.join(ARTIFACTS, 'endpoints-as-reader.png'), fullPage: true });
+      expect(await accessibilityProblems(p)).toEqual([]);
+
+      await p.goto(`${server.url}/#/migration?id=${migrationId}`);
+      await p.getByRole('heading', { name: `Migration ${migrationId}` }).waitFor();
+      expect(await whyDisabled(p.getByRole('button', { name: 'Check plan' }))).toMatchObject({ disabled: true, title: expect.stringMatching(/may not run MigratePool/) });
+      expect(await whyDisabled(p.getByRole('button', { name: /Run next step/ }))).toMatchObject({ disabled: true, title: expect.stringMatching(/may not run RunMigration/) });
+      await p.getByRole('button', { name: 'Download runbook (.ps1)' }).last().waitFor();
+      expect(await p.getByRole('button', { name: 'Download runbook (.ps1)' }).last().isEnabled()).toBe(true);
+
+      // Time travel without the audit trail: the slider says why; the date field still goes back.
+      await p.getByRole('link', { name: 'Time travel', exact: true }).click();
+      await p.getByRole('heading', { level: 1, name: 'Time travel' }).waitFor();
+      expect(await whyDisabled(p.getByLabel('Moment in the history'))).toMatchObject({ disabled: true, title: expect.stringMatching(/may not read the audit trail; it needs admin or auditor/) });
+      await p.locator('svg.diagram').waitFor();
+      await p.getByLabel('Date and time (UTC)').fill('2001-01-01T00:00:00');
+      await p.getByRole('button', { name: 'Go' }).click();
+      await p.locator('figcaption', { hasText: 'Which SIP URI reached which pool at position 0' }).waitFor();
+      await p.screenshot({ path: path.join(ARTIFACTS, 'time-travel-as-reader.png'), fullPage: true });
+
+      expect(refused).toEqual([]);
+      expect(await p.locator('body').innerText()).not.toContain('FORBIDDEN');
     } finally {
-      await context.close();
+      await reader.close();
     }
+  });
+
+  it('as an auditor: the audit trail and time travel in full, commands disabled with the reason, and no request refused', async () => {
+    const auditor = await signedInAs('auditor', 'inspector');
+    try {
+      const { page: p, refused } = auditor;
+      await p.getByRole('link', { name: 'Audit trail', exact: true }).click();
+      await p.getByRole('table', { name: /entries, newest first/ }).waitFor();
+      await p.getByRole('button', { name: 'Show the current digest' }).click();
+      await p.getByText(/Current digest:|is not available on this server yet/).first().waitFor();
+
+      await p.getByRole('link', { name: 'Time travel', exact: true }).click();
+      await p.locator('#moment-text').filter({ hasText: 'CreateEndpoint' }).waitFor();
+      expect(await p.getByLabel('Moment in the history').isEnabled()).toBe(true);
+
+      await p.getByRole('link', { name: 'Migration', exact: true }).click();
+      await p.getByRole('heading', { level: 1, name: 'Migration' }).waitFor();
+      const plan = p.getByRole('form', { name: 'Plan a migration' });
+      await plan.getByText('inspector has role auditor and may not run MigratePool; it needs admin or operator.').waitFor();
+      expect(await whyDisabled(plan.getByRole('button', { name: 'Check plan' }))).toMatchObject({ disabled: true, title: 'inspector has role auditor and may not run MigratePool; it needs admin or operator.' });
+      await p.screenshot({ path: path.join(ARTIFACTS, 'migration-as-auditor.png'), fullPage: true });
+
+      await p.getByRole('link', { name: 'Endpoints', exact: true }).click();
+      expect(await whyDisabled(p.getByRole('form', { name: 'Remove an endpoint' }).getByRole('button', { name: 'Preview (what-if)' }))).toMatchObject({
+        disabled: true,
+        title: expect.stringMatching(/may not run RemoveEndpoint/),
+      });
+      expect(refused).toEqual([]);
+    } finally {
+      await auditor.close();
+    }
+  });
+
+  it('leaves everything usable for an admin', async () => {
     await page.goto(`${server.url}/#/endpoints`);
     await page.getByRole('button', { name: 'Search' }).waitFor();
-    await page.locator('form[data-command="CreateEndpoint"]').waitFor({ state: 'visible' });
+    const create = page.getByRole('form', { name: 'Create an endpoint' });
+    expect(await create.getByRole('button', { name: 'Preview (what-if)' }).isEnabled()).toBe(true);
+    expect(await create.getByRole('button', { name: 'Preview (what-if)' }).getAttribute('title')).toBeNull();
+    expect(await page.locator('.notice.permission').count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Audit trail', exact: true }).isVisible()).toBe(true);
   });
 });

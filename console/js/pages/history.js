@@ -1,5 +1,6 @@
-import { query } from '../api.js';
+import { ApiError, query } from '../api.js';
 import { changeKey, drawTopology } from '../diagram.js';
+import { may } from '../permissions.js';
 import { badge, errorBox, field, h, status } from '../dom.js';
 import { topologyTables } from './topology.js';
 
@@ -44,8 +45,8 @@ async function loadMarks() {
 
 function describe(mark) {
   if (!mark) return '';
-  const when = mark.occurredAt ? mark.occurredAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'the start';
-  return `Position ${mark.position} · ${when} · ${mark.label}${mark.types.length ? `: ${mark.types.join(', ')}` : ''}`;
+  const when = mark.occurredAt ? mark.occurredAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : mark.position === 0 ? 'the start' : null;
+  return `Position ${mark.position}${when ? ` · ${when}` : ''} · ${mark.label}${mark.types.length ? `: ${mark.types.join(', ')}` : ''}`;
 }
 
 /**
@@ -99,14 +100,15 @@ export async function mount(container) {
     h(
       'section',
       { class: 'card', 'aria-label': 'Moment' },
-      h('div', { class: 'slider' }, h('label', { for: 'moment-slider' }, 'Moment in the history'), slider, moment),
-      h('div', { class: 'row' }, previous, next),
+      // The marks are the audit trail's accepted commands: a role that may not read it goes by date.
+      h('div', { 'data-route': 'GET /api/audit' }, h('div', { class: 'slider' }, h('label', { for: 'moment-slider' }, 'Moment in the history'), slider), h('div', { class: 'row' }, previous, next)),
+      moment,
       whenForm,
     ),
     problem,
     changes,
     view,
-    h('section', { class: 'card', 'aria-labelledby': 'compare-title' }, h('h2', { id: 'compare-title' }, 'Compare two moments'), compareForm, comparison),
+    h('section', { class: 'card', 'aria-labelledby': 'compare-title', 'data-route': 'GET /api/audit' }, h('h2', { id: 'compare-title' }, 'Compare two moments'), compareForm, comparison),
   );
   slider.id = 'moment-slider';
   slider.setAttribute('aria-describedby', 'moment-text');
@@ -122,6 +124,11 @@ export async function mount(container) {
     moment.textContent = describe(mark);
     previous.disabled = index <= 0;
     next.disabled = index >= marks.length - 1;
+    await render(mark, () => slider.value === String(index));
+  }
+
+  /** The topology at `mark`, and what changed since the moment shown before (unless `stillWanted()` turned false meanwhile). */
+  async function render(mark, stillWanted = () => true) {
     const from = shown ?? mark.position;
     try {
       // From the moment shown before to the one shown now, in that order (backwards too): "added" is
@@ -130,7 +137,7 @@ export async function mount(container) {
         query('/api/topology', { atPosition: mark.position }),
         query('/api/topology/diff', { from, to: mark.position }),
       ]);
-      if (slider.value !== String(index)) return; // moved on meanwhile
+      if (!stillWanted()) return; // moved on meanwhile
       problem.replaceChildren();
       const highlight = from === mark.position ? new Map() : changesOf(diff);
       const direction = from < mark.position ? 'forward' : 'back';
@@ -162,6 +169,12 @@ export async function mount(container) {
     try {
       const topology = await query('/api/topology', { asOf });
       const position = topology.position ?? 0;
+      if (marks.length === 0) {
+        const mark = { position, occurredAt: asOf, label: 'the moment asked for', types: [] };
+        moment.textContent = describe(mark);
+        await render(mark);
+        return;
+      }
       let index = 0;
       marks.forEach((mark, i) => {
         if (mark.position <= position) index = i;
@@ -186,7 +199,21 @@ export async function mount(container) {
   async function refresh({ live = false } = {}) {
     try {
       const atEnd = marks.length === 0 || Number(slider.value) >= marks.length - 1;
-      const loaded = await loadMarks();
+      let loaded;
+      try {
+        if (!may('GET /api/audit')) throw new ApiError(403, { code: 'FORBIDDEN', message: 'the audit trail is not for this role' });
+        loaded = await loadMarks();
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 403)) throw error;
+        // Without the audit trail: the latest topology, and the date field to go back (the slider says why).
+        if (live && shown !== undefined) return;
+        const topology = await query('/api/topology');
+        const mark = { position: topology.position ?? 0, occurredAt: null, label: 'the latest change', types: [] };
+        where.textContent = "The slider's marks are the audit trail's changes, which this role may not read: go to a date and time to see the topology as it was then.";
+        moment.textContent = describe(mark);
+        await render(mark);
+        return;
+      }
       if (live && loaded.length === marks.length && loaded.at(-1)?.position === marks.at(-1)?.position) return;
       marks = loaded;
       slider.max = String(marks.length - 1);

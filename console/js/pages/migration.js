@@ -123,7 +123,7 @@ export async function mount(container) {
   const categories = h('input', { name: 'categories', autocomplete: 'off' });
   const planForm = h(
     'form',
-    { class: 'inline', 'aria-label': 'Plan a migration' },
+    { class: 'inline', 'aria-label': 'Plan a migration', 'data-command': 'MigratePool' },
     field('Legacy Group Chat pool', legacy),
     field('Target Persistent Chat pool', target),
     field('Legacy categories (optional)', categories, 'Comma-separated, e.g. Eng, Eng/Platform: the plan lists names that flattening changes'),
