@@ -582,6 +582,27 @@ describeInBrowser('the web console in a real browser', () => {
     }
   });
 
+  it('as an operator: runs migrations, but the rollback (for admins) is disabled with the reason', async () => {
+    const operator = await signedInAs('operator', 'runner');
+    try {
+      const { page: p, refused } = operator;
+      const { migrations } = (await get('/api/migrations?deployment=wide')) as { migrations: { migrationId: string; status: string }[] };
+      expect(migrations[0]?.status).toBe('Completed');
+      await p.evaluate(`sessionStorage.setItem('topology-ledger.deployment', 'wide')`);
+      await p.goto(`${server.url}/#/migration?id=${migrations[0]!.migrationId}`);
+      await p.getByRole('heading', { name: `Migration ${migrations[0]!.migrationId}` }).waitFor();
+      expect(await p.getByRole('button', { name: 'Check plan' }).isEnabled()).toBe(true);
+      const mayNot = 'runner has role operator and may not run RollbackMigration; it needs admin.';
+      await p.getByRole('form', { name: 'Roll back the migration' }).getByText(mayNot).waitFor();
+      expect(await whyDisabled(p.getByRole('button', { name: 'Roll back' }))).toMatchObject({ disabled: true, title: mayNot, described: expect.stringContaining(mayNot) });
+      expect(await p.getByLabel('Rollback reason').isDisabled()).toBe(true);
+      await p.getByRole('link', { name: 'Audit trail', exact: true }).waitFor({ state: 'hidden' });
+      expect(refused).toEqual([]);
+    } finally {
+      await operator.close();
+    }
+  });
+
   it('leaves everything usable for an admin', async () => {
     await page.goto(`${server.url}/#/endpoints`);
     await page.getByRole('button', { name: 'Search' }).waitFor();
