@@ -50,7 +50,7 @@ function describe(mark) {
 }
 
 /**
- * `entity:key` → added | changed, for the diagram and tables (see changeOf in diagram.js); removed
+ * `entity:key` → added | changed, for the diagram and tables (see changeKey in diagram.js); removed
  * entities are not in the topology shown, and are listed beside it.
  */
 function changesOf(diff) {
@@ -199,12 +199,10 @@ export async function mount(container) {
   async function refresh({ live = false } = {}) {
     try {
       const atEnd = marks.length === 0 || Number(slider.value) >= marks.length - 1;
-      let loaded;
-      try {
-        if (!may('GET /api/audit')) throw new ApiError(403, { code: 'FORBIDDEN', message: 'the audit trail is not for this role' });
-        loaded = await loadMarks();
-      } catch (error) {
-        if (!(error instanceof ApiError && error.status === 403)) throw error;
+      // A role that may not read the audit trail has no marks (a 403 says the same if the session was not known).
+      const forbidden = (error) => (error instanceof ApiError && error.status === 403 ? null : Promise.reject(error));
+      const loaded = may('GET /api/audit') ? await loadMarks().catch(forbidden) : null;
+      if (!loaded) {
         // Without the audit trail: the latest topology, and the date field to go back (the slider says why).
         if (live && shown !== undefined) return;
         const topology = await query('/api/topology');
