@@ -476,6 +476,20 @@ describeInBrowser('the web console in a real browser', () => {
       await entries.locator('pre.json').first().waitFor();
       await narrow.screenshot({ path: path.join(ARTIFACTS, 'audit-1400.png'), fullPage: true, clip: { x: 0, y: 0, width: 1400, height: 1600 } });
       expect(await narrow.evaluate(clipped)).toEqual([]);
+
+      // And the other pages, with their widest tables.
+      await narrow.goto(`${server.url}/#/migration?id=${migrationId}`);
+      await narrow.getByRole('table', { name: 'Steps' }).getByText('MigrationStepCompleted').or(narrow.getByRole('table', { name: 'Steps' }).getByText('PoolStopped')).first().waitFor();
+      await narrow.screenshot({ path: path.join(ARTIFACTS, 'migration-1400.png'), fullPage: true });
+      expect(await narrow.evaluate(clipped)).toEqual([]);
+      for (const [link, ready] of [
+        ['Endpoints', narrow.getByRole('table', { name: /found/ })],
+        ['Projections', narrow.getByRole('table', { name: 'Read models' }).getByRole('row', { name: /migrations/ })],
+      ] as const) {
+        await narrow.getByRole('link', { name: link, exact: true }).click();
+        await ready.waitFor();
+        expect({ link, problems: await narrow.evaluate(clipped) }).toEqual({ link, problems: [] });
+      }
     } finally {
       await context.close();
     }
