@@ -16,6 +16,7 @@ export async function loadSession() {
   const current = token();
   if (session && sessionToken === current) return session;
   sessionToken = current;
+  document.getElementById('permission-reasons')?.remove(); // the reasons of the caller before
   try {
     session = await request('/api/session');
   } catch {

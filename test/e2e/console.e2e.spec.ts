@@ -567,6 +567,16 @@ describeInBrowser('the web console in a real browser', () => {
 
       expect(refused).toEqual([]);
       expect(await p.locator('body').innerText()).not.toContain('FORBIDDEN');
+
+      // Another caller in the same tab: the admin finds everything open again, no reason left over.
+      await p.getByRole('button', { name: 'Signed in' }).click();
+      await p.getByRole('button', { name: 'Sign out' }).click();
+      await p.getByLabel('API token').fill(TOKEN);
+      await p.getByRole('button', { name: 'Sign in' }).last().click();
+      await p.getByRole('link', { name: 'Audit trail', exact: true }).waitFor();
+      await p.getByRole('link', { name: 'Endpoints', exact: true }).click();
+      expect(await p.getByRole('form', { name: 'Create an endpoint' }).getByRole('button', { name: 'Preview (what-if)' }).isEnabled()).toBe(true);
+      expect(await p.locator('.notice.permission, [id^="denied-"]').count()).toBe(0);
     } finally {
       await reader.close();
     }
