@@ -8,9 +8,18 @@ export function token() {
   return sessionStorage.getItem(TOKEN_KEY) ?? '';
 }
 
+const tokenListeners = new Set();
+
 export function setToken(value) {
   if (value) sessionStorage.setItem(TOKEN_KEY, value);
   else sessionStorage.removeItem(TOKEN_KEY);
+  for (const listener of tokenListeners) listener(token());
+}
+
+/** Called with the new token (or '') whenever the console signs in or out. */
+export function onTokenChange(listener) {
+  tokenListeners.add(listener);
+  return () => tokenListeners.delete(listener);
 }
 
 export function deployment() {
@@ -70,7 +79,8 @@ export async function request(path, { method = 'GET', query, body, headers, raw 
       error = { code: `HTTP_${response.status}`, message: `${response.status} ${response.statusText}` };
     }
     const failure = new ApiError(response.status, error);
-    if (response.status === 401) for (const listener of unauthorizedListeners) listener(failure);
+    // A request sent before the sign-in and answered after it says nothing of the new token.
+    if (response.status === 401 && credential === token()) for (const listener of unauthorizedListeners) listener(failure);
     throw failure;
   }
   if (raw) return response;

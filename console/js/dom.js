@@ -82,6 +82,8 @@ export function clearErrors(form) {
 
 /** An error answer as a block: its code, message and, when present, its details. */
 export function errorBox(error) {
+  // Not signed in: the sign-in form above says so and why, once.
+  if (error?.status === 401) return h('p', { class: 'muted' }, 'Not signed in.');
   return h(
     'div',
     { class: 'error', role: 'alert' },
@@ -89,6 +91,16 @@ export function errorBox(error) {
     ' ',
     error?.message ?? String(error),
   );
+}
+
+/**
+ * Text that may wrap after the dots, `@`, hyphens and slashes of an FQDN or SIP URI: a narrow cell
+ * breaks a name there, not in the middle of a word, and never cuts it. Nodes are left as they are.
+ */
+export function breakable(value) {
+  if (Array.isArray(value)) return value.map(breakable);
+  if (typeof value !== 'string') return value;
+  return value.split(/(?<=[.@\-/])(?=.)/).flatMap((part, i) => (i === 0 ? [part] : [h('wbr'), part]));
 }
 
 /** A table from column definitions `{ label, value(row) }`; `value` may return text or nodes. */
@@ -103,7 +115,7 @@ export function table(caption, columns, rows, { rowAttributes } = {}) {
       {},
       rows.length === 0
         ? h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, 'none'))
-        : rows.map((row) => h('tr', rowAttributes ? rowAttributes(row) : {}, columns.map((c) => h('td', {}, c.value(row) ?? '')))),
+        : rows.map((row) => h('tr', rowAttributes ? rowAttributes(row) : {}, columns.map((c) => h('td', {}, breakable(c.value(row) ?? ''))))),
     ),
   );
 }

@@ -1,20 +1,46 @@
 // Server-sent events from `GET /api/live`, read with fetch (through request(), so the API token is
-// sent, which EventSource cannot do). Reconnects after a pause when the stream ends or fails.
+// sent, which EventSource cannot do). Reconnects after a pause when the stream ends or fails, and at
+// once when the console signs in or out (the stream follows the token).
 
-import { request, token } from './api.js';
+import { onTokenChange, request } from './api.js';
+
+/** How long to wait before connecting again after the stream failed or ended. */
+const RETRY_MS = 2000;
 
 /**
  * Calls `onProgress(projections)` with `{ name: checkpoint }` for every projection that moved;
- * `onState('live' | 'offline')` as the connection comes and goes. Returns a function that stops it.
+ * `onState(state)` as the connection comes and goes: `connecting` (the first time), `live`,
+ * `reconnecting` (failed or ended: trying again shortly), `off` (the server refused the credential:
+ * until the next sign-in). Returns a function that stops it.
  */
 export function followLive({ onProgress, onState }) {
   let stopped = false;
   let controller;
+  let wake; // ends the current wait (retry pause or signed-out) early
+  let tokenChanged = false;
   const seen = {};
 
+  const stopFollowingToken = onTokenChange(() => {
+    tokenChanged = true;
+    controller?.abort();
+    wake?.();
+  });
+
+  function pause(ms) {
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   async function connect() {
+    onState('connecting');
     while (!stopped) {
       controller = new AbortController();
+      tokenChanged = false;
       try {
         const response = await request('/api/live', { raw: true, signal: controller.signal, headers: { accept: 'text/event-stream' } });
         onState('live');
@@ -29,25 +55,27 @@ export function followLive({ onProgress, onState }) {
         });
       } catch (error) {
         if (stopped) return;
-        onState('offline');
-        // Refused credentials: try again once the token changes (sign-in), not every few seconds.
-        if (error?.status === 401) await tokenChange();
+        if (!tokenChanged && error?.status === 401) {
+          // Refused credentials: wait for the next sign-in (or sign-out), then connect at once.
+          onState('off');
+          await pause();
+          continue;
+        }
       }
-      onState('offline');
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      if (stopped) return;
+      if (tokenChanged) continue; // signed in or out meanwhile: the new token, now
+      onState('reconnecting');
+      await pause(RETRY_MS);
     }
   }
 
   void connect();
   return () => {
     stopped = true;
+    stopFollowingToken();
     controller?.abort();
+    wake?.();
   };
-}
-
-async function tokenChange() {
-  const refused = token();
-  while (token() === refused) await new Promise((resolve) => setTimeout(resolve, 1000));
 }
 
 async function readEvents(body, onEvent) {

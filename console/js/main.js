@@ -27,8 +27,10 @@ async function route() {
     else link.removeAttribute('aria-current');
   }
   main.replaceChildren();
-  current = await page.mount(main);
+  // The session first: the page is drawn for the caller signed in now, not the one before.
   await loadSession();
+  applyPermissions(document);
+  current = await page.mount(main);
   applyPermissions(document);
   if (document.activeElement?.closest('nav')) main.focus();
 }
@@ -46,12 +48,25 @@ function liveProgress(moved) {
   pendingRefresh = setTimeout(() => void current.refresh({ live: true }), 100);
 }
 
+// The badge: a word to see, a sentence for screen readers ("live updates: connected"), and on hover
+// what it means.
+const LIVE_STATES = {
+  connecting: { word: 'connecting', spoken: 'connecting', means: 'opening the stream of changes' },
+  live: { word: 'live', spoken: 'connected', means: 'what this page shows refreshes itself when the data changes' },
+  reconnecting: { word: 'reconnecting', spoken: 'reconnecting', means: 'the stream of changes was lost; trying again every 2 seconds' },
+  off: { word: 'off', spoken: 'off', means: 'the server refused the credential; sign in to follow changes' },
+};
 const liveStatus = document.getElementById('live-status');
 followLive({
   onProgress: liveProgress,
   onState: (state) => {
-    liveStatus.textContent = state === 'live' ? 'live' : 'offline';
+    const shown = LIVE_STATES[state];
+    if (liveStatus.dataset.state === state) return;
     liveStatus.dataset.state = state;
+    const word = liveStatus.querySelector('.live-word');
+    word.textContent = shown.word;
+    word.title = `Live updates: ${shown.spoken} (${shown.means}).`;
+    liveStatus.querySelector('.sr-only').textContent = `live updates: ${shown.spoken}`;
   },
 });
 
@@ -71,8 +86,18 @@ function showSignIn(reason) {
 }
 function updateSession() {
   signInToggle.textContent = token() ? 'Signed in' : 'Sign in';
+  document.getElementById('sign-out').hidden = !token();
 }
-onUnauthorized((error) => showSignIn(`${error.code}: ${error.message}`));
+/** Why the sign-in opened, in one sentence (the server's own words name the header and the reason). */
+function signInSentence(error) {
+  const reason = error.details?.reason;
+  if (reason === 'no credential') return token() ? 'Sign in again.' : 'This server needs an API token: paste yours below to sign in.';
+  if (reason === 'unknown token') return 'The server does not know this token: check it and sign in again.';
+  if (reason === 'token revoked') return 'This token has been revoked: ask an administrator for a new one.';
+  if (reason === 'token expired') return 'This token has expired: ask an administrator for a new one.';
+  return `The server refused this credential (${reason ?? error.message}): sign in again.`;
+}
+onUnauthorized((error) => showSignIn(signInSentence(error)));
 signInToggle.addEventListener('click', () => (signIn.hidden ? showSignIn() : (signIn.hidden = true)));
 document.getElementById('sign-in-form').addEventListener('submit', (event) => {
   event.preventDefault();

@@ -18,8 +18,20 @@ export class SessionController {
   session(@Req() request: Request): JsonObject {
     // Without authentication every caller is the configured actor, with every right.
     const principal: Principal = principalOf(request) ?? { actor: this.config.defaultActor, roles: ['admin'], authenticated: false, via: 'none' };
-    const commands = [...COMMAND_POLICY.keys()].filter((command) => authorize(principal, { route: COMMAND_ROUTE_KEY, command }).allowed);
-    const routes = [...ROUTE_POLICY.keys()].filter((route) => authorize(principal, { route }).allowed);
-    return { actor: principal.actor, roles: [...principal.roles], authenticated: principal.authenticated, commands, routes };
+    const commands: string[] = [];
+    const routes: string[] = [];
+    // What the rest would be answered (403), by command name or route: a client can say why it leaves them out.
+    const denied: Record<string, string> = {};
+    for (const command of COMMAND_POLICY.keys()) {
+      const decision = authorize(principal, { route: COMMAND_ROUTE_KEY, command });
+      if (decision.allowed) commands.push(command);
+      else denied[command] = decision.denial.message;
+    }
+    for (const route of ROUTE_POLICY.keys()) {
+      const decision = authorize(principal, { route });
+      if (decision.allowed) routes.push(route);
+      else denied[route] = decision.denial.message;
+    }
+    return { actor: principal.actor, roles: [...principal.roles], authenticated: principal.authenticated, commands, routes, denied };
   }
 }

@@ -1,5 +1,5 @@
 import { ApiError, download, query, request } from '../api.js';
-import { badge, clearErrors, errorBox, field, h, json, showError, status, table, time } from '../dom.js';
+import { badge, clearErrors, errorBox, field, h, json, showError, status, table, time, uid } from '../dom.js';
 
 export const title = 'Audit trail';
 export const projections = ['audit_trail'];
@@ -8,10 +8,21 @@ function entityText(entity) {
   return entity ? `${entity.kind}:${entity.id}` : '';
 }
 
-/** An audit entry's full record: metadata, data and, for a refusal, the error. */
-function fullRecord(entry) {
+/**
+ * An audit entry's full record (metadata, data and, for a refusal, the error) in a row of its own
+ * under the entry, across the whole table: a JSON document does not fit a column. Answers the button
+ * that opens it (for the Metadata column) and the row.
+ */
+function fullRecord(entry, columnCount) {
   const record = { metadata: entry.metadata, data: entry.data, ...(entry.error ? { error: entry.error } : {}) };
-  return h('details', {}, h('summary', {}, 'Full record'), json(record, `Metadata of position ${entry.position}`));
+  const id = uid('record');
+  const row = h('tr', { class: 'full-record', id, hidden: true }, h('td', { colspan: columnCount }, json(record, `Full record of position ${entry.position}`)));
+  const button = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': id }, 'Full record');
+  button.addEventListener('click', () => {
+    row.hidden = !row.hidden;
+    button.setAttribute('aria-expanded', String(!row.hidden));
+  });
+  return { button, row };
 }
 
 function missing(error, what) {
@@ -83,7 +94,8 @@ export async function mount(container) {
   }
 
   function entryTable(rows, caption) {
-    return table(
+    const records = new Map(rows.map((entry) => [entry, fullRecord(entry, 8)]));
+    const built = table(
       caption,
       [
         { label: 'Position', value: (e) => String(e.position) },
@@ -97,10 +109,12 @@ export async function mount(container) {
             e.entity ? h('button', { type: 'button', class: 'secondary', 'aria-label': `History of ${entityText(e.entity)}`, onclick: () => void showHistory(entityText(e.entity)) }, entityText(e.entity)) : '',
         },
         { label: 'Reason', value: (e) => e.reason ?? '' },
-        { label: 'Metadata', value: (e) => fullRecord(e) },
+        { label: 'Metadata', value: (e) => records.get(e).button },
       ],
       rows,
     );
+    [...built.tBodies[0].rows].forEach((tr, i) => rows[i] && tr.after(records.get(rows[i]).row));
+    return built;
   }
 
   let newest; // the newest entry on display: a live refresh that brings nothing newer leaves the list (and open records) alone
@@ -114,7 +128,7 @@ export async function mount(container) {
       const answer = await query('/api/audit', { ...filterValues(), limit: 25, cursor });
       if (live && answer.entries[0]?.position === newest) return;
       if (!cursor) newest = answer.entries[0]?.position;
-      const shown = cursor ? [...entries.querySelectorAll('tbody tr')].length : 0;
+      const shown = cursor ? entries.querySelectorAll('tbody tr:not(.full-record)').length : 0;
       const next = entryTable(answer.entries, `${shown + answer.entries.length} entries, newest first`);
       if (cursor) {
         entries.querySelector('tbody').append(...next.querySelectorAll('tbody tr'));
@@ -218,5 +232,5 @@ export async function mount(container) {
 
   await list();
   // A live refresh re-reads the first page only when it is the one shown.
-  return { refresh: async () => (entries.querySelectorAll('tbody tr').length > 25 ? undefined : list(undefined, { live: true })) };
+  return { refresh: async () => (entries.querySelectorAll('tbody tr:not(.full-record)').length > 25 ? undefined : list(undefined, { live: true })) };
 }

@@ -1,5 +1,6 @@
-import { query } from '../api.js';
-import { drawTopology } from '../diagram.js';
+import { ApiError, query } from '../api.js';
+import { changeKey, drawTopology } from '../diagram.js';
+import { may } from '../permissions.js';
 import { badge, errorBox, field, h, status } from '../dom.js';
 import { topologyTables } from './topology.js';
 
@@ -44,31 +45,34 @@ async function loadMarks() {
 
 function describe(mark) {
   if (!mark) return '';
-  const when = mark.occurredAt ? mark.occurredAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'the start';
-  return `Position ${mark.position} · ${when} · ${mark.label}${mark.types.length ? `: ${mark.types.join(', ')}` : ''}`;
+  const when = mark.occurredAt ? mark.occurredAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : mark.position === 0 ? 'the start' : null;
+  return `Position ${mark.position}${when ? ` · ${when}` : ''} · ${mark.label}${mark.types.length ? `: ${mark.types.join(', ')}` : ''}`;
 }
 
-/** key → added | changed, for the diagram and tables; removed entities are listed beside them. */
+/**
+ * `entity:key` → added | changed, for the diagram and tables (see changeKey in diagram.js); removed
+ * entities are not in the topology shown, and are listed beside it.
+ */
 function changesOf(diff) {
   const changes = new Map();
-  for (const item of diff.added ?? []) changes.set(item.key, 'added');
-  for (const item of diff.changed ?? []) changes.set(item.key, 'changed');
+  for (const item of diff.added ?? []) changes.set(changeKey(item.entity, item.key), 'added');
+  for (const item of diff.changed ?? []) changes.set(changeKey(item.entity, item.key), 'changed');
   return changes;
 }
 
 function diffList(diff, heading) {
   const items = [
-    ...(diff.added ?? []).map((d) => h('li', {}, badge('added'), ` ${d.entity} ${d.key}`)),
+    ...(diff.added ?? []).map((d) => h('li', { dataset: { change: 'added', entity: d.entity, key: d.key } }, badge('added'), ` ${d.entity} ${d.key}`)),
     ...(diff.changed ?? []).map((d) =>
       h(
         'li',
-        {},
+        { dataset: { change: 'changed', entity: d.entity, key: d.key } },
         badge('changed'),
         ` ${d.entity} ${d.key}: `,
         (d.fields ?? []).map((f) => `${f} ${JSON.stringify(d.before?.[f])} → ${JSON.stringify(d.after?.[f])}`).join('; '),
       ),
     ),
-    ...(diff.removed ?? []).map((d) => h('li', {}, badge('removed'), ` ${d.entity} ${d.key}`)),
+    ...(diff.removed ?? []).map((d) => h('li', { dataset: { change: 'removed', entity: d.entity, key: d.key } }, badge('removed'), ` ${d.entity} ${d.key}`)),
   ];
   return h('div', { class: 'card diff' }, h('h2', {}, heading), items.length ? h('ul', { class: 'plain' }, items) : h('p', { class: 'muted' }, 'No change.'));
 }
@@ -96,14 +100,15 @@ export async function mount(container) {
     h(
       'section',
       { class: 'card', 'aria-label': 'Moment' },
-      h('div', { class: 'slider' }, h('label', { for: 'moment-slider' }, 'Moment in the history'), slider, moment),
-      h('div', { class: 'row' }, previous, next),
+      // The marks are the audit trail's accepted commands: a role that may not read it goes by date.
+      h('div', { 'data-route': 'GET /api/audit' }, h('div', { class: 'slider' }, h('label', { for: 'moment-slider' }, 'Moment in the history'), slider), h('div', { class: 'row' }, previous, next)),
+      moment,
       whenForm,
     ),
     problem,
     changes,
     view,
-    h('section', { class: 'card', 'aria-labelledby': 'compare-title' }, h('h2', { id: 'compare-title' }, 'Compare two moments'), compareForm, comparison),
+    h('section', { class: 'card', 'aria-labelledby': 'compare-title', 'data-route': 'GET /api/audit' }, h('h2', { id: 'compare-title' }, 'Compare two moments'), compareForm, comparison),
   );
   slider.id = 'moment-slider';
   slider.setAttribute('aria-describedby', 'moment-text');
@@ -119,16 +124,24 @@ export async function mount(container) {
     moment.textContent = describe(mark);
     previous.disabled = index <= 0;
     next.disabled = index >= marks.length - 1;
+    await render(mark, () => slider.value === String(index));
+  }
+
+  /** The topology at `mark`, and what changed since the moment shown before (unless `stillWanted()` turned false meanwhile). */
+  async function render(mark, stillWanted = () => true) {
     const from = shown ?? mark.position;
     try {
+      // From the moment shown before to the one shown now, in that order (backwards too): "added" is
+      // what the topology on display has and the previous one had not, as the diagram tags it.
       const [topology, diff] = await Promise.all([
         query('/api/topology', { atPosition: mark.position }),
-        query('/api/topology/diff', { from: Math.min(from, mark.position), to: Math.max(from, mark.position) }),
+        query('/api/topology/diff', { from, to: mark.position }),
       ]);
-      if (slider.value !== String(index)) return; // moved on meanwhile
+      if (!stillWanted()) return; // moved on meanwhile
       problem.replaceChildren();
       const highlight = from === mark.position ? new Map() : changesOf(diff);
-      changes.replaceChildren(from === mark.position ? '' : diffList(diff, `Changes between position ${Math.min(from, mark.position)} and ${Math.max(from, mark.position)}`));
+      const direction = from < mark.position ? 'forward' : 'back';
+      changes.replaceChildren(from === mark.position ? '' : diffList(diff, `Changes from position ${from} ${direction} to ${mark.position}`));
       view.replaceChildren(
         h('section', { class: 'pane', 'aria-label': 'Diagram at this moment' }, drawTopology(topology, { changes: highlight, title: `Which SIP URI reached which pool at position ${mark.position}` })),
         h('section', { class: 'pane', 'aria-label': 'Tables at this moment' }, topologyTables(topology, { changes: highlight })),
@@ -156,6 +169,12 @@ export async function mount(container) {
     try {
       const topology = await query('/api/topology', { asOf });
       const position = topology.position ?? 0;
+      if (marks.length === 0) {
+        const mark = { position, occurredAt: asOf, label: 'the moment asked for', types: [] };
+        moment.textContent = describe(mark);
+        await render(mark);
+        return;
+      }
       let index = 0;
       marks.forEach((mark, i) => {
         if (mark.position <= position) index = i;
@@ -180,7 +199,19 @@ export async function mount(container) {
   async function refresh({ live = false } = {}) {
     try {
       const atEnd = marks.length === 0 || Number(slider.value) >= marks.length - 1;
-      const loaded = await loadMarks();
+      // A role that may not read the audit trail has no marks (a 403 says the same if the session was not known).
+      const forbidden = (error) => (error instanceof ApiError && error.status === 403 ? null : Promise.reject(error));
+      const loaded = may('GET /api/audit') ? await loadMarks().catch(forbidden) : null;
+      if (!loaded) {
+        // Without the audit trail: the latest topology, and the date field to go back (the slider says why).
+        if (live && shown !== undefined) return;
+        const topology = await query('/api/topology');
+        const mark = { position: topology.position ?? 0, occurredAt: null, label: 'the latest change', types: [] };
+        where.textContent = "The slider's marks are the audit trail's changes, which this role may not read: go to a date and time to see the topology as it was then.";
+        moment.textContent = describe(mark);
+        await render(mark);
+        return;
+      }
       if (live && loaded.length === marks.length && loaded.at(-1)?.position === marks.at(-1)?.position) return;
       marks = loaded;
       slider.max = String(marks.length - 1);

@@ -1,5 +1,5 @@
 import { ApiError, command, download, query, saveFile } from '../api.js';
-import { badge, clearErrors, errorBox, field, h, json, keepingInput, showError, status, table, time } from '../dom.js';
+import { badge, clearErrors, errorBox, field, h, keepingInput, showError, status, table, time } from '../dom.js';
 
 export const title = 'Migration';
 export const projections = ['migrations', 'topology'];
@@ -61,6 +61,58 @@ function planView(plan, runbook) {
   );
 }
 
+/** Later changes a rollback meets (refused), or went past (forced): one row each. */
+function conflictTable(caption, conflicts) {
+  return table(
+    caption,
+    [
+      { label: 'Position', value: (c) => String(c.position) },
+      { label: 'Event', value: (c) => c.type },
+      { label: 'Entity', value: (c) => c.entity },
+      { label: 'Command', value: (c) => c.command ?? '' },
+      { label: 'Actor', value: (c) => c.actor ?? '' },
+      { label: 'When', value: (c) => time(c.occurredAt) },
+    ],
+    conflicts ?? [],
+  );
+}
+
+/** The rollback: why, by whom, and each compensation as a row, in the order it was applied. */
+function rollbackView(migration) {
+  const { rollback } = migration;
+  const compensations = (migration.steps ?? []).filter((s) => s.compensatedAt).sort((a, b) => b.step - a.step);
+  const forcedPast = Array.isArray(rollback.conflicts) ? rollback.conflicts : [];
+  return h(
+    'div',
+    { class: 'rollback' },
+    h('h3', {}, 'Rollback'),
+    h(
+      'p',
+      {},
+      `Rolled back by ${rollback.by ?? 'unknown'} · reason: ${rollback.reason}`,
+      rollback.forced ? ` · forced past ${forcedPast.length} later change${forcedPast.length === 1 ? '' : 's'}` : '',
+    ),
+    table(
+      'Compensations, in the order applied',
+      [
+        { label: 'Step', value: (s) => `${s.step}. ${s.title}` },
+        { label: 'Outcome', value: (s) => badge(s.state === 'compensated' ? 'compensated' : 'not compensated', s.state) },
+        { label: 'Command', value: (s) => s.compensation?.command ?? 'none needed' },
+        {
+          label: 'Events appended or error',
+          value: (s) =>
+            s.compensation?.error
+              ? `${s.compensation.error.code}: ${s.compensation.error.message}`
+              : (s.compensation?.events ?? []).map((e) => `${e.type} at position ${e.position}`).join(', ') || 'none',
+        },
+        { label: 'When', value: (s) => [time(s.compensatedAt), ` by ${s.compensatedBy}`] },
+      ],
+      compensations,
+    ),
+    rollback.forced && forcedPast.length ? conflictTable('Later changes the forced rollback went past', forcedPast) : null,
+  );
+}
+
 export async function mount(container) {
   const list = h('div');
   const planArea = h('div', { 'aria-live': 'polite' });
@@ -71,7 +123,7 @@ export async function mount(container) {
   const categories = h('input', { name: 'categories', autocomplete: 'off' });
   const planForm = h(
     'form',
-    { class: 'inline', 'aria-label': 'Plan a migration' },
+    { class: 'inline', 'aria-label': 'Plan a migration', 'data-command': 'MigratePool' },
     field('Legacy Group Chat pool', legacy),
     field('Target Persistent Chat pool', target),
     field('Legacy categories (optional)', categories, 'Comma-separated, e.g. Eng, Eng/Platform: the plan lists names that flattening changes'),
@@ -142,7 +194,8 @@ export async function mount(container) {
       try {
         const planned = await command('MigratePool', { ...planBody(), reason: reason.value });
         select(planned.migrationId);
-        planArea.replaceChildren(h('div', { class: 'success', role: 'status' }, `Plan recorded: migration ${planned.migrationId} (${planned.status}).`));
+        // Says what happened, not the status, which moves on: the migration's own card shows that.
+        planArea.replaceChildren(h('div', { class: 'success', role: 'status', 'data-recorded': planned.migrationId }, `Plan recorded: migration ${planned.migrationId}. Run its steps below.`));
         await refresh({ minPosition: planned.position });
         detail.querySelector('h2')?.focus();
       } catch (error) {
@@ -177,6 +230,8 @@ export async function mount(container) {
     const shown = JSON.stringify(migration);
     if (live && shown === rendered) return;
     rendered = shown;
+    // The note of the plan just recorded stays only while there is nothing else to say of it.
+    if (migration.status !== 'Planned') planArea.querySelector(`[data-recorded="${CSS.escape(migration.migrationId)}"]`)?.remove();
     const steps = migration.steps ?? [];
     const done = steps.filter((s) => s.state === 'completed').length;
     const open = ['Planned', 'Running'].includes(migration.status);
@@ -188,7 +243,7 @@ export async function mount(container) {
       try {
         const result = await command('RunMigration', { migrationId: id, ...(stepCount ? { steps: stepCount } : {}) });
         remember('run', h('div', { class: 'success', role: 'status' }, `Ran step${result.steps.length > 1 ? 's' : ''} ${result.steps.join(', ')}: the migration is ${result.status}.`));
-        await showDetail(result.position);
+        await refresh({ minPosition: result.position });
       } catch (error) {
         remember('run', errorBox(error));
       }
@@ -212,24 +267,12 @@ export async function mount(container) {
       try {
         const result = await command('RollbackMigration', { migrationId: id, reason: reason.value, force: force.checked });
         remember('rollback', h('div', { class: 'success', role: 'status' }, `Rolled back steps ${result.steps.join(', ')}: the migration is ${result.status}.`));
-        await showDetail(result.position);
+        await refresh({ minPosition: result.position });
       } catch (error) {
         if (error instanceof ApiError && error.code === 'ROLLBACK_CONFLICT') {
           remember(
             'rollback',
-            h('div', {}, errorBox(error),
-            table(
-              'Conflicting later changes',
-              [
-                { label: 'Position', value: (c) => String(c.position) },
-                { label: 'Event', value: (c) => c.type },
-                { label: 'Entity', value: (c) => c.entity },
-                { label: 'Command', value: (c) => c.command ?? '' },
-                { label: 'Actor', value: (c) => c.actor ?? '' },
-                { label: 'When', value: (c) => time(c.occurredAt) },
-              ],
-              error.details.conflicts ?? [],
-            )),
+            h('div', {}, errorBox(error), conflictTable('Conflicting later changes', error.details.conflicts)),
           );
         } else showError(error, rollbackForm, rollbackOutcome);
       }
@@ -284,7 +327,7 @@ export async function mount(container) {
           h('button', { type: 'button', class: 'secondary', onclick: () => download(`/api/migrations/${encodeURIComponent(id)}/runbook`, {}, `migration-${id}.ps1`) }, 'Download runbook (.ps1)'),
         ),
         runOutcome,
-        migration.rollback ? h('p', {}, 'Rolled back: ', json(migration.rollback, 'Rollback record')) : null,
+        migration.rollback ? rollbackView(migration) : null,
         migration.status === 'RolledBack' ? null : [h('h3', { 'data-command': 'RollbackMigration' }, 'Roll back'), rollbackForm],
         rollbackOutcome,
       ),

@@ -1,25 +1,30 @@
 import { query } from '../api.js';
-import { drawTopology, KIND_LABEL, poolsOf, routesOf } from '../diagram.js';
-import { badge, errorBox, h, status, table } from '../dom.js';
+import { drawTopology, KIND_LABEL, poolChange, poolsOf, routeChange, routesOf } from '../diagram.js';
+import { badge, breakable, errorBox, h, status, table } from '../dom.js';
 
 export const title = 'Topology';
 export const projections = ['topology', 'endpoint_directory'];
 
-/** The pools and SIP URI tables, shared with the time-travel page (`changes`: key → added | changed). */
+/** Items one to a line, in a cell: a narrow column wraps between them, not inside them. */
+function lines(items) {
+  return items.map((item) => h('span', { class: 'line' }, breakable(item)));
+}
+
+/** The pools and SIP URI tables, shared with the time-travel page (`changes`: see drawTopology). */
 export function topologyTables(topology, { changes = new Map(), directory } = {}) {
-  const mark = (key) => (changes.has(key) ? { class: `changed-${changes.get(key)}` } : {});
+  const mark = (change) => (change ? { class: `changed-${change}` } : {});
   const pools = table(
     'Pools',
     [
       { label: 'Pool', value: (p) => p.fqdn },
       { label: 'Kind', value: (p) => p.shortLabel },
       { label: 'Status · state', value: (p) => [badge(p.status), p.state ? ` ${p.state}` : ''] },
-      { label: 'Servers', value: (p) => p.servers.map((s) => `${s.fqdn}${s.active ? ' (active)' : ''}`).join(', ') },
-      { label: 'Services', value: (p) => [...p.services, ...(p.note ? [p.note] : [])].join('; ') },
-      ...(changes.size ? [{ label: 'Change', value: (p) => (changes.has(p.fqdn) ? badge(changes.get(p.fqdn)) : '') }] : []),
+      { label: 'Servers', value: (p) => lines(p.servers.map((s) => `${s.fqdn}${s.active ? ' (active)' : ''}`)) },
+      { label: 'Services', value: (p) => lines([...p.services, ...(p.note ? [p.note] : [])]) },
+      ...(changes.size ? [{ label: 'Change', value: (p) => (poolChange(changes, p) ? badge(poolChange(changes, p)) : '') }] : []),
     ],
     poolsOf(topology),
-    { rowAttributes: (p) => mark(p.fqdn) },
+    { rowAttributes: (p) => mark(poolChange(changes, p)) },
   );
   const rows = directory
     ? directory.map((e) => ({ sipAddress: e.sipAddress, kind: e.kind, poolFqdn: e.poolFqdn, displayName: e.displayName }))
@@ -31,10 +36,10 @@ export function topologyTables(topology, { changes = new Map(), directory } = {}
       { label: 'Kind', value: (r) => KIND_LABEL[r.kind] ?? r.kind },
       { label: 'Display name', value: (r) => r.displayName ?? '' },
       { label: 'Pool', value: (r) => r.poolFqdn ?? '' },
-      ...(changes.size ? [{ label: 'Change', value: (r) => (changes.has(r.sipAddress) ? badge(changes.get(r.sipAddress)) : '') }] : []),
+      ...(changes.size ? [{ label: 'Change', value: (r) => (routeChange(changes, r) ? badge(routeChange(changes, r)) : '') }] : []),
     ],
     rows,
-    { rowAttributes: (r) => mark(r.sipAddress) },
+    { rowAttributes: (r) => mark(routeChange(changes, r)) },
   );
   const domains = h(
     'p',
