@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import { DomainError } from '../domain';
 import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound, WrongExpectedVersion } from '../event-store/event-store';
 import { auditMetadata, CommandContext } from './audit';
@@ -9,8 +9,11 @@ import { API_TOKEN_ISSUED } from './streams';
 /**
  * API tokens. Their whole life is events in one stream (`api_token-registry`): issuing and revoking
  * are audited like any change and work on either event store, and one stream's expected revision
- * keeps names unique across instances. The store holds a salted SHA-256 of each token, never the
- * token; this process keeps an index of the stream in memory and reads the stream's new events
+ * keeps names unique across instances. The store holds a salted hash of each token, never the
+ * token: a salted SHA-256 of a generated token (256 random bits: no guess finds it), and scrypt of a
+ * supplied one (ADMIN_TOKEN, chosen by a person: a stolen copy of the log must not confirm guesses
+ * quickly). Each `ApiTokenIssued` names its hash (`kdf`); one without is SHA-256 (recorded before
+ * scrypt was used). This process keeps an index of the stream in memory and reads the stream's new events
  * when it meets a token id it does not know, and every few seconds.
  */
 
@@ -42,6 +45,7 @@ export interface ApiTokenView {
 interface StoredToken extends ApiTokenView {
   readonly salt: Buffer;
   readonly hash: Buffer;
+  readonly kdf: Kdf;
   /** `generated` tokens carry their id; a `supplied` one (ADMIN_TOKEN) is found by trying each supplied token. */
   readonly format: 'generated' | 'supplied';
 }
@@ -67,6 +71,32 @@ function saltedHash(salt: Buffer, credential: string): Buffer {
   return createHash('sha256').update(salt).update(credential).digest();
 }
 
+/** How a token's hash was made: `sha256` (salted, one round) or `scrypt` with its cost parameters, as recorded. */
+export type Kdf = { readonly name: 'sha256' } | { readonly name: 'scrypt'; readonly N: number; readonly r: number; readonly p: number };
+
+/** scrypt's cost for supplied tokens: 16 MiB and about 0.1 s per hash on a server core. */
+export const SCRYPT_COST = { N: 2 ** 14, r: 8, p: 1 } as const;
+const SHA256: Kdf = { name: 'sha256' };
+
+function hashOf(kdf: Kdf, salt: Buffer, credential: string): Promise<Buffer> {
+  if (kdf.name === 'sha256') return Promise.resolve(saltedHash(salt, credential));
+  const { N, r, p } = kdf;
+  return new Promise((resolve, reject) =>
+    scrypt(credential, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (error, key) => (error ? reject(error) : resolve(key))),
+  );
+}
+
+function kdfOf(data: JsonObject): Kdf {
+  const kdf = data['kdf'];
+  if (typeof kdf !== 'object' || kdf === null || Array.isArray(kdf) || kdf['name'] !== 'scrypt') return SHA256;
+  const [N, r, p] = [kdf['N'], kdf['r'], kdf['p']];
+  return typeof N === 'number' && typeof r === 'number' && typeof p === 'number' ? { name: 'scrypt', N, r, p } : SHA256;
+}
+
+/** The in-memory key of a credential this process has verified (memory only, never stored). */
+const verifiedKey = (credential: string): string => createHash('sha256').update(credential).digest('base64url');
+const MAX_VERIFIED = 1_000;
+
 const DURATION = /^(\d{1,6})\s*(m|min|h|d|w)$/i;
 const DURATION_MS: Record<string, number> = { m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -85,6 +115,8 @@ export function parseExpiry(value: string | undefined | null, now: Date): string
 @Injectable()
 export class ApiTokens implements OnModuleDestroy {
   private readonly tokens = new Map<string, StoredToken>();
+  /** Supplied credentials already verified (by slow hash) → token id: a supplied token costs one scrypt per process, not one per request. */
+  private readonly verified = new Map<string, string>();
   private revision: number | 'no_stream' = 'no_stream';
   private lastRefresh = 0;
   private refreshing: Promise<void> | undefined;
@@ -120,16 +152,27 @@ export class ApiTokens implements OnModuleDestroy {
       const token = this.tokens.get(id);
       if (token !== undefined && token.format === 'generated' && timingSafeEqual(saltedHash(token.salt, credential), token.hash)) found = token;
     }
-    if (found === undefined) {
-      for (const token of this.tokens.values()) {
-        // Every supplied token is hashed and compared, match or not: the time does not tell which one matched.
-        if (token.format === 'supplied' && timingSafeEqual(saltedHash(token.salt, credential), token.hash) && found === undefined) found = token;
-      }
-    }
+    if (found === undefined) found = await this.checkSupplied(credential);
     if (found === undefined) return { ok: false, reason: 'unknown token' };
     if (found.revokedAt !== null) return { ok: false, reason: 'token revoked' };
     if (found.expiresAt !== null && found.expiresAt <= now.toISOString()) return { ok: false, reason: 'token expired' };
     return { ok: true, token: view(found) };
+  }
+
+  /** The supplied token this credential is, if any: from the verified ones, else by hashing it for each supplied token. */
+  private async checkSupplied(credential: string): Promise<StoredToken | undefined> {
+    const key = verifiedKey(credential);
+    const known = this.verified.get(key);
+    if (known !== undefined) return this.tokens.get(known);
+    const supplied = [...this.tokens.values()].filter((token) => token.format === 'supplied');
+    // Every supplied token is hashed and compared, match or not: the time does not tell which one matched.
+    const hashes = await Promise.all(supplied.map((token) => hashOf(token.kdf, token.salt, credential)));
+    const found = supplied.find((token, i) => hashes[i]!.length === token.hash.length && timingSafeEqual(hashes[i]!, token.hash));
+    if (found !== undefined) {
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+      this.verified.set(key, found.id);
+    }
+    return found;
   }
 
   async list(): Promise<ApiTokenView[]> {
@@ -153,6 +196,8 @@ export class ApiTokens implements OnModuleDestroy {
     const id = randomBytes(8).toString('hex');
     const secret = request.secret ?? `topo_${id}_${randomBytes(32).toString('base64url')}`;
     const salt = randomBytes(16);
+    const kdf: Kdf = request.secret === undefined ? SHA256 : { name: 'scrypt', ...SCRYPT_COST };
+    const hash = await hashOf(kdf, salt, secret);
     for (let attempt = 1; ; attempt++) {
       await this.refresh();
       if (onlyIfNone && this.revision !== 'no_stream') return undefined;
@@ -165,7 +210,8 @@ export class ApiTokens implements OnModuleDestroy {
         role,
         format: request.secret === undefined ? 'generated' : 'supplied',
         salt: salt.toString('base64url'),
-        hash: saltedHash(salt, secret).toString('base64url'),
+        hash: hash.toString('base64url'),
+        kdf: { ...kdf },
         expiresAt: request.expiresAt,
       };
       if (await this.append(TOKEN_ISSUED, data, context, 'IssueApiToken', attempt)) break;
@@ -248,6 +294,7 @@ export class ApiTokens implements OnModuleDestroy {
         revokedBy: null,
         salt: Buffer.from(String(data['salt']), 'base64url'),
         hash: Buffer.from(String(data['hash']), 'base64url'),
+        kdf: kdfOf(data),
         format: data['format'] === 'supplied' ? 'supplied' : 'generated',
       });
     } else if (event.type === TOKEN_REVOKED) {
@@ -258,6 +305,6 @@ export class ApiTokens implements OnModuleDestroy {
 }
 
 function view(token: StoredToken): ApiTokenView {
-  const { salt: _salt, hash: _hash, format: _format, ...shown } = token;
+  const { salt: _salt, hash: _hash, kdf: _kdf, format: _format, ...shown } = token;
   return shown;
 }
