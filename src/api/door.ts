@@ -203,10 +203,12 @@ function routeKey(request: Request): string {
 export function deniedAttempt(request: Request, denial: AccessDenied, bodyReadable: boolean): DeniedAttempt {
   const authentication = authenticationOf(request);
   const principal = authentication?.ok ? authentication.principal : undefined;
-  const body: unknown = bodyReadable ? request.body : undefined;
+  // The body of a request refused at the door was never read: the deployment it names is not known.
+  const read = bodyReadable && !(hasBody(request) && request.body === undefined);
+  const body: unknown = read ? request.body : undefined;
   const fromBody = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)['deployment'] : undefined;
   const fromQuery = request.query['deployment'];
-  const named = typeof fromBody === 'string' ? fromBody : typeof fromQuery === 'string' ? fromQuery : bodyReadable ? DEFAULT_DEPLOYMENT : '';
+  const named = typeof fromBody === 'string' ? fromBody : typeof fromQuery === 'string' ? fromQuery : read ? DEFAULT_DEPLOYMENT : '';
   const deployment = DEPLOYMENT_PATTERN.test(named.toLowerCase()) ? named.toLowerCase() : UNREADABLE_DEPLOYMENT;
   const command = COMMAND_PATH_ANY_CASE.exec(request.path)?.[1];
   return {
