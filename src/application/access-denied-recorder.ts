@@ -33,12 +33,6 @@ interface Window {
   repeats?: { readonly first: DeniedAttempt; attempts: number; lastAt: string };
 }
 
-/** How many attempts an `AccessDenied` event stands for: `attempts`, or 1 for an event recorded before denials were aggregated. */
-export function attemptsOf(data: JsonObject): number {
-  const attempts = data['attempts'];
-  return typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 1 ? attempts : 1;
-}
-
 /**
  * Records every denied attempt (401, 403) as `AccessDenied` in `access_denied-<deployment>`: the
  * audit trail and compliance reports list them beside refused commands. Never a credential, only
