@@ -23,7 +23,6 @@ export async function serve(): Promise<void> {
   });
   try {
     const config = loadConfig();
-    warnIfDataDirIsShared(config);
     const app = await createApp(config);
     await createFirstAdminToken(app, config);
     await app.listen(config.port, config.host);
@@ -37,6 +36,7 @@ export async function serve(): Promise<void> {
         void app.close().then(() => process.exit(0), () => process.exit(1));
       });
     }
+    warnIfDataDirIsShared(config);
     const store = config.eventStoreConnectionString ? 'EventStoreDB' : `SQLite in ${config.dataDir}`;
     if (config.logLevel !== 'silent') {
       console.log(`topology-ledger listening on http://${config.host}:${address?.port ?? config.port} (event store: ${store})`);
@@ -53,7 +53,7 @@ export async function serve(): Promise<void> {
 
 /** Says so when DATA_DIR (which the server creates 0700) already exists and others may read it: it holds every event. */
 function warnIfDataDirIsShared(config: Config): void {
-  if (config.eventStoreConnectionString !== undefined) return;
+  if (config.eventStoreConnectionString !== undefined || config.logLevel === 'silent' || config.logLevel === 'error') return;
   const mode = widerThanPrivate(config.dataDir);
   if (mode === undefined) return;
   console.error(
