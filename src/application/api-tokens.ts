@@ -96,6 +96,30 @@ function kdfOf(data: JsonObject): Kdf {
 /** The in-memory key of a credential this process has verified (memory only, never stored). */
 const verifiedKey = (credential: string): string => createHash('sha256').update(credential).digest('base64url');
 const MAX_VERIFIED = 1_000;
+/** Credentials that may wait for a slow hash; one more is refused at once ("try again"). */
+const MAX_WAITING_SLOW_HASHES = 32;
+
+/** Runs at most `concurrency` tasks at once; the others wait in order. */
+class Limit {
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly concurrency: number) {}
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.running += 1;
+    try {
+      return await task();
+    } finally {
+      this.running -= 1;
+      this.queue.shift()?.();
+    }
+  }
+}
 
 const DURATION = /^(\d{1,6})\s*(m|min|h|d|w)$/i;
 const DURATION_MS: Record<string, number> = { m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -117,6 +141,7 @@ export class ApiTokens implements OnModuleDestroy {
   private readonly tokens = new Map<string, StoredToken>();
   /** Supplied credentials already verified (by slow hash) → token id: a supplied token costs one scrypt per process, not one per request. */
   private readonly verified = new Map<string, string>();
+  private readonly slowHashes = new Limit(2);
   private revision: number | 'no_stream' = 'no_stream';
   private lastRefresh = 0;
   private refreshing: Promise<void> | undefined;
@@ -152,7 +177,12 @@ export class ApiTokens implements OnModuleDestroy {
       const token = this.tokens.get(id);
       if (token !== undefined && token.format === 'generated' && timingSafeEqual(saltedHash(token.salt, credential), token.hash)) found = token;
     }
-    if (found === undefined) found = await this.checkSupplied(credential);
+    // A credential in the generated format is a generated token or nothing: it never costs a slow hash.
+    if (found === undefined && !generated) {
+      const supplied = await this.checkSupplied(credential);
+      if (supplied === 'busy') return { ok: false, reason: 'too many credentials being verified; try again' };
+      found = supplied;
+    }
     if (found === undefined) return { ok: false, reason: 'unknown token' };
     if (found.revokedAt !== null) return { ok: false, reason: 'token revoked' };
     if (found.expiresAt !== null && found.expiresAt <= now.toISOString()) return { ok: false, reason: 'token expired' };
@@ -160,13 +190,16 @@ export class ApiTokens implements OnModuleDestroy {
   }
 
   /** The supplied token this credential is, if any: from the verified ones, else by hashing it for each supplied token. */
-  private async checkSupplied(credential: string): Promise<StoredToken | undefined> {
+  private async checkSupplied(credential: string): Promise<StoredToken | undefined | 'busy'> {
     const key = verifiedKey(credential);
     const known = this.verified.get(key);
     if (known !== undefined) return this.tokens.get(known);
     const supplied = [...this.tokens.values()].filter((token) => token.format === 'supplied');
+    if (supplied.length === 0) return undefined;
+    // Slow hashes run a few at a time, and only so many wait: unknown credentials cannot take every core.
+    if (this.slowHashes.waiting >= MAX_WAITING_SLOW_HASHES) return 'busy';
     // Every supplied token is hashed and compared, match or not: the time does not tell which one matched.
-    const hashes = await Promise.all(supplied.map((token) => hashOf(token.kdf, token.salt, credential)));
+    const hashes = await this.slowHashes.run(() => Promise.all(supplied.map((token) => hashOf(token.kdf, token.salt, credential))));
     const found = supplied.find((token, i) => hashes[i]!.length === token.hash.length && timingSafeEqual(hashes[i]!, token.hash));
     if (found !== undefined) {
       if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
