@@ -261,7 +261,15 @@ describe('what the API records from a request is plain text', () => {
     expect(JSON.stringify(events.map((e) => [e.data, e.metadata]))).not.toMatch(/[\u0085\u0090\u009b\u00ad]/);
   });
 
-  it('still takes plain headers', async () => {
+  it('records a refused body with its controls shown as code points', async () => {
+    const refused = await raw(server.url, 'POST', '/api/commands/RegisterSipDomain', bearer(), JSON.stringify({ domain: 'fabrikam.com', reason: 'ok\u001b]0;owned\u0007', 'x\u001b[2J': 1 }));
+    expect(refused.status).toBe(400);
+    const [last] = (await readStream(dataDir, 'refused_command-default')).slice(-1);
+    expect(last!.data['input']).toMatchObject({ domain: 'fabrikam.com', reason: 'ok<U+001B>]0;owned<U+0007>', 'x<U+001B>[2J': 1 });
+    expect(JSON.stringify(last!.data)).not.toMatch(/\\u001b|\\u0007/);
+  });
+
+    it('still takes plain headers', async () => {
     const ok = await raw(server.url, 'POST', '/api/commands/RegisterSipDomain', { ...bearer(), 'x-correlation-id': 'CHG-4711/step 2', 'x-reason': 'CHG-4711' }, JSON.stringify({ domain: 'contoso.com' }));
     expect(ok.status).toBe(200);
   });
