@@ -143,7 +143,6 @@ export function doorMiddleware(authenticator: Authenticator, limits: DoorLimits)
 
 const MAX_RECORDED = 256;
 const clip = (value: string): string => (value.length <= MAX_RECORDED ? value : `${value.slice(0, MAX_RECORDED)}…`);
-const COMMAND_PATH = /^\/api\/commands\/([^/]+)$/;
 const COMMAND_PATH_ANY_CASE = /^\/api\/commands\/([^/]+)\/?$/i;
 /** What is recorded of a request's text: every hidden character shown as its code point, and at most 256 characters. */
 const recorded = (value: string): string => clip(visibleText(value));

@@ -22,7 +22,7 @@ export interface DeniedAttempt {
   readonly context: CommandContext;
 }
 
-/** How long the repeats of one denial (same client address, principal, route, reason, deployment) are gathered into one event. */
+/** How long the repeats of one denial (same client address, principal, route, reason; deployment for a 403) are gathered into one event. */
 export const DENIAL_WINDOW_MS = 60_000;
 /** At most this many denials gathered at once; beyond it, the oldest window is recorded early. */
 const MAX_WINDOWS = 10_000;
@@ -39,7 +39,7 @@ interface Window {
  * its fingerprint.
  *
  * Denials are aggregated so that nobody can grow the log without bound: the first denial of a
- * (client address, principal, route, reason, deployment) is recorded when it happens; its repeats
+ * (client address, principal, route, reason; and deployment for a 403) is recorded when it happens; its repeats
  * within {@link DENIAL_WINDOW_MS} become one more event when the window closes, with `attempts`
  * (how many) and `firstOccurredAt`/`lastOccurredAt`. Every event has these fields; an event without
  * them (recorded before) stands for one attempt. Windows still open when the server stops are recorded then.
@@ -130,6 +130,11 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
   }
 }
 
+/**
+ * What repeats of a denial share. Nobody's deployment (a 401) is not part of it: it is whatever the
+ * caller wrote in the query, and a new name per request would otherwise make a new record each time.
+ */
 function windowKey(attempt: DeniedAttempt): string {
-  return JSON.stringify([attempt.context.clientAddress, attempt.principal, attempt.routeKey, attempt.denial.status, attempt.denial.reason, attempt.deployment]);
+  const deployment = attempt.principal === null ? null : attempt.deployment;
+  return JSON.stringify([attempt.context.clientAddress, attempt.principal, attempt.routeKey, attempt.denial.status, attempt.denial.reason, deployment]);
 }
