@@ -15,16 +15,17 @@ export const PRIVATE_FILE_MODE = 0o600;
  * it is. Either way, this account must be able to read and write in it: else a StoreFileError says so.
  */
 export function createPrivateDirectory(dir: string): void {
+  const existed = fs.existsSync(dir);
   try {
-    if (!fs.existsSync(dir)) {
+    if (!existed) {
       fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
-      fs.chmodSync(dir, PRIVATE_DIRECTORY_MODE);
+      chmodIfPossible(dir, PRIVATE_DIRECTORY_MODE);
     }
     fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const who = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
-    throw new StoreFileError(dir, `cannot be ${code === 'ENOENT' || code === 'EEXIST' ? 'created' : 'read and written'} by this account${who}: ${code === undefined ? String(error) : String(code)}; run as the account that owns DATA_DIR`);
+    throw new StoreFileError(dir, `cannot be ${existed ? 'read and written' : 'created'} by this account${who}: ${code === undefined ? String(error) : String(code)}; run as the account that owns DATA_DIR`);
   }
 }
 
@@ -48,9 +49,18 @@ export function openPrivately<T>(file: string, open: () => T): T {
   const previous = isMainThread ? process.umask(0o077) : undefined;
   try {
     const opened = open();
-    if (!existed && fs.existsSync(file)) fs.chmodSync(file, PRIVATE_FILE_MODE);
+    if (!existed && fs.existsSync(file)) chmodIfPossible(file, PRIVATE_FILE_MODE);
     return opened;
   } finally {
     if (previous !== undefined) process.umask(previous);
+  }
+}
+
+/** A file system without Unix modes (some network or removable ones) refuses chmod: the umask did what it could. */
+function chmodIfPossible(file: string, mode: number): void {
+  try {
+    fs.chmodSync(file, mode);
+  } catch {
+    // Left as created.
   }
 }
