@@ -90,7 +90,9 @@ function kdfOf(data: JsonObject): Kdf {
   const kdf = data['kdf'];
   if (typeof kdf !== 'object' || kdf === null || Array.isArray(kdf) || kdf['name'] !== 'scrypt') return SHA256;
   const [N, r, p] = [kdf['N'], kdf['r'], kdf['p']];
-  return typeof N === 'number' && typeof r === 'number' && typeof p === 'number' ? { name: 'scrypt', N, r, p } : SHA256;
+  // Costs past these bounds would take the server's memory: such a record verifies nothing.
+  const sane = Number.isInteger(N) && Number.isInteger(r) && Number.isInteger(p) && (N as number) >= 2 && (N as number) <= 2 ** 20 && (r as number) >= 1 && (r as number) <= 32 && (p as number) >= 1 && (p as number) <= 16;
+  return sane ? { name: 'scrypt', N: N as number, r: r as number, p: p as number } : SHA256;
 }
 
 /** The in-memory key of a credential this process has verified (memory only, never stored). */

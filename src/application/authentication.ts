@@ -115,7 +115,7 @@ export class OidcVerifier {
  * A claim by a dotted path through nested objects (`realm_access.roles`), only ever through nesting: a
  * top-level claim whose name has a dot in it is not the nested claim (it could be anyone's addition).
  */
-export function claimAt(payload: JWTPayload, path: string): unknown {
+function claimAt(payload: JWTPayload, path: string): unknown {
   let value: unknown = payload;
   for (const part of path.split('.')) {
     if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
