@@ -62,9 +62,18 @@ export class TokenRefused extends DomainError {
   }
 }
 
-/** The first 12 hex digits of a credential's SHA-256: names a presented credential in the record without revealing it. */
+/** The form of a JWT (three base64url parts): a credential of this form is verified as one. */
+export const JWT_FORM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Names a presented credential in the record without revealing it: the first 12 hex digits of its
+ * SHA-256 when it is random (a token of the generated form, a JWT), only the first 4 for any other,
+ * which a person may have chosen (a mistyped or revoked ADMIN_TOKEN): too few to confirm a guess of
+ * it from the log, which scrypt protects it from.
+ */
 export function credentialFingerprint(credential: string): string {
-  return createHash('sha256').update(credential).digest('hex').slice(0, 12);
+  const digest = createHash('sha256').update(credential).digest('hex');
+  return TOKEN_FORMAT.test(credential) || JWT_FORM.test(credential) ? digest.slice(0, 12) : digest.slice(0, 4);
 }
 
 function saltedHash(salt: Buffer, credential: string): Buffer {

@@ -4,7 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Config, OidcConfig } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { firstHiddenCharacter } from '../domain/shared/plain-text';
-import { ApiTokens, credentialFingerprint } from './api-tokens';
+import { ApiTokens, credentialFingerprint, JWT_FORM } from './api-tokens';
 import { AccessDenied, isRole, Principal, Role } from './authorization';
 
 /**
@@ -26,7 +26,6 @@ export type Authentication =
   | { readonly ok: true; readonly principal: Principal; readonly fingerprint: string | null }
   | { readonly ok: false; readonly denial: AccessDenied; readonly fingerprint: string | null };
 
-const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Turns an `Authorization` header into a principal: an API token, an OIDC JWT, or the local session. */
 @Injectable()
@@ -55,7 +54,7 @@ export class Authenticator {
       const actor = localUser !== undefined && LOCAL_USER.test(localUser) ? localUser : 'local';
       return { ok: true, principal: { actor, roles: ['admin'], authenticated: false, via: 'local' }, fingerprint };
     }
-    if (this.oidc !== undefined && JWT.test(credential)) {
+    if (this.oidc !== undefined && JWT_FORM.test(credential)) {
       const verified = await this.oidc.verify(credential);
       return 'reason' in verified ? denied(verified.reason, fingerprint) : { ok: true, principal: verified, fingerprint };
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -110,7 +111,10 @@ describe('API tokens, kept as events', () => {
     expect(() => parseExpiry('soon', now)).toThrow(/ISO-8601 time or a duration/);
   });
 
-  it('fingerprints a credential by the first 12 hex digits of its SHA-256', () => {
-    expect(credentialFingerprint('abc')).toBe('ba7816bf8f01');
+  it('fingerprints a random credential by the first 12 hex digits of its SHA-256, any other by 4: too few to confirm a guess', () => {
+    const generated = `topo_0123456789abcdef_${'x'.repeat(43)}`;
+    expect(credentialFingerprint(generated)).toBe(createHash('sha256').update(generated).digest('hex').slice(0, 12));
+    expect(credentialFingerprint('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln')).toHaveLength(12);
+    expect(credentialFingerprint('abc')).toBe('ba78');
   });
 });
