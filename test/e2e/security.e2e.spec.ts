@@ -526,8 +526,8 @@ describe('the live stream', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function createToken(name: string, role: string): Promise<string> {
-    const response = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer() }, body: JSON.stringify({ name, role }) });
+  async function createToken(name: string, role: string, expires?: string): Promise<string> {
+    const response = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer() }, body: JSON.stringify({ name, role, ...(expires ? { expires } : {}) }) });
     expect(response.status).toBe(201);
     return ((await response.json()) as { secret: string }).secret;
   }
@@ -576,5 +576,15 @@ describe('the live stream', () => {
     await Promise.race([stream.ended, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(stream.text()).toMatch(/event: closed\ndata: \{"reason":"token revoked"\}/);
+  });
+
+  it('ends the stream of a token once it expires', async () => {
+    const reader = await createToken('live-expiring', 'reader', new Date(Date.now() + 3_000).toISOString());
+    const stream = await open(reader);
+    expect(stream.status).toBe(200);
+    const started = Date.now();
+    await Promise.race([stream.ended, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(stream.text()).toMatch(/event: closed\ndata: \{"reason":"token expired"\}/);
   });
 });
