@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import express from 'express';
+import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ConfigError } from './config/config';
 import type { Config, LogLevel } from './config/config';
@@ -29,6 +31,32 @@ const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
 export const BODY_LIMIT = '64kb';
 
 /**
+ * Requests per second per client address for requests that name no one (no credential, or one that
+ * is refused): a thirtieth of the per-principal limit, at least 1 (10 per second by default).
+ */
+export function anonymousRateLimit(perPrincipal: number): number {
+  return perPrincipal <= 0 ? 0 : Math.max(1, Math.ceil(perPrincipal / 30));
+}
+
+/** How long a client may take to send a request's headers, and the whole request; how long an idle keep-alive connection stays open. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/**
+ * A client trickling its headers or body holds a connection (and memory) only so long: past
+ * HEADERS_TIMEOUT_MS for the headers or REQUEST_TIMEOUT_MS for the whole request, Node answers 408
+ * and closes it. The live stream (`/api/live`) is a response, which these do not limit.
+ */
+function limitSlowRequests(server: Server): void {
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  // How often Node looks for connections past these limits (30 s by default: a limit could be overrun by that much).
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1_000;
+}
+
+/**
  * Opens the event store, then builds the HTTP application on it (not yet listening): used by
  * `main.ts`, `topo serve` and the CLI's in-process server. Closing the application closes the store.
  * The local session's secret (see `LocalSession`) is `app.get(LOCAL_SESSION)`.
@@ -44,7 +72,11 @@ export async function createApp(config: Config): Promise<INestApplication> {
   }
   const store = openEventStore(config);
   const localSession: LocalSession = { secret: `topo_local_${randomBytes(32).toString('base64url')}` };
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store, localSession), {
+  // Case-sensitive routing: `/API/tokens` is no route at all (a 404, after the door), not `/api/tokens`
+  // by another name. Express reads the setting once, when its router is created: before Nest's routes.
+  const instance = express();
+  instance.set('case sensitive routing', true);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store, localSession), new ExpressAdapter(instance), {
     logger: NEST_LEVELS[config.logLevel],
     abortOnError: false,
     bodyParser: false,
@@ -57,7 +89,13 @@ export async function createApp(config: Config): Promise<INestApplication> {
   }
   // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
   app.use(securityHeaders);
-  app.use(doorMiddleware(app.get(Authenticator), new RateLimiter(config.rateLimit)));
+  app.use(
+    doorMiddleware(app.get(Authenticator), {
+      principal: new RateLimiter(config.rateLimit),
+      anonymous: new RateLimiter(anonymousRateLimit(config.rateLimit)),
+    }),
+  );
+  limitSlowRequests(app.getHttpServer() as Server);
   // Not strict: a body that is valid JSON but not an object (`null`, `5`, `"x"`) reaches the handler, which
   // says what it is instead of calling it invalid JSON.
   app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });

@@ -1,6 +1,7 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
 import { isCorruptionError, StoreFileError } from './event-store/sqlite/sqlite-schema';
+import { widerThanPrivate } from './event-store/sqlite/private-files';
 import { announceServer, localUrl } from './config/running-server';
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -35,6 +36,7 @@ export async function serve(): Promise<void> {
         void app.close().then(() => process.exit(0), () => process.exit(1));
       });
     }
+    warnIfDataDirIsShared(config);
     const store = config.eventStoreConnectionString ? 'EventStoreDB' : `SQLite in ${config.dataDir}`;
     if (config.logLevel !== 'silent') {
       console.log(`topology-ledger listening on http://${config.host}:${address?.port ?? config.port} (event store: ${store})`);
@@ -47,6 +49,17 @@ export async function serve(): Promise<void> {
     console.error(`topology-ledger: failed to start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
+}
+
+/** Says so when DATA_DIR (which the server creates 0700) already exists and others may read it: it holds every event. */
+function warnIfDataDirIsShared(config: Config): void {
+  if (config.eventStoreConnectionString !== undefined || config.logLevel === 'silent' || config.logLevel === 'error') return;
+  const mode = widerThanPrivate(config.dataDir);
+  if (mode === undefined) return;
+  console.error(
+    `topology-ledger: warning: DATA_DIR ${config.dataDir} has mode ${mode.toString(8).padStart(4, '0')}: other accounts on this machine may read the event log; ` +
+      `'chmod 700' it (and 'chmod 600' its files) unless that is intended`,
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { InvalidInput } from '../../src/api/commands/input-errors';
 import type { LogDigest } from '../../src/application/log-verification';
+import { attemptsOf } from '../../src/application/streams';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import { logDigestAt } from '../audit-digest/audit-digest.query';
 import { AUDIT_TABLE } from '../audit-trail/audit-trail.projection';
@@ -56,6 +57,8 @@ export type ReportRefusal = {
   message: string | null;
   reason: string | null;
   clientAddress: string | null;
+  /** How many attempts the entry stands for: denials repeated within a window are recorded as one event. */
+  attempts: number;
 };
 
 export type ReportMigrationEvent = {
@@ -113,8 +116,17 @@ function afterOf(entry: AuditEntry): JsonObject | null {
 
 const entityKey = (entity: ReportEntity): string => (entity === null ? '' : `${entity.kind ?? ''}\u0000${entity.id}`);
 
+/** A message of an aggregated denial says how many times and when: every attempt stays visible in each rendering. */
+function repeated(message: string | null, attempts: number, data: JsonObject): string | null {
+  if (attempts === 1) return message;
+  const [first, last] = [data['firstOccurredAt'], data['lastOccurredAt']];
+  const when = typeof first === 'string' && typeof last === 'string' ? ` from ${first} to ${last}` : '';
+  return `${message ?? 'denied'} (${attempts} attempts${when})`;
+}
+
 function refusalOf(entry: AuditEntry): ReportRefusal {
   const denied = entry.type === ACCESS_DENIED;
+  const attempts = denied ? attemptsOf(entry.data) : 1;
   const message = denied ? entry.data['message'] : undefined;
   const code = denied ? entry.data['code'] : undefined;
   return {
@@ -127,9 +139,10 @@ function refusalOf(entry: AuditEntry): ReportRefusal {
     entity: entry.entity,
     status: entry.error?.status ?? (denied ? 403 : null),
     errorCode: entry.error?.code ?? (typeof code === 'string' ? code : null),
-    message: entry.error?.message ?? (typeof message === 'string' ? message : null),
+    message: repeated(entry.error?.message ?? (typeof message === 'string' ? message : null), attempts, entry.data),
     reason: entry.reason,
     clientAddress: entry.clientAddress,
+    attempts,
   };
 }
 
@@ -156,15 +169,15 @@ export function complianceReport(auditReader: TableReader, digestReader: TableRe
   let migrationEvents = 0;
   let lastPosition = 0;
 
-  const count = (entry: AuditEntry, what: 'changes' | 'migrationEvents' | 'refused' | 'denied'): void => {
+  const count = (entry: AuditEntry, what: 'changes' | 'migrationEvents' | 'refused' | 'denied', n = 1): void => {
     const actor = entry.actor ?? '(unknown)';
     const a = actors.get(actor) ?? { actor, changes: 0, migrationEvents: 0, refused: 0, denied: 0 };
-    a[what] += 1;
+    a[what] += n;
     actors.set(actor, a);
     if (entry.entity !== null) {
       const key = entityKey(entry.entity);
       const e = entities.get(key) ?? { kind: entry.entity.kind, id: entry.entity.id, changes: 0, migrationEvents: 0, refused: 0, denied: 0 };
-      e[what] += 1;
+      e[what] += n;
       entities.set(key, e);
     }
   };
@@ -184,8 +197,9 @@ export function complianceReport(auditReader: TableReader, digestReader: TableRe
       }
     }
     if (entry.type === ACCESS_DENIED || (entry.outcome === 'refused' && (entry.error?.status === 401 || entry.error?.status === 403))) {
-      denied.push(refusalOf(entry));
-      count(entry, 'denied');
+      const refusal = refusalOf(entry);
+      denied.push(refusal);
+      count(entry, 'denied', refusal.attempts);
       continue;
     }
     if (entry.outcome === 'refused') {
@@ -232,7 +246,7 @@ export function complianceReport(auditReader: TableReader, digestReader: TableRe
       entities: [...entities.values()].sort(byName),
       changes: changes.length,
       refused: refused.length,
-      denied: denied.length,
+      denied: denied.reduce((sum, d) => sum + d.attempts, 0),
       migrationEvents,
     },
     digest: lastPosition > 0 ? logDigestAt(digestReader, lastPosition) : null,

@@ -2,10 +2,13 @@ import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/
 import { Reflector } from '@nestjs/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
 import type { DeniedAttempt } from '../application/access-denied-recorder';
 import type { CommandContext } from '../application/audit';
 import { Authentication, Authenticator, LOCAL_USER_HEADER } from '../application/authentication';
-import { AccessDenied, Attempt, authorize, COMMAND_ROUTE_KEY, Principal } from '../application/authorization';
+import { AccessDenied, Attempt, authorize, COMMAND_ROUTE_KEY, Principal, ROUTE_POLICY } from '../application/authorization';
+import { firstHiddenCharacter, visibleText } from '../domain/shared/plain-text';
+import { InvalidInput } from './commands/input-errors';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '../application/streams';
 import type { RateLimiter } from './rate-limit';
 import { DOCS_PATH } from './security-headers';
@@ -24,9 +27,26 @@ type WithAuthentication = { [AUTHENTICATION]?: Authentication };
 export const PUBLIC_ROUTE = 'publicRoute';
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_ROUTE, true);
 
-/** Paths the door guards: the API, except its OpenAPI description. */
+/**
+ * The path as a lenient router could read it: percent-decoded, dot segments resolved, repeated
+ * slashes one, in lower case. Routing itself is case-sensitive and strict about all of this (see
+ * `app.ts`); the door guards every spelling, so that no spelling of an API path gets past it.
+ */
+export function canonicalPath(path: string): string {
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // Left as sent: not a path any route matches.
+  }
+  return posix.normalize(decoded.replace(/\\/g, '/')).toLowerCase();
+}
+
+/** Paths the door guards: every spelling of the API's, except its OpenAPI description spelt exactly. */
 export function behindTheDoor(path: string): boolean {
-  return path.startsWith('/api') && !DOCS_PATH.test(path);
+  const canonical = canonicalPath(path);
+  if (!canonical.startsWith('/api')) return false;
+  return !(DOCS_PATH.test(path) && canonical === path);
 }
 
 /** Who the request is, as the door found out (undefined outside the door). */
@@ -45,24 +65,76 @@ function header(request: Request, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Authenticates every request behind the door, then rate-limits it by principal (by client address when it is nobody). */
-export function doorMiddleware(authenticator: Authenticator, limiter: RateLimiter): RequestHandler {
+/** The headers whose text is recorded with a request (its audit context, a command's reason). */
+const RECORDED_HEADERS = ['x-correlation-id', 'x-causation-id', 'x-reason', 'idempotency-key'] as const;
+
+/** Whether the request still has a body on the wire (which the door then never reads). */
+function hasBody(request: Request): boolean {
+  const length = request.headers['content-length'];
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+}
+
+/** What the request would record that breaks the plain-text rule, as a refusal naming the header (or the command's name). */
+function notPlainText(request: Request): InvalidInput | undefined {
+  for (const name of RECORDED_HEADERS) {
+    const value = header(request, name);
+    const found = value === undefined ? undefined : firstHiddenCharacter(value, name === 'x-reason');
+    if (found !== undefined) {
+      return new InvalidInput(
+        `The ${name} header must be plain text: no control or invisible characters; found ${found.codePoint} at character ${found.index + 1}. Nothing was done.`,
+        { field: name, rule: 'schema' },
+      );
+    }
+  }
+  const command = COMMAND_PATH_ANY_CASE.exec(request.path)?.[1];
+  const found = command === undefined ? undefined : firstHiddenCharacter(decoded(command));
+  if (found !== undefined) {
+    return new InvalidInput(
+      `The command's name must be plain text: no control or invisible characters; found ${found.codePoint} at character ${found.index + 1}. Nothing was done.`,
+      { field: 'command', rule: 'schema' },
+    );
+  }
+  return undefined;
+}
+
+/** The rate limits of the door: per principal, and a much tighter one per client address for requests that name no one. */
+export interface DoorLimits {
+  readonly principal: RateLimiter;
+  readonly anonymous: RateLimiter;
+}
+
+/**
+ * Authenticates every request behind the door from its headers alone, then rate-limits it: by
+ * principal, or by client address in the tighter bucket when it is nobody. A request that is nobody
+ * is refused (401) right here: its body is never read and its connection is closed after the answer.
+ * An authenticated request whose recorded headers break the plain-text rule is refused (400).
+ */
+export function doorMiddleware(authenticator: Authenticator, limits: DoorLimits): RequestHandler {
   return (request: Request, response: Response, next: NextFunction): void => {
     if (!behindTheDoor(request.path)) return next();
     authenticator.authenticate(header(request, 'authorization'), header(request, LOCAL_USER_HEADER)).then(
       (authentication) => {
         (request as unknown as WithAuthentication)[AUTHENTICATION] = authentication;
-        const key = authentication.ok ? `${authentication.principal.via}:${authentication.principal.actor}` : `address:${request.ip ?? ''}`;
-        const taken = limiter.take(key);
-        if (taken.ok) return next();
-        response.setHeader('Retry-After', String(taken.retryAfterSeconds));
-        response.status(429).json({
-          error: {
-            code: 'RATE_LIMITED',
-            message: `Too many requests; try again in ${taken.retryAfterSeconds} s.`,
-            details: { retryAfterSeconds: taken.retryAfterSeconds },
-          },
-        });
+        const taken = authentication.ok
+          ? limits.principal.take(`${authentication.principal.via}:${authentication.principal.actor}`)
+          : limits.anonymous.take(`address:${request.ip ?? ''}`);
+        if (!taken.ok) {
+          if (hasBody(request)) response.setHeader('Connection', 'close');
+          response.setHeader('Retry-After', String(taken.retryAfterSeconds));
+          response.status(429).json({
+            error: {
+              code: 'RATE_LIMITED',
+              message: `Too many requests; try again in ${taken.retryAfterSeconds} s.`,
+              details: { retryAfterSeconds: taken.retryAfterSeconds },
+            },
+          });
+          return;
+        }
+        if (!authentication.ok) {
+          if (hasBody(request)) response.setHeader('Connection', 'close');
+          return next(authentication.denial);
+        }
+        next(notPlainText(request));
       },
       (error: unknown) => next(error),
     );
@@ -71,7 +143,9 @@ export function doorMiddleware(authenticator: Authenticator, limiter: RateLimite
 
 const MAX_RECORDED = 256;
 const clip = (value: string): string => (value.length <= MAX_RECORDED ? value : `${value.slice(0, MAX_RECORDED)}…`);
-const COMMAND_PATH = /^\/api\/commands\/([^/]+)$/;
+const COMMAND_PATH_ANY_CASE = /^\/api\/commands\/([^/]+)\/?$/i;
+/** What is recorded of a request's text: every hidden character shown as its code point, and at most 256 characters. */
+const recorded = (value: string): string => clip(visibleText(value));
 
 /** The request as the policy sees it: its route as declared, and on the command route the command's name. */
 export function attemptOf(request: Request): Attempt {
@@ -92,8 +166,8 @@ export function requestContext(request: Request, principal: Principal | undefine
     roles: principal?.roles ?? [],
     authenticated: principal?.authenticated ?? false,
     commandId,
-    correlationId: correlationId !== undefined ? clip(correlationId) : commandId,
-    causationId: causationId !== undefined ? clip(causationId) : null,
+    correlationId: correlationId !== undefined ? recorded(correlationId) : commandId,
+    causationId: causationId !== undefined ? recorded(causationId) : null,
     reason: null,
     clientAddress: request.ip ?? null,
     occurredAt: new Date().toISOString(),
@@ -108,23 +182,42 @@ function decoded(segment: string): string {
   }
 }
 
+const ROUTE_PATTERNS: ReadonlyArray<readonly [string, RegExp]> = [...ROUTE_POLICY.keys()].map((key) => {
+  const [method, path] = key.split(' ') as [string, string];
+  const pattern = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z]+/g, '[^/]+');
+  return [key, new RegExp(`^${method === 'GET' ? '(?:GET|HEAD)' : method} ${pattern}$`)] as const;
+});
+
+/**
+ * The route a denied request is counted under: the policy's `METHOD path` it spells exactly, else
+ * the method alone. Denials are aggregated by it, so that varying a path (or a command's name) makes
+ * no new record.
+ */
+function routeKey(request: Request): string {
+  const attempt = `${request.method} ${request.path}`;
+  return ROUTE_PATTERNS.find(([, pattern]) => pattern.test(attempt))?.[0] ?? `${request.method} (no such route)`;
+}
+
 /** The record of a denied request; `bodyReadable` is false when the body parser refused the body. */
 export function deniedAttempt(request: Request, denial: AccessDenied, bodyReadable: boolean): DeniedAttempt {
   const authentication = authenticationOf(request);
   const principal = authentication?.ok ? authentication.principal : undefined;
-  const body: unknown = bodyReadable ? request.body : undefined;
+  // The body of a request refused at the door was never read: the deployment it names is not known.
+  const read = bodyReadable && !(hasBody(request) && request.body === undefined);
+  const body: unknown = read ? request.body : undefined;
   const fromBody = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)['deployment'] : undefined;
   const fromQuery = request.query['deployment'];
-  const named = typeof fromBody === 'string' ? fromBody : typeof fromQuery === 'string' ? fromQuery : bodyReadable ? DEFAULT_DEPLOYMENT : '';
+  const named = typeof fromBody === 'string' ? fromBody : typeof fromQuery === 'string' ? fromQuery : read ? DEFAULT_DEPLOYMENT : '';
   const deployment = DEPLOYMENT_PATTERN.test(named.toLowerCase()) ? named.toLowerCase() : UNREADABLE_DEPLOYMENT;
-  const command = COMMAND_PATH.exec(request.path)?.[1];
+  const command = COMMAND_PATH_ANY_CASE.exec(request.path)?.[1];
   return {
     deployment,
     principal: principal?.actor ?? null,
     credentialFingerprint: authentication?.fingerprint ?? null,
-    route: clip(`${request.method} ${request.path}`),
+    route: recorded(`${request.method} ${request.path}`),
+    routeKey: routeKey(request),
     method: request.method,
-    command: command !== undefined ? clip(decoded(command)) : null,
+    command: command !== undefined ? recorded(decoded(command)) : null,
     denial,
     context: requestContext(request, principal),
   };

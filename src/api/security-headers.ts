@@ -16,6 +16,7 @@ export function securityHeaders(request: Request, response: Response, next: Next
   response.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
   response.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()');
   response.setHeader('Content-Security-Policy', DOCS_PATH.test(request.path) ? DOCS_POLICY : API_POLICY);
-  if (request.path.startsWith('/api') || request.path === '/health') response.setHeader('Cache-Control', 'no-store');
+  // Any spelling of /api (answered 401 or 404 by the door) is an API answer too.
+  if (/^\/+api/i.test(request.path) || request.path === '/health') response.setHeader('Cache-Control', 'no-store');
   next();
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import { DomainError } from '../domain';
 import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound, WrongExpectedVersion } from '../event-store/event-store';
 import { auditMetadata, CommandContext } from './audit';
@@ -9,8 +9,11 @@ import { API_TOKEN_ISSUED } from './streams';
 /**
  * API tokens. Their whole life is events in one stream (`api_token-registry`): issuing and revoking
  * are audited like any change and work on either event store, and one stream's expected revision
- * keeps names unique across instances. The store holds a salted SHA-256 of each token, never the
- * token; this process keeps an index of the stream in memory and reads the stream's new events
+ * keeps names unique across instances. The store holds a salted hash of each token, never the
+ * token: a salted SHA-256 of a generated token (256 random bits: no guess finds it), and scrypt of a
+ * supplied one (ADMIN_TOKEN, chosen by a person: a stolen copy of the log must not confirm guesses
+ * quickly). Each `ApiTokenIssued` names its hash (`kdf`); one without is SHA-256 (recorded before
+ * scrypt was used). This process keeps an index of the stream in memory and reads the stream's new events
  * when it meets a token id it does not know, and every few seconds.
  */
 
@@ -42,6 +45,7 @@ export interface ApiTokenView {
 interface StoredToken extends ApiTokenView {
   readonly salt: Buffer;
   readonly hash: Buffer;
+  readonly kdf: Kdf;
   /** `generated` tokens carry their id; a `supplied` one (ADMIN_TOKEN) is found by trying each supplied token. */
   readonly format: 'generated' | 'supplied';
 }
@@ -58,13 +62,74 @@ export class TokenRefused extends DomainError {
   }
 }
 
-/** The first 12 hex digits of a credential's SHA-256: names a presented credential in the record without revealing it. */
+/** The form of a JWT (three base64url parts): a credential of this form is verified as one. */
+export const JWT_FORM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Names a presented credential in the record without revealing it: the first 12 hex digits of its
+ * SHA-256 when it is random (a token of the generated form, a JWT), only the first 4 for any other,
+ * which a person may have chosen (a mistyped or revoked ADMIN_TOKEN): too few to confirm a guess of
+ * it from the log, which scrypt protects it from.
+ */
 export function credentialFingerprint(credential: string): string {
-  return createHash('sha256').update(credential).digest('hex').slice(0, 12);
+  const digest = createHash('sha256').update(credential).digest('hex');
+  return TOKEN_FORMAT.test(credential) || JWT_FORM.test(credential) ? digest.slice(0, 12) : digest.slice(0, 4);
 }
 
 function saltedHash(salt: Buffer, credential: string): Buffer {
   return createHash('sha256').update(salt).update(credential).digest();
+}
+
+/** How a token's hash was made: `sha256` (salted, one round) or `scrypt` with its cost parameters, as recorded. */
+export type Kdf = { readonly name: 'sha256' } | { readonly name: 'scrypt'; readonly N: number; readonly r: number; readonly p: number };
+
+/** scrypt's cost for supplied tokens: 16 MiB and about 0.1 s per hash on a server core. */
+export const SCRYPT_COST = { N: 2 ** 14, r: 8, p: 1 } as const;
+const SHA256: Kdf = { name: 'sha256' };
+
+function hashOf(kdf: Kdf, salt: Buffer, credential: string): Promise<Buffer> {
+  if (kdf.name === 'sha256') return Promise.resolve(saltedHash(salt, credential));
+  const { N, r, p } = kdf;
+  return new Promise((resolve, reject) =>
+    scrypt(credential, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (error, key) => (error ? reject(error) : resolve(key))),
+  );
+}
+
+function kdfOf(data: JsonObject): Kdf {
+  const kdf = data['kdf'];
+  if (typeof kdf !== 'object' || kdf === null || Array.isArray(kdf) || kdf['name'] !== 'scrypt') return SHA256;
+  const [N, r, p] = [kdf['N'], kdf['r'], kdf['p']];
+  // Costs past these bounds would take the server's memory: such a record verifies nothing.
+  const sane = Number.isInteger(N) && Number.isInteger(r) && Number.isInteger(p) && (N as number) >= 2 && (N as number) <= 2 ** 20 && (r as number) >= 1 && (r as number) <= 32 && (p as number) >= 1 && (p as number) <= 16;
+  return sane ? { name: 'scrypt', N: N as number, r: r as number, p: p as number } : SHA256;
+}
+
+/** The in-memory key of a credential this process has verified (memory only, never stored). */
+const verifiedKey = (credential: string): string => createHash('sha256').update(credential).digest('base64url');
+const MAX_VERIFIED = 1_000;
+/** Credentials that may wait for a slow hash; one more is refused at once ("try again"). */
+const MAX_WAITING_SLOW_HASHES = 32;
+
+/** Runs at most `concurrency` tasks at once; the others wait in order. */
+class Limit {
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly concurrency: number) {}
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.running += 1;
+    try {
+      return await task();
+    } finally {
+      this.running -= 1;
+      this.queue.shift()?.();
+    }
+  }
 }
 
 const DURATION = /^(\d{1,6})\s*(m|min|h|d|w)$/i;
@@ -85,6 +150,9 @@ export function parseExpiry(value: string | undefined | null, now: Date): string
 @Injectable()
 export class ApiTokens implements OnModuleDestroy {
   private readonly tokens = new Map<string, StoredToken>();
+  /** Supplied credentials already verified (by slow hash) → token id: a supplied token costs one scrypt per process, not one per request. */
+  private readonly verified = new Map<string, string>();
+  private readonly slowHashes = new Limit(2);
   private revision: number | 'no_stream' = 'no_stream';
   private lastRefresh = 0;
   private refreshing: Promise<void> | undefined;
@@ -120,16 +188,35 @@ export class ApiTokens implements OnModuleDestroy {
       const token = this.tokens.get(id);
       if (token !== undefined && token.format === 'generated' && timingSafeEqual(saltedHash(token.salt, credential), token.hash)) found = token;
     }
-    if (found === undefined) {
-      for (const token of this.tokens.values()) {
-        // Every supplied token is hashed and compared, match or not: the time does not tell which one matched.
-        if (token.format === 'supplied' && timingSafeEqual(saltedHash(token.salt, credential), token.hash) && found === undefined) found = token;
-      }
+    // A credential in the generated format is a generated token or nothing: it never costs a slow hash.
+    if (found === undefined && !generated) {
+      const supplied = await this.checkSupplied(credential);
+      if (supplied === 'busy') return { ok: false, reason: 'too many credentials being verified; try again' };
+      found = supplied;
     }
     if (found === undefined) return { ok: false, reason: 'unknown token' };
     if (found.revokedAt !== null) return { ok: false, reason: 'token revoked' };
     if (found.expiresAt !== null && found.expiresAt <= now.toISOString()) return { ok: false, reason: 'token expired' };
     return { ok: true, token: view(found) };
+  }
+
+  /** The supplied token this credential is, if any: from the verified ones, else by hashing it for each supplied token. */
+  private async checkSupplied(credential: string): Promise<StoredToken | undefined | 'busy'> {
+    const key = verifiedKey(credential);
+    const known = this.verified.get(key);
+    if (known !== undefined) return this.tokens.get(known);
+    const supplied = [...this.tokens.values()].filter((token) => token.format === 'supplied');
+    if (supplied.length === 0) return undefined;
+    // Slow hashes run a few at a time, and only so many wait: unknown credentials cannot take every core.
+    if (this.slowHashes.waiting >= MAX_WAITING_SLOW_HASHES) return 'busy';
+    // Every supplied token is hashed and compared, match or not: the time does not tell which one matched.
+    const hashes = await this.slowHashes.run(() => Promise.all(supplied.map((token) => hashOf(token.kdf, token.salt, credential))));
+    const found = supplied.find((token, i) => hashes[i]!.length === token.hash.length && timingSafeEqual(hashes[i]!, token.hash));
+    if (found !== undefined) {
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+      this.verified.set(key, found.id);
+    }
+    return found;
   }
 
   async list(): Promise<ApiTokenView[]> {
@@ -153,6 +240,8 @@ export class ApiTokens implements OnModuleDestroy {
     const id = randomBytes(8).toString('hex');
     const secret = request.secret ?? `topo_${id}_${randomBytes(32).toString('base64url')}`;
     const salt = randomBytes(16);
+    const kdf: Kdf = request.secret === undefined ? SHA256 : { name: 'scrypt', ...SCRYPT_COST };
+    const hash = await hashOf(kdf, salt, secret);
     for (let attempt = 1; ; attempt++) {
       await this.refresh();
       if (onlyIfNone && this.revision !== 'no_stream') return undefined;
@@ -165,7 +254,8 @@ export class ApiTokens implements OnModuleDestroy {
         role,
         format: request.secret === undefined ? 'generated' : 'supplied',
         salt: salt.toString('base64url'),
-        hash: saltedHash(salt, secret).toString('base64url'),
+        hash: hash.toString('base64url'),
+        kdf: { ...kdf },
         expiresAt: request.expiresAt,
       };
       if (await this.append(TOKEN_ISSUED, data, context, 'IssueApiToken', attempt)) break;
@@ -248,6 +338,7 @@ export class ApiTokens implements OnModuleDestroy {
         revokedBy: null,
         salt: Buffer.from(String(data['salt']), 'base64url'),
         hash: Buffer.from(String(data['hash']), 'base64url'),
+        kdf: kdfOf(data),
         format: data['format'] === 'supplied' ? 'supplied' : 'generated',
       });
     } else if (event.type === TOKEN_REVOKED) {
@@ -258,6 +349,6 @@ export class ApiTokens implements OnModuleDestroy {
 }
 
 function view(token: StoredToken): ApiTokenView {
-  const { salt: _salt, hash: _hash, format: _format, ...shown } = token;
+  const { salt: _salt, hash: _hash, kdf: _kdf, format: _format, ...shown } = token;
   return shown;
 }

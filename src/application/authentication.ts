@@ -3,7 +3,8 @@ import { createRemoteJWKSet, errors as joseErrors, JWTPayload, jwtVerify } from 
 import { timingSafeEqual } from 'node:crypto';
 import type { Config, OidcConfig } from '../config/config';
 import { CONFIG } from '../config/config.module';
-import { ApiTokens, credentialFingerprint } from './api-tokens';
+import { firstHiddenCharacter } from '../domain/shared/plain-text';
+import { ApiTokens, credentialFingerprint, JWT_FORM } from './api-tokens';
 import { AccessDenied, isRole, Principal, Role } from './authorization';
 import { LOCAL_SESSION, type LocalSession } from './local-session';
 export { LOCAL_SESSION, LOCAL_USER_HEADER, type LocalSession } from './local-session';
@@ -15,7 +16,6 @@ export type Authentication =
   | { readonly ok: true; readonly principal: Principal; readonly fingerprint: string | null }
   | { readonly ok: false; readonly denial: AccessDenied; readonly fingerprint: string | null };
 
-const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Turns an `Authorization` header into a principal: an API token, an OIDC JWT, or the local session. */
 @Injectable()
@@ -44,7 +44,7 @@ export class Authenticator {
       const actor = localUser !== undefined && LOCAL_USER.test(localUser) ? localUser : 'local';
       return { ok: true, principal: { actor, roles: ['admin'], authenticated: false, via: 'local' }, fingerprint };
     }
-    if (this.oidc !== undefined && JWT.test(credential)) {
+    if (this.oidc !== undefined && JWT_FORM.test(credential)) {
       const verified = await this.oidc.verify(credential);
       return 'reason' in verified ? denied(verified.reason, fingerprint) : { ok: true, principal: verified, fingerprint };
     }
@@ -64,6 +64,10 @@ function sameSecret(presented: string, secret: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Seconds a JWT's times may be off this machine's clock (its `exp`, `nbf` and `iat`). */
+export const CLOCK_TOLERANCE_S = 30;
+const MAX_SUBJECT = 256;
+
 /** Verifies OIDC JWTs against the issuer's JWKS (fetched and cached by jose) and maps a claim to roles. */
 export class OidcVerifier {
   private readonly keys: ReturnType<typeof createRemoteJWKSet>;
@@ -75,22 +79,35 @@ export class OidcVerifier {
   async verify(jwt: string): Promise<Principal | { reason: string }> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(jwt, this.keys, { issuer: this.config.issuer, audience: this.config.audience, clockTolerance: 30 }));
+      // A JWT without `exp` would be good forever: refused.
+      ({ payload } = await jwtVerify(jwt, this.keys, {
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        requiredClaims: ['exp'],
+      }));
     } catch (error) {
       return { reason: jwtFailure(error) };
     }
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_S) return { reason: 'JWT claim iat is in the future' };
     if (typeof payload.sub !== 'string' || payload.sub === '') return { reason: 'the JWT has no subject' };
+    // The subject is recorded as the actor of everything the caller does: plain text, like every recorded name.
+    if (payload.sub.length > MAX_SUBJECT || firstHiddenCharacter(payload.sub) !== undefined) {
+      return { reason: `the JWT subject is not plain text of at most ${MAX_SUBJECT} characters` };
+    }
     const roles = rolesFromClaim(claimAt(payload, this.config.roleClaim), this.config.roleMap);
     return { actor: payload.sub, roles, authenticated: true, via: 'oidc' };
   }
 }
 
-/** A claim by name, or by a dotted path into nested objects when no claim has the whole name. */
+/**
+ * A claim by a dotted path through nested objects (`realm_access.roles`), only ever through nesting: a
+ * top-level claim whose name has a dot in it is not the nested claim (it could be anyone's addition).
+ */
 function claimAt(payload: JWTPayload, path: string): unknown {
-  if (path in payload) return payload[path];
   let value: unknown = payload;
   for (const part of path.split('.')) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;

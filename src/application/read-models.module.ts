@@ -1,6 +1,5 @@
 import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../../projections';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
@@ -8,6 +7,7 @@ import { openReadModelDatabase } from '../../projections/runner/read-model-store
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
+import { createPrivateDirectory, openPrivately } from '../event-store/sqlite/private-files';
 import { WalCheckpointer } from '../event-store/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
@@ -48,9 +48,9 @@ export function openReadModelFile(file: string): { readonly db: Database.Databas
 
 /** Opens the read models in DATA_DIR (with either event store) and runs the projections for the process's lifetime. */
 export function createProjectionRunner(store: EventStore, dataDir: string): ProjectionRunner {
-  fs.mkdirSync(dataDir, { recursive: true });
+  createPrivateDirectory(dataDir);
   const file = path.join(dataDir, READ_MODELS_FILE);
-  const writer = openReadModelFile(file);
+  const writer = openPrivately(file, () => openReadModelFile(file));
   // Queries read through their own connection: they see committed batches only.
   const queryDb = openReadModelDatabase(file, true);
   const runner = new ProjectionRunner(store, writer.db, ALL_PROJECTIONS, { queryDb });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EVENT_STORE, EventStore, JsonObject, JsonValue } from '../event-store/event-store';
+import { visibleText } from '../domain/shared/plain-text';
 import { auditMetadata, CommandContext } from './audit';
 import { refusalStreamId } from './streams';
 
@@ -24,11 +25,24 @@ const MAX_RECORDED_INPUT = 16 * 1024;
 function recordableInput(input: JsonValue): JsonValue {
   let encoded: string;
   try {
-    encoded = JSON.stringify(input ?? null);
+    input = visibleJson(input ?? null);
+    encoded = JSON.stringify(input);
   } catch (error) {
     return { truncated: true, unencodable: error instanceof Error ? error.message : String(error) };
   }
   return encoded.length <= MAX_RECORDED_INPUT ? input : { truncated: true, bytes: encoded.length, start: encoded.slice(0, 1024) };
+}
+
+/**
+ * The input with every string (and key) in plain text: a character the plain-text rule refuses is
+ * recorded as its code point (`<U+001B>`), so that the record says what was sent and no reader's
+ * terminal acts on it. Accepted commands never hold such characters: their fields are validated.
+ */
+function visibleJson(value: JsonValue): JsonValue {
+  if (typeof value === 'string') return visibleText(value);
+  if (Array.isArray(value)) return value.map(visibleJson);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [visibleText(key), visibleJson(item)]));
+  return value;
 }
 
 /**
@@ -50,7 +64,7 @@ export class RefusalRecorder {
           {
             id: randomUUID(),
             type: 'CommandRefused',
-            data: { command: refusal.command, deployment: refusal.deployment, input, status: refusal.status, error: refusal.error },
+            data: { command: visibleText(refusal.command), deployment: refusal.deployment, input, status: refusal.status, error: visibleJson(refusal.error) },
             metadata: auditMetadata(refusal.context, { deployment: refusal.deployment, command: refusal.command }),
           },
         ],

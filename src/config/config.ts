@@ -86,6 +86,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters', '<hidden>');
   }
+  if (adminToken !== undefined && /^topo_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/.test(adminToken)) {
+    throw new ConfigError('ADMIN_TOKEN', 'must not have the form of a generated token (topo_<id>_<secret>); choose another', '<hidden>');
+  }
 
   const defaultActor = (env['TOPO_DEFAULT_ACTOR'] ?? 'local-admin').trim();
   if (!/^[\w.@\\-]{1,128}$/.test(defaultActor)) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -75,6 +76,25 @@ describe('API tokens, kept as events', () => {
     tokens.onModuleDestroy();
   });
 
+  it('hashes a supplied token with scrypt, verifies it once per process, and never spends a slow hash on a credential of the generated form', async () => {
+    const tokens = new ApiTokens(store);
+    await tokens.start();
+    await tokens.issue({ name: 'admin', role: 'admin', expiresAt: null, secret: 'a-supplied-admin-token' }, context('topology-ledger'), true);
+    const [issued] = await store.readStream(API_TOKEN_STREAM);
+    expect(issued!.data['kdf']).toEqual({ name: 'scrypt', N: 16384, r: 8, p: 1 });
+    const timed = async (credential: string): Promise<number> => {
+      const started = process.hrtime.bigint();
+      await tokens.check(credential);
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    const slow = await timed('a-guess-at-the-admin-token');
+    expect(await tokens.check('a-supplied-admin-token')).toMatchObject({ ok: true });
+    // Verified once: the same credential is then found without hashing again.
+    expect(await timed('a-supplied-admin-token')).toBeLessThan(slow / 4);
+    expect(await timed(`topo_0123456789abcdef_${'x'.repeat(43)}`)).toBeLessThan(slow / 4);
+    tokens.onModuleDestroy();
+  });
+
   it('refuses bad names and roles', async () => {
     const tokens = new ApiTokens(store);
     await expect(tokens.issue({ name: 'has space', role: 'reader', expiresAt: null }, context('a'))).rejects.toMatchObject({ code: 'INVALID_INPUT', details: { field: 'name' } });
@@ -91,7 +111,10 @@ describe('API tokens, kept as events', () => {
     expect(() => parseExpiry('soon', now)).toThrow(/ISO-8601 time or a duration/);
   });
 
-  it('fingerprints a credential by the first 12 hex digits of its SHA-256', () => {
-    expect(credentialFingerprint('abc')).toBe('ba7816bf8f01');
+  it('fingerprints a random credential by the first 12 hex digits of its SHA-256, any other by 4: too few to confirm a guess', () => {
+    const generated = `topo_0123456789abcdef_${'x'.repeat(43)}`;
+    expect(credentialFingerprint(generated)).toBe(createHash('sha256').update(generated).digest('hex').slice(0, 12));
+    expect(credentialFingerprint('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln')).toHaveLength(12);
+    expect(credentialFingerprint('abc')).toBe('ba78');
   });
 });

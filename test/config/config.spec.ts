@@ -9,6 +9,7 @@ describe('configuration of the door', () => {
     [{ AUTHENTICATION: 'off', HOST: '0.0.0.0' }, 'HOST', /must be a loopback address/],
     [{ AUTHENTICATION: 'maybe' }, 'AUTHENTICATION', /must be one of on, off/],
     [{ RATE_LIMIT: 'fast' }, 'RATE_LIMIT', /whole number/],
+    [{ ADMIN_TOKEN: `topo_0123456789abcdef_${'x'.repeat(43)}` }, 'ADMIN_TOKEN', /must not have the form of a generated token/],
     [{ REASON_REQUIRED_FOR: 'StopPool;drop table' }, 'REASON_REQUIRED_FOR', /must list command names/],
     [{ OIDC_AUDIENCE: 'x' }, 'OIDC_AUDIENCE', /needs OIDC_ISSUER/],
     [{ OIDC_ISSUER: 'https://idp', OIDC_JWKS_URL: 'https://idp/keys', OIDC_ROLE_MAP: 'a=admin' }, 'OIDC_AUDIENCE', /required/],

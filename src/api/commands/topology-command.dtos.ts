@@ -23,6 +23,7 @@ import {
   type ValidationArguments,
 } from 'class-validator';
 import { EXPORT_LEVELS, LAST_STEP, type LegacyGroupChatVersion, type PersistentChatPoolState } from '../../domain';
+import { firstHiddenCharacter } from '../../domain/shared/plain-text';
 
 /**
  * The request bodies of `POST /api/commands/<CommandName>`, one class per topology command.
@@ -116,25 +117,6 @@ function StringField(max: number, doc: Doc, required = true, extra: Partial<ApiP
     MaxLength(max, { message: `$property must be at most ${max} characters long` }),
     api(required, { type: String, maxLength: max, ...extra, ...doc } as ApiPropertyOptions),
   );
-}
-
-/**
- * Characters free text may not hold: controls (a terminal would act on ESC or BEL when the CLI prints
- * the text back), invisible format characters (zero-width, bidirectional overrides: one name could pass
- * for another) and lone surrogates. Line breaks and tabs are allowed where `lineBreaks` says so.
- */
-const HIDDEN_CHARACTER = /[\p{Cc}\p{Cf}\p{Cs}]/u;
-const LINE_BREAK_OR_TAB = /^[\t\n\r]$/;
-
-function firstHiddenCharacter(value: string, lineBreaks: boolean): { codePoint: string; index: number } | undefined {
-  let index = 0;
-  for (const char of value) {
-    if (HIDDEN_CHARACTER.test(char) && !(lineBreaks && LINE_BREAK_OR_TAB.test(char))) {
-      return { codePoint: `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`, index };
-    }
-    index += 1;
-  }
-  return undefined;
 }
 
 /** Free text a person reads (a display name, a reason): a string of at most `max` characters, none of them hidden. */

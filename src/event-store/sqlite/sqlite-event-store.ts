@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import { Observable, Subject } from 'rxjs';
 import {
   AppendOptions,
@@ -23,6 +22,7 @@ import {
 } from '../event-store';
 import { openStoreFile, Synchronous } from './sqlite-schema';
 import { CommitReply, fileIdentity, fileOutOfPlace, SqliteWriter, WriteRefusal, WriteRequest } from './sqlite-writer';
+import { createPrivateDirectory, openPrivately } from './private-files';
 import { WalCheckpointer } from './wal-checkpointer';
 
 export const STORE_FILE_NAME = 'events.sqlite';
@@ -114,9 +114,10 @@ export class SqliteEventStore implements EventStore {
   private readonly revisions = new Map<string, number>();
 
   constructor(options: SqliteEventStoreOptions) {
-    fs.mkdirSync(options.dataDir, { recursive: true });
+    createPrivateDirectory(options.dataDir);
     this.file = path.join(options.dataDir, STORE_FILE_NAME);
-    this.db = openStoreFile(this.file, options.synchronous ?? 'FULL');
+    const file = this.file;
+    this.db = openPrivately(file, () => openStoreFile(file, options.synchronous ?? 'FULL'));
     this.identity = fileIdentity(this.file);
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.checkpointer = new WalCheckpointer(this.db, undefined, BACKSTOP_PAGES);

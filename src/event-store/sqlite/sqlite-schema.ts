@@ -36,6 +36,12 @@ CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
  */
 export function inspectStoreFile(file: string): 'new' | 'current' {
   if (!fs.existsSync(file) || fs.statSync(file).size === 0) return 'new';
+  try {
+    fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
+  } catch (error) {
+    const who = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+    throw new StoreFileError(file, `cannot be read and written by this account${who} (${String((error as { code?: unknown }).code ?? error)}); run as the account that owns DATA_DIR`);
+  }
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
