@@ -2,7 +2,6 @@ import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/
 import { Reflector } from '@nestjs/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { posix } from 'node:path';
 import type { DeniedAttempt } from '../application/access-denied-recorder';
 import type { CommandContext } from '../application/audit';
 import { Authentication, Authenticator, LOCAL_USER_HEADER } from '../application/authentication';
@@ -11,7 +10,7 @@ import { firstHiddenCharacter, visibleText } from '../domain/shared/plain-text';
 import { InvalidInput } from './commands/input-errors';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '../application/streams';
 import type { RateLimiter } from './rate-limit';
-import { DOCS_PATH } from './security-headers';
+import { canonicalPath, DOCS_PATH } from './security-headers';
 
 /**
  * The door of the API. Before a body is even parsed, a middleware finds out who the request is
@@ -26,21 +25,6 @@ type WithAuthentication = { [AUTHENTICATION]?: Authentication };
 /** Routes outside the door (`/health`): marked on the handler or the controller. */
 export const PUBLIC_ROUTE = 'publicRoute';
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_ROUTE, true);
-
-/**
- * The path as a lenient router could read it: percent-decoded, dot segments resolved, repeated
- * slashes one, in lower case. Routing itself is case-sensitive and strict about all of this (see
- * `app.ts`); the door guards every spelling, so that no spelling of an API path gets past it.
- */
-export function canonicalPath(path: string): string {
-  let decoded = path;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    // Left as sent: not a path any route matches.
-  }
-  return posix.normalize(decoded.replace(/\\/g, '/')).toLowerCase();
-}
 
 /** Paths the door guards: every spelling of the API's, except its OpenAPI description spelt exactly. */
 export function behindTheDoor(path: string): boolean {
