@@ -245,9 +245,10 @@ export class FqdnInUse extends DomainError {
   }
 }
 
+/** The input is well formed; the pool named is of the other kind: a conflict with the topology as it is (409). */
 export class PoolNotPersistentChat extends DomainError {
   readonly code = 'POOL_NOT_PERSISTENT_CHAT';
-  readonly category = 'invalid';
+  readonly category = 'conflict';
   constructor(fqdn: string, field: string, rule?: RuleId) {
     super(
       `${rule ? `${rule}: ` : ''}'${fqdn}' is a legacy Group Chat pool, not a Persistent Chat pool.`,
@@ -256,9 +257,10 @@ export class PoolNotPersistentChat extends DomainError {
   }
 }
 
+/** As PoolNotPersistentChat: the pool exists but is of the other kind (409). */
 export class PoolNotLegacyGroupChat extends DomainError {
   readonly code = 'POOL_NOT_LEGACY_GROUP_CHAT';
-  readonly category = 'invalid';
+  readonly category = 'conflict';
   constructor(fqdn: string, field: string) {
     super(`'${fqdn}' is a Persistent Chat pool, not a legacy Group Chat pool.`, {
       rule: 'R15',

@@ -113,16 +113,23 @@ describe('migration plan (preconditions of the seed scenario)', () => {
     expect(refusedPreconditions([...seed, imported])).toContain('oneIntoOne');
   });
 
-  it('R1: refuses when the well-known SIP URI is in another SIP domain than the target pool', () => {
+  it('R1 and the one-forest prerequisite: a well-known SIP URI in another SIP domain than the target pool migrates', () => {
+    // litwareinc.com was the default SIP domain when pcpool.contoso.com was installed; the legacy
+    // pool's well-known user is sip:ocschat@contoso.com. One forest (one deployment): allowed.
+    const domains = [sipDomainRegistered('litwareinc.com'), sipDomainRegistered('contoso.com', false)];
     const history = [
-      sipDomainRegistered('contoso.com'),
-      sipDomainRegistered('fabrikam.com', false),
-      ...decideAll(foldTopology([sipDomainRegistered('contoso.com'), sipDomainRegistered('fabrikam.com', false)]), [
-        { type: 'DefineLegacyGroupChatPool', fqdn: fqdn('gc.contoso.com'), version: 'OCS2007R2', wellKnownSipAddress: sip('sip:ocschat@fabrikam.com') },
+      ...domains,
+      ...decideAll(foldTopology(domains), [
+        { type: 'DefineLegacyGroupChatPool', fqdn: fqdn('gc.contoso.com'), version: 'Lync2010', wellKnownSipAddress: sip('sip:ocschat@contoso.com') },
+        { type: 'InstallPersistentChatPool', fqdn: fqdn('pcpool.contoso.com'), servers: [fqdn('pc1.contoso.com')] },
       ]),
-      persistentChatPoolInstalled('pcpool.contoso.com'),
     ];
-    expect(refusedPreconditions(history)).toEqual(['sameSipDomain']);
+    const state = foldTopology(history);
+    expect(state.persistentChatPools.get(fqdn('pcpool.contoso.com'))?.defaultContactSipAddress).toMatch(/@litwareinc\.com$/);
+    const plan = planMigration({ type: 'MigratePool', legacyPoolFqdn: fqdn('gc.contoso.com'), targetPoolFqdn: fqdn('pcpool.contoso.com') }, 'm-1', state, null);
+    expect(plan.preconditions.find((p) => p.id === 'sameForest')).toMatchObject({ rule: 'R1', holds: true });
+    const created = plan.steps.find((s) => s.key === 'createLegacyEndpoint')!.events[0]!;
+    expect(created).toMatchObject({ type: 'PersistentChatEndpointCreated', data: { sipAddress: 'sip:ocschat@contoso.com', poolFqdn: 'pcpool.contoso.com' } });
   });
 
   it('R15, R3: refuses when no well-known user routes to the legacy pool and another object owns its URI', () => {

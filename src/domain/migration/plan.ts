@@ -185,19 +185,20 @@ export function planMigration(command: MigratePool, migrationId: string, state: 
         ? `${command.targetPoolFqdn} already holds the data of ${otherSource.fqdn}`
         : null,
   );
-  const targetDomain = target ? sipDomainOf(target.defaultContactSipAddress) : null;
+  // Microsoft's prerequisite is one Active Directory forest, which is what a deployment is (both
+  // pools were found in it). The well-known URI keeps its own SIP domain: the endpoint of step 5 may
+  // be in any SIP domain of the deployment (R1), whatever the default was when the target pool was
+  // installed; it need not be the domain of the target pool's default contact.
   const legacyDomain = wellKnownSipAddress ? sipDomainOf(wellKnownSipAddress) : null;
   check(
-    'sameSipDomain',
+    'sameForest',
     'R1',
-    'the well-known SIP URI is in the SIP domain of the target pool (the domain of its default pool contact)',
-    legacyDomain === null || targetDomain === null
+    'both pools are in this deployment (one Active Directory forest) and the well-known SIP URI is in a SIP domain of the deployment',
+    legacyDomain === null || !target
       ? 'unknown until both pools exist'
       : !state.sipDomains.has(legacyDomain)
-        ? `${legacyDomain} is not a SIP domain of this deployment`
-        : legacyDomain !== targetDomain
-          ? `the well-known SIP URI is in ${legacyDomain}, the target pool in ${targetDomain}`
-          : null,
+        ? `${legacyDomain}, the SIP domain of the well-known SIP URI, is not a SIP domain of this deployment`
+        : null,
   );
   const owner = wellKnownSipAddress ? ownerOf(state, wellKnownSipAddress) : undefined;
   check(
