@@ -862,10 +862,10 @@ describe('R15: a legacy pool is reached through its well-known user; its version
       .thenAcceptedWithoutWarnings();
   });
 
-  it('R15: decommissioning a Persistent Chat pool is refused: it is not a legacy pool', () => {
+  it('R15: decommissioning a Persistent Chat pool is refused: it is not a legacy pool, a conflict with the topology (409)', () => {
     given(seed)
       .when({ type: 'DecommissionLegacyPool', fqdn: fqdn('pcpool.contoso.com'), reason: 'x' })
-      .thenThrows('POOL_NOT_LEGACY_GROUP_CHAT', { category: 'invalid' });
+      .thenThrows('POOL_NOT_LEGACY_GROUP_CHAT', { category: 'conflict' });
   });
 });
 
