@@ -1,0 +1,246 @@
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { command, getJsonFresh } from '../support/http';
+import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
+
+/**
+ * Every example line of Microsoft's cmdlet reference pages for the cmdlets the product models, run
+ * verbatim through `topo run` against a real server and store, each asserted to do what its page
+ * says. The pages are those of MicrosoftDocs/office-docs-powershell,
+ * skype/skype-ps/SkypeForBusiness/<cmdlet>.md (learn.microsoft.com/powershell/module/skype/<cmdlet>).
+ * The reason the product's policy asks of removals is given as --reason, as an administrator would.
+ */
+
+const TOPO = path.join(ROOT, 'bin', 'topo.js');
+const PAGE = (cmdlet: string): string => `https://learn.microsoft.com/powershell/module/skype/${cmdlet.toLowerCase()}`;
+
+jest.setTimeout(120_000);
+
+let server: RunningServer;
+let dataDir: string;
+let counter = 0;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-ms-examples-'));
+  server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+});
+afterAll(async () => {
+  await server.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function send(deployment: string, name: string, body: object, reason = 'CHG-1'): Promise<any> {
+  const result = await command(server.url, name, { ...body, deployment }, { headers: { 'x-reason': reason } });
+  if (result.status !== 200) throw new Error(`${name} failed: ${JSON.stringify(result.body)}`);
+  return result.body;
+}
+
+/** A deployment of its own for one example: litwareinc.com's pools and endpoints, as the pages name them. */
+async function litware(): Promise<string> {
+  const deployment = `example_${++counter}`;
+  await send(deployment, 'RegisterSipDomain', { domain: 'litwareinc.com' });
+  await send(deployment, 'RegisterSipDomain', { domain: 'contoso.com' });
+  await send(deployment, 'InstallPersistentChatPool', {
+    fqdn: 'atl-pcpool-001.litwareinc.com',
+    servers: ['atl-pc-001.litwareinc.com', 'atl-pc-002.litwareinc.com'],
+    databaseInstance: 'atl-sql-001.litwareinc.com\\rtc',
+  });
+  await send(deployment, 'InstallPersistentChatPool', { fqdn: 'atl-gc-001.litwareinc.com', servers: ['atl-gc-001.litwareinc.com'] });
+  await send(deployment, 'InstallPersistentChatPool', { fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com'] });
+  await send(deployment, 'SetPersistentChatState', { poolFqdn: 'pcpool.contoso.com', poolState: 'FailedOver' });
+  await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:pce@litwareinc.com', persistentChatPoolFqdn: 'atl-pcpool-001.litwareinc.com', displayName: 'Persistent Chat Endpoint 1' });
+  await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:pce2@litwareinc.com', persistentChatPoolFqdn: 'atl-pcpool-001.litwareinc.com' });
+  await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:chat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' });
+  return deployment;
+}
+
+/** As litware(), with a legacy Group Chat pool whose database is the page's instance, and its migration planned and run to `stepsDone`. */
+async function migrating(exportFileName: string, stepsDone: number): Promise<{ deployment: string; migrationId: string }> {
+  const deployment = await litware();
+  await send(deployment, 'DefineLegacyGroupChatPool', {
+    fqdn: 'gc.litwareinc.com',
+    version: 'Lync2010',
+    wellKnownSipAddress: 'sip:ocschat@litwareinc.com',
+    databaseInstance: 'atl-sql-001.litwareinc.com\\rtc',
+  });
+  const planned = await send(deployment, 'MigratePool', { legacyPoolFqdn: 'gc.litwareinc.com', targetPoolFqdn: 'atl-pcpool-001.litwareinc.com', exportFileName });
+  if (stepsDone > 0) await send(deployment, 'RunMigration', { migrationId: planned.migrationId, steps: stepsDone });
+  return { deployment, migrationId: planned.migrationId };
+}
+
+function topoRun(deployment: string, lines: readonly string[], extra: readonly string[] = ['--reason', 'CHG-42']): SpawnSyncReturns<string> {
+  const file = path.join(dataDir, `lines-${++counter}.ps1`);
+  fs.writeFileSync(file, `${lines.join('\n')}\n`, 'utf8');
+  const { TOPO_REASON: _ignored, ...inherited } = process.env;
+  return spawnSync(process.execPath, [TOPO, 'run', file, '--server', server.url, '--token', TEST_ADMIN_TOKEN, '--deployment', deployment, ...extra], {
+    cwd: ROOT,
+    env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+  });
+}
+
+/** Runs one line and returns what it printed as JSON (`topo run --json`: one entry per line). */
+function runJson(deployment: string, line: string): { status: number | null; report: any; stderr: string } {
+  const result = topoRun(deployment, [line], ['--reason', 'CHG-42', '--json']);
+  let report: any = null;
+  try {
+    report = JSON.parse(result.stdout);
+  } catch {
+    report = { unparsed: result.stdout };
+  }
+  return { status: result.status, report, stderr: result.stderr };
+}
+
+const endpoints = async (deployment: string): Promise<string[]> =>
+  ((await getJsonFresh(`${server.url}/api/endpoints?deployment=${deployment}&minPosition=1`)) as { endpoints: { sipAddress: string }[] }).endpoints
+    .map((e) => e.sipAddress)
+    .sort();
+const poolState = async (deployment: string, fqdn: string): Promise<string | undefined> =>
+  ((await getJsonFresh(`${server.url}/api/topology?deployment=${deployment}`)) as { persistentChatPools: { fqdn: string; state: string }[] }).persistentChatPools.find(
+    (p) => p.fqdn === fqdn,
+  )?.state;
+const migration = async (id: string): Promise<any> => getJsonFresh(`${server.url}/api/migrations/${id}`);
+const shown = (report: any): any[] => report.lines[0].result;
+
+describe(`New-CsPersistentChatEndpoint (${PAGE('New-CsPersistentChatEndpoint')})`, () => {
+  it('Example 1 creates the endpoint with its SIP address, pool and display name', async () => {
+    const deployment = await litware();
+    await send(deployment, 'RemoveEndpoint', { identity: 'sip:pce@litwareinc.com' });
+    const line = 'New-CsPersistentChatEndpoint -SipAddress "sip:pce@litwareinc.com" -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com" -DisplayName "Persistent Chat Endpoint 1"';
+    const run = runJson(deployment, line);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    const listed = runJson(deployment, 'Get-CsPersistentChatEndpoint -Identity "sip:pce@litwareinc.com"');
+    expect(shown(listed.report)).toEqual([expect.objectContaining({ sipAddress: 'sip:pce@litwareinc.com', poolFqdn: 'atl-pcpool-001.litwareinc.com', displayName: 'Persistent Chat Endpoint 1' })]);
+  });
+});
+
+describe(`Get-CsPersistentChatEndpoint (${PAGE('Get-CsPersistentChatEndpoint')})`, () => {
+  let deployment: string;
+  beforeAll(async () => {
+    deployment = await litware();
+  });
+
+  it('Example 1 returns every endpoint of the organization', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress).sort()).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+
+  it('Example 2 returns the endpoint whose Identity is the SIP address', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint -Identity "sip:pce@litwareinc.com"');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress)).toEqual(['sip:pce@litwareinc.com']);
+  });
+
+  it('Example 3 returns the endpoints of one pool', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint -PersistentChatPoolFqdn atl-pcpool-001.litwareinc.com');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress).sort()).toEqual(['sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+});
+
+describe(`Remove-CsPersistentChatEndpoint (${PAGE('Remove-CsPersistentChatEndpoint')})`, () => {
+  it('Example 1 removes the endpoint named by its SIP address', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Remove-CsPersistentChatEndpoint -Identity "sip:pce@litwareinc.com"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com']);
+  });
+
+  it('Example 2 removes every endpoint of one pool, piped from Get-CsPersistentChatEndpoint', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com" | Remove-CsPersistentChatEndpoint']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
+  });
+
+  it('Example 3 removes every endpoint of the organization', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual([]);
+  });
+});
+
+describe(`Get-CsPersistentChatState (${PAGE('Get-CsPersistentChatState')})`, () => {
+  let deployment: string;
+  beforeAll(async () => {
+    deployment = await litware();
+  });
+
+  it('Example 1 returns the state of every pool', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((p: any) => p.poolFqdn).sort()).toEqual(['atl-gc-001.litwareinc.com', 'atl-pcpool-001.litwareinc.com', 'pcpool.contoso.com']);
+  });
+
+  it('Example 2 returns the state of the pool named by its service identity', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState -Identity "PersistentChatServer:atl-gc-001.litwareinc.com"');
+    expect(run.status).toBe(0);
+    expect(shown(run.report)).toEqual([expect.objectContaining({ poolFqdn: 'atl-gc-001.litwareinc.com', poolState: 'Normal' })]);
+  });
+
+  it('Example 3 returns the pools whose Identity ends with .litwareinc.com', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState -Filter "*.litwareinc.com"');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((p: any) => p.poolFqdn).sort()).toEqual(['atl-gc-001.litwareinc.com', 'atl-pcpool-001.litwareinc.com']);
+  });
+
+  it('Example 4 returns only the pools that are failed over', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"}');
+    expect(run.status).toBe(0);
+    expect(shown(run.report)).toEqual([expect.objectContaining({ poolFqdn: 'pcpool.contoso.com', poolState: 'FailedOver' })]);
+  });
+});
+
+describe(`Set-CsPersistentChatState (${PAGE('Set-CsPersistentChatState')})`, () => {
+  it('Example 1 fails the pool over', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Set-CsPersistentChatState -Identity "PersistentChatServer:atl-gc-001.litwareinc.com" -PoolState "FailedOver"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await poolState(deployment, 'atl-gc-001.litwareinc.com')).toBe('FailedOver');
+  });
+});
+
+describe(`Export-CsPersistentChatData (${PAGE('Export-CsPersistentChatData')})`, () => {
+  it('Example 1 is recorded as step 2 (export) of the open migration of the pool whose database is atl-sql-001.litwareinc.com\\rtc', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatData.zip', 1);
+    const run = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    const detail = await migration(migrationId);
+    expect(detail.steps.find((s: any) => s.step === 2).state).toBe('completed');
+    // Level not given: a full export, as the page says.
+    expect(detail.plan.export).toMatchObject({ fileName: 'C:\\Logs\\PersistentChatData.zip', level: 'All' });
+  });
+});
+
+describe(`Import-CsPersistentChatData (${PAGE('Import-CsPersistentChatData')})`, () => {
+  it('Example 1 is recorded as step 3 (import) of the open migration into the pool whose database is atl-sql-001.litwareinc.com\\rtc', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatExport.zip', 2);
+    const run = topoRun(deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatExport.zip"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    const detail = await migration(migrationId);
+    expect(detail.steps.find((s: any) => s.step === 3).state).toBe('completed');
+  });
+});
+
+describe(`Set-CsPersistentChatActiveServer (${PAGE('Set-CsPersistentChatActiveServer')})`, () => {
+  // The page's "PChatServerCollection" stands for the collection's identity; its own text says to read
+  // it from Get-CsService, which answers `PersistentChatServer:<pool fqdn>`. The line is refused with
+  // that form named, and changes nothing.
+  for (const line of [
+    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Add="atl-gc-001.litwareinc.com"}',
+    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Remove="atl-gc-001.litwareinc.com"}',
+    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers $Null',
+  ]) {
+    it(`refuses the placeholder identity of: ${line}`, async () => {
+      const deployment = await litware();
+      const run = topoRun(deployment, [line]);
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain('-Identity');
+      expect(run.stderr).toContain('PersistentChatServer:<pool fqdn>');
+    });
+  }
+});
