@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { serve } from '../main';
 import { rebuildProjections } from './projections';
 import { auditCommand, reportCommand } from './audit';
@@ -5,8 +6,8 @@ import { PRODUCT_VERSION } from '../version';
 import { ConfigError } from '../config/config';
 import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
 import { connect } from './api-client';
-import { readWords } from './cmdlet-parser';
-import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, PreparedCmdlet, renderError, renderOutcome, runCmdlet } from './cmdlets';
+import { readPipeline, tokenize } from './cmdlet-parser';
+import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, PreparedLine, prepareLine, renderError, renderOutcome, runLine } from './cmdlets';
 import { MIGRATE_USAGE, runMigrate } from './migrate';
 import { READ_USAGE, runRead } from './read';
 import { runScript } from './script';
@@ -44,6 +45,7 @@ Options for cmdlets, run and tokens, anywhere on the line:
 
 /** Entry point of the `topo` binary; resolves with the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
+  guardPipes();
   const [command] = argv;
   // `--help` on any of the product's own commands: its usage (cmdlet lines take `-?`).
   if (command !== undefined && !looksLikeCmdlet(command) && argv.slice(1).some((a) => a === '--help' || a === '-h')) {
@@ -104,6 +106,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     default:
       if (looksLikeCmdlet(command)) return runCmdletLine(argv);
+      // A whole line in one argument, as pasted inside quotes: `topo 'Get-X | Remove-X'`.
+      if (/\s/.test(command) && looksLikeCmdlet(command.trim().split(/\s+/)[0])) return runCmdletLine(argv, tokenize(command));
       console.error(`topo: unknown command '${command}'\n\n${USAGE}`);
       return 2;
   }
@@ -132,7 +136,31 @@ export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = 
 
 /** The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is one string. */
 function wordsOf(argv: readonly string[]): string[] {
-  return argv.map((arg) => (/\s/.test(arg) && !/^[@'"]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg) ? `'${arg.replace(/'/g, "''")}'` : arg));
+  return argv.map((arg) => (/\s/.test(arg) && !/^[@'"{\u201C\u201D\u2018\u2019]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg) ? `'${arg.replace(/'/g, "''")}'` : arg));
+}
+
+/**
+ * A reader that goes away (`topo Get-X | head -1`, or a PowerShell pipe pasted into bash, where bash
+ * pipes to a program named Remove-X) closes stdout: EPIPE. Said in one line, not a stack trace.
+ */
+function guardPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      if (stream === process.stdout) {
+        try {
+          process.stderr.write(
+            'topo: the output pipe was closed (EPIPE). To pipe one cmdlet into another, quote the whole line ' +
+              `(topo 'Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint') or put it in a script for topo run.\n`,
+          );
+        } catch {
+          // stderr is gone too: nothing left to say it on.
+        }
+      }
+      process.exit(process.exitCode ?? 1);
+    });
+  }
 }
 
 async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
@@ -148,17 +176,18 @@ function connectionFailure(error: unknown): number {
   throw error;
 }
 
-async function runCmdletLine(argv: readonly string[]): Promise<number> {
+async function runCmdletLine(argv: readonly string[], lineWords?: readonly string[]): Promise<number> {
   let options: GlobalOptions = { json: false };
-  let prepared: PreparedCmdlet;
+  let prepared: PreparedLine;
   try {
-    const parsed = globalOptions(argv);
+    const parsed = globalOptions(lineWords ? argv.slice(1) : argv);
     options = parsed.options;
-    if (parsed.rest.slice(1).some((a) => a === '-?' || a === '--help')) {
-      console.log(cmdletSyntax(parsed.rest[0]!));
+    const words = lineWords ? [...lineWords, ...wordsOf(parsed.rest)] : wordsOf(parsed.rest);
+    if (words.slice(1).some((a) => a === '-?' || a === '--help')) {
+      console.log(cmdletSyntax(words[0]!));
       return 0;
     }
-    prepared = prepareCmdlet(readWords(wordsOf(parsed.rest)), options);
+    prepared = prepareLine(readPipeline(words), options);
   } catch (error) {
     const text = renderError(error, undefined, options.json);
     if (options.json) console.log(text);
@@ -172,11 +201,21 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
     return connectionFailure(error);
   }
   try {
-    const outcome = await runCmdlet(prepared, connection.client, { reason: options.reason });
-    const { stdout, stderr } = renderOutcome(outcome, options.json);
+    // The commands of a pipeline (one per object) share one correlation id, as a batch's do.
+    const outcome = await runLine(prepared, connection.client, { reason: options.reason, ...(prepared.kind === 'pipeline' ? { correlationId: randomUUID() } : {}) });
+    const failedSome = outcome.outcomes.some((o) => o.failed !== undefined);
+    const rendered = outcome.outcomes.map((o) => renderOutcome(o, options.json));
+    const stderr = rendered.map((r) => r.stderr).filter((t) => t !== '').join('\n');
     if (stderr) console.error(stderr);
-    if (stdout) console.log(stdout);
-    return 0;
+    if (options.json) {
+      const values = outcome.outcomes.map((o) => (o.failed !== undefined ? { error: JSON.parse(renderError(o.failed, undefined, true)).error } : (o.shown?.json ?? o.result ?? null)));
+      const value = values.length === 1 ? values[0] : values;
+      if (value !== null && value !== undefined) console.log(JSON.stringify(value, null, 2));
+    } else {
+      const stdout = rendered.map((r) => r.stdout).filter((t) => t !== '').join('\n\n');
+      if (stdout) console.log(stdout);
+    }
+    return failedSome && prepared.line.errorAction === 'Continue' ? 1 : 0;
   } catch (error) {
     const text = renderError(error, prepared.cmdlet, options.json);
     if (options.json) console.log(text);
