@@ -319,6 +319,14 @@ export function readWords(words: readonly string[]): CmdletLine {
       const colon = match[2] !== undefined;
       args.push({ kind: 'named', name: match[1]!, value: colon ? parseColonValue(match[3]!) : undefined, colon });
     } else {
+      if (word.startsWith('<')) {
+        throw new CmdletError(
+          'PARSE_ERROR',
+          `The '<' operator is reserved for future use: '${word}' looks like a placeholder of the documentation (<...>); write the value in its place.`,
+          'RedirectionNotSupported',
+          { word },
+        );
+      }
       args.push({ kind: 'positional', value: parseValue(word), raw: word });
     }
   }
@@ -448,12 +456,24 @@ export function resolveCmdlet<S extends CmdletSpec>(name: string, specs: readonl
       { cmdlet: name, rule: 'R5' },
     );
   }
-  const suggestion = closest(name, specs.map((s) => s.name));
+  // A typo of a modelled cmdlet gets a suggestion; another Lync cmdlet is said to be outside the product.
+  const nearest = closest(name, specs.map((s) => s.name));
+  const suggestion = nearest !== undefined && distance(name, nearest) <= 3 ? nearest : undefined;
+  const modelled = `This product models: ${specs.map((s) => s.name).join(', ')}.`;
+  if (suggestion === undefined && /^[A-Za-z]+-Cs[A-Za-z]/.test(name)) {
+    throw new CmdletError(
+      'CMDLET_NOT_MODELLED',
+      `'${name}' is a Lync Server Management Shell cmdlet this product does not model: it keeps the Persistent Chat topology, ` +
+        `its endpoints and the migrations from Group Chat, and records nothing for this line. ${modelled}`,
+      'CommandNotFoundException',
+      { cmdlet: name, modelled: specs.map((s) => s.name) },
+    );
+  }
   throw new CmdletError(
     'UNKNOWN_CMDLET',
     `The term '${name}' is not recognized as the name of a cmdlet, function, script file, or operable program.` +
       (suggestion ? ` Did you mean '${suggestion}'?` : '') +
-      ` Supported cmdlets: ${specs.map((s) => s.name).join(', ')}.`,
+      ` ${modelled}`,
     'CommandNotFoundException',
     { cmdlet: name, ...(suggestion ? { suggestion } : {}) },
   );

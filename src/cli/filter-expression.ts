@@ -77,7 +77,7 @@ function tokenizeFilter(source: string, style: PropertyStyle, where: string): To
         value += d;
       }
       if (j >= source.length) refuse(source, `the string at ${i + 1} has no closing ${c}`, where);
-      if (c === '"' && /\$/.test(value)) refuse(source, `"${value}" expands a variable; the product has no variables, quote it with ' '`, where);
+      if (c === '"' && /\$[A-Za-z_{(]/.test(value)) refuse(source, `"${value}" expands a variable; the product has no variables, quote it with ' '`, where);
       tokens.push({ kind: 'literal', value, text: source.slice(i, j + 1) });
       i = j + 1;
       continue;
