@@ -244,3 +244,107 @@ describe(`Set-CsPersistentChatActiveServer (${PAGE('Set-CsPersistentChatActiveSe
     });
   }
 });
+
+describe('cases derived from the pages', () => {
+  it('Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "..."} filters on the property, as the -Filter parameter is documented', async () => {
+    const deployment = await litware();
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress)).toEqual(['sip:pce@litwareinc.com']);
+  });
+
+  it('reads a line with typographic quotes and dashes as the shell does', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Remove-CsPersistentChatEndpoint \u2013Identity \u201Csip:pce@litwareinc.com\u201D \u2014Confirm:$false']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com']);
+  });
+
+  it('-ErrorAction decides whether topo run goes on after a failing line', async () => {
+    const deployment = await litware();
+    const missing = 'Remove-CsPersistentChatEndpoint -Identity "sip:nobody@litwareinc.com"';
+    const next = 'Remove-CsPersistentChatEndpoint -Identity "sip:pce2@litwareinc.com"';
+    const stopped = topoRun(deployment, [missing, next]);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toContain('Not run:\n  line 2:');
+    expect(await endpoints(deployment)).toContain('sip:pce2@litwareinc.com');
+
+    const silently = topoRun(deployment, [`${missing} -ErrorAction SilentlyContinue`, next]);
+    expect(silently.status).toBe(0);
+    expect(silently.stderr).toContain('1 line(s) failed and the batch went on, as their -ErrorAction asked: line 1 (SilentlyContinue)');
+    expect(silently.stderr).not.toContain('ENDPOINT_NOT_FOUND');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce@litwareinc.com']);
+
+    const shown = topoRun(deployment, [`${missing} -ea Continue`, 'Remove-CsPersistentChatEndpoint "sip:pce@litwareinc.com"']);
+    expect(shown.status).toBe(1);
+    expect(shown.stderr).toContain('ENDPOINT_NOT_FOUND');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
+  });
+
+  it('each object a pipeline removes is its own command, with the batch correlation id and the reason', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Where-Object {$_.SipAddress -like "*@litwareinc.com"} | Remove-CsPersistentChatEndpoint'], ['--reason', 'CHG-77', '--json']);
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.lines[0].result).toHaveLength(2);
+    const audit = (await getJsonFresh(`${server.url}/api/audit?deployment=${deployment}&minPosition=1`)) as { entries: any[] };
+    const removals = audit.entries.filter((e) => e.eventType === 'PersistentChatEndpointRemoved' || e.type === 'PersistentChatEndpointRemoved');
+    expect(removals).toHaveLength(2);
+    for (const entry of removals) expect(JSON.stringify(entry)).toContain(summary.correlationId);
+    for (const entry of removals) expect(JSON.stringify(entry)).toContain('CHG-77');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
+  });
+
+  it('without a reason the policy refuses the pipeline removal, and nothing is removed', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint'], []);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('REASON_REQUIRED');
+    expect(await endpoints(deployment)).toHaveLength(3);
+  });
+
+  it('Export-CsPersistentChatData without an open migration of that database is refused, naming the missing migration; nothing is recorded', async () => {
+    const deployment = await litware();
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.litwareinc.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@litwareinc.com', databaseInstance: 'atl-sql-001.litwareinc.com\\rtc' });
+    const run = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('MIGRATION_NOT_FOUND');
+    expect(run.stderr).toContain('no open migration from gc.litwareinc.com, the legacy Group Chat pool whose database this is; plan it first');
+    const list = (await getJsonFresh(`${server.url}/api/migrations?deployment=${deployment}`)) as { migrations: unknown[] };
+    expect(list.migrations).toEqual([]);
+  });
+
+  it('Import-CsPersistentChatData of another file than the export, or before the export, is refused naming the migration', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatData.zip', 2);
+    const other = topoRun(deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\Other.zip"']);
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain(`the line does not match migration ${migrationId}: -FileName 'C:\\Logs\\Other.zip' (the plan's file is 'C:\\Logs\\PersistentChatData.zip')`);
+    const early = await migrating('C:\\Logs\\PersistentChatData.zip', 1);
+    const before = topoRun(early.deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect(before.status).toBe(1);
+    expect(before.stderr).toContain(`migration ${early.migrationId} is at step 2, not 3`);
+    expect((await migration(migrationId)).steps.find((s: any) => s.step === 3).state).toBe('pending');
+  });
+
+  it('an API refusal names the cmdlet parameter (-Identity), not the API field', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Set-CsPersistentChatActiveServer -Identity "PersistentChatServer:nopool.litwareinc.com" -Swap']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('parameter -Identity');
+    expect(run.stderr).not.toContain('field poolFqdn');
+  });
+
+  it('a pipe pasted into bash closes the output: the CLI says so in one line, without a stack trace', async () => {
+    const deployment = await litware();
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    const result = spawnSync(
+      'bash',
+      ['-c', `"${process.execPath}" "${TOPO}" Get-CsPersistentChatEndpoint --server ${server.url} --token ${TEST_ADMIN_TOKEN} --deployment ${deployment} | Remove-CsPersistentChatEndpoint`],
+      { cwd: ROOT, env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, encoding: 'utf8' },
+    );
+    expect(result.stderr).toContain('Remove-CsPersistentChatEndpoint: command not found');
+    expect(result.stderr).toContain('topo: the output pipe was closed (EPIPE)');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(await endpoints(deployment)).toHaveLength(3);
+  });
+});
