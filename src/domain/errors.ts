@@ -257,6 +257,19 @@ export class PoolNotPersistentChat extends DomainError {
   }
 }
 
+/** Two contacts cannot have the same objectGUID (and so the same distinguished name). */
+export class ObjectGuidInUse extends DomainError {
+  readonly code = 'OBJECT_GUID_IN_USE';
+  readonly category = 'conflict';
+  constructor(objectGuid: string, holder: string) {
+    super(`R3: the contact object ${objectGuid} is already the endpoint ${holder}; each contact has its own objectGUID.`, {
+      rule: 'R3',
+      field: 'objectGuid',
+      details: { objectGuid, holder },
+    });
+  }
+}
+
 /** As PoolNotPersistentChat: the pool exists but is of the other kind (409). */
 export class PoolNotLegacyGroupChat extends DomainError {
   readonly code = 'POOL_NOT_LEGACY_GROUP_CHAT';

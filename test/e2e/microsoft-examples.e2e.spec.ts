@@ -348,3 +348,21 @@ describe('cases derived from the pages', () => {
     expect(await endpoints(deployment)).toHaveLength(3);
   });
 });
+
+describe('-Identity as the full distinguished name, in the form the Get-/Remove-CsPersistentChatEndpoint pages show', () => {
+  const documented = 'CN={33e5014b-dcba-46b5-9bf7-48f4d5fca69d}, CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=litwareinc,DC=com';
+
+  it('an endpoint stores and shows its GUID-based DN, and the documented form names it for Get- and Remove-', async () => {
+    const deployment = await litware();
+    await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:pcendpoint1@litwareinc.com', persistentChatPoolFqdn: 'atl-pcpool-001.litwareinc.com', objectGuid: '33e5014b-dcba-46b5-9bf7-48f4d5fca69d' });
+    const listed = runJson(deployment, 'Get-CsPersistentChatEndpoint');
+    // Every endpoint's Identity is Lync's form: CN={objectGUID} under the application contacts of the forest.
+    for (const entry of shown(listed.report)) expect(entry.distinguishedName).toMatch(/^CN=\{[0-9a-f-]{36}\},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=litwareinc,DC=com$/);
+    const found = runJson(deployment, `Get-CsPersistentChatEndpoint -Identity "${documented}"`);
+    expect(found.status).toBe(0);
+    expect(shown(found.report).map((e: any) => e.sipAddress)).toEqual(['sip:pcendpoint1@litwareinc.com']);
+    const removed = topoRun(deployment, [`Remove-CsPersistentChatEndpoint -Identity "${documented}"`]);
+    expect([removed.status, removed.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).not.toContain('sip:pcendpoint1@litwareinc.com');
+  });
+});

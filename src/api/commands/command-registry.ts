@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError, type ValidatorOptions } from 'class-validator';
 import {
   parseFqdn,
+  parseGuid,
   parseSipUri,
   type ActiveServersChange,
   type Fqdn,
@@ -263,6 +265,8 @@ const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { rea
       sipAddress: parseSipUri(dto.sipAddress, 'sipAddress'),
       poolFqdn: parseFqdn(dto.persistentChatPoolFqdn, 'persistentChatPoolFqdn'),
       ...optional('displayName', dto.displayName),
+      // The contact's objectGUID: the one given, else a new one (randomness stays out of the domain).
+      objectGuid: parseGuid(dto.objectGuid ?? '') ?? randomUUID(),
     }),
   }),
   RemoveEndpoint: define({
@@ -285,6 +289,8 @@ const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { rea
       ...optional('exportScope', dto.exportScope),
       ...optional('categories', dto.categories),
       ...optional('endpointDisplayName', dto.endpointDisplayName),
+      // The objectGUID of the endpoint contact step 5 creates, chosen now so the plan and the run agree.
+      endpointObjectGuid: randomUUID(),
     }),
   }),
   RunMigration: define({

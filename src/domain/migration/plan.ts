@@ -31,6 +31,8 @@ export interface MigratePool {
   readonly categories?: readonly string[];
   /** Display name of the legacy endpoint that takes over the well-known SIP URI. */
   readonly endpointDisplayName?: string;
+  /** objectGUID of the endpoint contact step 5 creates (given by the caller: the domain draws no random numbers). */
+  readonly endpointObjectGuid?: string;
 }
 
 /** A migration of the same legacy pool that has not finished one way or the other. */
@@ -98,6 +100,8 @@ export type MigrationPlan = {
   targetDatabaseInstance: string | null;
   export: { fileName: string; level: ExportLevel; scope: string | null };
   endpointDisplayName: string | null;
+  /** objectGUID of the endpoint contact of step 5; absent in plans recorded before it was kept (their endpoint's DN is derived from its SIP address). */
+  endpointObjectGuid?: string | null;
   reason: string | null;
   preconditions: Precondition[];
   steps: PlannedStep[];
@@ -137,6 +141,7 @@ export function planMigration(command: MigratePool, migrationId: string, state: 
     targetDatabaseInstance: target?.databaseInstance ?? null,
     export: exportSettings,
     endpointDisplayName: text(command.endpointDisplayName),
+    endpointObjectGuid: command.endpointObjectGuid ?? null,
     reason: text(command.reason),
     preconditions: [],
     steps: [],
@@ -268,7 +273,13 @@ export function stepCommand(plan: MigrationPlan, step: number): TopologyCommand 
         : null;
     case 'createLegacyEndpoint':
       return wellKnown
-        ? { type: 'CreateEndpoint', sipAddress: wellKnown, poolFqdn: plan.targetPoolFqdn, ...(plan.endpointDisplayName ? { displayName: plan.endpointDisplayName } : {}) }
+        ? {
+            type: 'CreateEndpoint',
+            sipAddress: wellKnown,
+            poolFqdn: plan.targetPoolFqdn,
+            ...(plan.endpointDisplayName ? { displayName: plan.endpointDisplayName } : {}),
+            ...(plan.endpointObjectGuid ? { objectGuid: plan.endpointObjectGuid } : {}),
+          }
         : null;
     case 'startTargetPool':
       return { type: 'StartPool', fqdn: plan.targetPoolFqdn };
