@@ -604,5 +604,5 @@ export function syntaxOf(spec: CmdletSpec): string {
       const text = p.type === 'switch' ? name : `${name} <${p.placeholder ?? 'String'}>`;
       return p.required ? text : `[${text}]`;
     });
-  return `${spec.name} ${parts.join(' ')}`;
+  return `${spec.name} ${parts.join(' ')} [<CommonParameters>]`;
 }

@@ -8,6 +8,7 @@ import {
   BoundParameters,
   CmdletError,
   CmdletLine,
+  CmdletScriptBlock,
   CmdletSpec,
   CmdletValue,
   ParameterSpec,
@@ -622,6 +623,20 @@ const WHERE_OBJECT: CmdletSpec = {
 };
 const WHERE_ALIASES = ['where-object', 'where', '?'];
 
+/**
+ * PowerShell 3's comparison form, `Where-Object PoolState -eq FailedOver`, as the script block it
+ * stands for (`{$_.PoolState -eq 'FailedOver'}`); undefined for any other form of the line.
+ */
+function simplifiedWhere(stage: CmdletLine): CmdletScriptBlock | undefined {
+  const [property, operator, value, ...rest] = stage.args;
+  if (rest.length > 0 || property?.kind !== 'positional' || typeof property.value !== 'string' || !/^[A-Za-z_]\w*$/.test(property.raw)) return undefined;
+  if (operator?.kind !== 'named' || !/^[ci]?(eq|ne|like|notlike|match|notmatch|gt|lt|ge|le)$/i.test(operator.name)) return undefined;
+  const literal = operator.colon ? operator.value : value?.kind === 'positional' ? value.value : undefined;
+  if (literal === undefined || (operator.colon && value !== undefined)) return undefined;
+  const text = literal === null ? '$null' : typeof literal === 'boolean' ? (literal ? '$true' : '$false') : typeof literal === 'string' ? `'${literal.replace(/'/g, "''")}'` : undefined;
+  return text === undefined ? undefined : { kind: 'scriptblock', text: `$_.${property.raw} -${operator.name} ${text}` };
+}
+
 /** Does the word name a cmdlet (`Verb-Noun`), rather than one of the product's own subcommands? */
 export function looksLikeCmdlet(word: string | undefined): boolean {
   return word !== undefined && /^[A-Za-z]+-[A-Za-z][\w]*$/.test(word);
@@ -678,7 +693,8 @@ export function prepareLine(stages: readonly CmdletLine[], options: GlobalOption
   for (const [index, stage] of rest.entries()) {
     if (WHERE_ALIASES.includes(stage.cmdlet.toLowerCase())) {
       if (sink) throw new CmdletError('PIPELINE_NOT_SUPPORTED', `${sink.cmdlet} writes no objects; Where-Object must come before it.`, 'PipelineNotSupported');
-      const bound = bind(WHERE_OBJECT, stage);
+      const simplified = simplifiedWhere(stage);
+      const bound = simplified ? new Map<string, CmdletValue>([['FilterScript', simplified]]) : bind(WHERE_OBJECT, stage);
       const script = bound.get('FilterScript');
       if (!(typeof script === 'object' && script !== null && !Array.isArray(script) && script.kind === 'scriptblock')) {
         throw new CmdletError(
@@ -687,11 +703,9 @@ export function prepareLine(stages: readonly CmdletLine[], options: GlobalOption
           'InvalidFilter',
         );
       }
-      const where = `Where-Object {${script.text}}`;
       const expression = parseFilter(script.text, 'pipelineObject', 'Where-Object');
       requireProperties(expression, head.properties, `Where-Object on ${head.cmdlet}`, script.text);
       filters.push(expression);
-      void where;
       continue;
     }
     const definition = resolveCmdlet(stage.cmdlet, DEFINITIONS);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { JsonValue } from '../event-store/event-store';
 import { ApiError } from './api-client';
 import { parsePipeline } from './cmdlet-parser';
-import { GlobalOptions, LineOutcome, LineStopped, Outcome, PreparedLine, prepareLine, renderError, renderOutcome, runLine, validateBody } from './cmdlets';
+import { ACTION_PREFERENCES, ActionPreference, GlobalOptions, LineOutcome, LineStopped, Outcome, PreparedLine, prepareLine, renderError, renderOutcome, runLine, validateBody } from './cmdlets';
 import type { ApiClient } from './api-client';
 
 /** One logical line of a script: where it starts, and its text with continuations joined. */
@@ -75,11 +75,23 @@ export function asWhatIf(prepared: PreparedLine): PreparedLine {
   return prepared;
 }
 
+/** `$ErrorActionPreference = 'Continue'`: the script's default -ErrorAction for the lines after it. */
+const PREFERENCE_LINE = /^\$ErrorActionPreference\s*=\s*(["']?)([A-Za-z]+)\1\s*(#.*)?$/i;
+
+/** The line with `errorAction` as its -ErrorAction unless it gives its own. */
+function withErrorAction(prepared: PreparedLine, errorAction: ActionPreference | undefined): PreparedLine {
+  if (errorAction === undefined || prepared.line.errorAction !== undefined) return prepared;
+  const line = { ...prepared.line, errorAction };
+  if (prepared.kind !== 'pipeline') return { ...prepared, line };
+  return { ...prepared, line, ...(prepared.sink ? { sink: { ...prepared.sink, line: { ...prepared.sink.line, errorAction: prepared.sink.line.errorAction ?? errorAction } } } : {}) };
+}
+
 /**
  * Reads and checks every line first (a mistake anywhere: nothing runs), then runs them in order as
  * one batch sharing a correlation id, stopping at the first failure, unless the failing line's
- * `-ErrorAction` is SilentlyContinue, Ignore or Continue: then the batch goes on (Continue shows the
- * error; SilentlyContinue and Ignore do not, though `--json` still reports it).
+ * `-ErrorAction` (or the script's `$ErrorActionPreference`) is SilentlyContinue, Ignore or Continue:
+ * then the batch goes on (Continue shows the error; SilentlyContinue and Ignore do not, though
+ * `--json` still reports it).
  */
 export async function runScript(
   file: string,
@@ -98,9 +110,17 @@ export async function runScript(
   const prepared: PreparedScriptLine[] = [];
   const problems: string[] = [];
   const problemsJson: JsonValue[] = [];
+  let preference: ActionPreference | undefined;
   for (const line of lines) {
     try {
-      let p = prepareLine(parsePipeline(line.text), options);
+      const assignment = PREFERENCE_LINE.exec(line.text);
+      if (assignment) {
+        const value = ACTION_PREFERENCES.find((p) => p.toLowerCase() === assignment[2]!.toLowerCase());
+        if (!value) throw new Error(`$ErrorActionPreference '${assignment[2]}' is not one of ${ACTION_PREFERENCES.join(', ')}.`);
+        preference = value;
+        continue;
+      }
+      let p = withErrorAction(prepareLine(parsePipeline(line.text), options), preference);
       if (whatIf) p = asWhatIf(p);
       await validateBody(p);
       prepared.push({ ...line, prepared: p });

@@ -1,5 +1,6 @@
 import { canonicalize, CmdletError, parsePipeline, tokenize } from '../../src/cli/cmdlet-parser';
-import { prepareLine, PreparedLine } from '../../src/cli/cmdlets';
+import { ApiError } from '../../src/cli/api-client';
+import { cmdletSyntax, prepareLine, PreparedLine, validateBody } from '../../src/cli/cmdlets';
 import { evaluate, parseFilter, wildcardRegExp } from '../../src/cli/filter-expression';
 
 /**
@@ -110,7 +111,7 @@ describe('Where-Object and -Filter expressions', () => {
     expect(errorOf(() => prepare('Get-CsPersistentChatState | Where-Object {$_.Pool -eq "x"}')).message).toContain("does not model the property 'Pool'; the objects have Identity, PoolState");
     expect(errorOf(() => prepare('Get-CsPersistentChatState | Where-Object {$_.PoolState.Length -gt 3}')).code).toBe('UNSUPPORTED_FILTER');
     expect(errorOf(() => prepare('Get-CsPersistentChatState | Where-Object {$_.PoolState -contains "x"}')).message).toContain("the operator '-contains' is not one the product evaluates");
-    expect(errorOf(() => prepare('Get-CsPersistentChatState | Where-Object PoolState -eq FailedOver')).code).toBe('UNKNOWN_PARAMETER');
+    expect(errorOf(() => prepare('Get-CsPersistentChatState | Where-Object PoolState -eq FailedOver -and')).code).toBe('UNKNOWN_PARAMETER');
     // Get-CsPersistentChatEndpoint's page: -Filter {ConferencingPolicy -ne $Null}; the product keeps no policies.
     const policy = errorOf(() => prepare('Get-CsPersistentChatEndpoint -Filter {ConferencingPolicy -ne $Null}'));
     expect(policy.code).toBe('UNSUPPORTED_FILTER');
@@ -127,6 +128,13 @@ describe('Where-Object and -Filter expressions', () => {
 });
 
 describe('pipelines', () => {
+  it("reads PowerShell 3's comparison form of Where-Object as the script block it stands for", () => {
+    const line = prepare('Get-CsPersistentChatState | Where-Object PoolState -eq FailedOver');
+    if (line.kind !== 'pipeline') throw new Error('expected a pipeline');
+    expect(line.filters.map((f) => [evaluate(f, { PoolState: 'FailedOver' }), evaluate(f, { PoolState: 'Normal' })])).toEqual([[true, false]]);
+    expect(prepare("Get-CsPersistentChatEndpoint | ? SipAddress -like '*@litwareinc.com'")).toMatchObject({ kind: 'pipeline' });
+  });
+
   it('pipes a Get- cmdlet only into the Remove-/Set- cmdlet of the same noun, last on the line', () => {
     expect(prepare('Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"} | Set-CsPersistentChatState -PoolState Normal')).toMatchObject({
       kind: 'pipeline',
@@ -158,6 +166,18 @@ describe('common parameters, -Force, -ResultSize, optional parameters', () => {
     expect(prepare('Get-CsPersistentChatEndpoint -ResultSize Unlimited')).toMatchObject({ kind: 'query' });
     expect(prepare('Get-CsPersistentChatEndpoint -ResultSize 7')).toMatchObject({ kind: 'query' });
     expect(errorOf(() => prepare('Get-CsPersistentChatEndpoint -ResultSize lots')).message).toContain('a whole number from 0 to 2147483647, or Unlimited');
+  });
+
+  it("an API refusal of the body names the cmdlet's parameter, not the API field", async () => {
+    const error = await validateBody(prepare('Set-CsPersistentChatState -Identity PersistentChatServer:bad_name.contoso.com')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).code).toBe('INVALID_FQDN');
+    expect((error as ApiError).message).toMatch(/^-Identity 'bad_name\.contoso\.com' is not a valid fully qualified domain name/);
+    expect((error as ApiError).details).toMatchObject({ field: 'poolFqdn', parameter: 'Identity' });
+  });
+
+  it('shows the common parameters in the syntax', () => {
+    expect(cmdletSyntax('Remove-CsPersistentChatEndpoint')).toBe('Remove-CsPersistentChatEndpoint [-Identity] <String> [-Force] [-WhatIf] [-Confirm] [<CommonParameters>]');
   });
 
   it('names -Identity when the identity is not a pool (the page placeholder "PChatServerCollection", or "global")', () => {

@@ -281,6 +281,18 @@ describe('cases derived from the pages', () => {
     expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
   });
 
+  it("a script's $ErrorActionPreference is the default -ErrorAction of the lines after it; -Verbose prints the request", async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, [
+      "$ErrorActionPreference = 'SilentlyContinue'",
+      'Remove-CsPersistentChatEndpoint -Identity "sip:nobody@litwareinc.com"',
+      'Remove-CsPersistentChatEndpoint -Identity "sip:pce2@litwareinc.com" -Verbose',
+    ]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('VERBOSE: POST /api/commands/RemoveEndpoint');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce@litwareinc.com']);
+  });
+
   it('each object a pipeline removes is its own command, with the batch correlation id and the reason', async () => {
     const deployment = await litware();
     const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Where-Object {$_.SipAddress -like "*@litwareinc.com"} | Remove-CsPersistentChatEndpoint'], ['--reason', 'CHG-77', '--json']);
