@@ -378,3 +378,23 @@ describe('-Identity as the full distinguished name, in the form the Get-/Remove-
     expect(await endpoints(deployment)).not.toContain('sip:pcendpoint1@litwareinc.com');
   });
 });
+
+describe("the migration guide's prerequisite: one Active Directory forest, not one SIP domain", () => {
+  it('migrates gc.contoso.com (sip:ocschat@contoso.com) into a pool installed while litwareinc.com was the default SIP domain', async () => {
+    const deployment = `forest_${++counter}`;
+    await send(deployment, 'RegisterSipDomain', { domain: 'litwareinc.com' });
+    await send(deployment, 'RegisterSipDomain', { domain: 'contoso.com' });
+    await send(deployment, 'InstallPersistentChatPool', { fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com'] });
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.contoso.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@contoso.com' });
+    const planned = await send(deployment, 'MigratePool', { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com' });
+    expect(planned.plan.preconditions.find((p: any) => p.id === 'sameForest')).toMatchObject({ rule: 'R1', holds: true });
+    const run = await send(deployment, 'RunMigration', { migrationId: planned.migrationId });
+    expect(run.status).toBe('Completed');
+    const listed = runJson(deployment, 'Get-CsPersistentChatEndpoint -Identity "sip:ocschat@contoso.com"');
+    expect(shown(listed.report)).toEqual([expect.objectContaining({ sipAddress: 'sip:ocschat@contoso.com', poolFqdn: 'pcpool.contoso.com' })]);
+    // The endpoint of step 5 has the objectGUID chosen when the migration was planned.
+    expect(shown(listed.report)[0].distinguishedName).toBe(
+      `CN={${planned.plan.endpointObjectGuid}},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=litwareinc,DC=com`,
+    );
+  });
+});
