@@ -287,7 +287,8 @@ async function migrationStepOf(
     });
   }
   return {
-    body: withDeployment({ migrationId: id, steps: 1 }, options),
+    // fromStep: should the migration have moved on meanwhile, the API refuses rather than run another step.
+    body: withDeployment({ migrationId: id, steps: 1, fromStep: step }, options),
     summary: `step ${step} (${step === 2 ? 'export the legacy data' : 'import the data into the Persistent Chat pool'}) of migration ${id} (${migration.legacyPoolFqdn} -> ${migration.targetPoolFqdn})`,
   };
 }

@@ -597,6 +597,20 @@ export class MigrationStateInvalid extends DomainError {
   }
 }
 
+/** A run meant to start at one step finds the migration at another (the step was run meanwhile, or one before it was not). */
+export class MigrationStepOutOfOrder extends DomainError {
+  readonly code = 'MIGRATION_STEP_OUT_OF_ORDER';
+  readonly category = 'conflict';
+  constructor(migrationId: string, fromStep: number, nextStep: number | null) {
+    super(
+      nextStep === null || nextStep > fromStep
+        ? `R20 (policy): step ${fromStep} of migration ${migrationId} is already recorded; nothing was recorded again.`
+        : `R20 (policy): migration ${migrationId} is at step ${nextStep}, not ${fromStep}: run the steps before it first.`,
+      { rule: 'R20', field: 'fromStep', details: { migrationId, fromStep, nextStep } },
+    );
+  }
+}
+
 export class MigrationStepRefused extends DomainError {
   readonly code = 'MIGRATION_STEP_FAILED';
   readonly category = 'conflict';

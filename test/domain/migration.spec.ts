@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DomainError, MigrationPreconditionsFailed } from '../../src/domain/errors';
+import { DomainError, MigrationPreconditionsFailed, MigrationStepOutOfOrder } from '../../src/domain/errors';
 import {
   type MigratePool,
   type MigrationPlan,
@@ -7,6 +7,7 @@ import {
   LAST_STEP,
   approvalSubject,
   compensationOf,
+  requireNextStep,
   requireRunnable,
   continuityOf,
   flattenedCategoryName,
@@ -139,6 +140,13 @@ describe('migration plan (preconditions of the seed scenario)', () => {
       principalRegistered('sip:ocschat@contoso.com', 'contact', 'Someone'),
     ] as TopologyEvent[];
     expect(refusedPreconditions(history)).toEqual(expect.arrayContaining(['wellKnownUserRoutesToLegacyPool', 'sipAddressOwnedByWellKnownUserOnly', 'stepsAccepted']));
+  });
+
+  it('R20: a run meant to start at one step is refused when the migration is at another', () => {
+    const state = foldMigration([{ type: 'MigrationPlanned', data: { plan: plan(seed), deployment: 'default' } }]);
+    expect(() => requireNextStep('m', state, 1)).not.toThrow();
+    expect(() => requireNextStep('m', state, undefined)).not.toThrow();
+    expect(() => requireNextStep('m', state, 2)).toThrow(MigrationStepOutOfOrder);
   });
 
   it('R20: refuses while another migration of the legacy pool is open', () => {

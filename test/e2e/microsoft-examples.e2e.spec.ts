@@ -338,6 +338,17 @@ describe('cases derived from the pages', () => {
     expect((await migration(migrationId)).steps.find((s: any) => s.step === 3).state).toBe('pending');
   });
 
+  it('RunMigration with fromStep runs nothing when the migration is at another step (409), so a data line never records a step it did not run', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatData.zip', 2);
+    const refused = await command(server.url, 'RunMigration', { migrationId, steps: 1, fromStep: 2, deployment }, { headers: { 'x-reason': 'CHG-1' } });
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'MIGRATION_STEP_OUT_OF_ORDER']);
+    expect(refused.body.error.message).toContain(`step 2 of migration ${migrationId} is already recorded`);
+    expect((await migration(migrationId)).steps.find((s: any) => s.step === 3).state).toBe('pending');
+    const twice = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect(twice.status).toBe(1);
+    expect(twice.stderr).toContain('MIGRATION_STEP_OUT_OF_ORDER');
+  });
+
   it('an API refusal names the cmdlet parameter (-Identity), not the API field', async () => {
     const deployment = await litware();
     const run = topoRun(deployment, ['Set-CsPersistentChatActiveServer -Identity "PersistentChatServer:nopool.litwareinc.com" -Swap']);

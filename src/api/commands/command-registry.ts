@@ -297,7 +297,7 @@ const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { rea
     name: 'RunMigration',
     dto: RunMigrationDto,
     summary: 'Runs the next step(s) of a migration through the topology rules, resuming at the first unfinished step (R16).',
-    toCommand: (dto) => ({ type: 'RunMigration', migrationId: dto.migrationId.toLowerCase(), ...optional('steps', dto.steps) }),
+    toCommand: (dto) => ({ type: 'RunMigration', migrationId: dto.migrationId.toLowerCase(), ...optional('steps', dto.steps), ...optional('fromStep', dto.fromStep) }),
   }),
   FailMigrationStep: define({
     name: 'FailMigrationStep',

@@ -676,6 +676,9 @@ export class RunMigrationDto extends CommandDto {
 
   @StepField('How many steps to run; all remaining when absent.')
   steps?: number;
+
+  @StepField('The step meant to run first (a cmdlet line that records one step): refused with 409 when the migration is at another step.')
+  fromStep?: number;
 }
 
 @ApiSchema({ description: 'Reports that the next step of a migration failed outside the product; the migration becomes Failed and can be rolled back. Needs a reason.' })
