@@ -357,6 +357,23 @@ describe('cases derived from the pages', () => {
     expect(run.stderr).not.toContain('field poolFqdn');
   });
 
+  it('a pipeline as one quoted argument, or with a quoted |, runs from the command line too', async () => {
+    const deployment = await litware();
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    const topo = (...args: string[]): SpawnSyncReturns<string> =>
+      spawnSync(process.execPath, [TOPO, ...args, '--server', server.url, '--token', TEST_ADMIN_TOKEN, '--deployment', deployment], {
+        cwd: ROOT,
+        env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+        encoding: 'utf8',
+      });
+    const failedOver = topo('Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"}', '--json');
+    expect(failedOver.status).toBe(0);
+    expect(JSON.parse(failedOver.stdout)).toEqual([expect.objectContaining({ poolFqdn: 'pcpool.contoso.com' })]);
+    const removed = topo('Get-CsPersistentChatEndpoint', '-PersistentChatPoolFqdn', 'pcpool.contoso.com', '|', 'Remove-CsPersistentChatEndpoint', '--reason', 'CHG-5');
+    expect([removed.status, removed.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+
   it('a pipe pasted into bash closes the output: the CLI says so in one line, without a stack trace', async () => {
     const deployment = await litware();
     const { TOPO_REASON: _ignored, ...inherited } = process.env;
