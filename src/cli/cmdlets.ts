@@ -8,16 +8,15 @@ import {
   BoundParameters,
   CmdletError,
   CmdletLine,
-  CmdletScriptBlock,
   CmdletSpec,
   CmdletValue,
   ParameterSpec,
   resolveCmdlet,
   showValue,
-  syntaxOf,
 } from './cmdlet-parser';
 import { EXPORT_LEVELS } from '../domain/migration/plan';
-import { evaluate, FilterExpression, parseFilter, requireProperties, wildcardRegExp } from './filter-expression';
+import { evaluate, parseFilter, requireProperties, wildcardRegExp } from './filter-expression';
+import { migrationStepOf } from './migration-steps';
 
 /** The global options of a cmdlet line or script: `--server`, `--json`, `--reason`, `--deployment`. */
 export interface GlobalOptions {
@@ -79,7 +78,8 @@ export interface Shown {
   readonly json: JsonValue;
 }
 
-interface CmdletDefinition extends CmdletSpec {
+/** A cmdlet the product models: its parameters, and how a bound line becomes a command or a query. */
+export interface CmdletDefinition extends CmdletSpec {
   prepare(parameters: BoundParameters, options: GlobalOptions): PreparedCmdlet;
 }
 
@@ -121,7 +121,7 @@ function preference(cmdlet: string, parameters: BoundParameters, name: string): 
 }
 
 /** The common parameters' effect on running the line (the variables ones have none: a batch has no variables). */
-function lineOptions(cmdlet: string, parameters: BoundParameters): LineOptions {
+export function lineOptions(cmdlet: string, parameters: BoundParameters): LineOptions {
   const errorAction = preference(cmdlet, parameters, 'ErrorAction');
   const warningAction = preference(cmdlet, parameters, 'WarningAction');
   preference(cmdlet, parameters, 'InformationAction');
@@ -197,103 +197,7 @@ function filterText(value: CmdletValue | undefined): string | undefined {
   return typeof value === 'string' ? value : showValue(value);
 }
 
-/** The migrations an Export-/Import-CsPersistentChatData line may be the record of. */
-type MigrationView = {
-  migrationId: string;
-  status: string;
-  nextStep: number | null;
-  legacyPoolFqdn: string;
-  targetPoolFqdn: string;
-  plan: { legacyDatabaseInstance: string | null; targetDatabaseInstance: string | null; export: { fileName: string; level: string; scope: string | null } };
-};
-
-const sameText = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
-const scopeList = (value: string): string[] =>
-  value
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s !== '')
-    .sort();
-
-/**
- * The step of the open migration a data cmdlet line records: step 2 (`Export-CsPersistentChatData`,
- * the legacy pool's database instance) or step 3 (`Import-CsPersistentChatData`, the target pool's).
- * The line must agree with the plan (file, level, scope); the step must be the migration's next one.
- */
-async function migrationStepOf(
-  cmdlet: string,
-  step: 2 | 3,
-  line: { dbInstance: string; fileName?: string | undefined; level?: string | undefined; scope?: string[] | undefined },
-  client: ApiClient,
-  options: GlobalOptions,
-  minPosition: number | undefined,
-): Promise<{ body: JsonObject; summary: string }> {
-  const side = step === 2 ? 'legacy Group Chat pool' : 'Persistent Chat pool';
-  const query = { deployment: options.deployment, minPosition };
-  const list = (await client.query('/api/migrations', query)) as { migrations?: Array<{ migrationId: string; status: string }> };
-  const open = (list.migrations ?? []).filter((m) => ['Planned', 'Running', 'Failed'].includes(m.status));
-  const details = await Promise.all(open.map(async (m) => (await client.query(`/api/migrations/${encodeURIComponent(m.migrationId)}`, { minPosition })) as unknown as MigrationView));
-  const instanceOf = (m: MigrationView): string | null => (step === 2 ? m.plan.legacyDatabaseInstance : m.plan.targetDatabaseInstance);
-  const matching = details.filter((m) => {
-    const instance = instanceOf(m);
-    return instance !== null && sameText(instance, line.dbInstance);
-  });
-  const refuse = (code: string, message: string, details: Record<string, JsonValue> = {}): never => {
-    throw new ApiError(409, code, `${cmdlet} -DBInstance '${line.dbInstance}': ${message}`, { parameter: 'DBInstance', step, ...details });
-  };
-  if (matching.length === 0) {
-    const topology = (await client.query('/api/topology', query)) as {
-      legacyPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
-      persistentChatPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
-    };
-    const pools = (step === 2 ? topology.legacyPools ?? [] : topology.persistentChatPools ?? []).filter(
-      (p) => p.databaseInstance !== null && sameText(p.databaseInstance, line.dbInstance),
-    );
-    const others = details.map((m) => `${m.migrationId} (${m.legacyPoolFqdn} -> ${m.targetPoolFqdn}, ${step === 2 ? 'legacy' : 'target'} database ${instanceOf(m) ?? 'not recorded'})`);
-    refuse(
-      'MIGRATION_NOT_FOUND',
-      pools.length > 0
-        ? `no open migration ${step === 2 ? 'from' : 'into'} ${pools.map((p) => p.fqdn).join(' or ')}, the ${side} whose database this is; ` +
-            `plan it first (topo migrate plan). This line records step ${step} of a migration; nothing was recorded.`
-        : `no ${side} of this deployment has this database instance, and no open migration names it; record the pool's databaseInstance and plan its migration first.` +
-            (others.length > 0 ? ` Open migrations: ${others.join('; ')}.` : ' There is no open migration.'),
-      { pools: pools.map((p) => p.fqdn) },
-    );
-  }
-  if (matching.length > 1) {
-    refuse('AMBIGUOUS_MIGRATION', `several open migrations name this database instance: ${matching.map((m) => m.migrationId).join(', ')}; finish or roll back all but one.`);
-  }
-  const migration = matching[0]!;
-  const id = migration.migrationId;
-  if (migration.nextStep !== step) {
-    refuse(
-      'MIGRATION_STEP_OUT_OF_ORDER',
-      migration.nextStep === null || migration.nextStep > step
-        ? `step ${step} of migration ${id} is already recorded; nothing was recorded again.`
-        : `migration ${id} is at step ${migration.nextStep}, not ${step}: run the steps before it first (topo migrate step ${id}).`,
-      { migrationId: id, nextStep: migration.nextStep },
-    );
-  }
-  const planned = migration.plan.export;
-  const differs: string[] = [];
-  if (line.fileName !== undefined && !sameText(line.fileName, planned.fileName)) differs.push(`-FileName '${line.fileName}' (the plan's file is '${planned.fileName}')`);
-  if (line.level !== undefined && !sameText(line.level, planned.level)) differs.push(`-Level ${line.level} (the plan exports ${planned.level})`);
-  if (line.scope !== undefined && scopeList(line.scope.join(',')).join(',') !== scopeList(planned.scope ?? '').join(',')) {
-    differs.push(`-Scope ${line.scope.join(',')} (the plan's scope is ${planned.scope ?? 'every category'})`);
-  }
-  if (differs.length > 0) {
-    refuse('MIGRATION_PLAN_MISMATCH', `the line does not match migration ${id}: ${differs.join('; ')}. Plan the migration with these values, or run the line as planned.`, {
-      migrationId: id,
-    });
-  }
-  return {
-    // fromStep: should the migration have moved on meanwhile, the API refuses rather than run another step.
-    body: withDeployment({ migrationId: id, steps: 1, fromStep: step }, options),
-    summary: `step ${step} (${step === 2 ? 'export the legacy data' : 'import the data into the Persistent Chat pool'}) of migration ${id} (${migration.legacyPoolFqdn} -> ${migration.targetPoolFqdn})`,
-  };
-}
-
-const DEFINITIONS: readonly CmdletDefinition[] = [
+export const DEFINITIONS: readonly CmdletDefinition[] = [
   {
     name: 'New-CsPersistentChatEndpoint',
     parameters: [
@@ -581,7 +485,7 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
         confirm: false,
         line: lineOptions(this.name, parameters),
         parameters: { migrationId: 'DBInstance' },
-        resolve: (client, minPosition) => migrationStepOf(this.name, 2, { dbInstance, fileName, level, scope }, client, options, minPosition),
+        resolve: (client, minPosition) => migrationStepOf(this.name, 2, { dbInstance, fileName, level, scope }, client, options.deployment, minPosition),
       };
     },
   },
@@ -608,7 +512,7 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
         confirm: flag(parameters, 'Confirm'),
         line: lineOptions(this.name, parameters),
         parameters: { migrationId: 'DBInstance' },
-        resolve: (client, minPosition) => migrationStepOf(this.name, 3, { dbInstance, fileName }, client, options, minPosition),
+        resolve: (client, minPosition) => migrationStepOf(this.name, 3, { dbInstance, fileName }, client, options.deployment, minPosition),
       };
     },
   },
@@ -617,127 +521,15 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
 /** The cmdlets this product answers, with their syntax. */
 export const CMDLETS: readonly CmdletSpec[] = DEFINITIONS;
 
-/** `Where-Object` and its aliases: the one cmdlet of PowerShell itself a line may pipe through. */
-const WHERE_OBJECT: CmdletSpec = {
-  name: 'Where-Object',
-  parameters: [{ name: 'FilterScript', type: 'value', required: true, position: 0, placeholder: '{ $_.Property -eq "value" }' }],
-};
-const WHERE_ALIASES = ['where-object', 'where', '?'];
-
-/**
- * PowerShell 3's comparison form, `Where-Object PoolState -eq FailedOver`, as the script block it
- * stands for (`{$_.PoolState -eq 'FailedOver'}`); undefined for any other form of the line.
- */
-function simplifiedWhere(stage: CmdletLine): CmdletScriptBlock | undefined {
-  const [property, operator, value, ...rest] = stage.args;
-  if (rest.length > 0 || property?.kind !== 'positional' || typeof property.value !== 'string' || !/^[A-Za-z_]\w*$/.test(property.raw)) return undefined;
-  if (operator?.kind !== 'named' || !/^[ci]?(eq|ne|like|notlike|match|notmatch|gt|lt|ge|le)$/i.test(operator.name)) return undefined;
-  const literal = operator.colon ? operator.value : value?.kind === 'positional' ? value.value : undefined;
-  if (literal === undefined || (operator.colon && value !== undefined)) return undefined;
-  const text = literal === null ? '$null' : typeof literal === 'boolean' ? (literal ? '$true' : '$false') : typeof literal === 'string' ? `'${literal.replace(/'/g, "''")}'` : undefined;
-  return text === undefined ? undefined : { kind: 'scriptblock', text: `$_.${property.raw} -${operator.name} ${text}` };
-}
-
 /** Does the word name a cmdlet (`Verb-Noun`), rather than one of the product's own subcommands? */
 export function looksLikeCmdlet(word: string | undefined): boolean {
   return word !== undefined && /^[A-Za-z]+-[A-Za-z][\w]*$/.test(word);
-}
-
-export function cmdletSyntax(name: string): string {
-  if (WHERE_ALIASES.includes(name.toLowerCase())) return syntaxOf(WHERE_OBJECT);
-  return syntaxOf(resolveCmdlet(name, DEFINITIONS));
 }
 
 /** Binds a parsed line to its cmdlet. Throws CmdletError for a mistake in the line itself. */
 export function prepareCmdlet(line: CmdletLine, options: GlobalOptions): PreparedCmdlet {
   const definition = resolveCmdlet(line.cmdlet, DEFINITIONS);
   return definition.prepare(bind(definition, line), options);
-}
-
-/**
- * A pipeline: a query, the Where-Object filters its objects pass, and the Remove-/Set- cmdlet of the
- * same noun each remaining object is piped to (one command per object), or a single cmdlet.
- */
-export interface PreparedPipeline {
-  readonly kind: 'pipeline';
-  readonly cmdlet: string;
-  readonly source: Extract<PreparedCmdlet, { kind: 'query' }>;
-  readonly filters: readonly FilterExpression[];
-  /** Prepares the command for one object piped in. */
-  readonly sink?: { readonly cmdlet: string; readonly line: LineOptions; prepare(object: Readonly<Record<string, unknown>>): PreparedCmdlet };
-  readonly line: LineOptions;
-}
-
-export type PreparedLine = PreparedCmdlet | PreparedPipeline;
-
-const nounOf = (cmdlet: string): string => cmdlet.slice(cmdlet.indexOf('-') + 1).toLowerCase();
-
-/** Binds the stages of a line: one cmdlet, or a pipeline of them. Throws CmdletError for a mistake in the line. */
-export function prepareLine(stages: readonly CmdletLine[], options: GlobalOptions): PreparedLine {
-  const [first, ...rest] = stages;
-  if (first === undefined) throw new CmdletError('PARSE_ERROR', 'No cmdlet given.', 'EmptyLine');
-  if (WHERE_ALIASES.includes(first.cmdlet.toLowerCase())) {
-    throw new CmdletError('PARSE_ERROR', 'Where-Object filters the objects of a cmdlet before it: write Get-... | Where-Object {...}.', 'EmptyPipeElement');
-  }
-  const head = prepareCmdlet(first, options);
-  if (rest.length === 0) return head;
-  if (head.kind !== 'query') {
-    throw new CmdletError(
-      'PIPELINE_NOT_SUPPORTED',
-      `${head.cmdlet} writes no objects to the pipeline; only a Get- cmdlet (${DEFINITIONS.filter((d) => d.name.startsWith('Get-')).map((d) => d.name).join(', ')}) can be piped.`,
-      'PipelineNotSupported',
-      { cmdlet: head.cmdlet },
-    );
-  }
-  const filters: FilterExpression[] = [];
-  let sink: PreparedPipeline['sink'];
-  for (const [index, stage] of rest.entries()) {
-    if (WHERE_ALIASES.includes(stage.cmdlet.toLowerCase())) {
-      if (sink) throw new CmdletError('PIPELINE_NOT_SUPPORTED', `${sink.cmdlet} writes no objects; Where-Object must come before it.`, 'PipelineNotSupported');
-      const simplified = simplifiedWhere(stage);
-      const bound = simplified ? new Map<string, CmdletValue>([['FilterScript', simplified]]) : bind(WHERE_OBJECT, stage);
-      const script = bound.get('FilterScript');
-      if (!(typeof script === 'object' && script !== null && !Array.isArray(script) && script.kind === 'scriptblock')) {
-        throw new CmdletError(
-          'UNSUPPORTED_FILTER',
-          `Where-Object : the filter must be a script block, e.g. Where-Object {$_.PoolState -eq "FailedOver"}; the comparison form without braces is not read by this product.`,
-          'InvalidFilter',
-        );
-      }
-      const expression = parseFilter(script.text, 'pipelineObject', 'Where-Object');
-      requireProperties(expression, head.properties, `Where-Object on ${head.cmdlet}`, script.text);
-      filters.push(expression);
-      continue;
-    }
-    const definition = resolveCmdlet(stage.cmdlet, DEFINITIONS);
-    const piped = definition.parameters.find((p) => p.fromPipeline);
-    if (index !== rest.length - 1 || !piped || !/^(Set|Remove)-/i.test(definition.name) || nounOf(definition.name) !== nounOf(head.cmdlet)) {
-      const matching = DEFINITIONS.filter((d) => /^(Set|Remove)-/.test(d.name) && nounOf(d.name) === nounOf(head.cmdlet) && d.parameters.some((p) => p.fromPipeline)).map((d) => d.name);
-      throw new CmdletError(
-        'PIPELINE_NOT_SUPPORTED',
-        `${definition.name} cannot take the objects of ${head.cmdlet} from the pipeline here; ` +
-          (matching.length > 0 ? `pipe them into ${matching.join(' or ')}, last on the line, or through Where-Object.` : 'filter them with Where-Object.'),
-        'PipelineNotSupported',
-        { cmdlet: definition.name, from: head.cmdlet },
-      );
-    }
-    const bound = bind(definition, stage, true);
-    const lineOfSink = lineOptions(definition.name, bound);
-    sink = {
-      cmdlet: definition.name,
-      line: lineOfSink,
-      prepare: (object) => {
-        const own = new Map(bound);
-        if (!own.has(piped.name)) {
-          const key = Object.keys(object).find((k) => k.toLowerCase() === piped.name.toLowerCase());
-          const value = key === undefined ? undefined : object[key];
-          if (typeof value === 'string') own.set(piped.name, value);
-        }
-        return definition.prepare(own, options);
-      },
-    };
-  }
-  return { kind: 'pipeline', cmdlet: sink?.cmdlet ?? head.cmdlet, source: head, filters, ...(sink ? { sink } : {}), line: sink?.line ?? head.line };
 }
 
 /**
@@ -754,8 +546,8 @@ export function inParameterTerms(error: unknown, prepared: PreparedCmdlet): unkn
 }
 
 /** Checks a command's body exactly as the API will (schema, SIP addresses, FQDNs), without sending it. */
-export async function validateBody(prepared: PreparedLine): Promise<void> {
-  if (prepared.kind === 'pipeline' || prepared.kind !== 'command' || prepared.resolve) return;
+export async function validateBody(prepared: PreparedCmdlet): Promise<void> {
+  if (prepared.kind !== 'command' || prepared.resolve) return;
   try {
     await parseCommandBody(prepared.command, prepared.body);
   } catch (error) {
@@ -877,54 +669,6 @@ export class LineStopped extends Error {
     super(message);
     this.name = 'LineStopped';
   }
-}
-
-/** What a line did: the outcome of each command it ran (one per object piped into a Set-/Remove- cmdlet). */
-export interface LineOutcome {
-  readonly outcomes: readonly Outcome[];
-  /** The highest log position a command of the line reached. */
-  readonly position?: number | undefined;
-}
-
-/**
- * Runs a line: a cmdlet, or a pipeline. A pipeline's query runs once; its objects pass the
- * Where-Object filters; each remaining one is sent to the Set-/Remove- cmdlet as its own command,
- * with the same correlation id and reason. A failure after some were applied is a LineStopped
- * listing them (unless the sink's -ErrorAction lets the pipeline go on to the next object).
- */
-export async function runLine(prepared: PreparedLine, client: ApiClient, context: RunContext): Promise<LineOutcome> {
-  if (prepared.kind !== 'pipeline') {
-    const outcome = await runCmdlet(prepared, client, context);
-    return { outcomes: [outcome], position: outcome.position };
-  }
-  const source = await runCmdlet(prepared.source, client, context);
-  const objects = source.shown?.objects ?? [];
-  const json = Array.isArray(source.shown?.json) ? (source.shown!.json as JsonValue[]) : [];
-  const kept = objects.map((object, index) => ({ object, json: json[index] ?? null })).filter(({ object }) => prepared.filters.every((f) => evaluate(f, object)));
-  if (!prepared.sink) {
-    return { outcomes: [{ lines: [], warnings: [], shown: { objects: kept.map((k) => k.object), json: kept.map((k) => k.json) } }] };
-  }
-  const outcomes: Outcome[] = [];
-  let position: number | undefined = context.minPosition;
-  const goOn = prepared.sink.line.errorAction !== undefined && prepared.sink.line.errorAction !== 'Stop';
-  for (const { object } of kept) {
-    try {
-      const command = prepared.sink.prepare(object);
-      await validateBody(command);
-      const outcome = await runCmdlet(command, client, { ...context, minPosition: position });
-      if (outcome.position !== undefined) position = outcome.position;
-      outcomes.push(outcome);
-    } catch (error) {
-      if (error instanceof LineStopped) throw new LineStopped(error.message, [...outcomes, ...error.applied], error.failure);
-      if (goOn) {
-        outcomes.push({ lines: prepared.sink.line.errorAction === 'Continue' ? [renderError(error, prepared.sink.cmdlet, false)] : [], warnings: [], failed: error });
-        continue;
-      }
-      throw new LineStopped(`${prepared.sink.cmdlet} failed on "${String(object['Identity'] ?? '')}"`, outcomes, error);
-    }
-  }
-  if (kept.length === 0) outcomes.push({ lines: [`${prepared.source.cmdlet} found no objects; ${prepared.sink.cmdlet} had nothing to do.`], warnings: [] });
-  return { outcomes, position: position !== context.minPosition ? position : undefined };
 }
 
 // ---------------------------------------------------------------------------------------------

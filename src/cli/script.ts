@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { JsonValue } from '../event-store/event-store';
-import { ApiError } from './api-client';
 import { parsePipeline } from './cmdlet-parser';
-import { ACTION_PREFERENCES, ActionPreference, GlobalOptions, LineOutcome, LineStopped, Outcome, PreparedLine, prepareLine, renderError, renderOutcome, runLine, validateBody } from './cmdlets';
+import { ACTION_PREFERENCES, ActionPreference, GlobalOptions, LineStopped, Outcome, renderError, renderOutcome } from './cmdlets';
+import { asWhatIf, LineOutcome, PreparedLine, prepareLine, runLine, validateLine } from './pipeline';
 import type { ApiClient } from './api-client';
 
 /** One logical line of a script: where it starts, and its text with continuations joined. */
@@ -56,25 +56,6 @@ interface PreparedScriptLine extends ScriptLine {
   readonly prepared: PreparedLine;
 }
 
-/** The line as a dry run: its command, or each command its pipeline would send, with -WhatIf. */
-export function asWhatIf(prepared: PreparedLine): PreparedLine {
-  if (prepared.kind === 'command') return { ...prepared, whatIf: true };
-  if (prepared.kind === 'pipeline' && prepared.sink) {
-    const sink = prepared.sink;
-    return {
-      ...prepared,
-      sink: {
-        ...sink,
-        prepare: (object) => {
-          const command = sink.prepare(object);
-          return command.kind === 'command' ? { ...command, whatIf: true } : command;
-        },
-      },
-    };
-  }
-  return prepared;
-}
-
 /** `$ErrorActionPreference = 'Continue'`: the script's default -ErrorAction for the lines after it. */
 const PREFERENCE_LINE = /^\$ErrorActionPreference\s*=\s*(["']?)([A-Za-z]+)\1\s*(#.*)?$/i;
 
@@ -122,7 +103,7 @@ export async function runScript(
       }
       let p = withErrorAction(prepareLine(parsePipeline(line.text), options), preference);
       if (whatIf) p = asWhatIf(p);
-      await validateBody(p);
+      await validateLine(p);
       prepared.push({ ...line, prepared: p });
     } catch (error) {
       problems.push(`${file}:${line.number}: ${line.text}\n${renderError(error, cmdletOf(line.text), false)}`);

@@ -1,6 +1,7 @@
 import { canonicalize, CmdletError, parsePipeline, tokenize } from '../../src/cli/cmdlet-parser';
 import { ApiError } from '../../src/cli/api-client';
-import { cmdletSyntax, prepareLine, PreparedLine, validateBody } from '../../src/cli/cmdlets';
+import { validateBody } from '../../src/cli/cmdlets';
+import { cmdletSyntax, prepareLine, PreparedLine } from '../../src/cli/pipeline';
 import { evaluate, parseFilter, wildcardRegExp } from '../../src/cli/filter-expression';
 
 /**
@@ -169,7 +170,9 @@ describe('common parameters, -Force, -ResultSize, optional parameters', () => {
   });
 
   it("an API refusal of the body names the cmdlet's parameter, not the API field", async () => {
-    const error = await validateBody(prepare('Set-CsPersistentChatState -Identity PersistentChatServer:bad_name.contoso.com')).catch((e: unknown) => e);
+    const prepared = prepare('Set-CsPersistentChatState -Identity PersistentChatServer:bad_name.contoso.com');
+    if (prepared.kind === 'pipeline') throw new Error('expected one cmdlet');
+    const error = await validateBody(prepared).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe('INVALID_FQDN');
     expect((error as ApiError).message).toMatch(/^-Identity 'bad_name\.contoso\.com' is not a valid fully qualified domain name/);
