@@ -67,6 +67,8 @@ export type PreparedCmdlet =
       readonly kind: 'query';
       readonly cmdlet: string;
       readonly line: LineOptions;
+      /** Query parameters of the API by the cmdlet parameter they come from, so errors name the parameter. */
+      readonly parameters: Readonly<Record<string, string>>;
       /** The properties of the objects it shows, which Where-Object may read. */
       readonly properties: readonly string[];
       run(client: ApiClient, minPosition: number | undefined): Promise<Shown>;
@@ -272,6 +274,7 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
         kind: 'query',
         cmdlet: this.name,
         line: lineOptions(this.name, parameters),
+        parameters: { identity: 'Identity', pool: 'PersistentChatPoolFqdn', resultSize: 'ResultSize' },
         properties: ENDPOINT_PROPERTIES,
         run: async (client, minPosition) => {
           const entries = await findEndpoints(client, {
@@ -336,6 +339,7 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
         kind: 'query',
         cmdlet: this.name,
         line: lineOptions(this.name, parameters),
+        parameters: { identity: 'Identity' },
         properties: STATE_PROPERTIES,
         run: async (client, minPosition) => {
           const topology = (await client.query('/api/topology', { deployment: options.deployment, minPosition })) as {
@@ -537,7 +541,7 @@ export function prepareCmdlet(line: CmdletLine, options: GlobalOptions): Prepare
  * parameter (`-Identity`), in the message and as `details.parameter`; the field stays in details.
  */
 export function inParameterTerms(error: unknown, prepared: PreparedCmdlet): unknown {
-  if (!(error instanceof ApiError) || prepared.kind !== 'command') return error;
+  if (!(error instanceof ApiError)) return error;
   const field = typeof error.details['field'] === 'string' ? error.details['field'] : undefined;
   const parameter = field === undefined ? undefined : prepared.parameters[field];
   if (parameter === undefined || error.details['parameter'] !== undefined) return error;

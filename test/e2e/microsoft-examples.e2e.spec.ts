@@ -426,3 +426,20 @@ describe("the migration guide's prerequisite: one Active Directory forest, not o
     );
   });
 });
+
+describe('R17: the export levels of Export-CsPersistentChatData -Level', () => {
+  it('MigratePool takes All (the default), User, Category, RoomDirectory or Content, and refuses another level with 400 naming exportLevel', async () => {
+    const deployment = await litware();
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.litwareinc.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@litwareinc.com' });
+    const body = { legacyPoolFqdn: 'gc.litwareinc.com', targetPoolFqdn: 'atl-pcpool-001.litwareinc.com', deployment };
+    const refused = await command(server.url, 'MigratePool', { ...body, exportLevel: 'Rooms' }, { headers: { 'x-reason': 'CHG-1' } });
+    expect([refused.status, refused.body.error.code, refused.body.error.details.field]).toEqual([400, 'INVALID_INPUT', 'exportLevel']);
+    expect(refused.body.error.message).toContain('All, User, Category, RoomDirectory, Content');
+    const byDefault = await command(server.url, 'MigratePool', body, { query: 'whatIf=true' });
+    expect(byDefault.body.plan.export.level).toBe('All');
+    for (const level of ['User', 'Category', 'RoomDirectory', 'Content']) {
+      const planned = await command(server.url, 'MigratePool', { ...body, exportLevel: level }, { query: 'whatIf=true' });
+      expect([level, planned.status, planned.body.plan.export.level]).toEqual([level, 200, level]);
+    }
+  });
+});
