@@ -141,7 +141,15 @@ export function parseFilter(source: string, style: PropertyStyle, where: string)
         refuse(source, `the operator '${next.text}' is not one the product evaluates (${COMPARISON_OPERATORS.map((o) => `-${o}`).join(' ')}, -and -or -not)`, where);
       }
       const caseSensitive = match[1] === 'c' && COMPARISON_OPERATORS.includes(match[2] as ComparisonOperator);
-      return { kind: 'compare', operator, caseSensitive, left, right: operand() };
+      const right = operand();
+      if ((operator === 'match' || operator === 'notmatch') && right.kind === 'literal') {
+        try {
+          new RegExp(String(right.value ?? ''));
+        } catch (error) {
+          refuse(source, `'${String(right.value)}' is not a regular expression: ${(error as Error).message}`, where);
+        }
+      }
+      return { kind: 'compare', operator, caseSensitive, left, right };
     }
     return { kind: 'truthy', operand: left };
   };
@@ -264,7 +272,13 @@ function compare(operator: ComparisonOperator, caseSensitive: boolean, left: unk
     }
     case 'match':
     case 'notmatch': {
-      const matched = new RegExp(asText(right), caseSensitive ? '' : 'i').test(asText(left));
+      let pattern: RegExp;
+      try {
+        pattern = new RegExp(asText(right), caseSensitive ? '' : 'i');
+      } catch (error) {
+        throw new CmdletError('UNSUPPORTED_FILTER', `-${operator}: '${asText(right)}' is not a regular expression: ${(error as Error).message}`, 'InvalidFilter');
+      }
+      const matched = pattern.test(asText(left));
       return operator === 'match' ? matched : !matched;
     }
     default: {
