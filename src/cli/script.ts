@@ -152,7 +152,9 @@ export async function runScript(
         report.push({ line: line.number, text: line.text, ...(partial.length > 0 ? { result: resultOf(partial) } : {}), error: errorJson(error) });
         show(line, partial);
         const action = line.prepared.line.errorAction;
-        if (whatIf || action === 'Continue' || action === 'SilentlyContinue' || action === 'Ignore') {
+        // -WarningAction Stop ends the batch whatever -ErrorAction says: the line itself was applied.
+        const warningStop = error instanceof LineStopped && error.failure === undefined;
+        if (!warningStop && (whatIf || action === 'Continue' || action === 'SilentlyContinue' || action === 'Ignore')) {
           if (whatIf || action === 'Continue') {
             if (!options.json) console.error(`${file}:${line.number}: ${line.text}\n${renderError(error, line.prepared.cmdlet, false)}`);
           }
@@ -169,6 +171,9 @@ export async function runScript(
       }
       report.push({ line: line.number, text: line.text, result: resultOf(outcome.outcomes) });
       show(line, outcome.outcomes);
+      // Objects of a pipeline whose command failed while its -ErrorAction let it go on.
+      const failedInside = outcome.outcomes.find((o) => o.failed !== undefined);
+      if (failedInside) passedOver.push({ line, error: failedInside.failed });
     }
   } finally {
     await connection.close();

@@ -293,6 +293,31 @@ describe('cases derived from the pages', () => {
     expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce@litwareinc.com']);
   });
 
+  it('Get-CsPersistentChatState piped into Set-CsPersistentChatState: a pool already in the state stops the line, unless -ErrorAction or -Force say otherwise', async () => {
+    const deployment = await litware();
+    const stopped = topoRun(deployment, ['Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState Normal']);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toContain('PERSISTENT_CHAT_STATE_UNCHANGED');
+    expect(stopped.stderr).toContain('0 change(s) of the line were applied before it');
+    expect(await poolState(deployment, 'pcpool.contoso.com')).toBe('FailedOver');
+
+    const forced = topoRun(deployment, ['Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState Normal -Force']);
+    expect(forced.status).toBe(0);
+    expect(forced.stdout).toContain('is already in the Normal state. Nothing changed (-Force).');
+    expect(await poolState(deployment, 'pcpool.contoso.com')).toBe('Normal');
+
+    // Every pool fails over on the first line; on the second each is already so, and -ErrorAction SilentlyContinue lets the batch go on.
+    const silently = topoRun(deployment, [
+      'Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState FailedOver',
+      'Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState FailedOver -ErrorAction SilentlyContinue',
+      'Get-CsPersistentChatState | Where-Object {$_.Identity -like "*contoso*"} | Set-CsPersistentChatState',
+    ]);
+    expect(silently.status).toBe(0);
+    expect(silently.stderr).toContain('1 line(s) failed and the batch went on, as their -ErrorAction asked: line 2 (SilentlyContinue)');
+    expect(await poolState(deployment, 'pcpool.contoso.com')).toBe('Normal');
+    for (const fqdn of ['atl-gc-001.litwareinc.com', 'atl-pcpool-001.litwareinc.com']) expect(await poolState(deployment, fqdn)).toBe('FailedOver');
+  });
+
   it('each object a pipeline removes is its own command, with the batch correlation id and the reason', async () => {
     const deployment = await litware();
     const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Where-Object {$_.SipAddress -like "*@litwareinc.com"} | Remove-CsPersistentChatEndpoint'], ['--reason', 'CHG-77', '--json']);
