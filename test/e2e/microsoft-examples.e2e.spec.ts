@@ -1,8 +1,9 @@
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { command, getJsonFresh } from '../support/http';
+import { bearer, getJsonFresh } from '../support/http';
 import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 
 /**
@@ -31,8 +32,30 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
+/**
+ * POST a command on a connection of its own: after a `spawnSync` has blocked the test's event loop
+ * longer than the server's keep-alive timeout, a pooled `fetch` connection may already be closed.
+ */
+function post(name: string, body: object, headers: Record<string, string> = {}, query = ''): Promise<{ status: number; body: any }> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      `${server.url}/api/commands/${name}${query ? `?${query}` : ''}`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...bearer(), ...headers } },
+      (response) => {
+        let answer = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (answer += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: answer ? JSON.parse(answer) : undefined }));
+      },
+    );
+    request.on('error', reject);
+    request.end(text);
+  });
+}
+
 async function send(deployment: string, name: string, body: object, reason = 'CHG-1'): Promise<any> {
-  const result = await command(server.url, name, { ...body, deployment }, { headers: { 'x-reason': reason } });
+  const result = await post(name, { ...body, deployment }, { 'x-reason': reason });
   if (result.status !== 200) throw new Error(`${name} failed: ${JSON.stringify(result.body)}`);
   return result.body;
 }
@@ -365,7 +388,7 @@ describe('cases derived from the pages', () => {
 
   it('RunMigration with fromStep runs nothing when the migration is at another step (409), so a data line never records a step it did not run', async () => {
     const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatData.zip', 2);
-    const refused = await command(server.url, 'RunMigration', { migrationId, steps: 1, fromStep: 2, deployment }, { headers: { 'x-reason': 'CHG-1' } });
+    const refused = await post('RunMigration', { migrationId, steps: 1, fromStep: 2, deployment }, { 'x-reason': 'CHG-1' });
     expect([refused.status, refused.body.error.code]).toEqual([409, 'MIGRATION_STEP_OUT_OF_ORDER']);
     expect(refused.body.error.message).toContain(`step 2 of migration ${migrationId} is already recorded`);
     expect((await migration(migrationId)).steps.find((s: any) => s.step === 3).state).toBe('pending');
@@ -457,13 +480,13 @@ describe('R17: the export levels of Export-CsPersistentChatData -Level', () => {
     const deployment = await litware();
     await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.litwareinc.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@litwareinc.com' });
     const body = { legacyPoolFqdn: 'gc.litwareinc.com', targetPoolFqdn: 'atl-pcpool-001.litwareinc.com', deployment };
-    const refused = await command(server.url, 'MigratePool', { ...body, exportLevel: 'Rooms' }, { headers: { 'x-reason': 'CHG-1' } });
+    const refused = await post('MigratePool', { ...body, exportLevel: 'Rooms' }, { 'x-reason': 'CHG-1' });
     expect([refused.status, refused.body.error.code, refused.body.error.details.field]).toEqual([400, 'INVALID_INPUT', 'exportLevel']);
     expect(refused.body.error.message).toContain('All, User, Category, RoomDirectory, Content');
-    const byDefault = await command(server.url, 'MigratePool', body, { query: 'whatIf=true' });
+    const byDefault = await post('MigratePool', body, {}, 'whatIf=true');
     expect(byDefault.body.plan.export.level).toBe('All');
     for (const level of ['User', 'Category', 'RoomDirectory', 'Content']) {
-      const planned = await command(server.url, 'MigratePool', { ...body, exportLevel: level }, { query: 'whatIf=true' });
+      const planned = await post('MigratePool', { ...body, exportLevel: level }, {}, 'whatIf=true');
       expect([level, planned.status, planned.body.plan.export.level]).toEqual([level, 200, level]);
     }
   });
