@@ -1,6 +1,7 @@
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import type { Change, Projection, ReadModelView, Row } from '../runner/projection';
 import { asTopologyEvent, topologyDeploymentOf } from '../topology/topology.projection';
+import { distinguishedNameKey } from '../../src/domain/shared/distinguished-name';
 
 /**
  * Which SIP URI reaches which pool: every address that routes a client to a pool, whoever owns it.
@@ -86,7 +87,8 @@ function put(
       display_name: displayName,
       display_name_key: displayName?.toLowerCase() ?? null,
       distinguished_name: distinguishedName,
-      distinguished_name_key: distinguishedName?.toLowerCase() ?? null,
+      // The same key as before for a DN without spaces after its commas: stored rows need no rebuild.
+      distinguished_name_key: distinguishedName === null ? null : distinguishedNameKey(distinguishedName),
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Row, RowQuery, SqlValue, TableReader } from '../runner/projection';
 import { DIRECTORY_TABLE, type DirectoryEntryKind, type DirectoryPoolKind } from './endpoint-directory.projection';
+import { distinguishedNameKey } from '../../src/domain/shared/distinguished-name';
 
 /** One address of the directory, as `GET /api/endpoints` and `topo Get-CsPersistentChatEndpoint` show it. */
 export type DirectoryEntry = {
@@ -84,7 +85,7 @@ export function wildcardToLike(pattern: string): string {
 function identityColumn(identity: string): { column: string; value: string } {
   const value = identity.trim().toLowerCase();
   if (value.startsWith('sip:')) return { column: 'sip_address', value };
-  if (value.startsWith('cn=')) return { column: 'distinguished_name_key', value };
+  if (value.startsWith('cn=')) return { column: 'distinguished_name_key', value: distinguishedNameKey(value) };
   return { column: 'display_name_key', value };
 }
 

@@ -21,6 +21,7 @@ import {
   nextStep,
   pendingCompensations,
   planMigration,
+  requireNextStep,
   requireRunnable,
   rollbackConflicts,
   runbookOf,
@@ -210,6 +211,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     let position = 0;
     let loaded = first;
     requireRunnable(id, loaded.state);
+    requireNextStep(id, loaded.state, command.fromStep);
     // The steps' changes are recorded with the migration's reason unless the run gives its own.
     const context: CommandContext = { ...request.context, reason: request.context.reason ?? plannedReason(loaded) };
     if (request.whatIf) return this.preview(request, loaded, command.steps ?? LAST_STEP);

@@ -1,15 +1,26 @@
 /**
- * Cmdlet lines as the Lync Server Management Shell accepts them: tokenizing, values, and binding the
- * arguments to a cmdlet's parameters (case-insensitive names, unambiguous prefixes, `-Param value`,
- * `-Param:value`, switches, one positional parameter). Pure: no I/O.
+ * Cmdlet lines as the Lync Server Management Shell accepts them: typographic quotes and dashes,
+ * tokenizing, pipelines (`Get-X | Where-Object {...} | Remove-X`), values, and binding the arguments
+ * to a cmdlet's parameters (case-insensitive names, unambiguous prefixes, aliases, the common
+ * parameters, `-Param value`, `-Param:value`, switches, one positional parameter). Pure: no I/O.
+ *
+ * Written by hand on purpose: no library parses PowerShell for Node (PowerShell's own parser is .NET,
+ * and the grammar packages for editors only colour text), and the product needs only the part of the
+ * language an administrator's cmdlet lines use: one pipeline a line, literals, script blocks of
+ * comparisons. What it does not read it refuses by name rather than guess.
  */
 
-/** A parameter value: a string, `$true`/`$false`, `$null`, a list (`a,b`) or a hashtable (`@{Add="a"}`). */
-export type CmdletValue = string | boolean | null | CmdletValue[] | CmdletHashtable;
+/** A parameter value: a string, `$true`/`$false`, `$null`, a list (`a,b`), a hashtable (`@{Add="a"}`) or a script block (`{...}`). */
+export type CmdletValue = string | boolean | null | CmdletValue[] | CmdletHashtable | CmdletScriptBlock;
 export interface CmdletHashtable {
   readonly kind: 'hashtable';
   /** Keys as written; look them up without regard to case. */
   readonly entries: ReadonlyArray<readonly [string, CmdletValue]>;
+}
+/** `{ $_.PoolState -eq "FailedOver" }`: its text, without the braces; read by the cmdlet that takes it. */
+export interface CmdletScriptBlock {
+  readonly kind: 'scriptblock';
+  readonly text: string;
 }
 
 /** A refusal of the line itself, before anything is sent: named after PowerShell's error ids. */
@@ -27,13 +38,79 @@ export class CmdletError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Typographic quotes and dashes, as PowerShell's tokenizer reads them
+
+/** Characters PowerShell's tokenizer takes for `"` (“ ” „), `'` (‘ ’ ‚ ‛) and `-` (– — ―). */
+const DOUBLE_QUOTES = new Set(['"', '\u201C', '\u201D', '\u201E']);
+const SINGLE_QUOTES = new Set(["'", '\u2018', '\u2019', '\u201A', '\u201B']);
+const DASHES = new Set(['-', '\u2013', '\u2014', '\u2015']);
+
+export const isDoubleQuote = (c: string | undefined): boolean => c !== undefined && DOUBLE_QUOTES.has(c);
+export const isSingleQuote = (c: string | undefined): boolean => c !== undefined && SINGLE_QUOTES.has(c);
+export const isDash = (c: string | undefined): boolean => c !== undefined && DASHES.has(c);
+
+/**
+ * The line with typographic quotes and dashes outside strings written as ASCII, as PowerShell's
+ * tokenizer treats them (a line copied from a web page or a word processor): `“a”` is `"a"`, `‘a’`
+ * is `'a'`, `–Identity` is `-Identity`. Inside a string the other kind stays literal (`"Bob’s"`);
+ * a string opened by one of its kind closes at any of its kind, doubled to escape as with ASCII.
+ */
+export function canonicalize(line: string): string {
+  let out = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (isDash(c)) {
+      out += '-';
+      continue;
+    }
+    const double = isDoubleQuote(c);
+    if (!double && !isSingleQuote(c)) {
+      out += c;
+      continue;
+    }
+    const same = double ? isDoubleQuote : isSingleQuote;
+    const quote = double ? '"' : "'";
+    let content = '';
+    let j = i + 1;
+    let closed = false;
+    for (; j < line.length; j++) {
+      const d = line[j]!;
+      if (double && d === '`' && j + 1 < line.length) {
+        content += d + line[++j];
+        continue;
+      }
+      if (same(d)) {
+        if (same(line[j + 1])) {
+          content += quote + quote;
+          j++;
+          continue;
+        }
+        closed = true;
+        break;
+      }
+      content += d;
+    }
+    if (!closed) {
+      // Left for the tokenizer to refuse with PowerShell's own message.
+      out += quote + content;
+      i = j;
+      continue;
+    }
+    out += quote + content + quote;
+    i = j;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tokenizing a line into raw words (quotes kept; the value parser reads them).
 
 /**
  * Splits a line into words at unquoted whitespace. Quotes, `@{...}` and `@(...)` groups and
  * comma-separated lists (`a, b`) stay in one word. A `#` outside quotes starts a comment.
  */
-export function tokenize(line: string): string[] {
+export function tokenize(text: string): string[] {
+  const line = canonicalize(text);
   const words: string[] = [];
   let i = 0;
   const n = line.length;
@@ -41,6 +118,12 @@ export function tokenize(line: string): string[] {
   while (i < n) {
     while (i < n && isSpace(line[i])) i++;
     if (i >= n || line[i] === '#') break;
+    if (line[i] === '|') {
+      // A pipeline's stages are separated by a word of their own.
+      words.push(PIPE);
+      i++;
+      continue;
+    }
     let word = '';
     let depth = 0;
     while (i < n) {
@@ -63,6 +146,14 @@ export function tokenize(line: string): string[] {
         i += 2;
         continue;
       }
+      if (c === '{' || (c === '(' && depth > 0)) {
+        // A script block `{ ... }` (and parentheses inside one) stays one word, spaces and all.
+        word += c;
+        depth++;
+        i++;
+        continue;
+      }
+      if (c === '|' && depth === 0) break;
       if ((c === '}' || c === ')') && depth > 0) depth--;
       else if (c === '#' && depth === 0 && word === '') break;
       if (isSpace(c) && depth === 0) {
@@ -83,6 +174,9 @@ export function tokenize(line: string): string[] {
   }
   return words;
 }
+
+/** The word that separates the stages of a pipeline. */
+export const PIPE = '|';
 
 /** Index of the quote closing the one at `start` (doubled quotes and, in "...", backticks escape). */
 function closingQuote(text: string, start: number): number {
@@ -125,6 +219,7 @@ export function parseValue(word: string): CmdletValue {
   if (/^\$true$/i.test(text)) return true;
   if (/^\$false$/i.test(text)) return false;
   if (text.startsWith('@{') && text.endsWith('}')) return parseHashtable(text);
+  if (text.startsWith('{') && text.endsWith('}')) return { kind: 'scriptblock', text: text.slice(1, -1).trim() };
   if (text.startsWith('@(') && text.endsWith(')')) {
     const inner = text.slice(2, -1).trim();
     if (inner === '') return [];
@@ -188,6 +283,7 @@ export function showValue(value: CmdletValue): string {
   if (typeof value === 'boolean') return value ? '$true' : '$false';
   if (typeof value === 'string') return value;
   if (Array.isArray(value)) return value.map(showValue).join(',');
+  if (value.kind === 'scriptblock') return `{${value.text}}`;
   return `@{${value.entries.map(([k, v]) => `${k}=${showValue(v)}`).join('; ')}}`;
 }
 
@@ -213,13 +309,24 @@ const PARAMETER = /^-([A-Za-z_?][\w?]*)(:(.*))?$/s;
 export function readWords(words: readonly string[]): CmdletLine {
   const [cmdlet, ...rest] = words;
   if (cmdlet === undefined || cmdlet === '') throw new CmdletError('PARSE_ERROR', 'No cmdlet given.', 'EmptyLine');
+  if (cmdlet === PIPE) throw new CmdletError('PARSE_ERROR', 'An empty pipe element is not allowed.', 'EmptyPipeElement');
   const args: CmdletArgument[] = [];
-  for (const word of rest) {
+  for (const raw of rest) {
+    // Process arguments have not been through tokenize: a typographic dash or quote is read here.
+    const word = canonicalize(raw);
     const match = PARAMETER.exec(word);
     if (match) {
       const colon = match[2] !== undefined;
       args.push({ kind: 'named', name: match[1]!, value: colon ? parseColonValue(match[3]!) : undefined, colon });
     } else {
+      if (word.startsWith('<')) {
+        throw new CmdletError(
+          'PARSE_ERROR',
+          `The '<' operator is reserved for future use: '${word}' looks like a placeholder of the documentation (<...>); write the value in its place.`,
+          'RedirectionNotSupported',
+          { word },
+        );
+      }
       args.push({ kind: 'positional', value: parseValue(word), raw: word });
     }
   }
@@ -236,6 +343,22 @@ export function parseLine(line: string): CmdletLine {
   return readWords(tokenize(line));
 }
 
+/** The stages of a pipeline, from its words: `Get-X -A b | Where-Object {...} | Remove-X`. */
+export function readPipeline(words: readonly string[]): CmdletLine[] {
+  const stages: string[][] = [[]];
+  for (const word of words) {
+    if (word === PIPE) stages.push([]);
+    else stages[stages.length - 1]!.push(word);
+  }
+  if (stages.some((stage) => stage.length === 0)) throw new CmdletError('PARSE_ERROR', 'An empty pipe element is not allowed.', 'EmptyPipeElement');
+  return stages.map(readWords);
+}
+
+/** A logical line of text as a pipeline (one stage for a plain cmdlet line). */
+export function parsePipeline(line: string): CmdletLine[] {
+  return readPipeline(tokenize(line));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Binding to a cmdlet's parameters
 
@@ -250,6 +373,33 @@ export interface ParameterSpec {
   readonly unsupported?: string;
   /** Shown in the syntax line. */
   readonly placeholder?: string;
+  /** Other names of the parameter, matched exactly (`-ea` for `-ErrorAction`). */
+  readonly aliases?: readonly string[];
+  /** Bound from the property of the same name of each object piped in (`Get-X | Remove-X`). */
+  readonly fromPipeline?: boolean;
+}
+
+/**
+ * PowerShell's common parameters, which every cmdlet accepts, with their aliases
+ * (about_CommonParameters). What each does in this product is decided by the cmdlet runner.
+ */
+export const COMMON_PARAMETERS: readonly ParameterSpec[] = [
+  { name: 'Verbose', type: 'switch', aliases: ['vb'] },
+  { name: 'Debug', type: 'switch', aliases: ['db'] },
+  { name: 'ErrorAction', type: 'string', aliases: ['ea'], placeholder: 'ActionPreference' },
+  { name: 'WarningAction', type: 'string', aliases: ['wa'], placeholder: 'ActionPreference' },
+  { name: 'InformationAction', type: 'string', aliases: ['infa'], placeholder: 'ActionPreference' },
+  { name: 'ErrorVariable', type: 'string', aliases: ['ev'] },
+  { name: 'WarningVariable', type: 'string', aliases: ['wv'] },
+  { name: 'InformationVariable', type: 'string', aliases: ['iv'] },
+  { name: 'OutVariable', type: 'string', aliases: ['ov'] },
+  { name: 'OutBuffer', type: 'string', aliases: ['ob'], placeholder: 'Int32' },
+  { name: 'PipelineVariable', type: 'string', aliases: ['pv'] },
+];
+
+/** A cmdlet's own parameters and the common ones. */
+function parametersOf(spec: CmdletSpec): readonly ParameterSpec[] {
+  return [...spec.parameters, ...COMMON_PARAMETERS];
 }
 
 export interface CmdletSpec {
@@ -306,12 +456,24 @@ export function resolveCmdlet<S extends CmdletSpec>(name: string, specs: readonl
       { cmdlet: name, rule: 'R5' },
     );
   }
-  const suggestion = closest(name, specs.map((s) => s.name));
+  // A typo of a modelled cmdlet gets a suggestion; another Lync cmdlet is said to be outside the product.
+  const nearest = closest(name, specs.map((s) => s.name));
+  const suggestion = nearest !== undefined && distance(name, nearest) <= 3 ? nearest : undefined;
+  const modelled = `This product models: ${specs.map((s) => s.name).join(', ')}.`;
+  if (suggestion === undefined && /^[A-Za-z]+-Cs[A-Za-z]/.test(name)) {
+    throw new CmdletError(
+      'CMDLET_NOT_MODELLED',
+      `'${name}' is a Lync Server Management Shell cmdlet this product does not model: it keeps the Persistent Chat topology, ` +
+        `its endpoints and the migrations from Group Chat, and records nothing for this line. ${modelled}`,
+      'CommandNotFoundException',
+      { cmdlet: name, modelled: specs.map((s) => s.name) },
+    );
+  }
   throw new CmdletError(
     'UNKNOWN_CMDLET',
     `The term '${name}' is not recognized as the name of a cmdlet, function, script file, or operable program.` +
       (suggestion ? ` Did you mean '${suggestion}'?` : '') +
-      ` Supported cmdlets: ${specs.map((s) => s.name).join(', ')}.`,
+      ` ${modelled}`,
     'CommandNotFoundException',
     { cmdlet: name, ...(suggestion ? { suggestion } : {}) },
   );
@@ -320,9 +482,10 @@ export function resolveCmdlet<S extends CmdletSpec>(name: string, specs: readonl
 /** The parameter `-name` refers to: exact name, else an unambiguous prefix. */
 export function resolveParameter(spec: CmdletSpec, name: string): ParameterSpec {
   const lower = name.toLowerCase();
-  const exact = spec.parameters.find((p) => p.name.toLowerCase() === lower);
+  const all = parametersOf(spec);
+  const exact = all.find((p) => p.name.toLowerCase() === lower) ?? all.find((p) => p.aliases?.some((a) => a.toLowerCase() === lower));
   if (exact) return exact;
-  const prefixed = spec.parameters.filter((p) => p.name.toLowerCase().startsWith(lower));
+  const prefixed = all.filter((p) => p.name.toLowerCase().startsWith(lower));
   if (prefixed.length === 1) return prefixed[0]!;
   if (prefixed.length > 1) {
     throw new CmdletError(
@@ -343,8 +506,11 @@ export function resolveParameter(spec: CmdletSpec, name: string): ParameterSpec 
   );
 }
 
-/** Binds a line's arguments to the cmdlet's parameters; keys of the result are the parameters' names. */
-export function bind(spec: CmdletSpec, line: CmdletLine): Map<string, CmdletValue> {
+/**
+ * Binds a line's arguments to the cmdlet's parameters; keys of the result are the parameters' names.
+ * With `piped`, the parameters bound from each object piped in are not asked of the line.
+ */
+export function bind(spec: CmdletSpec, line: CmdletLine, piped = false): Map<string, CmdletValue> {
   const bound = new Map<string, CmdletValue>();
   const set = (parameter: ParameterSpec, value: CmdletValue): void => {
     if (bound.has(parameter.name)) {
@@ -417,7 +583,7 @@ export function bind(spec: CmdletSpec, line: CmdletLine): Map<string, CmdletValu
     }
     set(parameter, value ?? null);
   }
-  const missing = spec.parameters.filter((p) => p.required && !bound.has(p.name)).map((p) => p.name);
+  const missing = spec.parameters.filter((p) => p.required && !bound.has(p.name) && !(piped && p.fromPipeline)).map((p) => p.name);
   if (missing.length > 0) {
     throw new CmdletError(
       'MISSING_PARAMETER',
@@ -438,5 +604,5 @@ export function syntaxOf(spec: CmdletSpec): string {
       const text = p.type === 'switch' ? name : `${name} <${p.placeholder ?? 'String'}>`;
       return p.required ? text : `[${text}]`;
     });
-  return `${spec.name} ${parts.join(' ')}`;
+  return `${spec.name} ${parts.join(' ')} [<CommonParameters>]`;
 }

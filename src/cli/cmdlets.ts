@@ -11,8 +11,11 @@ import {
   ParameterSpec,
   resolveCmdlet,
   showValue,
-  syntaxOf,
 } from './cmdlet-parser';
+import { EXPORT_LEVELS } from '../domain/migration/plan';
+import { evaluate, parseFilter, requireProperties, wildcardRegExp } from './filter-expression';
+import { migrationStepOf } from './migration-steps';
+import { terminalJson, terminalSafe, terminalValues } from './terminal';
 
 /** The global options of a cmdlet line or script: `--server`, `--json`, `--reason`, `--deployment`. */
 export interface GlobalOptions {
@@ -22,6 +25,22 @@ export interface GlobalOptions {
   readonly json: boolean;
   readonly reason?: string | undefined;
   readonly deployment?: string | undefined;
+}
+
+/** `-ErrorAction` / `-WarningAction` values a batch can honour (about_CommonParameters). */
+export const ACTION_PREFERENCES = ['SilentlyContinue', 'Continue', 'Stop', 'Ignore'] as const;
+export type ActionPreference = (typeof ACTION_PREFERENCES)[number];
+
+/** What the common parameters and `-Force` of a line ask of the runner. */
+export interface LineOptions {
+  /** `-ErrorAction`: whether a batch goes on after this line fails (Stop, the batch's default, ends it). */
+  readonly errorAction?: ActionPreference;
+  /** `-WarningAction`: SilentlyContinue/Ignore hide the warnings; Stop ends the batch after the line. */
+  readonly warningAction?: ActionPreference;
+  /** `-Verbose` / `-Debug`: print what is sent to the API. */
+  readonly verbose: boolean;
+  /** `-Force`: no non-fatal message (warnings, "already so") is shown as an error. */
+  readonly force: boolean;
 }
 
 /** A line bound to its cmdlet, ready to run: a command of the API or a query. */
@@ -35,28 +54,45 @@ export type PreparedCmdlet =
       readonly target: string;
       readonly whatIf: boolean;
       readonly confirm: boolean;
+      readonly line: LineOptions;
+      /** API input fields by the cmdlet parameter they come from, so errors name the parameter. */
+      readonly parameters: Readonly<Record<string, string>>;
       /** After success, the objects to show (`-PassThru`). */
       readonly passThru?: (client: ApiClient, result: CommandResult) => Promise<Shown>;
+      /** A body that depends on what is stored (the open migration a data cmdlet records a step of). */
+      readonly resolve?: (client: ApiClient, minPosition: number | undefined) => Promise<{ body: JsonObject; summary: string }>;
     }
   | {
       readonly kind: 'query';
       readonly cmdlet: string;
+      readonly line: LineOptions;
+      /** Query parameters of the API by the cmdlet parameter they come from, so errors name the parameter. */
+      readonly parameters: Readonly<Record<string, string>>;
+      /** The properties of the objects it shows, which Where-Object may read. */
+      readonly properties: readonly string[];
       run(client: ApiClient, minPosition: number | undefined): Promise<Shown>;
     };
 
-/** What a cmdlet shows: objects in the list view, and their JSON for `--json`. */
+/** What a cmdlet shows: objects in the list view, and their JSON for `--json` (the same objects, in order). */
 export interface Shown {
   readonly objects: ReadonlyArray<Readonly<Record<string, unknown>>>;
   readonly json: JsonValue;
 }
 
-interface CmdletDefinition extends CmdletSpec {
+/** A cmdlet the product models: its parameters, and how a bound line becomes a command or a query. */
+export interface CmdletDefinition extends CmdletSpec {
   prepare(parameters: BoundParameters, options: GlobalOptions): PreparedCmdlet;
 }
 
-const WHAT_IF: ParameterSpec = { name: 'WhatIf', type: 'switch' };
-const CONFIRM: ParameterSpec = { name: 'Confirm', type: 'switch' };
+const WHAT_IF: ParameterSpec = { name: 'WhatIf', type: 'switch', aliases: ['wi'] };
+const CONFIRM: ParameterSpec = { name: 'Confirm', type: 'switch', aliases: ['cf'] };
+const FORCE: ParameterSpec = { name: 'Force', type: 'switch' };
 const NOT_MODELLED = 'the product keeps the topology, not Active Directory; filter with -Identity, -PersistentChatPoolFqdn or -Filter.';
+
+/** The properties of an endpoint as Get-CsPersistentChatEndpoint shows them. */
+export const ENDPOINT_PROPERTIES = ['Identity', 'SipAddress', 'DisplayName', 'PersistentChatPoolFqdn'] as const;
+/** The properties of a pool's state as Get-CsPersistentChatState shows them. */
+export const STATE_PROPERTIES = ['Identity', 'PoolState'] as const;
 
 function text(parameters: BoundParameters, name: string): string | undefined {
   const value = parameters.get(name);
@@ -71,9 +107,54 @@ function withDeployment(body: JsonObject, options: GlobalOptions): JsonObject {
   return options.deployment !== undefined ? { ...body, deployment: options.deployment } : body;
 }
 
+function preference(cmdlet: string, parameters: BoundParameters, name: string): ActionPreference | undefined {
+  const value = text(parameters, name);
+  if (value === undefined) return undefined;
+  const found = ACTION_PREFERENCES.find((p) => p.toLowerCase() === value.toLowerCase());
+  if (found) return found;
+  const why = /^inquire$/i.test(value) ? ' Inquire asks at each message, and a batch has no one to ask.' : /^suspend$/i.test(value) ? ' Suspend is for workflows.' : '';
+  throw new CmdletError(
+    'INVALID_ARGUMENT',
+    `${cmdlet} : Cannot bind parameter '${name}'. '${value}' is not one of ${ACTION_PREFERENCES.join(', ')}.${why}`,
+    `CannotConvertArgument,${cmdlet}`,
+    { parameter: name },
+  );
+}
+
+/** The common parameters' effect on running the line (the variables ones have none: a batch has no variables). */
+export function lineOptions(cmdlet: string, parameters: BoundParameters): LineOptions {
+  const errorAction = preference(cmdlet, parameters, 'ErrorAction');
+  const warningAction = preference(cmdlet, parameters, 'WarningAction');
+  preference(cmdlet, parameters, 'InformationAction');
+  return {
+    ...(errorAction ? { errorAction } : {}),
+    ...(warningAction ? { warningAction } : {}),
+    verbose: flag(parameters, 'Verbose') || flag(parameters, 'Debug'),
+    force: flag(parameters, 'Force'),
+  };
+}
+
 /** `PersistentChatServer:<fqdn>`, `service:PersistentChatServer:<fqdn>` or the bare FQDN: the pool's FQDN. */
 export function poolFqdnOf(identity: string): string {
   return identity.trim().replace(/^service:/i, '').replace(/^PersistentChatServer:/i, '');
+}
+
+/**
+ * The pool a Persistent Chat service identity names. A name that is neither the identity's documented
+ * form nor an FQDN (a page's placeholder such as "PChatServerCollection") is refused naming -Identity.
+ */
+function servicePoolFqdn(cmdlet: string, identity: string): string {
+  const fqdn = poolFqdnOf(identity);
+  if (!fqdn.includes('.') || /[\s:]/.test(fqdn)) {
+    throw new CmdletError(
+      'INVALID_IDENTITY',
+      `${cmdlet} : -Identity '${identity}' is not the identity of a Persistent Chat pool: write PersistentChatServer:<pool fqdn> ` +
+        `(Get-CsPersistentChatState lists them, as Get-CsService -PersistentChatServer does in Lync).`,
+      `InvalidIdentity,${cmdlet}`,
+      { parameter: 'Identity', identity },
+    );
+  }
+  return fqdn;
 }
 
 type DirectoryEntry = { sipAddress: string; poolFqdn: string; displayName: string | null; distinguishedName: string | null };
@@ -98,7 +179,26 @@ function strings(value: CmdletValue): string[] {
   return [typeof value === 'string' ? value : showValue(value)];
 }
 
-const DEFINITIONS: readonly CmdletDefinition[] = [
+/** `-ResultSize`: a whole number from 0 to 2147483647, or `Unlimited`; undefined for no limit. */
+function resultSizeOf(cmdlet: string, value: string | undefined): number | undefined {
+  if (value === undefined || /^unlimited$/i.test(value)) return undefined;
+  if (/^\d+$/.test(value) && Number(value) <= 2_147_483_647) return Number(value);
+  throw new CmdletError(
+    'INVALID_ARGUMENT',
+    `${cmdlet} : Cannot bind parameter 'ResultSize'. Cannot convert value "${value}" to type "Unlimited[UInt32]": a whole number from 0 to 2147483647, or Unlimited.`,
+    `CannotConvertArgument,${cmdlet}`,
+    { parameter: 'ResultSize' },
+  );
+}
+
+/** The text of a -Filter given as a script block `{...}` or as a string. */
+function filterText(value: CmdletValue | undefined): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'object' && !Array.isArray(value) && value.kind === 'scriptblock') return value.text;
+  return typeof value === 'string' ? value : showValue(value);
+}
+
+export const DEFINITIONS: readonly CmdletDefinition[] = [
   {
     name: 'New-CsPersistentChatEndpoint',
     parameters: [
@@ -123,6 +223,8 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
         target: sipAddress,
         whatIf: flag(parameters, 'WhatIf'),
         confirm: flag(parameters, 'Confirm'),
+        line: lineOptions(this.name, parameters),
+        parameters: { sipAddress: 'SipAddress', persistentChatPoolFqdn: 'PersistentChatPoolFqdn', displayName: 'DisplayName' },
         ...(flag(parameters, 'PassThru')
           ? {
               passThru: async (client: ApiClient, result: CommandResult): Promise<Shown> => {
@@ -144,8 +246,8 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
     parameters: [
       { name: 'Identity', type: 'string', position: 0 },
       { name: 'PersistentChatPoolFqdn', type: 'string' },
-      { name: 'Filter', type: 'string' },
-      { name: 'ResultSize', type: 'string', placeholder: 'Int32' },
+      { name: 'Filter', type: 'value', placeholder: '{Property -eq "value"}' },
+      { name: 'ResultSize', type: 'string', placeholder: 'Int32 | Unlimited' },
       { name: 'LdapFilter', type: 'string', unsupported: NOT_MODELLED },
       { name: 'OU', type: 'string', unsupported: NOT_MODELLED },
       { name: 'DomainController', type: 'string', unsupported: 'the product reads its own store, not a domain controller.' },
@@ -153,38 +255,49 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
     ],
     prepare(parameters, options) {
       const identity = text(parameters, 'Identity');
-      const resultSize = text(parameters, 'ResultSize');
-      if (resultSize !== undefined && !/^\d+$/.test(resultSize)) {
+      const resultSize = resultSizeOf(this.name, text(parameters, 'ResultSize'));
+      // -Filter is a filter expression on the endpoints' properties (the syntax of Where-Object, without $_.).
+      const source = filterText(parameters.get('Filter'));
+      if (source !== undefined && !/(^|[\s(])(-[a-z]+|!)/i.test(source)) {
         throw new CmdletError(
-          'INVALID_ARGUMENT',
-          `${this.name} : Cannot bind parameter 'ResultSize'. Cannot convert value "${resultSize}" to type "System.Int32".`,
-          `CannotConvertArgument,${this.name}`,
-          { parameter: 'ResultSize' },
+          'UNSUPPORTED_FILTER',
+          `${this.name} -Filter: '${source}' is not a filter expression. -Filter takes the syntax of Where-Object without $_., ` +
+            `e.g. -Filter {DisplayName -eq "Persistent Chat Endpoint 1"} or {SipAddress -like "sip:pce*"}; for a wildcard on the identity, use -Identity "${source}".`,
+          'InvalidFilter',
+          { parameter: 'Filter', filter: source },
         );
       }
+      const filter = source === undefined ? undefined : parseFilter(source, 'bare', `${this.name} -Filter`);
+      if (filter && source !== undefined) requireProperties(filter, ENDPOINT_PROPERTIES, `${this.name} -Filter`, source);
       return {
         kind: 'query',
         cmdlet: this.name,
+        line: lineOptions(this.name, parameters),
+        parameters: { identity: 'Identity', pool: 'PersistentChatPoolFqdn', resultSize: 'ResultSize' },
+        properties: ENDPOINT_PROPERTIES,
         run: async (client, minPosition) => {
           const entries = await findEndpoints(client, {
             identity,
             pool: text(parameters, 'PersistentChatPoolFqdn'),
-            filter: text(parameters, 'Filter'),
-            resultSize,
+            // With a filter the limit applies to what passes it, so it is applied here.
+            resultSize: filter ? undefined : resultSize,
             deployment: options.deployment,
             minPosition,
           });
           if (identity !== undefined && !identity.includes('*') && entries.length === 0) {
-            throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `Management object not found for identity "${identity}".`, { field: 'identity' });
+            throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `Management object not found for identity "${identity}".`, { field: 'identity', parameter: 'Identity' });
           }
-          return { objects: entries.map(endpointObject), json: entries as unknown as JsonValue };
+          let kept = entries.map((entry) => ({ entry, object: endpointObject(entry) }));
+          if (filter) kept = kept.filter(({ object }) => evaluate(filter, object));
+          if (resultSize !== undefined) kept = kept.slice(0, resultSize);
+          return { objects: kept.map((k) => k.object), json: kept.map((k) => k.entry) as unknown as JsonValue };
         },
       };
     },
   },
   {
     name: 'Remove-CsPersistentChatEndpoint',
-    parameters: [{ name: 'Identity', type: 'string', required: true, position: 0 }, { name: 'Force', type: 'switch' }, WHAT_IF, CONFIRM],
+    parameters: [{ name: 'Identity', type: 'string', required: true, position: 0, fromPipeline: true }, FORCE, WHAT_IF, CONFIRM],
     prepare(parameters, options) {
       const identity = text(parameters, 'Identity')!;
       return {
@@ -195,26 +308,52 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
         target: identity,
         whatIf: flag(parameters, 'WhatIf'),
         confirm: flag(parameters, 'Confirm'),
+        line: lineOptions(this.name, parameters),
+        parameters: { identity: 'Identity' },
       };
     },
   },
   {
     name: 'Get-CsPersistentChatState',
-    parameters: [{ name: 'Identity', type: 'string', position: 0, placeholder: 'PersistentChatServer:<pool fqdn>' }],
+    parameters: [
+      { name: 'Identity', type: 'string', position: 0, placeholder: 'PersistentChatServer:<pool fqdn>' },
+      { name: 'Filter', type: 'string', placeholder: 'wildcard on the Identity, e.g. "*.litwareinc.com"' },
+      // One store: the local replica and the Central Management store are the same here.
+      { name: 'LocalStore', type: 'switch' },
+    ],
     prepare(parameters, options) {
       const identity = text(parameters, 'Identity');
-      const wanted = identity !== undefined ? poolFqdnOf(identity).toLowerCase() : undefined;
+      const filter = text(parameters, 'Filter');
+      if (identity !== undefined && filter !== undefined) {
+        throw new CmdletError(
+          'AMBIGUOUS_PARAMETER_SET',
+          `${this.name} : Parameter set cannot be resolved using the specified named parameters: -Identity and -Filter cannot be used in the same command.`,
+          `AmbiguousParameterSet,${this.name}`,
+          { parameters: ['Identity', 'Filter'] },
+        );
+      }
+      const wanted = identity !== undefined ? servicePoolFqdn(this.name, identity).toLowerCase() : undefined;
+      const pattern = filter !== undefined ? wildcardRegExp(filter) : undefined;
       return {
         kind: 'query',
         cmdlet: this.name,
+        line: lineOptions(this.name, parameters),
+        parameters: { identity: 'Identity' },
+        properties: STATE_PROPERTIES,
         run: async (client, minPosition) => {
           const topology = (await client.query('/api/topology', { deployment: options.deployment, minPosition })) as {
             persistentChatPools?: Array<{ fqdn: string; state: string }>;
           };
-          const pools = (topology.persistentChatPools ?? []).filter((p) => wanted === undefined || p.fqdn.toLowerCase() === wanted);
+          const pools = (topology.persistentChatPools ?? []).filter(
+            (p) =>
+              (wanted === undefined || p.fqdn.toLowerCase() === wanted) &&
+              // The wildcard is matched against the Identity, in any of its written forms.
+              (pattern === undefined || [`service:PersistentChatServer:${p.fqdn}`, `PersistentChatServer:${p.fqdn}`, p.fqdn].some((form) => pattern.test(form))),
+          );
           if (identity !== undefined && pools.length === 0) {
             throw new ApiError(404, 'POOL_NOT_FOUND', `Management object not found for identity "${identity}": no Persistent Chat pool '${wanted}'.`, {
               field: 'identity',
+              parameter: 'Identity',
             });
           }
           const rows = pools.map((p) => ({ identity: `service:PersistentChatServer:${p.fqdn}`, poolFqdn: p.fqdn, poolState: p.state }));
@@ -226,24 +365,38 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
   {
     name: 'Set-CsPersistentChatState',
     parameters: [
-      { name: 'Identity', type: 'string', required: true, position: 0, placeholder: 'PersistentChatServer:<pool fqdn>' },
-      { name: 'PoolState', type: 'string', required: true, placeholder: 'Normal | FailedOver' },
+      { name: 'Identity', type: 'string', position: 0, placeholder: 'PersistentChatServer:<pool fqdn>', fromPipeline: true },
+      { name: 'PoolState', type: 'string', placeholder: 'Normal | FailedOver' },
+      { name: 'Instance', type: 'value', unsupported: 'a batch has no objects in variables; name the pool with -Identity, or pipe Get-CsPersistentChatState into it.' },
+      FORCE,
       WHAT_IF,
       CONFIRM,
     ],
     prepare(parameters, options) {
-      const identity = text(parameters, 'Identity')!;
-      const state = text(parameters, 'PoolState')!;
+      const identity = text(parameters, 'Identity');
+      if (identity === undefined) {
+        // The reference marks -Identity optional, for the pipeline; a pool's state needs its pool.
+        throw new CmdletError(
+          'MISSING_PARAMETER',
+          `${this.name} : -Identity is needed here: a pool state belongs to one pool. Name it (PersistentChatServer:<pool fqdn>), or pipe Get-CsPersistentChatState into the cmdlet.`,
+          `MissingMandatoryParameter,${this.name}`,
+          { parameters: ['Identity'] },
+        );
+      }
+      // -PoolState is optional, and Normal by default (the reference).
+      const state = text(parameters, 'PoolState') ?? 'Normal';
       // PowerShell binds enum values without regard to case.
       const poolState = ['Normal', 'FailedOver'].find((s) => s.toLowerCase() === state.toLowerCase()) ?? state;
       return {
         kind: 'command',
         cmdlet: this.name,
         command: 'SetPersistentChatState',
-        body: withDeployment({ poolFqdn: poolFqdnOf(identity), poolState }, options),
+        body: withDeployment({ poolFqdn: servicePoolFqdn(this.name, identity), poolState }, options),
         target: identity,
         whatIf: flag(parameters, 'WhatIf'),
         confirm: flag(parameters, 'Confirm'),
+        line: lineOptions(this.name, parameters),
+        parameters: { poolFqdn: 'Identity', poolState: 'PoolState' },
       };
     },
   },
@@ -262,7 +415,7 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
       if (parameters.has('ActiveServers')) {
         const value = parameters.get('ActiveServers')!;
         if (value === null) change['clear'] = true;
-        else if (typeof value === 'object' && !Array.isArray(value)) {
+        else if (typeof value === 'object' && !Array.isArray(value) && value.kind === 'hashtable') {
           for (const [key, entry] of value.entries) {
             const field = ['add', 'remove', 'replace'].find((k) => k === key.toLowerCase());
             if (field === undefined) {
@@ -282,10 +435,87 @@ const DEFINITIONS: readonly CmdletDefinition[] = [
         kind: 'command',
         cmdlet: this.name,
         command: 'SetPersistentChatActiveServers',
-        body: withDeployment({ poolFqdn: poolFqdnOf(identity), ...change }, options),
+        body: withDeployment({ poolFqdn: servicePoolFqdn(this.name, identity), ...change }, options),
         target: identity,
         whatIf: flag(parameters, 'WhatIf'),
         confirm: flag(parameters, 'Confirm'),
+        line: lineOptions(this.name, parameters),
+        parameters: { poolFqdn: 'Identity', add: 'ActiveServers', remove: 'ActiveServers', replace: 'ActiveServers', clear: 'ActiveServers' },
+      };
+    },
+  },
+  {
+    name: 'Export-CsPersistentChatData',
+    parameters: [
+      { name: 'DBInstance', type: 'string', required: true, placeholder: 'sqlserver.fqdn\\instance' },
+      { name: 'FileName', type: 'string' },
+      { name: 'Level', type: 'string', placeholder: EXPORT_LEVELS.join(' | ') },
+      { name: 'Scope', type: 'value', placeholder: "'Category1','Category2'" },
+      { name: 'StartDate', type: 'string', placeholder: 'DateTime' },
+      { name: 'Report', type: 'string' },
+      { name: 'DBName', type: 'string' },
+      { name: 'DisableExportedNodes', type: 'switch' },
+      { name: 'AsBytes', type: 'switch', unsupported: 'a byte array lives in a PowerShell variable, which a batch does not have; export to -FileName.' },
+    ],
+    prepare(parameters, options) {
+      const dbInstance = text(parameters, 'DBInstance')!;
+      const levelText = text(parameters, 'Level');
+      // R17: the export levels, bound without regard to case as PowerShell binds an enum.
+      const level = levelText === undefined ? undefined : EXPORT_LEVELS.find((l) => l.toLowerCase() === levelText.toLowerCase());
+      if (levelText !== undefined && level === undefined) {
+        throw new CmdletError(
+          'INVALID_ARGUMENT',
+          `${this.name} : Cannot bind parameter 'Level'. R17: '${levelText}' is not an export level; use one of ${EXPORT_LEVELS.join(', ')}.`,
+          `CannotConvertArgument,${this.name}`,
+          { parameter: 'Level', rule: 'R17' },
+        );
+      }
+      const startDate = text(parameters, 'StartDate');
+      if (startDate !== undefined && Number.isNaN(Date.parse(startDate))) {
+        throw new CmdletError('INVALID_ARGUMENT', `${this.name} : Cannot bind parameter 'StartDate'. Cannot convert value "${startDate}" to type "System.DateTime".`, `CannotConvertArgument,${this.name}`, {
+          parameter: 'StartDate',
+        });
+      }
+      const scope = parameters.has('Scope') ? strings(parameters.get('Scope') ?? []) : undefined;
+      const fileName = text(parameters, 'FileName');
+      return {
+        kind: 'command',
+        cmdlet: this.name,
+        command: 'RunMigration',
+        body: {},
+        target: dbInstance,
+        whatIf: false,
+        confirm: false,
+        line: lineOptions(this.name, parameters),
+        parameters: { migrationId: 'DBInstance' },
+        resolve: (client, minPosition) => migrationStepOf(this.name, 2, { dbInstance, fileName, level, scope }, client, options.deployment, minPosition),
+      };
+    },
+  },
+  {
+    name: 'Import-CsPersistentChatData',
+    parameters: [
+      { name: 'DBInstance', type: 'string', required: true, placeholder: 'sqlserver.fqdn\\instance' },
+      { name: 'FileName', type: 'string', required: true },
+      { name: 'Report', type: 'string' },
+      { name: 'ByteInput', type: 'value', unsupported: 'a byte array lives in a PowerShell variable, which a batch does not have; import from -FileName.' },
+      WHAT_IF,
+      CONFIRM,
+    ],
+    prepare(parameters, options) {
+      const dbInstance = text(parameters, 'DBInstance')!;
+      const fileName = text(parameters, 'FileName')!;
+      return {
+        kind: 'command',
+        cmdlet: this.name,
+        command: 'RunMigration',
+        body: {},
+        target: dbInstance,
+        whatIf: flag(parameters, 'WhatIf'),
+        confirm: flag(parameters, 'Confirm'),
+        line: lineOptions(this.name, parameters),
+        parameters: { migrationId: 'DBInstance' },
+        resolve: (client, minPosition) => migrationStepOf(this.name, 3, { dbInstance, fileName }, client, options.deployment, minPosition),
       };
     },
   },
@@ -299,19 +529,28 @@ export function looksLikeCmdlet(word: string | undefined): boolean {
   return word !== undefined && /^[A-Za-z]+-[A-Za-z][\w]*$/.test(word);
 }
 
-export function cmdletSyntax(name: string): string {
-  return syntaxOf(resolveCmdlet(name, DEFINITIONS));
-}
-
 /** Binds a parsed line to its cmdlet. Throws CmdletError for a mistake in the line itself. */
 export function prepareCmdlet(line: CmdletLine, options: GlobalOptions): PreparedCmdlet {
   const definition = resolveCmdlet(line.cmdlet, DEFINITIONS);
   return definition.prepare(bind(definition, line), options);
 }
 
+/**
+ * An API refusal as the cmdlet line's: the input field it names (`poolFqdn`) becomes the cmdlet's
+ * parameter (`-Identity`), in the message and as `details.parameter`; the field stays in details.
+ */
+export function inParameterTerms(error: unknown, prepared: PreparedCmdlet): unknown {
+  if (!(error instanceof ApiError)) return error;
+  const field = typeof error.details['field'] === 'string' ? error.details['field'] : undefined;
+  const parameter = field === undefined ? undefined : prepared.parameters[field];
+  if (parameter === undefined || error.details['parameter'] !== undefined) return error;
+  const message = error.message.startsWith(`${field} `) ? `-${parameter} ${error.message.slice(field!.length + 1)}` : error.message;
+  return new ApiError(error.status, error.code, message, { ...error.details, parameter });
+}
+
 /** Checks a command's body exactly as the API will (schema, SIP addresses, FQDNs), without sending it. */
 export async function validateBody(prepared: PreparedCmdlet): Promise<void> {
-  if (prepared.kind !== 'command') return;
+  if (prepared.kind !== 'command' || prepared.resolve) return;
   // The command registry (its DTOs and validators) is loaded only by the lines that send a command.
   const { parseCommandBody } = await import('../api/commands/command-registry');
   try {
@@ -320,7 +559,7 @@ export async function validateBody(prepared: PreparedCmdlet): Promise<void> {
     const { toErrorResponse } = await import('../api/error-response');
     const { status, body } = toErrorResponse(error);
     if (status >= 500) throw error;
-    throw new ApiError(status, body.code, body.message, body.details);
+    throw inParameterTerms(new ApiError(status, body.code, body.message, body.details), prepared);
   }
 }
 
@@ -339,6 +578,8 @@ export interface Outcome {
   readonly warnings: readonly string[];
   /** The log position of an applied command; undefined for a query or a what-if. */
   readonly position?: number | undefined;
+  /** A command of a pipeline that failed, when -ErrorAction let the pipeline go on. */
+  readonly failed?: unknown;
 }
 
 async function confirmed(prepared: Extract<PreparedCmdlet, { kind: 'command' }>): Promise<boolean> {
@@ -364,25 +605,76 @@ function warningText(warning: JsonValue): string {
   return JSON.stringify(warning);
 }
 
-/** Runs a prepared cmdlet through the API. API refusals are thrown as ApiError. */
+/** Refusals that only say the object is already as asked: non-fatal, so `-Force` reports them without failing. */
+const ALREADY_SO = new Set(['PERSISTENT_CHAT_STATE_UNCHANGED', 'ACTIVE_SERVERS_UNCHANGED']);
+
+/** Runs a prepared cmdlet through the API. API refusals are thrown as ApiError, naming the cmdlet's parameters. */
 export async function runCmdlet(prepared: PreparedCmdlet, client: ApiClient, context: RunContext): Promise<Outcome> {
+  try {
+    return await runOne(prepared, client, context);
+  } catch (error) {
+    throw inParameterTerms(error, prepared);
+  }
+}
+
+async function runOne(prepared: PreparedCmdlet, client: ApiClient, context: RunContext): Promise<Outcome> {
   if (prepared.kind === 'query') {
     const shown = await prepared.run(client, context.minPosition ?? (await client.headPosition()));
     return { lines: [], shown, warnings: [] };
   }
+  const verbose: string[] = [];
+  let body = prepared.body;
+  let summary: string | undefined;
+  if (prepared.resolve) {
+    const resolved = await prepared.resolve(client, context.minPosition ?? (await client.headPosition()));
+    body = resolved.body;
+    summary = resolved.summary;
+  }
   if (prepared.confirm && !prepared.whatIf && !(await confirmed(prepared))) {
     return { lines: [`${prepared.cmdlet}: not confirmed; nothing changed.`], warnings: [] };
   }
-  const result = await client.command(prepared.command, prepared.body, { whatIf: prepared.whatIf, reason: context.reason, correlationId: context.correlationId });
-  const warnings = (result.warnings ?? []).map(warningText);
+  if (prepared.line.verbose) verbose.push(`VERBOSE: POST /api/commands/${prepared.command}${prepared.whatIf ? '?whatIf=true' : ''} ${JSON.stringify(body)}`);
+  let result: CommandResult;
+  try {
+    result = await client.command(prepared.command, body, { whatIf: prepared.whatIf, reason: context.reason, correlationId: context.correlationId });
+  } catch (error) {
+    if (prepared.line.force && error instanceof ApiError && ALREADY_SO.has(error.code)) {
+      return { lines: [...verbose, `${prepared.cmdlet}: ${error.message} Nothing changed (-Force).`], warnings: [] };
+    }
+    throw error;
+  }
+  const shownWarnings =
+    prepared.line.force || prepared.line.warningAction === 'SilentlyContinue' || prepared.line.warningAction === 'Ignore' ? [] : (result.warnings ?? []).map(warningText);
+  const warnings = shownWarnings;
+  const stopOnWarning = prepared.line.warningAction === 'Stop' && (result.warnings ?? []).length > 0;
   if (prepared.whatIf) {
-    const lines = [`What if: Performing the operation "${prepared.cmdlet}" on target "${prepared.target}".`];
+    const lines = [...verbose, `What if: Performing the operation "${prepared.cmdlet}" on target "${prepared.target}"${summary ? ` (${summary})` : ''}.`];
     for (const event of result.events) lines.push(`  would append ${event.type} to ${event.streamId}: ${JSON.stringify(event.data)}`);
     if (result.events.length === 0) lines.push('  (no events would be appended)');
     return { lines, result, warnings };
   }
   const shown = prepared.passThru ? await prepared.passThru(client, result) : undefined;
-  return { lines: [], result, warnings, position: result.position ?? undefined, ...(shown ? { shown } : {}) };
+  const lines = [...verbose, ...(summary ? [`${prepared.cmdlet}: recorded as ${summary}.`] : [])];
+  const outcome: Outcome = { lines, result, warnings, position: result.position ?? undefined, ...(shown ? { shown } : {}) };
+  if (stopOnWarning) {
+    throw new LineStopped(`${prepared.cmdlet} : -WarningAction Stop: the command was applied and warned: ${(result.warnings ?? []).map(warningText).join(' ')}`, [outcome]);
+  }
+  return outcome;
+}
+
+/**
+ * A line that stopped part way: a pipeline whose command for one object failed after others were
+ * applied, or a warning under `-WarningAction Stop`. `applied` are the outcomes of what was applied.
+ */
+export class LineStopped extends Error {
+  constructor(
+    message: string,
+    readonly applied: readonly Outcome[],
+    readonly failure?: unknown,
+  ) {
+    super(message);
+    this.name = 'LineStopped';
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,18 +700,29 @@ export function listView(objects: ReadonlyArray<Readonly<Record<string, unknown>
 
 /** What to print for an outcome: list view, or with `--json` the API's answer. */
 export function renderOutcome(outcome: Outcome, json: boolean): { stdout: string; stderr: string } {
-  const stderr = outcome.warnings.map((w) => `WARNING: ${w}`).join('\n');
+  // Every value from the store or the server is escaped one by one for a terminal, so that none can
+  // break a line of the list view; JSON stays the same value.
+  const stderr = outcome.warnings.map((w) => `WARNING: ${terminalSafe(w)}`).join('\n');
   if (json) {
     const value = outcome.shown ? outcome.shown.json : outcome.result ?? null;
-    return { stdout: value === null ? '' : JSON.stringify(value, null, 2), stderr };
+    return { stdout: value === null ? '' : terminalJson(value, 2), stderr };
   }
-  const parts = [...outcome.lines];
-  if (outcome.shown && outcome.shown.objects.length > 0) parts.push(listView(outcome.shown.objects));
+  const parts = outcome.lines.map(terminalSafe);
+  if (outcome.shown && outcome.shown.objects.length > 0) parts.push(listView(terminalValues(outcome.shown.objects)));
   return { stdout: parts.join('\n'), stderr };
 }
 
 /** An error as PowerShell shows one (or, with `--json`, the API's error body). */
 export function renderError(error: unknown, cmdlet: string | undefined, json: boolean): string {
+  if (error instanceof LineStopped && error.failure !== undefined) {
+    const done = error.applied.filter((o) => o.position !== undefined).length;
+    const inner = renderError(error.failure, cmdlet, json);
+    if (json) {
+      const parsed = JSON.parse(inner) as { error: Record<string, unknown> };
+      return JSON.stringify({ error: { ...parsed.error, details: { ...(parsed.error['details'] as object), appliedBeforeFailure: done } } }, null, 2);
+    }
+    return `${error.message}; ${done} change(s) of the line were applied before it.\n${inner}`;
+  }
   if (error instanceof CmdletError) {
     if (json) return JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } }, null, 2);
     return `${error.message}\n    + CategoryInfo          : ${error.code}\n    + FullyQualifiedErrorId : ${error.errorId}`;
@@ -427,7 +730,12 @@ export function renderError(error: unknown, cmdlet: string | undefined, json: bo
   if (error instanceof ApiError) {
     if (json) return JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } }, null, 2);
     const rule = typeof error.details['rule'] === 'string' ? ` (${error.details['rule']})` : '';
-    const field = typeof error.details['field'] === 'string' ? ` field ${error.details['field']}` : '';
+    const field =
+      typeof error.details['parameter'] === 'string'
+        ? ` parameter -${error.details['parameter']}`
+        : typeof error.details['field'] === 'string'
+          ? ` field ${error.details['field']}`
+          : '';
     const hint = error.code === 'REASON_REQUIRED' ? ' Give it with --reason TEXT or the environment variable TOPO_REASON.' : '';
     return (
       `${cmdlet ? `${cmdlet} : ` : ''}${error.code}: ${error.message}${hint}\n` +

@@ -1,9 +1,11 @@
 // Each command loads only the modules it needs, when it runs: `topo version`, `help` and a cmdlet line
 // sent to a server start in a fraction of the time the server's modules (Nest, SQLite) would take.
+import { randomUUID } from 'node:crypto';
 import { PRODUCT_VERSION } from '../version';
 import type { connect } from './api-client';
-import type { GlobalOptions, PreparedCmdlet } from './cmdlets';
-import { terminalBlock, terminalError, terminalJsonText, terminalSafe, terminalValues } from './terminal';
+import type { GlobalOptions } from './cmdlets';
+import type { PreparedLine } from './pipeline';
+import { terminalBlock, terminalError, terminalJsonText, terminalSafe } from './terminal';
 
 /** The usage text; it lists the cmdlets, so it loads their definitions. */
 async function usage(): Promise<string> {
@@ -48,6 +50,7 @@ async function looksLikeCmdlet(word: string | undefined): Promise<boolean> {
 
 /** Entry point of the `topo` binary; resolves with the exit status. */
 export async function main(args: readonly string[]): Promise<number> {
+  guardPipes();
   const argv = args.filter((a) => a !== '--verbose');
   if (argv.length !== args.length) (await import('./api-client')).setVerbose(true);
   const [command] = argv;
@@ -112,6 +115,10 @@ export async function main(args: readonly string[]): Promise<number> {
       return 0;
     default:
       if (await looksLikeCmdlet(command)) return runCmdletLine(argv);
+      // A whole line in one argument, as pasted inside quotes: `topo 'Get-X | Remove-X'`.
+      if (/\s/.test(command) && (await looksLikeCmdlet(command.trim().split(/\s+/)[0]))) {
+        return runCmdletLine(argv, (await import('./cmdlet-parser')).tokenize(command));
+      }
       console.error(`topo: unknown command '${terminalSafe(command)}'\n\n${await usage()}`);
       return 2;
   }
@@ -140,7 +147,31 @@ export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = 
 
 /** The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is one string. */
 function wordsOf(argv: readonly string[]): string[] {
-  return argv.map((arg) => (/\s/.test(arg) && !/^[@'"]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg) ? `'${arg.replace(/'/g, "''")}'` : arg));
+  return argv.map((arg) => (/\s/.test(arg) && !/^[@'"{\u201C\u201D\u2018\u2019]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg) ? `'${arg.replace(/'/g, "''")}'` : arg));
+}
+
+/**
+ * A reader that goes away (`topo Get-X | head -1`, or a PowerShell pipe pasted into bash, where bash
+ * pipes to a program named Remove-X) closes stdout: EPIPE. Said in one line, not a stack trace.
+ */
+function guardPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      if (stream === process.stdout) {
+        try {
+          process.stderr.write(
+            'topo: the output pipe was closed (EPIPE). To pipe one cmdlet into another, quote the whole line ' +
+              `(topo 'Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint') or put it in a script for topo run.\n`,
+          );
+        } catch {
+          // stderr is gone too: nothing left to say it on.
+        }
+      }
+      process.exit(process.exitCode ?? 1);
+    });
+  }
 }
 
 async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
@@ -159,19 +190,21 @@ function connectionFailure(error: unknown): number {
   throw error;
 }
 
-async function runCmdletLine(argv: readonly string[]): Promise<number> {
-  const { cmdletSyntax, prepareCmdlet, renderError, renderOutcome, runCmdlet } = await import('./cmdlets');
-  const { readWords } = await import('./cmdlet-parser');
+async function runCmdletLine(argv: readonly string[], lineWords?: readonly string[]): Promise<number> {
+  const { renderError, renderOutcome } = await import('./cmdlets');
+  const { cmdletSyntax, prepareLine, runLine } = await import('./pipeline');
+  const { readPipeline } = await import('./cmdlet-parser');
   let options: GlobalOptions = { json: false };
-  let prepared: PreparedCmdlet;
+  let prepared: PreparedLine;
   try {
-    const parsed = globalOptions(argv);
+    const parsed = globalOptions(lineWords ? argv.slice(1) : argv);
     options = parsed.options;
-    if (parsed.rest.slice(1).some((a) => a === '-?' || a === '--help')) {
-      console.log(cmdletSyntax(parsed.rest[0]!));
+    const words = lineWords ? [...lineWords, ...wordsOf(parsed.rest)] : wordsOf(parsed.rest);
+    if (words.slice(1).some((a) => a === '-?' || a === '--help')) {
+      console.log(cmdletSyntax(words[0]!));
       return 0;
     }
-    prepared = prepareCmdlet(readWords(wordsOf(parsed.rest)), options);
+    prepared = prepareLine(readPipeline(words), options);
   } catch (error) {
     printError(renderError(options.json ? error : terminalError(error), undefined, options.json), options.json);
     return 2;
@@ -183,15 +216,21 @@ async function runCmdletLine(argv: readonly string[]): Promise<number> {
     return connectionFailure(error);
   }
   try {
-    const outcome = await runCmdlet(prepared, connection.client, { reason: options.reason });
-    // As text, every value is escaped one by one first, so that none can break a line of the list view.
-    const shown = options.json
-      ? outcome
-      : { ...outcome, lines: outcome.lines.map(terminalSafe), warnings: outcome.warnings.map(terminalSafe), ...(outcome.shown ? { shown: { ...outcome.shown, objects: terminalValues(outcome.shown.objects) } } : {}) };
-    const { stdout, stderr } = renderOutcome(shown, options.json);
-    if (stderr) console.error(terminalBlock(stderr));
-    if (stdout) console.log(options.json ? terminalJsonText(stdout) : terminalBlock(stdout));
-    return 0;
+    // The commands of a pipeline (one per object) share one correlation id, as a batch's do.
+    const outcome = await runLine(prepared, connection.client, { reason: options.reason, ...(prepared.kind === 'pipeline' ? { correlationId: randomUUID() } : {}) });
+    const failedSome = outcome.outcomes.some((o) => o.failed !== undefined);
+    const rendered = outcome.outcomes.map((o) => renderOutcome(o, options.json));
+    const stderr = rendered.map((r) => r.stderr).filter((t) => t !== '').join('\n');
+    if (stderr) console.error(stderr);
+    if (options.json) {
+      const values = outcome.outcomes.map((o) => (o.failed !== undefined ? { error: JSON.parse(renderError(o.failed, undefined, true)).error } : (o.shown?.json ?? o.result ?? null)));
+      const value = values.length === 1 ? values[0] : values;
+      if (value !== null && value !== undefined) console.log(terminalJsonText(JSON.stringify(value, null, 2)));
+    } else {
+      const stdout = rendered.map((r) => r.stdout).filter((t) => t !== '').join('\n\n');
+      if (stdout) console.log(stdout);
+    }
+    return failedSome && prepared.line.errorAction === 'Continue' ? 1 : 0;
   } catch (error) {
     printError(renderError(options.json ? error : terminalError(error), prepared.cmdlet, options.json), options.json);
     return 1;

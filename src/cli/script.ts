@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { JsonValue } from '../event-store/event-store';
-import { ApiError } from './api-client';
-import { parseLine } from './cmdlet-parser';
-import { GlobalOptions, Outcome, prepareCmdlet, PreparedCmdlet, renderError, renderOutcome, runCmdlet, validateBody } from './cmdlets';
+import { parsePipeline } from './cmdlet-parser';
+import { ACTION_PREFERENCES, ActionPreference, GlobalOptions, LineStopped, Outcome, renderError, renderOutcome } from './cmdlets';
+import { asWhatIf, LineOutcome, PreparedLine, prepareLine, runLine, validateLine } from './pipeline';
 import type { ApiClient } from './api-client';
 
 /** One logical line of a script: where it starts, and its text with continuations joined. */
@@ -52,13 +52,27 @@ export function scriptLines(source: string): ScriptLine[] {
   return lines;
 }
 
-interface PreparedLine extends ScriptLine {
-  readonly prepared: PreparedCmdlet;
+interface PreparedScriptLine extends ScriptLine {
+  readonly prepared: PreparedLine;
+}
+
+/** `$ErrorActionPreference = 'Continue'`: the script's default -ErrorAction for the lines after it. */
+const PREFERENCE_LINE = /^\$ErrorActionPreference\s*=\s*(["']?)([A-Za-z]+)\1\s*(#.*)?$/i;
+
+/** The line with `errorAction` as its -ErrorAction unless it gives its own. */
+function withErrorAction(prepared: PreparedLine, errorAction: ActionPreference | undefined): PreparedLine {
+  if (errorAction === undefined || prepared.line.errorAction !== undefined) return prepared;
+  const line = { ...prepared.line, errorAction };
+  if (prepared.kind !== 'pipeline') return { ...prepared, line };
+  return { ...prepared, line, ...(prepared.sink ? { sink: { ...prepared.sink, line: { ...prepared.sink.line, errorAction: prepared.sink.line.errorAction ?? errorAction } } } : {}) };
 }
 
 /**
  * Reads and checks every line first (a mistake anywhere: nothing runs), then runs them in order as
- * one batch sharing a correlation id, stopping at the first failure.
+ * one batch sharing a correlation id, stopping at the first failure, unless the failing line's
+ * `-ErrorAction` (or the script's `$ErrorActionPreference`) is SilentlyContinue, Ignore or Continue:
+ * then the batch goes on (Continue shows the error; SilentlyContinue and Ignore do not, though
+ * `--json` still reports it).
  */
 export async function runScript(
   file: string,
@@ -74,18 +88,26 @@ export async function runScript(
     return 2;
   }
   const lines = scriptLines(source);
-  const prepared: PreparedLine[] = [];
+  const prepared: PreparedScriptLine[] = [];
   const problems: string[] = [];
   const problemsJson: JsonValue[] = [];
+  let preference: ActionPreference | undefined;
   for (const line of lines) {
     try {
-      let p = prepareCmdlet(parseLine(line.text), options);
-      if (whatIf && p.kind === 'command') p = { ...p, whatIf: true };
-      await validateBody(p);
+      const assignment = PREFERENCE_LINE.exec(line.text);
+      if (assignment) {
+        const value = ACTION_PREFERENCES.find((p) => p.toLowerCase() === assignment[2]!.toLowerCase());
+        if (!value) throw new Error(`$ErrorActionPreference '${assignment[2]}' is not one of ${ACTION_PREFERENCES.join(', ')}.`);
+        preference = value;
+        continue;
+      }
+      let p = withErrorAction(prepareLine(parsePipeline(line.text), options), preference);
+      if (whatIf) p = asWhatIf(p);
+      await validateLine(p);
       prepared.push({ ...line, prepared: p });
     } catch (error) {
       problems.push(`${file}:${line.number}: ${line.text}\n${renderError(error, cmdletOf(line.text), false)}`);
-      problemsJson.push({ line: line.number, text: line.text, error: JSON.parse(renderError(error, undefined, true)).error as JsonValue });
+      problemsJson.push({ line: line.number, text: line.text, error: errorJson(error) });
     }
   }
   if (problems.length > 0) {
@@ -95,37 +117,63 @@ export async function runScript(
   }
 
   const correlationId = randomUUID();
-  const applied: PreparedLine[] = [];
+  const applied: PreparedScriptLine[] = [];
   const report: JsonValue[] = [];
-  let failed: { line: PreparedLine; error: unknown } | undefined;
+  const passedOver: { line: PreparedScriptLine; error: unknown }[] = [];
+  let failed: { line: PreparedScriptLine; error: unknown } | undefined;
   let minPosition: number | undefined;
   const connection = await connect();
+  const show = (line: PreparedScriptLine, outcomes: readonly Outcome[]): void => {
+    if (options.json) return;
+    console.log(`PS ${file}:${line.number}> ${line.text}`);
+    for (const outcome of outcomes) {
+      const { stdout, stderr } = renderOutcome(outcome, false);
+      if (stderr) console.error(stderr);
+      if (stdout) console.log(`${stdout}\n`);
+    }
+  };
+  const resultOf = (outcomes: readonly Outcome[]): JsonValue =>
+    outcomes.length === 1 && outcomes[0]!.failed === undefined
+      ? ((outcomes[0]!.shown?.json ?? outcomes[0]!.result ?? null) as JsonValue)
+      : (outcomes.map((o) => (o.failed !== undefined ? { error: errorJson(o.failed) } : (o.shown?.json ?? o.result ?? null))) as JsonValue);
   try {
     for (const line of prepared) {
-      let outcome: Outcome;
+      let outcome: LineOutcome;
       try {
-        outcome = await runCmdlet(line.prepared, connection.client, { reason: options.reason, correlationId, minPosition });
+        outcome = await runLine(line.prepared, connection.client, { reason: options.reason, correlationId, minPosition });
       } catch (error) {
-        if (!(error instanceof ApiError) && !(error instanceof Error)) throw error;
-        failed = { line, error };
-        report.push({ line: line.number, text: line.text, error: JSON.parse(renderError(error, undefined, true)).error as JsonValue });
-        if (whatIf) {
-          if (!options.json) console.error(`${file}:${line.number}: ${line.text}\n${renderError(error, line.prepared.cmdlet, false)}`);
+        if (!(error instanceof Error)) throw error;
+        const partial = error instanceof LineStopped ? error.applied : [];
+        const reached = partial.map((o) => o.position).filter((p): p is number => p !== undefined);
+        if (reached.length > 0) {
+          minPosition = Math.max(...reached);
+          applied.push(line);
+        }
+        report.push({ line: line.number, text: line.text, ...(partial.length > 0 ? { result: resultOf(partial) } : {}), error: errorJson(error) });
+        show(line, partial);
+        const action = line.prepared.line.errorAction;
+        // -WarningAction Stop ends the batch whatever -ErrorAction says: the line itself was applied.
+        const warningStop = error instanceof LineStopped && error.failure === undefined;
+        if (!warningStop && (whatIf || action === 'Continue' || action === 'SilentlyContinue' || action === 'Ignore')) {
+          if (whatIf || action === 'Continue') {
+            if (!options.json) console.error(`${file}:${line.number}: ${line.text}\n${renderError(error, line.prepared.cmdlet, false)}`);
+          }
+          if (whatIf) failed = { line, error };
+          else passedOver.push({ line, error });
           continue;
         }
+        failed = { line, error };
         break;
       }
       if (outcome.position !== undefined) {
         minPosition = outcome.position;
         applied.push(line);
       }
-      report.push({ line: line.number, text: line.text, result: (outcome.shown?.json ?? outcome.result ?? null) as JsonValue });
-      if (!options.json) {
-        const { stdout, stderr } = renderOutcome(outcome, false);
-        console.log(`PS ${file}:${line.number}> ${line.text}`);
-        if (stderr) console.error(stderr);
-        if (stdout) console.log(`${stdout}\n`);
-      }
+      report.push({ line: line.number, text: line.text, result: resultOf(outcome.outcomes) });
+      show(line, outcome.outcomes);
+      // Objects of a pipeline whose command failed while its -ErrorAction let it go on.
+      const failedInside = outcome.outcomes.find((o) => o.failed !== undefined);
+      if (failedInside) passedOver.push({ line, error: failedInside.failed });
     }
   } finally {
     await connection.close();
@@ -142,6 +190,7 @@ export async function runScript(
           lines: report,
           applied: applied.map((l) => ({ line: l.number, text: l.text })),
           failed: failed ? { line: failed.line.number, text: failed.line.text } : null,
+          passedOver: passedOver.map((p) => ({ line: p.line.number, text: p.line.text, errorAction: p.line.prepared.line.errorAction ?? null })),
           notRun: notRun.map((l) => ({ line: l.number, text: l.text })),
         },
         null,
@@ -155,6 +204,13 @@ export async function runScript(
         `Already applied (correlation id ${correlationId}):\n${list(applied)}\nNot run:\n${list(notRun)}`,
     );
   } else if (!failed) {
+    if (passedOver.length > 0) {
+      console.error(
+        `topo run: ${passedOver.length} line(s) failed and the batch went on, as their -ErrorAction asked: ` +
+          passedOver.map((p) => `line ${p.line.number} (${p.line.prepared.line.errorAction})`).join(', ') +
+          '.',
+      );
+    }
     console.log(
       whatIf
         ? `topo run: what if: ${prepared.length} line(s) of ${file} checked, each against the topology as it is now ` +
@@ -167,7 +223,13 @@ export async function runScript(
         `(not as the lines before it would leave it); nothing was changed.`,
     );
   }
-  return failed ? 1 : 0;
+  // A line passed over under -ErrorAction Continue is still a failure of the batch; one the administrator
+  // silenced (SilentlyContinue, Ignore) is not.
+  return failed || passedOver.some((p) => p.line.prepared.line.errorAction === 'Continue') ? 1 : 0;
+}
+
+function errorJson(error: unknown): JsonValue {
+  return JSON.parse(renderError(error, undefined, true)).error as JsonValue;
 }
 
 function cmdletOf(text: string): string | undefined {

@@ -245,9 +245,10 @@ export class FqdnInUse extends DomainError {
   }
 }
 
+/** The input is well formed; the pool named is of the other kind: a conflict with the topology as it is (409). */
 export class PoolNotPersistentChat extends DomainError {
   readonly code = 'POOL_NOT_PERSISTENT_CHAT';
-  readonly category = 'invalid';
+  readonly category = 'conflict';
   constructor(fqdn: string, field: string, rule?: RuleId) {
     super(
       `${rule ? `${rule}: ` : ''}'${fqdn}' is a legacy Group Chat pool, not a Persistent Chat pool.`,
@@ -256,9 +257,23 @@ export class PoolNotPersistentChat extends DomainError {
   }
 }
 
+/** Two contacts cannot have the same objectGUID (and so the same distinguished name). */
+export class ObjectGuidInUse extends DomainError {
+  readonly code = 'OBJECT_GUID_IN_USE';
+  readonly category = 'conflict';
+  constructor(objectGuid: string, holder: string) {
+    super(`R3: the contact object ${objectGuid} is already the endpoint ${holder}; each contact has its own objectGUID.`, {
+      rule: 'R3',
+      field: 'objectGuid',
+      details: { objectGuid, holder },
+    });
+  }
+}
+
+/** As PoolNotPersistentChat: the pool exists but is of the other kind (409). */
 export class PoolNotLegacyGroupChat extends DomainError {
   readonly code = 'POOL_NOT_LEGACY_GROUP_CHAT';
-  readonly category = 'invalid';
+  readonly category = 'conflict';
   constructor(fqdn: string, field: string) {
     super(`'${fqdn}' is a Persistent Chat pool, not a legacy Group Chat pool.`, {
       rule: 'R15',
@@ -579,6 +594,20 @@ export class MigrationStateInvalid extends DomainError {
       rule: 'R20',
       details: { migrationId, action, status, requiredStatuses: [...requiredStatuses] },
     });
+  }
+}
+
+/** A run meant to start at one step finds the migration at another (the step was run meanwhile, or one before it was not). */
+export class MigrationStepOutOfOrder extends DomainError {
+  readonly code = 'MIGRATION_STEP_OUT_OF_ORDER';
+  readonly category = 'conflict';
+  constructor(migrationId: string, fromStep: number, nextStep: number | null) {
+    super(
+      nextStep === null || nextStep > fromStep
+        ? `R20 (policy): step ${fromStep} of migration ${migrationId} is already recorded; nothing was recorded again.`
+        : `R20 (policy): migration ${migrationId} is at step ${nextStep}, not ${fromStep}: run the steps before it first.`,
+      { rule: 'R20', field: 'fromStep', details: { migrationId, fromStep, nextStep } },
+    );
   }
 }
 

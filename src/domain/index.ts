@@ -1,5 +1,6 @@
 export * from './errors';
 export * from './shared/fqdn';
+export * from './shared/distinguished-name';
 export * from './shared/sip-uri';
 export * from './shared/printable';
 export * from './topology';

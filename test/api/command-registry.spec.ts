@@ -3,6 +3,8 @@ import { type AdminCommandType, commandNames, parseCommandBody, parseCommandBody
 import { closestName, InvalidInput, UnknownCommand } from '../../src/api/commands/input-errors';
 import { CommandDto } from '../../src/api/commands/topology-command.dtos';
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 // A Record over the union: adding a command without listing it here fails to compile. The commands
 // only a migration issues (ImportLegacyPoolData, ...) are not in it: no route accepts them.
 const ALL_COMMAND_TYPES: Record<AdminCommandType, true> = {
@@ -89,8 +91,17 @@ describe('command registry', () => {
       const { definition, dto, command } = await parseCommandBody('CreateEndpoint', SEED_ENDPOINT);
       expect(definition.name).toBe('CreateEndpoint');
       expect(dto).toBeInstanceOf(CommandDto);
-      expect(command).toEqual({ type: 'CreateEndpoint', sipAddress: 'sip:persistentchat@contoso.com', poolFqdn: 'pcpool.contoso.com' });
+      expect(command).toEqual({ type: 'CreateEndpoint', sipAddress: 'sip:persistentchat@contoso.com', poolFqdn: 'pcpool.contoso.com', objectGuid: expect.stringMatching(GUID) });
       expect(Object.keys(command)).not.toContain('displayName');
+    });
+
+    it("gives the contact a new objectGUID, or keeps the one sent (braces and case as Active Directory writes it)", async () => {
+      const first = (await parseCommandBody('CreateEndpoint', SEED_ENDPOINT)).command as { objectGuid: string };
+      const second = (await parseCommandBody('CreateEndpoint', SEED_ENDPOINT)).command as { objectGuid: string };
+      expect(first.objectGuid).not.toBe(second.objectGuid);
+      const given = await parseCommandBody('CreateEndpoint', { ...SEED_ENDPOINT, objectGuid: '{33E5014B-DCBA-46B5-9BF7-48F4D5FCA69D}' });
+      expect(given.command).toMatchObject({ objectGuid: '33e5014b-dcba-46b5-9bf7-48f4d5fca69d' });
+      await expect(parseCommandBody('CreateEndpoint', { ...SEED_ENDPOINT, objectGuid: 'not-a-guid' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     });
 
     it('lower-cases the SIP address and the pool FQDN (R2)', async () => {
@@ -104,6 +115,7 @@ describe('command registry', () => {
         sipAddress: 'sip:persistentchat@contoso.com',
         poolFqdn: 'pcpool.contoso.com',
         displayName: 'Persistent Chat',
+        objectGuid: expect.stringMatching(GUID),
       });
     });
 

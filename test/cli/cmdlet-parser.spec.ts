@@ -109,7 +109,7 @@ describe('bind', () => {
   it('lists the candidates of an ambiguous prefix', () => {
     const error = errorOf(() => bind(NEW, parseLine('New-CsPersistentChatEndpoint -P x')));
     expect(error.code).toBe('AMBIGUOUS_PARAMETER');
-    expect(error.message).toContain("the parameter name 'P' is ambiguous. Possible matches include: -PersistentChatPoolFqdn -PassThru.");
+    expect(error.message).toContain("the parameter name 'P' is ambiguous. Possible matches include: -PersistentChatPoolFqdn -PassThru -PipelineVariable.");
   });
 
   it('names missing mandatory parameters and a parameter without its argument', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DomainError, MigrationPreconditionsFailed } from '../../src/domain/errors';
+import { DomainError, MigrationPreconditionsFailed, MigrationStepOutOfOrder } from '../../src/domain/errors';
 import {
   type MigratePool,
   type MigrationPlan,
@@ -7,6 +7,7 @@ import {
   LAST_STEP,
   approvalSubject,
   compensationOf,
+  requireNextStep,
   requireRunnable,
   continuityOf,
   flattenedCategoryName,
@@ -113,16 +114,23 @@ describe('migration plan (preconditions of the seed scenario)', () => {
     expect(refusedPreconditions([...seed, imported])).toContain('oneIntoOne');
   });
 
-  it('R1: refuses when the well-known SIP URI is in another SIP domain than the target pool', () => {
+  it('R1 and the one-forest prerequisite: a well-known SIP URI in another SIP domain than the target pool migrates', () => {
+    // litwareinc.com was the default SIP domain when pcpool.contoso.com was installed; the legacy
+    // pool's well-known user is sip:ocschat@contoso.com. One forest (one deployment): allowed.
+    const domains = [sipDomainRegistered('litwareinc.com'), sipDomainRegistered('contoso.com', false)];
     const history = [
-      sipDomainRegistered('contoso.com'),
-      sipDomainRegistered('fabrikam.com', false),
-      ...decideAll(foldTopology([sipDomainRegistered('contoso.com'), sipDomainRegistered('fabrikam.com', false)]), [
-        { type: 'DefineLegacyGroupChatPool', fqdn: fqdn('gc.contoso.com'), version: 'OCS2007R2', wellKnownSipAddress: sip('sip:ocschat@fabrikam.com') },
+      ...domains,
+      ...decideAll(foldTopology(domains), [
+        { type: 'DefineLegacyGroupChatPool', fqdn: fqdn('gc.contoso.com'), version: 'Lync2010', wellKnownSipAddress: sip('sip:ocschat@contoso.com') },
+        { type: 'InstallPersistentChatPool', fqdn: fqdn('pcpool.contoso.com'), servers: [fqdn('pc1.contoso.com')] },
       ]),
-      persistentChatPoolInstalled('pcpool.contoso.com'),
     ];
-    expect(refusedPreconditions(history)).toEqual(['sameSipDomain']);
+    const state = foldTopology(history);
+    expect(state.persistentChatPools.get(fqdn('pcpool.contoso.com'))?.defaultContactSipAddress).toMatch(/@litwareinc\.com$/);
+    const plan = planMigration({ type: 'MigratePool', legacyPoolFqdn: fqdn('gc.contoso.com'), targetPoolFqdn: fqdn('pcpool.contoso.com') }, 'm-1', state, null);
+    expect(plan.preconditions.find((p) => p.id === 'sameForest')).toMatchObject({ rule: 'R1', holds: true });
+    const created = plan.steps.find((s) => s.key === 'createLegacyEndpoint')!.events[0]!;
+    expect(created).toMatchObject({ type: 'PersistentChatEndpointCreated', data: { sipAddress: 'sip:ocschat@contoso.com', poolFqdn: 'pcpool.contoso.com' } });
   });
 
   it('R15, R3: refuses when no well-known user routes to the legacy pool and another object owns its URI', () => {
@@ -132,6 +140,13 @@ describe('migration plan (preconditions of the seed scenario)', () => {
       principalRegistered('sip:ocschat@contoso.com', 'contact', 'Someone'),
     ] as TopologyEvent[];
     expect(refusedPreconditions(history)).toEqual(expect.arrayContaining(['wellKnownUserRoutesToLegacyPool', 'sipAddressOwnedByWellKnownUserOnly', 'stepsAccepted']));
+  });
+
+  it('R20: a run meant to start at one step is refused when the migration is at another', () => {
+    const state = foldMigration([{ type: 'MigrationPlanned', data: { plan: plan(seed), deployment: 'default' } }]);
+    expect(() => requireNextStep('m', state, 1)).not.toThrow();
+    expect(() => requireNextStep('m', state, undefined)).not.toThrow();
+    expect(() => requireNextStep('m', state, 2)).toThrow(MigrationStepOutOfOrder);
   });
 
   it('R20: refuses while another migration of the legacy pool is open', () => {

@@ -365,6 +365,26 @@ describe('R6: -Identity is a SIP address, a display name or a distinguished name
     given(endpoints).when({ type: 'RemoveEndpoint', identity: dn.toLowerCase(), reason: 'CHG-7' }).then([removedPersistentChat]);
   });
 
+  it("R6: a contact created with its objectGUID has Lync's GUID-based DN in the forest, found with or without spaces after the commas", () => {
+    const guid = '33e5014b-dcba-46b5-9bf7-48f4d5fca69d';
+    const dn = `CN={${guid}},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=contoso,DC=com`;
+    const created = decide({ type: 'CreateEndpoint', sipAddress: sip('sip:pce@contoso.com'), poolFqdn: fqdn('pcpool.contoso.com'), objectGuid: guid }, foldTopology(seed)).events;
+    expect(created).toEqual([{ type: 'PersistentChatEndpointCreated', data: { sipAddress: 'sip:pce@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: null, distinguishedName: dn } }]);
+    // The reference's own form of the identity, with a space after the first comma.
+    const documented = `CN={${guid.toUpperCase()}}, CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=contoso,DC=com`;
+    given([...seed, ...created])
+      .when({ type: 'RemoveEndpoint', identity: documented, reason: 'CHG-7' })
+      .then([{ type: 'PersistentChatEndpointRemoved', data: { ...created[0]!.data, reason: 'CHG-7' } } as TopologyEvent]);
+    // An objectGUID is one contact's: a second endpoint with it is refused.
+    given([...seed, ...created])
+      .when({ type: 'CreateEndpoint', sipAddress: sip('sip:other@contoso.com'), poolFqdn: fqdn('pcpool.contoso.com'), objectGuid: guid })
+      .thenThrows('OBJECT_GUID_IN_USE', { category: 'conflict', field: 'objectGuid' });
+  });
+
+  it('R6: events stored before objectGUIDs (DN derived from the SIP address) still replay and resolve', () => {
+    given(endpoints).when({ type: 'RemoveEndpoint', identity: endpointDistinguishedName(sip('sip:persistentchat@contoso.com')).replace(/,/g, ', '), reason: 'CHG-7' }).then([removedPersistentChat]);
+  });
+
   it('R6: a display name matching several endpoints is an error listing them', () => {
     const error = given(endpoints)
       .when({ type: 'RemoveEndpoint', identity: 'Legacy Chat', reason: 'CHG-7' })
@@ -862,10 +882,10 @@ describe('R15: a legacy pool is reached through its well-known user; its version
       .thenAcceptedWithoutWarnings();
   });
 
-  it('R15: decommissioning a Persistent Chat pool is refused: it is not a legacy pool', () => {
+  it('R15: decommissioning a Persistent Chat pool is refused: it is not a legacy pool, a conflict with the topology (409)', () => {
     given(seed)
       .when({ type: 'DecommissionLegacyPool', fqdn: fqdn('pcpool.contoso.com'), reason: 'x' })
-      .thenThrows('POOL_NOT_LEGACY_GROUP_CHAT', { category: 'invalid' });
+      .thenThrows('POOL_NOT_LEGACY_GROUP_CHAT', { category: 'conflict' });
   });
 });
 

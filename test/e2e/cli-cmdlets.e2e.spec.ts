@@ -56,8 +56,13 @@ describe('topo cmdlet lines through --server', () => {
 
   it('filters with a wildcard and prints JSON for scripts', () => {
     expect(run('New-CsPersistentChatEndpoint', '-sipaddress:sip:legacy-chat@contoso.com', '-Persist', 'pcpool.contoso.com', '-DisplayName', 'Legacy Chat', '-Confirm:$false').status).toBe(0);
-    const filtered = run('Get-CsPersistentChatEndpoint', '-Filter', 'sip:legacy*', '--json');
+    const filtered = run('Get-CsPersistentChatEndpoint', '-Filter', '{SipAddress -like "sip:legacy*"}', '--json');
     expect(filtered.status).toBe(0);
+    // A bare wildcard is not a filter expression: refused with the reason and the forms to use, never an empty answer.
+    const wildcard = run('Get-CsPersistentChatEndpoint', '-Filter', 'sip:legacy*');
+    expect(wildcard.status).toBe(2);
+    expect(wildcard.stderr).toContain('is not a filter expression');
+    expect(wildcard.stderr).toContain('-Identity "sip:legacy*"');
     const entries = JSON.parse(filtered.stdout) as Array<{ sipAddress: string; displayName: string }>;
     expect(entries.map((e) => e.sipAddress)).toEqual(['sip:legacy-chat@contoso.com']);
     const byName = run('Get-CsPersistentChatEndpoint', 'Legacy Chat');
@@ -99,7 +104,7 @@ describe('topo cmdlet lines through --server', () => {
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('REASON_REQUIRED');
     expect(run('Remove-CsPersistentChatEndpoint', 'Legacy Chat', '--reason', 'CHG-7 cleanup').status).toBe(0);
-    expect(run('Get-CsPersistentChatEndpoint', '-Filter', 'sip:legacy*', '--json').stdout.trim()).toBe('[]');
+    expect(run('Get-CsPersistentChatEndpoint', '-Identity', 'sip:legacy*', '--json').stdout.trim()).toBe('[]');
   });
 
   it('sets and reads the pool state and its active servers', () => {
@@ -133,7 +138,7 @@ describe('topo cmdlet lines through --server', () => {
     expect(result.stderr).toContain('line 5 failed: New-CsPersistentChatEndpoint -SipAddress sip:batch2@contoso.com');
     expect(result.stderr).toMatch(/Already applied \(correlation id [0-9a-f-]{36}\):\n {2}line 2: New-CsPersistentChatEndpoint -SipAddress sip:batch1@contoso\.com -PersistentChatPoolFqdn pcpool\.contoso\.com/);
     expect(result.stderr).toMatch(/Not run:\n {2}line 6: /);
-    const entries = JSON.parse(run('Get-CsPersistentChatEndpoint', '-Filter', 'sip:batch*', '--json').stdout) as Array<{ sipAddress: string }>;
+    const entries = JSON.parse(run('Get-CsPersistentChatEndpoint', '-Identity', 'sip:batch*', '--json').stdout) as Array<{ sipAddress: string }>;
     expect(entries.map((e) => e.sipAddress)).toEqual(['sip:batch1@contoso.com']);
 
     // One correlation id for the batch.

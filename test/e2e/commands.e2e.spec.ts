@@ -118,7 +118,6 @@ describe('admin commands over HTTP', () => {
       ['CreateEndpoint', { sipAddress: 'sip:chat@fabrikam.com', persistentChatPoolFqdn: 'pcpool.contoso.com' }, 'SIP_DOMAIN_NOT_REGISTERED', 'sipAddress', 'R1'],
       ['CreateEndpoint', { sipAddress: 'sip:chat@contoso.com' }, 'INVALID_INPUT', 'persistentChatPoolFqdn', 'schema'],
       ['CreateEndpoint', { sipAddress: 'sip:chat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com', colour: 'red' }, 'INVALID_INPUT', 'colour', 'schema'],
-      ['CreateEndpoint', { sipAddress: 'sip:chat@contoso.com', persistentChatPoolFqdn: 'gc.contoso.com' }, 'POOL_NOT_PERSISTENT_CHAT', 'persistentChatPoolFqdn', 'R4'],
       ['InstallPersistentChatPool', { fqdn: 'pool2.contoso.com', servers: ['a.contoso.com', 'b.contoso.com', 'c.contoso.com', 'd.contoso.com', 'e.contoso.com', 'f.contoso.com', 'g.contoso.com', 'h.contoso.com', 'i.contoso.com'] }, 'TOO_MANY_SERVERS', 'servers', 'R10'],
     ];
     for (const [name, body, code, field, rule] of cases) {
@@ -154,6 +153,15 @@ describe('admin commands over HTTP', () => {
     ]);
     expect(refusals[0]!.data['input']).toEqual(cases[0]![1]);
     expect(refusals[0]!.metadata).toMatchObject({ actor: 'admin', authenticated: true, command: 'CreateEndpoint' });
+  });
+
+  it('R4: an endpoint on a legacy Group Chat pool is a state conflict (409, CONTRACT), not bad input; nothing is appended', async () => {
+    await seedTopology(server.url);
+    const before = await stream('topology-default');
+    const result = await command(server.url, 'CreateEndpoint', { sipAddress: 'sip:chat@contoso.com', persistentChatPoolFqdn: 'gc.contoso.com' });
+    expect([result.status, result.body.error.code]).toEqual([409, 'POOL_NOT_PERSISTENT_CHAT']);
+    expect(result.body.error.details).toMatchObject({ field: 'persistentChatPoolFqdn', rule: 'R4', fqdn: 'gc.contoso.com', kind: 'legacyGroupChat' });
+    expect(await stream('topology-default')).toHaveLength(before.length);
   });
 
   it('?whatIf=true returns the events that would be appended and appends nothing', async () => {

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError, type ValidatorOptions } from 'class-validator';
 import {
   fqdnProblem,
   parseFqdn,
+  parseGuid,
   poolFqdnOfServiceIdentity,
   parseSipUri,
   type ActiveServersChange,
@@ -265,6 +267,8 @@ const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { rea
       sipAddress: parseSipUri(dto.sipAddress, 'sipAddress'),
       poolFqdn: parseFqdn(dto.persistentChatPoolFqdn, 'persistentChatPoolFqdn'),
       ...optional('displayName', dto.displayName),
+      // The contact's objectGUID: the one given, else a new one (randomness stays out of the domain).
+      objectGuid: parseGuid(dto.objectGuid ?? '') ?? randomUUID(),
     }),
   }),
   RemoveEndpoint: define({
@@ -287,13 +291,15 @@ const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { rea
       ...optional('exportScope', dto.exportScope),
       ...optional('categories', dto.categories),
       ...optional('endpointDisplayName', dto.endpointDisplayName),
+      // The objectGUID of the endpoint contact step 5 creates, chosen now so the plan and the run agree.
+      endpointObjectGuid: randomUUID(),
     }),
   }),
   RunMigration: define({
     name: 'RunMigration',
     dto: RunMigrationDto,
     summary: 'Runs the next step(s) of a migration through the topology rules, resuming at the first unfinished step (R16).',
-    toCommand: (dto) => ({ type: 'RunMigration', migrationId: dto.migrationId.toLowerCase(), ...optional('steps', dto.steps) }),
+    toCommand: (dto) => ({ type: 'RunMigration', migrationId: dto.migrationId.toLowerCase(), ...optional('steps', dto.steps), ...optional('fromStep', dto.fromStep) }),
   }),
   FailMigrationStep: define({
     name: 'FailMigrationStep',

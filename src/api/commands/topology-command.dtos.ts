@@ -565,6 +565,18 @@ export class CreateEndpointDto extends CommandDto {
 
   @TextField(INPUT_LIMITS.displayName, { description: 'Display name (`-DisplayName`).', example: 'Persistent Chat' }, false, { lineBreaks: false })
   displayName?: string;
+
+  @compose(
+    IsOptional(),
+    IsString(),
+    Matches(/^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$/, { message: '$property must be a GUID, e.g. 33e5014b-dcba-46b5-9bf7-48f4d5fca69d' }),
+    ApiPropertyOptional({
+      description:
+        "The contact's objectGUID in Active Directory, when it is known: its distinguished name is `CN={guid},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=...`. Omitted: a new one.",
+      example: '33e5014b-dcba-46b5-9bf7-48f4d5fca69d',
+    }),
+  )
+  objectGuid?: string;
 }
 
 @ApiSchema({ description: 'Removes a Persistent Chat endpoint (`Remove-CsPersistentChatEndpoint -Identity`, R6); needs a reason.' })
@@ -659,6 +671,9 @@ export class RunMigrationDto extends CommandDto {
 
   @StepField('How many steps to run; all remaining when absent.')
   steps?: number;
+
+  @StepField('The step meant to run first (a cmdlet line that records one step): refused with 409 when the migration is at another step.')
+  fromStep?: number;
 }
 
 @ApiSchema({ description: 'Reports that the next step of a migration failed outside the product; the migration becomes Failed and can be rolled back. Needs a reason.' })

@@ -31,6 +31,8 @@ export interface MigratePool {
   readonly categories?: readonly string[];
   /** Display name of the legacy endpoint that takes over the well-known SIP URI. */
   readonly endpointDisplayName?: string;
+  /** objectGUID of the endpoint contact step 5 creates (given by the caller: the domain draws no random numbers). */
+  readonly endpointObjectGuid?: string;
 }
 
 /** A migration of the same legacy pool that has not finished one way or the other. */
@@ -98,6 +100,8 @@ export type MigrationPlan = {
   targetDatabaseInstance: string | null;
   export: { fileName: string; level: ExportLevel; scope: string | null };
   endpointDisplayName: string | null;
+  /** objectGUID of the endpoint contact of step 5; absent in plans recorded before it was kept (their endpoint's DN is derived from its SIP address). */
+  endpointObjectGuid?: string | null;
   reason: string | null;
   preconditions: Precondition[];
   steps: PlannedStep[];
@@ -137,6 +141,7 @@ export function planMigration(command: MigratePool, migrationId: string, state: 
     targetDatabaseInstance: target?.databaseInstance ?? null,
     export: exportSettings,
     endpointDisplayName: text(command.endpointDisplayName),
+    endpointObjectGuid: command.endpointObjectGuid ?? null,
     reason: text(command.reason),
     preconditions: [],
     steps: [],
@@ -185,19 +190,20 @@ export function planMigration(command: MigratePool, migrationId: string, state: 
         ? `${command.targetPoolFqdn} already holds the data of ${otherSource.fqdn}`
         : null,
   );
-  const targetDomain = target ? sipDomainOf(target.defaultContactSipAddress) : null;
+  // Microsoft's prerequisite is one Active Directory forest, which is what a deployment is (both
+  // pools were found in it). The well-known URI keeps its own SIP domain: the endpoint of step 5 may
+  // be in any SIP domain of the deployment (R1), whatever the default was when the target pool was
+  // installed; it need not be the domain of the target pool's default contact.
   const legacyDomain = wellKnownSipAddress ? sipDomainOf(wellKnownSipAddress) : null;
   check(
-    'sameSipDomain',
+    'sameForest',
     'R1',
-    'the well-known SIP URI is in the SIP domain of the target pool (the domain of its default pool contact)',
-    legacyDomain === null || targetDomain === null
+    'both pools are in this deployment (one Active Directory forest) and the well-known SIP URI is in a SIP domain of the deployment',
+    legacyDomain === null || !target
       ? 'unknown until both pools exist'
       : !state.sipDomains.has(legacyDomain)
-        ? `${legacyDomain} is not a SIP domain of this deployment`
-        : legacyDomain !== targetDomain
-          ? `the well-known SIP URI is in ${legacyDomain}, the target pool in ${targetDomain}`
-          : null,
+        ? `${legacyDomain}, the SIP domain of the well-known SIP URI, is not a SIP domain of this deployment`
+        : null,
   );
   const owner = wellKnownSipAddress ? ownerOf(state, wellKnownSipAddress) : undefined;
   check(
@@ -267,7 +273,13 @@ export function stepCommand(plan: MigrationPlan, step: number): TopologyCommand 
         : null;
     case 'createLegacyEndpoint':
       return wellKnown
-        ? { type: 'CreateEndpoint', sipAddress: wellKnown, poolFqdn: plan.targetPoolFqdn, ...(plan.endpointDisplayName ? { displayName: plan.endpointDisplayName } : {}) }
+        ? {
+            type: 'CreateEndpoint',
+            sipAddress: wellKnown,
+            poolFqdn: plan.targetPoolFqdn,
+            ...(plan.endpointDisplayName ? { displayName: plan.endpointDisplayName } : {}),
+            ...(plan.endpointObjectGuid ? { objectGuid: plan.endpointObjectGuid } : {}),
+          }
         : null;
     case 'startTargetPool':
       return { type: 'StartPool', fqdn: plan.targetPoolFqdn };

@@ -1,4 +1,4 @@
-import { ApprovalRequired, MigrationStateInvalid, NothingToApprove, type RollbackConflictDetails, SelfApproval, assertNever } from '../errors';
+import { ApprovalRequired, MigrationStateInvalid, MigrationStepOutOfOrder, NothingToApprove, type RollbackConflictDetails, SelfApproval, assertNever } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
 import type { TopologyCommand } from '../topology/commands';
@@ -329,6 +329,18 @@ export interface RunMigration {
   readonly type: 'RunMigration';
   readonly migrationId: string;
   readonly steps?: number;
+  /**
+   * The step the caller means to run first (`Export-CsPersistentChatData` records step 2): refused
+   * when the migration's next step is another, so a line never records a step it did not run.
+   */
+  readonly fromStep?: number;
+}
+
+/** Refuses a run that expects `fromStep` to be next when the migration is at another step. */
+export function requireNextStep(migrationId: string, state: MigrationState, fromStep: number | undefined): void {
+  if (fromStep === undefined) return;
+  const next = nextStep(state);
+  if (next !== fromStep) throw new MigrationStepOutOfOrder(migrationId, fromStep, next);
 }
 
 /** An operator reports that the next step failed outside the product (an export that did not finish, ...). */

@@ -215,6 +215,12 @@ export interface CreateEndpoint {
   /** `-PersistentChatPoolFqdn`; errors name the input field `persistentChatPoolFqdn`. */
   readonly poolFqdn: Fqdn;
   readonly displayName?: string;
+  /**
+   * The contact's objectGUID, lower case without braces: its distinguished name is
+   * `CN={guid},CN=Application Contacts,...` of the forest. It comes with the command (the API gives a
+   * new one when none is sent); without one, the DN is derived from the SIP address as before.
+   */
+  readonly objectGuid?: string;
 }
 
 /** `Remove-CsPersistentChatEndpoint -Identity`: a SIP address, a display name or a distinguished name (R6). */

@@ -28,6 +28,7 @@ import {
   ServersRequired,
   SingleServerPool,
   SipAddressInUse,
+  ObjectGuidInUse,
   SipDomainAlreadyDefault,
   SipDomainAlreadyRegistered,
   SipDomainInUse,
@@ -43,6 +44,7 @@ import {
 } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
 import { type SipUri, sipDomainOf, sipUriOf } from '../shared/sip-uri';
+import { contactDistinguishedName, distinguishedNameKey } from '../shared/distinguished-name';
 import type {
   AddPersistentChatServer,
   CreateEndpoint,
@@ -517,6 +519,13 @@ function createEndpoint(command: CreateEndpoint, state: TopologyState): Decision
   requireRegisteredDomain(state, command.sipAddress, 'sipAddress');
   const pool = requirePersistentChatPool(state, command.poolFqdn, poolField, 'R4');
   requireFreeSipAddress(state, command.sipAddress, 'sipAddress');
+  // The contact lives in the forest's configuration partition: the deployment's default SIP domain names the forest.
+  const distinguishedName = command.objectGuid
+    ? contactDistinguishedName(command.objectGuid, state.defaultSipDomain ?? sipDomainOf(command.sipAddress))
+    : endpointDistinguishedName(command.sipAddress);
+  const key = distinguishedNameKey(distinguishedName);
+  const holder = [...state.endpoints.values()].find((candidate) => distinguishedNameKey(candidate.distinguishedName) === key);
+  if (holder) throw new ObjectGuidInUse(command.objectGuid ?? distinguishedName, holder.sipAddress);
 
   const warnings: DomainWarning[] = [];
   const existing = endpointsOfPool(state, pool.fqdn);
@@ -538,7 +547,7 @@ function createEndpoint(command: CreateEndpoint, state: TopologyState): Decision
           sipAddress: command.sipAddress,
           poolFqdn: pool.fqdn,
           displayName: optionalText(command.displayName),
-          distinguishedName: endpointDistinguishedName(command.sipAddress),
+          distinguishedName,
         },
       },
     ],
@@ -564,7 +573,9 @@ function resolveEndpointIdentity(state: TopologyState, rawIdentity: string): Per
     throw new EndpointNotFound(identity, undefined, owner ? ownerDetails(owner) : undefined);
   }
   if (lowered.startsWith('cn=')) {
-    const endpoint = [...state.endpoints.values()].find((candidate) => candidate.distinguishedName.toLowerCase() === lowered);
+    // The documented form may have a space after each comma.
+    const key = distinguishedNameKey(identity);
+    const endpoint = [...state.endpoints.values()].find((candidate) => distinguishedNameKey(candidate.distinguishedName) === key);
     if (endpoint) return endpoint;
     throw new EndpointNotFound(identity);
   }

@@ -1,0 +1,104 @@
+/**
+ * `Export-CsPersistentChatData` and `Import-CsPersistentChatData` as the record of steps 2 and 3 of
+ * the open migration of the pool whose database instance they name: which migration that is, and
+ * whether the line agrees with its plan. The product moves no data; it records that the step ran.
+ */
+import type { JsonObject, JsonValue } from '../event-store/event-store';
+import { ApiClient, ApiError } from './api-client';
+
+/** The migrations an Export-/Import-CsPersistentChatData line may be the record of. */
+type MigrationView = {
+  migrationId: string;
+  status: string;
+  nextStep: number | null;
+  legacyPoolFqdn: string;
+  targetPoolFqdn: string;
+  plan: { legacyDatabaseInstance: string | null; targetDatabaseInstance: string | null; export: { fileName: string; level: string; scope: string | null } };
+};
+
+const sameText = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
+const scopeList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '')
+    .sort();
+
+/**
+ * The step of the open migration a data cmdlet line records: step 2 (`Export-CsPersistentChatData`,
+ * the legacy pool's database instance) or step 3 (`Import-CsPersistentChatData`, the target pool's).
+ * The line must agree with the plan (file, level, scope); the step must be the migration's next one.
+ */
+export async function migrationStepOf(
+  cmdlet: string,
+  step: 2 | 3,
+  line: { dbInstance: string; fileName?: string | undefined; level?: string | undefined; scope?: string[] | undefined },
+  client: ApiClient,
+  deployment: string | undefined,
+  minPosition: number | undefined,
+): Promise<{ body: JsonObject; summary: string }> {
+  const side = step === 2 ? 'legacy Group Chat pool' : 'Persistent Chat pool';
+  const query = { deployment, minPosition };
+  const list = (await client.query('/api/migrations', query)) as { migrations?: Array<{ migrationId: string; status: string }> };
+  const open = (list.migrations ?? []).filter((m) => ['Planned', 'Running', 'Failed'].includes(m.status));
+  const details = await Promise.all(open.map(async (m) => (await client.query(`/api/migrations/${encodeURIComponent(m.migrationId)}`, { minPosition })) as unknown as MigrationView));
+  const instanceOf = (m: MigrationView): string | null => (step === 2 ? m.plan.legacyDatabaseInstance : m.plan.targetDatabaseInstance);
+  const matching = details.filter((m) => {
+    const instance = instanceOf(m);
+    return instance !== null && sameText(instance, line.dbInstance);
+  });
+  const refuse = (code: string, message: string, details: Record<string, JsonValue> = {}): never => {
+    throw new ApiError(409, code, `${cmdlet} -DBInstance '${line.dbInstance}': ${message}`, { parameter: 'DBInstance', step, ...details });
+  };
+  if (matching.length === 0) {
+    const topology = (await client.query('/api/topology', query)) as {
+      legacyPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
+      persistentChatPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
+    };
+    const pools = (step === 2 ? topology.legacyPools ?? [] : topology.persistentChatPools ?? []).filter(
+      (p) => p.databaseInstance !== null && sameText(p.databaseInstance, line.dbInstance),
+    );
+    const others = details.map((m) => `${m.migrationId} (${m.legacyPoolFqdn} -> ${m.targetPoolFqdn}, ${step === 2 ? 'legacy' : 'target'} database ${instanceOf(m) ?? 'not recorded'})`);
+    refuse(
+      'MIGRATION_NOT_FOUND',
+      pools.length > 0
+        ? `no open migration ${step === 2 ? 'from' : 'into'} ${pools.map((p) => p.fqdn).join(' or ')}, the ${side} whose database this is; ` +
+            `plan it first (topo migrate plan). This line records step ${step} of a migration; nothing was recorded.`
+        : `no ${side} of this deployment has this database instance, and no open migration names it; record the pool's databaseInstance and plan its migration first.` +
+            (others.length > 0 ? ` Open migrations: ${others.join('; ')}.` : ' There is no open migration.'),
+      { pools: pools.map((p) => p.fqdn) },
+    );
+  }
+  if (matching.length > 1) {
+    refuse('AMBIGUOUS_MIGRATION', `several open migrations name this database instance: ${matching.map((m) => m.migrationId).join(', ')}; finish or roll back all but one.`);
+  }
+  const migration = matching[0]!;
+  const id = migration.migrationId;
+  if (migration.nextStep !== step) {
+    refuse(
+      'MIGRATION_STEP_OUT_OF_ORDER',
+      migration.nextStep === null || migration.nextStep > step
+        ? `step ${step} of migration ${id} is already recorded; nothing was recorded again.`
+        : `migration ${id} is at step ${migration.nextStep}, not ${step}: run the steps before it first (topo migrate step ${id}).`,
+      { migrationId: id, nextStep: migration.nextStep },
+    );
+  }
+  const planned = migration.plan.export;
+  const differs: string[] = [];
+  if (line.fileName !== undefined && !sameText(line.fileName, planned.fileName)) differs.push(`-FileName '${line.fileName}' (the plan's file is '${planned.fileName}')`);
+  if (line.level !== undefined && !sameText(line.level, planned.level)) differs.push(`-Level ${line.level} (the plan exports ${planned.level})`);
+  if (line.scope !== undefined && scopeList(line.scope.join(',')).join(',') !== scopeList(planned.scope ?? '').join(',')) {
+    differs.push(`-Scope ${line.scope.join(',')} (the plan's scope is ${planned.scope ?? 'every category'})`);
+  }
+  if (differs.length > 0) {
+    refuse('MIGRATION_PLAN_MISMATCH', `the line does not match migration ${id}: ${differs.join('; ')}. Plan the migration with these values, or run the line as planned.`, {
+      migrationId: id,
+    });
+  }
+  return {
+    // fromStep: should the migration have moved on meanwhile, the API refuses rather than run another step.
+    body: { migrationId: id, steps: 1, fromStep: step, ...(deployment !== undefined ? { deployment } : {}) },
+    summary: `step ${step} (${step === 2 ? 'export the legacy data' : 'import the data into the Persistent Chat pool'}) of migration ${id} (${migration.legacyPoolFqdn} -> ${migration.targetPoolFqdn})`,
+  };
+}
+

@@ -1,0 +1,493 @@
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bearer, getJsonFresh } from '../support/http';
+import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
+
+/**
+ * Every example line of Microsoft's cmdlet reference pages for the cmdlets the product models, run
+ * verbatim through `topo run` against a real server and store, each asserted to do what its page
+ * says. The pages are those of MicrosoftDocs/office-docs-powershell,
+ * skype/skype-ps/SkypeForBusiness/<cmdlet>.md (learn.microsoft.com/powershell/module/skype/<cmdlet>).
+ * The reason the product's policy asks of removals is given as --reason, as an administrator would.
+ */
+
+const TOPO = path.join(ROOT, 'bin', 'topo.js');
+const PAGE = (cmdlet: string): string => `https://learn.microsoft.com/powershell/module/skype/${cmdlet.toLowerCase()}`;
+
+jest.setTimeout(120_000);
+
+let server: RunningServer;
+let dataDir: string;
+let counter = 0;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-ms-examples-'));
+  server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+});
+afterAll(async () => {
+  await server.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/**
+ * POST a command on a connection of its own: after a `spawnSync` has blocked the test's event loop
+ * longer than the server's keep-alive timeout, a pooled `fetch` connection may already be closed.
+ */
+function post(name: string, body: object, headers: Record<string, string> = {}, query = ''): Promise<{ status: number; body: any }> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      `${server.url}/api/commands/${name}${query ? `?${query}` : ''}`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...bearer(), ...headers } },
+      (response) => {
+        let answer = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (answer += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: answer ? JSON.parse(answer) : undefined }));
+      },
+    );
+    request.on('error', reject);
+    request.end(text);
+  });
+}
+
+async function send(deployment: string, name: string, body: object, reason = 'CHG-1'): Promise<any> {
+  const result = await post(name, { ...body, deployment }, { 'x-reason': reason });
+  if (result.status !== 200) throw new Error(`${name} failed: ${JSON.stringify(result.body)}`);
+  return result.body;
+}
+
+/** A deployment of its own for one example: litwareinc.com's pools and endpoints, as the pages name them. */
+async function litware(): Promise<string> {
+  const deployment = `example_${++counter}`;
+  await send(deployment, 'RegisterSipDomain', { domain: 'litwareinc.com' });
+  await send(deployment, 'RegisterSipDomain', { domain: 'contoso.com' });
+  await send(deployment, 'InstallPersistentChatPool', {
+    fqdn: 'atl-pcpool-001.litwareinc.com',
+    servers: ['atl-pc-001.litwareinc.com', 'atl-pc-002.litwareinc.com'],
+    databaseInstance: 'atl-sql-001.litwareinc.com\\rtc',
+  });
+  await send(deployment, 'InstallPersistentChatPool', { fqdn: 'atl-gc-001.litwareinc.com', servers: ['atl-gc-001.litwareinc.com'] });
+  await send(deployment, 'InstallPersistentChatPool', { fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com'] });
+  await send(deployment, 'SetPersistentChatState', { poolFqdn: 'pcpool.contoso.com', poolState: 'FailedOver' });
+  await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:pce@litwareinc.com', persistentChatPoolFqdn: 'atl-pcpool-001.litwareinc.com', displayName: 'Persistent Chat Endpoint 1' });
+  await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:pce2@litwareinc.com', persistentChatPoolFqdn: 'atl-pcpool-001.litwareinc.com' });
+  await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:chat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' });
+  return deployment;
+}
+
+/** As litware(), with a legacy Group Chat pool whose database is the page's instance, and its migration planned and run to `stepsDone`. */
+async function migrating(exportFileName: string, stepsDone: number): Promise<{ deployment: string; migrationId: string }> {
+  const deployment = await litware();
+  await send(deployment, 'DefineLegacyGroupChatPool', {
+    fqdn: 'gc.litwareinc.com',
+    version: 'Lync2010',
+    wellKnownSipAddress: 'sip:ocschat@litwareinc.com',
+    databaseInstance: 'atl-sql-001.litwareinc.com\\rtc',
+  });
+  const planned = await send(deployment, 'MigratePool', { legacyPoolFqdn: 'gc.litwareinc.com', targetPoolFqdn: 'atl-pcpool-001.litwareinc.com', exportFileName });
+  if (stepsDone > 0) await send(deployment, 'RunMigration', { migrationId: planned.migrationId, steps: stepsDone });
+  return { deployment, migrationId: planned.migrationId };
+}
+
+function topoRun(deployment: string, lines: readonly string[], extra: readonly string[] = ['--reason', 'CHG-42']): SpawnSyncReturns<string> {
+  const file = path.join(dataDir, `lines-${++counter}.ps1`);
+  fs.writeFileSync(file, `${lines.join('\n')}\n`, 'utf8');
+  const { TOPO_REASON: _ignored, ...inherited } = process.env;
+  return spawnSync(process.execPath, [TOPO, 'run', file, '--server', server.url, '--token', TEST_ADMIN_TOKEN, '--deployment', deployment, ...extra], {
+    cwd: ROOT,
+    env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+  });
+}
+
+/** Runs one line and returns what it printed as JSON (`topo run --json`: one entry per line). */
+function runJson(deployment: string, line: string): { status: number | null; report: any; stderr: string } {
+  const result = topoRun(deployment, [line], ['--reason', 'CHG-42', '--json']);
+  let report: any = null;
+  try {
+    report = JSON.parse(result.stdout);
+  } catch {
+    report = { unparsed: result.stdout };
+  }
+  return { status: result.status, report, stderr: result.stderr };
+}
+
+const endpoints = async (deployment: string): Promise<string[]> =>
+  ((await getJsonFresh(`${server.url}/api/endpoints?deployment=${deployment}&minPosition=1`)) as { endpoints: { sipAddress: string }[] }).endpoints
+    .map((e) => e.sipAddress)
+    .sort();
+const poolState = async (deployment: string, fqdn: string): Promise<string | undefined> =>
+  ((await getJsonFresh(`${server.url}/api/topology?deployment=${deployment}`)) as { persistentChatPools: { fqdn: string; state: string }[] }).persistentChatPools.find(
+    (p) => p.fqdn === fqdn,
+  )?.state;
+const migration = async (id: string): Promise<any> => getJsonFresh(`${server.url}/api/migrations/${id}`);
+const shown = (report: any): any[] => report.lines[0].result;
+
+describe(`New-CsPersistentChatEndpoint (${PAGE('New-CsPersistentChatEndpoint')})`, () => {
+  it('Example 1 creates the endpoint with its SIP address, pool and display name', async () => {
+    const deployment = await litware();
+    await send(deployment, 'RemoveEndpoint', { identity: 'sip:pce@litwareinc.com' });
+    const line = 'New-CsPersistentChatEndpoint -SipAddress "sip:pce@litwareinc.com" -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com" -DisplayName "Persistent Chat Endpoint 1"';
+    const run = runJson(deployment, line);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    const listed = runJson(deployment, 'Get-CsPersistentChatEndpoint -Identity "sip:pce@litwareinc.com"');
+    expect(shown(listed.report)).toEqual([expect.objectContaining({ sipAddress: 'sip:pce@litwareinc.com', poolFqdn: 'atl-pcpool-001.litwareinc.com', displayName: 'Persistent Chat Endpoint 1' })]);
+  });
+});
+
+describe(`Get-CsPersistentChatEndpoint (${PAGE('Get-CsPersistentChatEndpoint')})`, () => {
+  let deployment: string;
+  beforeAll(async () => {
+    deployment = await litware();
+  });
+
+  it('Example 1 returns every endpoint of the organization', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress).sort()).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+
+  it('Example 2 returns the endpoint whose Identity is the SIP address', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint -Identity "sip:pce@litwareinc.com"');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress)).toEqual(['sip:pce@litwareinc.com']);
+  });
+
+  it('Example 3 returns the endpoints of one pool', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint -PersistentChatPoolFqdn atl-pcpool-001.litwareinc.com');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress).sort()).toEqual(['sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+});
+
+describe(`Remove-CsPersistentChatEndpoint (${PAGE('Remove-CsPersistentChatEndpoint')})`, () => {
+  it('Example 1 removes the endpoint named by its SIP address', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Remove-CsPersistentChatEndpoint -Identity "sip:pce@litwareinc.com"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com']);
+  });
+
+  it('Example 2 removes every endpoint of one pool, piped from Get-CsPersistentChatEndpoint', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com" | Remove-CsPersistentChatEndpoint']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
+  });
+
+  it('Example 3 removes every endpoint of the organization', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual([]);
+  });
+});
+
+describe(`Get-CsPersistentChatState (${PAGE('Get-CsPersistentChatState')})`, () => {
+  let deployment: string;
+  beforeAll(async () => {
+    deployment = await litware();
+  });
+
+  it('Example 1 returns the state of every pool', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((p: any) => p.poolFqdn).sort()).toEqual(['atl-gc-001.litwareinc.com', 'atl-pcpool-001.litwareinc.com', 'pcpool.contoso.com']);
+  });
+
+  it('Example 2 returns the state of the pool named by its service identity', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState -Identity "PersistentChatServer:atl-gc-001.litwareinc.com"');
+    expect(run.status).toBe(0);
+    expect(shown(run.report)).toEqual([expect.objectContaining({ poolFqdn: 'atl-gc-001.litwareinc.com', poolState: 'Normal' })]);
+  });
+
+  it('Example 3 returns the pools whose Identity ends with .litwareinc.com', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState -Filter "*.litwareinc.com"');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((p: any) => p.poolFqdn).sort()).toEqual(['atl-gc-001.litwareinc.com', 'atl-pcpool-001.litwareinc.com']);
+  });
+
+  it('Example 4 returns only the pools that are failed over', () => {
+    const run = runJson(deployment, 'Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"}');
+    expect(run.status).toBe(0);
+    expect(shown(run.report)).toEqual([expect.objectContaining({ poolFqdn: 'pcpool.contoso.com', poolState: 'FailedOver' })]);
+  });
+});
+
+describe(`Set-CsPersistentChatState (${PAGE('Set-CsPersistentChatState')})`, () => {
+  it('Example 1 fails the pool over', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Set-CsPersistentChatState -Identity "PersistentChatServer:atl-gc-001.litwareinc.com" -PoolState "FailedOver"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await poolState(deployment, 'atl-gc-001.litwareinc.com')).toBe('FailedOver');
+  });
+});
+
+describe(`Export-CsPersistentChatData (${PAGE('Export-CsPersistentChatData')})`, () => {
+  it('Example 1 is recorded as step 2 (export) of the open migration of the pool whose database is atl-sql-001.litwareinc.com\\rtc', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatData.zip', 1);
+    const run = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    const detail = await migration(migrationId);
+    expect(detail.steps.find((s: any) => s.step === 2).state).toBe('completed');
+    // Level not given: a full export, as the page says.
+    expect(detail.plan.export).toMatchObject({ fileName: 'C:\\Logs\\PersistentChatData.zip', level: 'All' });
+  });
+});
+
+describe(`Import-CsPersistentChatData (${PAGE('Import-CsPersistentChatData')})`, () => {
+  it('Example 1 is recorded as step 3 (import) of the open migration into the pool whose database is atl-sql-001.litwareinc.com\\rtc', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatExport.zip', 2);
+    const run = topoRun(deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatExport.zip"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    const detail = await migration(migrationId);
+    expect(detail.steps.find((s: any) => s.step === 3).state).toBe('completed');
+  });
+});
+
+describe(`Set-CsPersistentChatActiveServer (${PAGE('Set-CsPersistentChatActiveServer')})`, () => {
+  // The page's "PChatServerCollection" stands for the collection's identity; its own text says to read
+  // it from Get-CsService, which answers `PersistentChatServer:<pool fqdn>`. The line is refused with
+  // that form named, and changes nothing.
+  for (const line of [
+    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Add="atl-gc-001.litwareinc.com"}',
+    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Remove="atl-gc-001.litwareinc.com"}',
+    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers $Null',
+  ]) {
+    it(`refuses the placeholder identity of: ${line}`, async () => {
+      const deployment = await litware();
+      const run = topoRun(deployment, [line]);
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain('-Identity');
+      expect(run.stderr).toContain('PersistentChatServer:<pool fqdn>');
+    });
+  }
+});
+
+describe('cases derived from the pages', () => {
+  it('Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "..."} filters on the property, as the -Filter parameter is documented', async () => {
+    const deployment = await litware();
+    const run = runJson(deployment, 'Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}');
+    expect(run.status).toBe(0);
+    expect(shown(run.report).map((e: any) => e.sipAddress)).toEqual(['sip:pce@litwareinc.com']);
+  });
+
+  it('reads a line with typographic quotes and dashes as the shell does', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Remove-CsPersistentChatEndpoint \u2013Identity \u201Csip:pce@litwareinc.com\u201D \u2014Confirm:$false']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com']);
+  });
+
+  it('-ErrorAction decides whether topo run goes on after a failing line', async () => {
+    const deployment = await litware();
+    const missing = 'Remove-CsPersistentChatEndpoint -Identity "sip:nobody@litwareinc.com"';
+    const next = 'Remove-CsPersistentChatEndpoint -Identity "sip:pce2@litwareinc.com"';
+    const stopped = topoRun(deployment, [missing, next]);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toContain('Not run:\n  line 2:');
+    expect(await endpoints(deployment)).toContain('sip:pce2@litwareinc.com');
+
+    const silently = topoRun(deployment, [`${missing} -ErrorAction SilentlyContinue`, next]);
+    expect(silently.status).toBe(0);
+    expect(silently.stderr).toContain('1 line(s) failed and the batch went on, as their -ErrorAction asked: line 1 (SilentlyContinue)');
+    expect(silently.stderr).not.toContain('ENDPOINT_NOT_FOUND');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce@litwareinc.com']);
+
+    const shown = topoRun(deployment, [`${missing} -ea Continue`, 'Remove-CsPersistentChatEndpoint "sip:pce@litwareinc.com"']);
+    expect(shown.status).toBe(1);
+    expect(shown.stderr).toContain('ENDPOINT_NOT_FOUND');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
+  });
+
+  it("a script's $ErrorActionPreference is the default -ErrorAction of the lines after it; -Verbose prints the request", async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, [
+      "$ErrorActionPreference = 'SilentlyContinue'",
+      'Remove-CsPersistentChatEndpoint -Identity "sip:nobody@litwareinc.com"',
+      'Remove-CsPersistentChatEndpoint -Identity "sip:pce2@litwareinc.com" -Verbose',
+    ]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('VERBOSE: POST /api/commands/RemoveEndpoint');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce@litwareinc.com']);
+  });
+
+  it('Get-CsPersistentChatState piped into Set-CsPersistentChatState: a pool already in the state stops the line, unless -ErrorAction or -Force say otherwise', async () => {
+    const deployment = await litware();
+    const stopped = topoRun(deployment, ['Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState Normal']);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toContain('PERSISTENT_CHAT_STATE_UNCHANGED');
+    expect(stopped.stderr).toContain('0 change(s) of the line were applied before it');
+    expect(await poolState(deployment, 'pcpool.contoso.com')).toBe('FailedOver');
+
+    const forced = topoRun(deployment, ['Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState Normal -Force']);
+    expect(forced.status).toBe(0);
+    expect(forced.stdout).toContain('is already in the Normal state. Nothing changed (-Force).');
+    expect(await poolState(deployment, 'pcpool.contoso.com')).toBe('Normal');
+
+    // Every pool fails over on the first line; on the second each is already so, and -ErrorAction SilentlyContinue lets the batch go on.
+    const silently = topoRun(deployment, [
+      'Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState FailedOver',
+      'Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState FailedOver -ErrorAction SilentlyContinue',
+      'Get-CsPersistentChatState | Where-Object {$_.Identity -like "*contoso*"} | Set-CsPersistentChatState',
+    ]);
+    expect(silently.status).toBe(0);
+    expect(silently.stderr).toContain('1 line(s) failed and the batch went on, as their -ErrorAction asked: line 2 (SilentlyContinue)');
+    expect(await poolState(deployment, 'pcpool.contoso.com')).toBe('Normal');
+    for (const fqdn of ['atl-gc-001.litwareinc.com', 'atl-pcpool-001.litwareinc.com']) expect(await poolState(deployment, fqdn)).toBe('FailedOver');
+  });
+
+  it('each object a pipeline removes is its own command, with the batch correlation id and the reason', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Where-Object {$_.SipAddress -like "*@litwareinc.com"} | Remove-CsPersistentChatEndpoint'], ['--reason', 'CHG-77', '--json']);
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.lines[0].result).toHaveLength(2);
+    const audit = (await getJsonFresh(`${server.url}/api/audit?deployment=${deployment}&minPosition=1`)) as { entries: any[] };
+    const removals = audit.entries.filter((e) => e.eventType === 'PersistentChatEndpointRemoved' || e.type === 'PersistentChatEndpointRemoved');
+    expect(removals).toHaveLength(2);
+    for (const entry of removals) expect(JSON.stringify(entry)).toContain(summary.correlationId);
+    for (const entry of removals) expect(JSON.stringify(entry)).toContain('CHG-77');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
+  });
+
+  it('without a reason the policy refuses the pipeline removal, and nothing is removed', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint'], []);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('REASON_REQUIRED');
+    expect(await endpoints(deployment)).toHaveLength(3);
+  });
+
+  it('Export-CsPersistentChatData without an open migration of that database is refused, naming the missing migration; nothing is recorded', async () => {
+    const deployment = await litware();
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.litwareinc.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@litwareinc.com', databaseInstance: 'atl-sql-001.litwareinc.com\\rtc' });
+    const run = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('MIGRATION_NOT_FOUND');
+    expect(run.stderr).toContain('no open migration from gc.litwareinc.com, the legacy Group Chat pool whose database this is; plan it first');
+    const list = (await getJsonFresh(`${server.url}/api/migrations?deployment=${deployment}`)) as { migrations: unknown[] };
+    expect(list.migrations).toEqual([]);
+  });
+
+  it('Import-CsPersistentChatData of another file than the export, or before the export, is refused naming the migration', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatData.zip', 2);
+    const other = topoRun(deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\Other.zip"']);
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain(`the line does not match migration ${migrationId}: -FileName 'C:\\Logs\\Other.zip' (the plan's file is 'C:\\Logs\\PersistentChatData.zip')`);
+    const early = await migrating('C:\\Logs\\PersistentChatData.zip', 1);
+    const before = topoRun(early.deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect(before.status).toBe(1);
+    expect(before.stderr).toContain(`migration ${early.migrationId} is at step 2, not 3`);
+    expect((await migration(migrationId)).steps.find((s: any) => s.step === 3).state).toBe('pending');
+  });
+
+  it('RunMigration with fromStep runs nothing when the migration is at another step (409), so a data line never records a step it did not run', async () => {
+    const { deployment, migrationId } = await migrating('C:\\Logs\\PersistentChatData.zip', 2);
+    const refused = await post('RunMigration', { migrationId, steps: 1, fromStep: 2, deployment }, { 'x-reason': 'CHG-1' });
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'MIGRATION_STEP_OUT_OF_ORDER']);
+    expect(refused.body.error.message).toContain(`step 2 of migration ${migrationId} is already recorded`);
+    expect((await migration(migrationId)).steps.find((s: any) => s.step === 3).state).toBe('pending');
+    const twice = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "atl-sql-001.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect(twice.status).toBe(1);
+    expect(twice.stderr).toContain('MIGRATION_STEP_OUT_OF_ORDER');
+  });
+
+  it('an API refusal names the cmdlet parameter (-Identity), not the API field', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Set-CsPersistentChatActiveServer -Identity "PersistentChatServer:nopool.litwareinc.com" -Swap']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('parameter -Identity');
+    expect(run.stderr).not.toContain('field poolFqdn');
+  });
+
+  it('a pipeline as one quoted argument, or with a quoted |, runs from the command line too', async () => {
+    const deployment = await litware();
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    const topo = (...args: string[]): SpawnSyncReturns<string> =>
+      spawnSync(process.execPath, [TOPO, ...args, '--server', server.url, '--token', TEST_ADMIN_TOKEN, '--deployment', deployment], {
+        cwd: ROOT,
+        env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+        encoding: 'utf8',
+      });
+    const failedOver = topo('Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"}', '--json');
+    expect(failedOver.status).toBe(0);
+    expect(JSON.parse(failedOver.stdout)).toEqual([expect.objectContaining({ poolFqdn: 'pcpool.contoso.com' })]);
+    const removed = topo('Get-CsPersistentChatEndpoint', '-PersistentChatPoolFqdn', 'pcpool.contoso.com', '|', 'Remove-CsPersistentChatEndpoint', '--reason', 'CHG-5');
+    expect([removed.status, removed.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).toEqual(['sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+
+  it('a pipe pasted into bash closes the output: the CLI says so in one line, without a stack trace', async () => {
+    const deployment = await litware();
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    const result = spawnSync(
+      'bash',
+      ['-c', `"${process.execPath}" "${TOPO}" Get-CsPersistentChatEndpoint --server ${server.url} --token ${TEST_ADMIN_TOKEN} --deployment ${deployment} | Remove-CsPersistentChatEndpoint`],
+      { cwd: ROOT, env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, encoding: 'utf8' },
+    );
+    expect(result.stderr).toContain('Remove-CsPersistentChatEndpoint: command not found');
+    expect(result.stderr).toContain('topo: the output pipe was closed (EPIPE)');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(await endpoints(deployment)).toHaveLength(3);
+  });
+});
+
+describe('-Identity as the full distinguished name, in the form the Get-/Remove-CsPersistentChatEndpoint pages show', () => {
+  const documented = 'CN={33e5014b-dcba-46b5-9bf7-48f4d5fca69d}, CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=litwareinc,DC=com';
+
+  it('an endpoint stores and shows its GUID-based DN, and the documented form names it for Get- and Remove-', async () => {
+    const deployment = await litware();
+    await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:pcendpoint1@litwareinc.com', persistentChatPoolFqdn: 'atl-pcpool-001.litwareinc.com', objectGuid: '33e5014b-dcba-46b5-9bf7-48f4d5fca69d' });
+    const listed = runJson(deployment, 'Get-CsPersistentChatEndpoint');
+    // Every endpoint's Identity is Lync's form: CN={objectGUID} under the application contacts of the forest.
+    for (const entry of shown(listed.report)) expect(entry.distinguishedName).toMatch(/^CN=\{[0-9a-f-]{36}\},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=litwareinc,DC=com$/);
+    const found = runJson(deployment, `Get-CsPersistentChatEndpoint -Identity "${documented}"`);
+    expect(found.status).toBe(0);
+    expect(shown(found.report).map((e: any) => e.sipAddress)).toEqual(['sip:pcendpoint1@litwareinc.com']);
+    const removed = topoRun(deployment, [`Remove-CsPersistentChatEndpoint -Identity "${documented}"`]);
+    expect([removed.status, removed.stderr]).toEqual([0, '']);
+    expect(await endpoints(deployment)).not.toContain('sip:pcendpoint1@litwareinc.com');
+  });
+});
+
+describe("the migration guide's prerequisite: one Active Directory forest, not one SIP domain", () => {
+  it('migrates gc.contoso.com (sip:ocschat@contoso.com) into a pool installed while litwareinc.com was the default SIP domain', async () => {
+    const deployment = `forest_${++counter}`;
+    await send(deployment, 'RegisterSipDomain', { domain: 'litwareinc.com' });
+    await send(deployment, 'RegisterSipDomain', { domain: 'contoso.com' });
+    await send(deployment, 'InstallPersistentChatPool', { fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com'] });
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.contoso.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@contoso.com' });
+    const planned = await send(deployment, 'MigratePool', { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com' });
+    expect(planned.plan.preconditions.find((p: any) => p.id === 'sameForest')).toMatchObject({ rule: 'R1', holds: true });
+    const run = await send(deployment, 'RunMigration', { migrationId: planned.migrationId });
+    expect(run.status).toBe('Completed');
+    const listed = runJson(deployment, 'Get-CsPersistentChatEndpoint -Identity "sip:ocschat@contoso.com"');
+    expect(shown(listed.report)).toEqual([expect.objectContaining({ sipAddress: 'sip:ocschat@contoso.com', poolFqdn: 'pcpool.contoso.com' })]);
+    // The endpoint of step 5 has the objectGUID chosen when the migration was planned.
+    expect(shown(listed.report)[0].distinguishedName).toBe(
+      `CN={${planned.plan.endpointObjectGuid}},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=litwareinc,DC=com`,
+    );
+  });
+});
+
+describe('R17: the export levels of Export-CsPersistentChatData -Level', () => {
+  it('MigratePool takes All (the default), User, Category, RoomDirectory or Content, and refuses another level with 400 naming exportLevel', async () => {
+    const deployment = await litware();
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.litwareinc.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@litwareinc.com' });
+    const body = { legacyPoolFqdn: 'gc.litwareinc.com', targetPoolFqdn: 'atl-pcpool-001.litwareinc.com', deployment };
+    const refused = await post('MigratePool', { ...body, exportLevel: 'Rooms' }, { 'x-reason': 'CHG-1' });
+    expect([refused.status, refused.body.error.code, refused.body.error.details.field]).toEqual([400, 'INVALID_INPUT', 'exportLevel']);
+    expect(refused.body.error.message).toContain('All, User, Category, RoomDirectory, Content');
+    const byDefault = await post('MigratePool', body, {}, 'whatIf=true');
+    expect(byDefault.body.plan.export.level).toBe('All');
+    for (const level of ['User', 'Category', 'RoomDirectory', 'Content']) {
+      const planned = await post('MigratePool', { ...body, exportLevel: level }, {}, 'whatIf=true');
+      expect([level, planned.status, planned.body.plan.export.level]).toEqual([level, 200, level]);
+    }
+  });
+});
