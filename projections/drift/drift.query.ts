@@ -1,0 +1,44 @@
+import type { Row, TableReader } from '../runner/projection';
+import { DRIFT_TABLE } from './drift.projection';
+
+export interface DriftRow {
+  readonly entity: string;
+  readonly kind: string;
+  readonly ledger: unknown;
+  readonly observed: unknown;
+  readonly fields: string[] | null;
+  readonly status: 'open' | 'resolved';
+  readonly detectedBy: string | null;
+  readonly firstSeenAt: string | null;
+  readonly firstSeenBy: string | null;
+  readonly resolution: string | null;
+  readonly resolvedAt: string | null;
+  readonly resolvedBy: string | null;
+  readonly resolvedByObservation: string | null;
+}
+
+const parsed = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : null);
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+
+function toDrift(row: Row): DriftRow {
+  return {
+    entity: String(row['entity']),
+    kind: String(row['kind']),
+    ledger: parsed(row['ledger']),
+    observed: parsed(row['observed']),
+    fields: parsed(row['fields']) as string[] | null,
+    status: row['status'] === 'open' ? 'open' : 'resolved',
+    detectedBy: text(row['detected_by']),
+    firstSeenAt: text(row['first_seen_at']),
+    firstSeenBy: text(row['first_seen_by']),
+    resolution: text(row['resolution']),
+    resolvedAt: text(row['resolved_at']),
+    resolvedBy: text(row['resolved_by']),
+    resolvedByObservation: text(row['resolved_by_observation']),
+  };
+}
+
+/** The drift of a deployment, by entity: open only, or every item ever found (`all`). */
+export function listDrift(reader: TableReader, deployment: string, all = false): DriftRow[] {
+  return reader.rows(DRIFT_TABLE, { where: { deployment, ...(all ? {} : { status: 'open' }) }, orderBy: ['entity'] }).map(toDrift);
+}
