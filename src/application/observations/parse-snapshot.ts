@@ -164,7 +164,8 @@ const REPEATED = new Set(['InternalDomain', 'CentralSite', 'Cluster', 'Machine',
 const xmlParser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
-  removeNSPrefix: true,
+  // Namespace declarations are kept: the root's must be the topology's. Topology documents use default namespaces, not prefixes.
+  removeNSPrefix: false,
   // Entities stay text: no DTD is ever read (documents that declare one are refused before parsing).
   processEntities: false,
   parseTagValue: false,
