@@ -92,12 +92,17 @@ export class ApiClient {
     return heads.length > 0 ? Math.max(...heads) : undefined;
   }
 
+  /** Posts a document as it is (a snapshot, a topology XML) with its media type. */
+  async postDocument(path: string, contentType: string, document: Buffer, headers: Record<string, string> = {}): Promise<JsonObject> {
+    return this.request('POST', path, { ...headers, 'content-type': contentType }, document);
+  }
+
   /** Any other call of the API (`POST /api/tokens`, ...), with a JSON body when one is given. */
   async send(method: 'GET' | 'POST' | 'DELETE', path: string, body?: JsonObject): Promise<JsonObject> {
     return this.request(method, path, body === undefined ? {} : { 'content-type': 'application/json' }, body === undefined ? undefined : JSON.stringify(body));
   }
 
-  private async request(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<JsonObject> {
+  private async request(method: string, path: string, headers: Record<string, string>, body: string | Buffer | undefined): Promise<JsonObject> {
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, { method, headers: { ...headers, ...this.auth }, ...(body !== undefined ? { body } : {}) });

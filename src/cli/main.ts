@@ -10,6 +10,7 @@ import { cmdletSyntax, CMDLETS, GlobalOptions, looksLikeCmdlet, prepareCmdlet, P
 import { MIGRATE_USAGE, runMigrate } from './migrate';
 import { READ_USAGE, runRead } from './read';
 import { runScript } from './script';
+import { OBSERVE_USAGE, runObserve } from './observe';
 import { tokensCommand } from './tokens';
 
 const USAGE = `usage: topo <command>
@@ -23,6 +24,7 @@ ${READ_USAGE}
   audit digest [--server URL] [--json]    the store-wide digest to keep
   report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
                                           the compliance report of a period
+${OBSERVE_USAGE}
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
   migrate plan|run|step|fail|rollback|status|runbook ...
                                           plan, run and roll back a migration from legacy Group Chat (topo migrate --help)
@@ -79,6 +81,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runScriptCommand(argv.slice(1));
     case 'migrate':
       return productCommand('migrate', argv.slice(1), runMigrate, MIGRATE_USAGE);
+    case 'observe':
+    case 'drift':
+    case 'adopt':
+      return productCommand(command, argv.slice(1), (rest, options, open) => runObserve(command, rest, options, open), OBSERVE_USAGE);
     case 'tokens': {
       let parsed: { options: GlobalOptions; rest: string[] };
       try {

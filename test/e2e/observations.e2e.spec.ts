@@ -1,0 +1,141 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bearer, command, getJson } from '../support/http';
+import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
+
+jest.setTimeout(120_000);
+
+const XML = fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'observations', 'standard-edition-topology.xml'));
+
+describe('observing the real deployment: import, drift, adoption (HTTP and CLI)', () => {
+  let dataDir: string;
+  let server: RunningServer;
+  const topo = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'bin', 'topo.js'), ...args, '--server', server.url], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', TOPO_TOKEN: TEST_ADMIN_TOKEN },
+      encoding: 'utf8',
+    });
+
+  async function observe(body: Buffer | string, contentType: string, deployment = 'default') {
+    const response = await fetch(`${server.url}/api/observations?deployment=${deployment}`, {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': contentType, 'x-reason': 'weekly reconciliation' },
+      body,
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  }
+  const eventCount = async (): Promise<number> => ((await getJson(server.url, '/health')).body as { headPosition: number }).headPosition;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-observe-'));
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('publishes the snapshot schema', async () => {
+    const schema = await getJson(server.url, '/api/observations/schema');
+    expect(schema.status).toBe(200);
+    expect(schema.body).toMatchObject({ $schema: 'http://json-schema.org/draft-07/schema#', properties: { schemaVersion: { const: 1 } } });
+  });
+
+  it('refuses a schema-invalid snapshot and hostile XML with 400, recording nothing', async () => {
+    const before = await eventCount();
+    const invalid = await observe(JSON.stringify({ format: 'topology-ledger.snapshot', schemaVersion: 1, collectedAt: '2026-12-07T10:00:00Z', endpoints: [{ poolFqdn: 'p.contoso.com' }] }), 'application/json');
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error).toMatchObject({ code: 'INVALID_SNAPSHOT', details: { path: '$.endpoints[0].sipAddress' } });
+    const xxe = await observe('<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]><Topology>&x;</Topology>', 'application/xml');
+    expect(xxe.status).toBe(400);
+    expect(xxe.body.error.code).toBe('INVALID_SNAPSHOT');
+    expect(await eventCount()).toBe(before);
+    expect((await getJson(server.url, '/api/observations?deployment=default')).status).toBe(404);
+  });
+
+  it('bootstraps an empty deployment from a topology document, then agrees with it', async () => {
+    const first = await observe(XML, 'application/xml');
+    expect(first.status).toBe(200);
+    expect(first.body.drift.map((d: { entity: string; kind: string }) => `${d.kind} ${d.entity}`)).toEqual([
+      'missing_in_ledger persistentChatPool:pcpool.contoso.com',
+      'missing_in_ledger sipDomain:contoso.com',
+      'missing_in_ledger sipDomain:fabrikam.com',
+    ]);
+    const { observationId } = first.body;
+
+    const again = await observe(XML, 'application/xml');
+    expect(again.body).toMatchObject({ observationId, recorded: false, drift: first.body.drift });
+
+    const preview = await command(server.url, 'AdoptObservedState', { observationId, reason: 'bootstrap' }, { query: 'whatIf=true' });
+    expect(preview.status).toBe(200);
+    expect(preview.body.whatIf).toBe(true);
+    expect(preview.body.events.map((e: { type: string }) => e.type)).toContain('PersistentChatPoolInstalled');
+    const afterPreview = await observe(XML, 'application/xml');
+    expect(afterPreview.body.drift).toHaveLength(3);
+
+    const adopted = await command(server.url, 'AdoptObservedState', { observationId, reason: 'bootstrap' });
+    expect(adopted.status).toBe(200);
+    expect(adopted.body.adopted).toHaveLength(3);
+    const audit = await getJson(server.url, `/api/audit?entity=${encodeURIComponent('persistentChatPool:pcpool.contoso.com')}&minPosition=${adopted.body.position}`);
+    expect(JSON.stringify(audit.body)).toContain(observationId);
+
+    const now = await observe(XML, 'application/xml');
+    expect(now.body.drift).toEqual([]);
+    const drift = await getJson(server.url, `/api/drift?deployment=default&minPosition=${adopted.body.position}`);
+    expect(drift.body.drift).toEqual([]);
+  });
+
+  it('the expected snapshot posted back shows no drift; a change outside the ledger shows, is adopted over the CLI, and is gone', async () => {
+    const expected = await getJson(server.url, '/api/observations/expected?deployment=default');
+    expect(expected.status).toBe(200);
+    const same = await observe(JSON.stringify(expected.body), 'application/json');
+    expect(same.body.drift).toEqual([]);
+
+    // Someone ran New-CsPersistentChatEndpoint in the Management Shell.
+    const changed = { ...expected.body, collectedAt: new Date().toISOString(), endpoints: [{ sipAddress: 'sip:outside@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: 'Made outside' }] };
+    const file = path.join(dataDir, 'snapshot.json');
+    fs.writeFileSync(file, JSON.stringify(changed));
+    const observed = topo('observe', file, '--json');
+    expect(observed.status).toBe(0);
+    const answer = JSON.parse(observed.stdout) as { observationId: string; drift: { entity: string; kind: string }[] };
+    expect(answer.drift).toEqual([expect.objectContaining({ entity: 'endpoint:sip:outside@contoso.com', kind: 'missing_in_ledger' })]);
+
+    const listed = topo('drift');
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toContain('missing_in_ledger      endpoint:sip:outside@contoso.com');
+
+    const adopt = topo('adopt', answer.observationId, 'endpoint:sip:outside@contoso.com', '--reason', 'CHG0100 made in the shell');
+    expect(adopt.stderr).toBe('');
+    expect(adopt.status).toBe(0);
+    expect(adopt.stdout).toContain('PersistentChatEndpointCreated');
+
+    const after = topo('drift');
+    expect(after.stdout).toContain('No drift');
+    const history = topo('drift', '--all');
+    expect(history.stdout).toContain('endpoint:sip:outside@contoso.com  (resolved: adopted)');
+  });
+
+  it('refuses an adoption that breaks a rule (R3: two owners of one SIP URI), recording nothing', async () => {
+    // The CLI steps above take longer than the server's keep-alive: let the test client drop its idle socket first.
+    await new Promise((r) => setTimeout(r, 300));
+    if (server.process.exitCode !== null) throw new Error(server.output().slice(-3000));
+    const expected = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
+    const clash = {
+      ...expected,
+      collectedAt: new Date().toISOString(),
+      endpoints: [...expected.endpoints, { sipAddress: 'sip:bob@contoso.com', poolFqdn: 'pcpool.contoso.com' }],
+      principals: [...expected.principals, { sipAddress: 'sip:bob@contoso.com', kind: 'user', displayName: 'Bob' }],
+    };
+    const observed = await observe(JSON.stringify(clash), 'application/json');
+    expect(observed.body.drift).toHaveLength(2);
+    const topologyBefore = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
+    const refused = await command(server.url, 'AdoptObservedState', { observationId: observed.body.observationId, reason: 'try' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'SIP_ADDRESS_IN_USE', details: { rule: 'R3', entity: 'endpoint:sip:bob@contoso.com' } });
+    const topologyAfter = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
+    expect({ ...topologyAfter, collectedAt: null }).toEqual({ ...topologyBefore, collectedAt: null });
+  });
+});
