@@ -61,7 +61,7 @@ describe('the snapshot (JSON, the product schema)', () => {
       collectedAt: '2026-12-07T09:00:00.000Z',
       source: 'collector',
       sipDomains: [{ name: 'contoso.com', isDefault: true }],
-      endpoints: [{ sipAddress: 'sip:chat@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: null }],
+      endpoints: [{ sipAddress: 'sip:chat@contoso.com', poolFqdn: 'pcpool.contoso.com' }],
     });
   });
 

@@ -133,7 +133,7 @@ function normalize(raw: RawSnapshot): Snapshot {
     const endpoints: ObservedEndpoint[] = raw.endpoints.map((e, i) => ({
       sipAddress: parseSipUri(e.sipAddress, `$.endpoints[${i}].sipAddress`),
       poolFqdn: parseFqdn(e.poolFqdn, `$.endpoints[${i}].poolFqdn`),
-      displayName: e.displayName ?? null,
+      ...(e.displayName !== undefined ? { displayName: e.displayName } : {}),
     }));
     snapshot.endpoints = unique(endpoints, (e) => e.sipAddress, 'endpoints');
   }

@@ -161,7 +161,7 @@ function observedViews(snapshot: Snapshot, state: TopologyState): ObservedViews 
     for (const endpoint of snapshot.endpoints) {
       // The contact every pool gets at installation (R7) is part of the pool, not an endpoint.
       if (defaultContacts.has(endpoint.sipAddress)) continue;
-      views.set(entityKey('endpoint', endpoint.sipAddress), { sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName });
+      views.set(entityKey('endpoint', endpoint.sipAddress), present({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName }));
     }
   }
   let principalScope: Set<string> | null = null;

@@ -53,7 +53,8 @@ export interface ObservedLegacyPool {
 export interface ObservedEndpoint {
   readonly sipAddress: SipUri;
   readonly poolFqdn: Fqdn;
-  readonly displayName: string | null;
+  /** Absent: not observed (not compared). */
+  readonly displayName?: string | null;
 }
 
 export type ObservedPrincipalKind = 'user' | 'contact' | 'wellKnownUser';
