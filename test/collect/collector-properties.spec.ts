@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /**
@@ -61,5 +63,26 @@ describe('collect/Get-TopologySnapshot.ps1', () => {
   it('calls the cmdlets the issue names, and cites each page it reads', () => {
     for (const cmdlet of ['Get-CsSipDomain', 'Get-CsService -PersistentChatServer', 'Get-CsPersistentChatState', 'Get-CsPersistentChatEndpoint', 'Get-CsUser']) expect(script).toContain(cmdlet);
     for (const { page } of Object.values(DOCUMENTED)) expect(script).toContain(page);
+  });
+});
+
+describe('collect/Get-TopologySnapshot.ps1 parses as PowerShell (tree-sitter-powershell)', () => {
+  const parse = (file: string) => spawnSync(process.execPath, ['--no-deprecation', path.join(__dirname, 'parse-powershell.mjs'), file], { encoding: 'utf8' });
+
+  it('has no syntax error', () => {
+    const result = parse(path.join(__dirname, '..', '..', 'collect', 'Get-TopologySnapshot.ps1'));
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('would see one (the grammar is not a stub)', () => {
+    const broken = path.join(os.tmpdir(), `broken-${process.pid}.ps1`);
+    fs.writeFileSync(broken, 'foreach ($pool in @(Get-CsService -PersistentChatServer) {\n  $x = \n');
+    try {
+      expect(parse(broken).status).toBe(1);
+    } finally {
+      fs.rmSync(broken, { force: true });
+    }
   });
 });
