@@ -2,7 +2,7 @@ import { DomainError, type RuleId } from '../errors';
 import type { TopologyCommand } from '../topology/commands';
 import { decide, type DomainWarning } from '../topology/decide';
 import type { TopologyEvent } from '../topology/events';
-import { foldTopology } from '../topology/evolve';
+import { foldTopology, TopologyFold } from '../topology/evolve';
 import type { TopologyState } from '../topology/state';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
@@ -240,27 +240,29 @@ export function decideAdoption(state: TopologyState, items: readonly DriftItem[]
   const steps: AdoptionStep[] = [];
   const events: TopologyEvent[] = [];
   const warnings: DomainWarning[] = [];
-  let current = state;
+  // One fold for the whole adoption: folding per command would copy every collection per command.
+  const fold = new TopologyFold(state);
   for (let phase = 0; phase < PHASES; phase++) {
     for (const { item, phases } of planned) {
       const plan = phases[phase];
       if (!plan) continue;
       let commands: TopologyCommand[];
-      commands = plan(current);
+      commands = plan(fold.state);
       for (const command of commands) {
         let decided;
         try {
-          decided = decide(command, current);
+          decided = decide(command, fold.state);
         } catch (error) {
           throw error instanceof DomainError ? new AdoptionRefused(item.entity, command.type, error) : error;
         }
         steps.push({ entity: item.entity, command });
         events.push(...decided.events);
         warnings.push(...decided.warnings);
-        current = foldTopology(decided.events, current);
+        fold.apply(decided.events);
       }
     }
   }
+  const current = fold.result();
   for (const item of items) {
     const after = ledgerViewOf(current, item.entity);
     if (item.observed === null) {
