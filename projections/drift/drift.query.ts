@@ -1,5 +1,5 @@
 import type { Row, TableReader } from '../runner/projection';
-import { DRIFT_TABLE } from './drift.projection';
+import { DRIFT_TABLE, OBSERVATIONS_TABLE } from './drift.projection';
 
 export interface DriftRow {
   readonly entity: string;
@@ -41,4 +41,17 @@ function toDrift(row: Row): DriftRow {
 /** The drift of a deployment, by entity: open only, or every item ever found (`all`). */
 export function listDrift(reader: TableReader, deployment: string, all = false): DriftRow[] {
   return reader.rows(DRIFT_TABLE, { where: { deployment, ...(all ? {} : { status: 'open' }) }, orderBy: ['entity'] }).map(toDrift);
+}
+
+/** The newest observation of a deployment (the one adoption takes drift from), or null before the first. */
+export function latestObservation(reader: TableReader, deployment: string): { observationId: string; collectedAt: string | null; recordedAt: string | null; recordedBy: string | null; source: string | null } | null {
+  const [row] = reader.rows(OBSERVATIONS_TABLE, { where: { deployment }, orderBy: ['position'], descending: true, limit: 1 });
+  if (row === undefined) return null;
+  return {
+    observationId: String(row['observation_id']),
+    collectedAt: text(row['collected_at']),
+    recordedAt: text(row['recorded_at']),
+    recordedBy: text(row['recorded_by']),
+    source: text(row['source']),
+  };
 }

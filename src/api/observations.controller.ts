@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
 import type { Request, RequestHandler } from 'express';
 import { raw } from 'express';
-import { listDrift } from '../../projections/drift/drift.query';
+import { latestObservation, listDrift } from '../../projections/drift/drift.query';
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
 import { Observations } from '../application/observations/observations';
@@ -68,11 +68,16 @@ export class ObservationsController {
     return answer as unknown as JsonObject;
   }
 
-  /** Open drift of a deployment (`?all=true`: resolved drift too, with how it was resolved). */
+  /** Open drift of a deployment (`?all=true`: resolved drift too, with how it was resolved), and its newest observation (the one to adopt from). */
   @Get('drift')
   async drift(@Query() params: QueryParams): Promise<JsonObject> {
     const options = readOptions(params);
     if (options.minPosition !== undefined) await this.runner.waitFor([driftProjection.name], options.minPosition, options.waitMs);
-    return { deployment: options.deployment, drift: listDrift(this.runner.reader(driftProjection.name), options.deployment, flag(params, 'all')) } as unknown as JsonObject;
+    const reader = this.runner.reader(driftProjection.name);
+    return {
+      deployment: options.deployment,
+      latestObservation: latestObservation(reader, options.deployment),
+      drift: listDrift(reader, options.deployment, flag(params, 'all')),
+    } as unknown as JsonObject;
   }
 }

@@ -1,3 +1,4 @@
+import type { JsonObject } from '../../src/event-store/event-store';
 import { entityOf } from '../../projections/audit-trail/audit-trail.projection';
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { listDrift } from '../../projections/drift/drift.query';
@@ -5,7 +6,7 @@ import { projectEvents, recorded } from '../../projections/runner/testing';
 
 const by = (actor: string, occurredAt: string) => ({ metadata: { actor, occurredAt, deployment: 'contoso' } });
 const endpoint = 'endpoint:sip:outside@contoso.com';
-const detected = (observationId: string, observed: object) => ({
+const detected = (observationId: string, observed: JsonObject): JsonObject => ({
   observationId,
   entity: endpoint,
   kind: 'missing_in_ledger',
