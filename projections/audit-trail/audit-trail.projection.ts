@@ -233,16 +233,7 @@ export function entityOf(eventType: string, data: JsonObject): AuditEntity | nul
     if (typeof command === 'string' && hasOwn(COMMAND_ENTITIES, command)) return applyRule(COMMAND_ENTITIES[command], input, true);
     return fallbackEntity(input);
   }
-  return namedEntity(data['entity']) ?? fallbackEntity(data);
-}
-
-/** An entity named as the audit trail names it, `kind:id` (drift events carry theirs so). */
-function namedEntity(value: JsonValue | undefined): AuditEntity | null {
-  if (typeof value !== 'string') return null;
-  const colon = value.indexOf(':');
-  const kind = value.slice(0, colon);
-  if (colon <= 0 || !(ENTITY_KINDS as readonly string[]).includes(kind)) return null;
-  return { kind, id: value.slice(colon + 1).toLowerCase() };
+  return fallbackEntity(data);
 }
 
 // The streams whose id ends with the deployment; other streams (`migration-<id>`) name their entity.
@@ -364,7 +355,7 @@ export function auditRow(event: RecordedEvent): Row {
 export const auditTrailProjection: Projection = {
   name: 'audit_trail',
   // 2: recorded_at.
-  version: 3,
+  version: 2,
   tables: [{ name: AUDIT_TABLE, key: ['position'], columns: AUDIT_COLUMNS, temporal: false, integerKey: true, indexes: AUDIT_INDEXES }],
   project(event: RecordedEvent): readonly Change[] {
     return [{ kind: 'put', table: AUDIT_TABLE, row: auditRow(event) }];

@@ -1,5 +1,4 @@
 import type { JsonObject } from '../../src/event-store/event-store';
-import { entityOf } from '../../projections/audit-trail/audit-trail.projection';
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { listDrift } from '../../projections/drift/drift.query';
 import { projectEvents, recorded } from '../../projections/runner/testing';
@@ -36,10 +35,5 @@ describe('the drift read model', () => {
     expect(listDrift(reader, 'contoso', true)).toEqual([
       expect.objectContaining({ entity: endpoint, status: 'resolved', resolution: 'adopted', resolvedBy: 'bob', resolvedAt: '2026-12-01T11:00:00.000Z' }),
     ]);
-  });
-
-  it('drift events are found in the audit trail under their entity', () => {
-    expect(entityOf('DriftDetected', detected('obs-1', {}))).toEqual({ kind: 'endpoint', id: 'sip:outside@contoso.com' });
-    expect(entityOf('DriftResolved', { entity: 'persistentChatPool:pcpool.contoso.com', resolution: 'gone' })).toEqual({ kind: 'persistentChatPool', id: 'pcpool.contoso.com' });
   });
 });
