@@ -55,3 +55,13 @@ export function latestObservation(reader: TableReader, deployment: string): { ob
     source: text(row['source']),
   };
 }
+
+/**
+ * The drift section of a compliance report: every drift item first seen in the period (ISO times,
+ * inclusive), with who sent the observation that found it and whether and how it was resolved.
+ * The read model keeps each entity's latest drift: an entity that drifted again after a resolution
+ * shows its latest episode (the events in `observation-<deployment>` keep every one).
+ */
+export function driftFirstSeenBetween(reader: TableReader, deployment: string, from: string, to: string): DriftRow[] {
+  return reader.rows(DRIFT_TABLE, { where: { deployment }, range: { first_seen_at: { from, to } }, orderBy: ['first_seen_position'] }).map(toDrift);
+}

@@ -27,6 +27,9 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     });
     return { status: response.status, body: (await response.json()) as any };
   }
+  // spawnSync blocks this process's event loop while the CLI runs: sockets the server closed meanwhile are
+  // only noticed on the next turn, so let one pass before the next request rather than reuse a dead socket.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
   const eventCount = async (): Promise<number> => ((await getJson(server.url, '/health')).body as { headPosition: number }).headPosition;
 
   beforeAll(async () => {
@@ -116,12 +119,28 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     expect(after.stdout).toContain('No drift');
     const history = topo('drift', '--all');
     expect(history.stdout).toContain('endpoint:sip:outside@contoso.com  (resolved: adopted)');
+
+    // The auditor's view: the change made outside the ledger, who observed it, and how it was resolved.
+    await settle();
+    const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+    const report = await getJson(server.url, `/api/compliance/report?deployment=default&${period}`);
+    expect(report.status).toBe(200);
+    expect(report.body.drift).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ entity: 'endpoint:sip:outside@contoso.com', kind: 'missing_in_ledger', firstSeenBy: expect.any(String), status: 'resolved', resolution: 'adopted' }),
+      ]),
+    );
+    const csv = await fetch(`${server.url}/api/compliance/report?deployment=default&format=csv&${period}`, { headers: bearer() });
+    const driftRow = (await csv.text()).split('\r\n').find((line) => line.startsWith('drift,') && line.includes('sip:outside@contoso.com'));
+    expect(driftRow).toContain('missing_in_ledger');
+    expect(driftRow).toContain('adopted');
+    const html = await (await fetch(`${server.url}/api/compliance/report?deployment=default&format=html&${period}`, { headers: bearer() })).text();
+    expect(html).toContain('<h2>Drift: changes made outside the ledger</h2>');
+    expect(html).toContain('endpoint:sip:outside@contoso.com');
   });
 
   it('refuses an adoption that breaks a rule (R3: two owners of one SIP URI), recording nothing', async () => {
-    // The CLI steps above take longer than the server's keep-alive: let the test client drop its idle socket first.
-    await new Promise((r) => setTimeout(r, 300));
-    if (server.process.exitCode !== null) throw new Error(server.output().slice(-3000));
+    await settle();
     const expected = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
     const clash = {
       ...expected,
