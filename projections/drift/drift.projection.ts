@@ -10,7 +10,52 @@ export const DRIFT_TABLE = 'items';
 /** Every observation: who sent it, when it was collected, its digest and counts. */
 export const OBSERVATIONS_TABLE = 'observations';
 
+/** Per migration step whose effect an observation can see: whether the newest observation covering it saw it. */
+export const CONFIRMATIONS_TABLE = 'confirmations';
+/** Which deployment each migration belongs to (its step events do not say). */
+export const MIGRATION_DEPLOYMENTS_TABLE = 'migrations';
+
 const OBSERVATION_STREAM = /^observation-(.+)$/;
+const MIGRATION_STREAM = /^migration-(.+)$/;
+const TOPOLOGY_STREAM = /^topology-(.+)$/;
+
+/**
+ * The effects of a step an observation can see, from the topology events the step appended: an
+ * endpoint created (the observed one must be on that pool), a principal deleted (none may be seen).
+ * Pool status changes are not observed by the collector, so they are not listed.
+ */
+function observableEffects(events: unknown): { entity: string; expected: string }[] {
+  if (!Array.isArray(events)) return [];
+  const effects: { entity: string; expected: string }[] = [];
+  for (const event of events as { type?: unknown; data?: Record<string, unknown> }[]) {
+    const data = event.data ?? {};
+    if (event.type === 'PersistentChatEndpointCreated' && typeof data['sipAddress'] === 'string') {
+      effects.push({ entity: `endpoint:${data['sipAddress']}`, expected: `on ${String(data['poolFqdn'])}` });
+    }
+    if (event.type === 'SipPrincipalDeleted' && typeof data['sipAddress'] === 'string') {
+      effects.push({ entity: `principal:${data['sipAddress']}`, expected: 'absent' });
+    }
+  }
+  return effects;
+}
+
+/** The entity a topology event changes, for the effects it may supersede. */
+function topologyEntity(type: string, data: Record<string, unknown>): string | null {
+  const sip = data['sipAddress'];
+  if (typeof sip !== 'string') return null;
+  if (type.startsWith('PersistentChatEndpoint')) return `endpoint:${sip}`;
+  if (type.startsWith('SipPrincipal')) return `principal:${sip}`;
+  return null;
+}
+
+function coveredBy(coverage: unknown, entity: string): boolean {
+  if (typeof coverage !== 'object' || coverage === null) return false;
+  const { kinds, principalScope } = coverage as { kinds?: unknown; principalScope?: unknown };
+  const kind = entity.slice(0, entity.indexOf(':'));
+  if (!Array.isArray(kinds) || !kinds.includes(kind)) return false;
+  if (kind === 'principal' && Array.isArray(principalScope)) return principalScope.includes(entity.slice(entity.indexOf(':') + 1));
+  return true;
+}
 
 function who(event: RecordedEvent): { actor: string | null; at: string } {
   const actor = event.metadata['actor'];
@@ -23,7 +68,7 @@ const str = (value: unknown): string | null => (typeof value === 'string' ? valu
 
 export const driftProjection: Projection = {
   name: 'drift',
-  version: 1,
+  version: 2,
   tables: [
     {
       name: DRIFT_TABLE,
@@ -53,16 +98,47 @@ export const driftProjection: Projection = {
       temporal: false,
       indexes: [['deployment', 'position']],
     },
+    { name: MIGRATION_DEPLOYMENTS_TABLE, key: ['migration_id'], columns: ['deployment'], temporal: false },
+    {
+      name: CONFIRMATIONS_TABLE,
+      key: ['migration_id', 'step', 'entity'],
+      columns: ['deployment', 'expected', 'completed_position', 'state', 'observation_id', 'observed_at'],
+      temporal: false,
+      indexes: [['deployment', 'entity']],
+    },
   ],
   project(event: RecordedEvent, view: ReadModelView): readonly Change[] {
+    const migration = MIGRATION_STREAM.exec(event.streamId);
+    if (migration) return projectMigration(migration[1]!, event, view);
+    const topology = TOPOLOGY_STREAM.exec(event.streamId);
+    if (topology) {
+      // A later change of the ledger to an entity a step touched: what the step did is no longer what to look for.
+      const entity = topologyEntity(event.type, event.data);
+      if (entity === null) return [];
+      return view
+        .find(CONFIRMATIONS_TABLE, { deployment: topology[1]!, entity })
+        .filter((row) => typeof row['completed_position'] === 'number' && row['completed_position'] < event.position && row['state'] !== 'superseded')
+        .map((row) => ({ kind: 'put', table: CONFIRMATIONS_TABLE, row: { ...row, state: 'superseded' } }) as const);
+    }
     const match = OBSERVATION_STREAM.exec(event.streamId);
     if (!match) return [];
     const deployment = match[1]!;
     const { actor, at } = who(event);
     const data = event.data;
     switch (event.type) {
-      case 'ObservationRecorded':
+      case 'ObservationRecorded': {
+        // Each step effect the observation covers: seen unless its entity is in open drift (a DriftDetected
+        // or a DriftResolved of this same observation, just after, corrects that).
+        const coverage = data['coverage'];
+        const confirmations: Change[] = [];
+        for (const row of view.find(CONFIRMATIONS_TABLE, { deployment })) {
+          const entity = String(row['entity']);
+          if (row['state'] === 'superseded' || row['state'] === 'compensated' || !coveredBy(coverage, entity)) continue;
+          const open = view.get(DRIFT_TABLE, { deployment, entity })?.['status'] === 'open';
+          confirmations.push({ kind: 'put', table: CONFIRMATIONS_TABLE, row: { ...row, state: open ? 'contradicted' : 'confirmed', observation_id: String(data['observationId']), observed_at: str(data['collectedAt']) ?? at } });
+        }
         return [
+          ...confirmations,
           {
             kind: 'put',
             table: OBSERVATIONS_TABLE,
@@ -80,12 +156,14 @@ export const driftProjection: Projection = {
             },
           },
         ];
+      }
       case 'DriftDetected': {
         const entity = String(data['entity']);
         const previous = view.get(DRIFT_TABLE, { deployment, entity });
         // Still open and seen again with other values: it keeps the time it was first seen.
         const stillOpen = previous !== undefined && previous['status'] === 'open';
         return [
+          ...sameObservation(view, deployment, entity, data['observationId'], 'contradicted'),
           {
             kind: 'put',
             table: DRIFT_TABLE,
@@ -114,6 +192,7 @@ export const driftProjection: Projection = {
         const previous = view.get(DRIFT_TABLE, { deployment, entity });
         if (!previous) return [];
         return [
+          ...(data['resolution'] === 'gone' ? sameObservation(view, deployment, entity, data['observationId'], 'confirmed') : []),
           {
             kind: 'put',
             table: DRIFT_TABLE,
@@ -126,3 +205,38 @@ export const driftProjection: Projection = {
     }
   },
 };
+
+/** The confirmations of `entity` an observation just judged, judged again by what it found next. */
+function sameObservation(view: ReadModelView, deployment: string, entity: string, observationId: unknown, state: 'confirmed' | 'contradicted'): Change[] {
+  return view
+    .find(CONFIRMATIONS_TABLE, { deployment, entity })
+    .filter((row) => row['observation_id'] === observationId)
+    .map((row) => ({ kind: 'put', table: CONFIRMATIONS_TABLE, row: { ...row, state } }));
+}
+
+function projectMigration(migrationId: string, event: RecordedEvent, view: ReadModelView): Change[] {
+  const data = event.data;
+  switch (event.type) {
+    case 'MigrationPlanned':
+      return typeof data['deployment'] === 'string' ? [{ kind: 'put', table: MIGRATION_DEPLOYMENTS_TABLE, row: { migration_id: migrationId, deployment: data['deployment'] } }] : [];
+    case 'MigrationStepCompleted': {
+      const deployment = view.get(MIGRATION_DEPLOYMENTS_TABLE, { migration_id: migrationId })?.['deployment'];
+      if (typeof deployment !== 'string' || typeof data['step'] !== 'number') return [];
+      return observableEffects(data['events']).map(({ entity, expected }) => ({
+        kind: 'put',
+        table: CONFIRMATIONS_TABLE,
+        row: { migration_id: migrationId, step: data['step'] as number, entity, deployment, expected, completed_position: event.position, state: 'awaiting', observation_id: null, observed_at: null },
+      }));
+    }
+    case 'MigrationStepCompensated': {
+      const deployment = view.get(MIGRATION_DEPLOYMENTS_TABLE, { migration_id: migrationId })?.['deployment'];
+      if (typeof deployment !== 'string') return [];
+      return view
+        .find(CONFIRMATIONS_TABLE, { deployment })
+        .filter((row) => row['migration_id'] === migrationId && row['step'] === data['step'])
+        .map((row) => ({ kind: 'put', table: CONFIRMATIONS_TABLE, row: { ...row, state: 'compensated' } }));
+    }
+    default:
+      return [];
+  }
+}

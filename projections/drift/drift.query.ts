@@ -1,5 +1,5 @@
 import type { Row, TableReader } from '../runner/projection';
-import { DRIFT_TABLE, OBSERVATIONS_TABLE } from './drift.projection';
+import { CONFIRMATIONS_TABLE, DRIFT_TABLE, OBSERVATIONS_TABLE } from './drift.projection';
 
 export interface DriftRow {
   readonly entity: string;
@@ -64,4 +64,32 @@ export function latestObservation(reader: TableReader, deployment: string): { ob
  */
 export function driftFirstSeenBetween(reader: TableReader, deployment: string, from: string, to: string): DriftRow[] {
   return reader.rows(DRIFT_TABLE, { where: { deployment }, range: { first_seen_at: { from, to } }, orderBy: ['first_seen_position'] }).map(toDrift);
+}
+
+export interface StepConfirmation {
+  readonly step: number;
+  /** What the step did that an observation can see, as a drift entity. */
+  readonly entity: string;
+  /** `on <pool fqdn>` for an endpoint it created, `absent` for a principal it deleted. */
+  readonly expected: string;
+  /**
+   * `awaiting`: no observation covering it since; `confirmed`: the newest one covering it saw it;
+   * `contradicted`: it saw otherwise (open drift); `superseded`: the ledger changed the entity since;
+   * `compensated`: a rollback undid the step.
+   */
+  readonly state: 'awaiting' | 'confirmed' | 'contradicted' | 'superseded' | 'compensated';
+  readonly observationId: string | null;
+  readonly observedAt: string | null;
+}
+
+/** For each step of a migration, whether observations after it saw its effects. */
+export function stepConfirmations(reader: TableReader, migrationId: string): StepConfirmation[] {
+  return reader.rows(CONFIRMATIONS_TABLE, { where: { migration_id: migrationId }, orderBy: ['step', 'entity'] }).map((row) => ({
+    step: Number(row['step']),
+    entity: String(row['entity']),
+    expected: String(row['expected']),
+    state: String(row['state']) as StepConfirmation['state'],
+    observationId: text(row['observation_id']),
+    observedAt: text(row['observed_at']),
+  }));
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { bearer, command, getJson } from '../support/http';
+import { bearer, command, getJson, seedTopology } from '../support/http';
 import { ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 
 jest.setTimeout(120_000);
@@ -156,5 +156,60 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     expect(refused.body.error).toMatchObject({ code: 'SIP_ADDRESS_IN_USE', details: { rule: 'R3', entity: 'endpoint:sip:bob@contoso.com' } });
     const topologyAfter = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
     expect({ ...topologyAfter, collectedAt: null }).toEqual({ ...topologyBefore, collectedAt: null });
+  });
+});
+
+describe('a migration confirmed by later observations', () => {
+  let dataDir: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-observe-migration-'));
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await seedTopology(server.url);
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const post = async (snapshot: object) => {
+    const response = await fetch(`${server.url}/api/observations`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify(snapshot) });
+    expect(response.status).toBe(200);
+    return (await response.json()) as { position: number; drift: unknown[] };
+  };
+  const stepsOf = async (id: string, minPosition: number) =>
+    (await getJson(server.url, `/api/migrations/${id}?minPosition=${minPosition}`)).body.steps as { step: number; observed: { entity: string; expected: string; state: string }[] }[];
+
+  it('shows per step whether an observation after it saw its effect: awaiting, confirmed, then contradicted', async () => {
+    const planned = await command(server.url, 'MigratePool', { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com', reason: 'CHG-300' });
+    expect(planned.status).toBe(200);
+    const id = planned.body.migrationId as string;
+    const ran = await command(server.url, 'RunMigration', { migrationId: id });
+    expect(ran.status).toBe(200);
+
+    let steps = await stepsOf(id, ran.body.position);
+    expect(steps.find((s) => s.step === 4)!.observed).toEqual([expect.objectContaining({ entity: 'principal:sip:ocschat@contoso.com', expected: 'absent', state: 'awaiting' })]);
+    expect(steps.find((s) => s.step === 5)!.observed).toEqual([expect.objectContaining({ entity: 'endpoint:sip:ocschat@contoso.com', expected: 'on pcpool.contoso.com', state: 'awaiting' })]);
+    expect(steps.find((s) => s.step === 2)!.observed).toEqual([]);
+
+    // The deployment as the ledger says: step 4's and step 5's effects are seen.
+    const expected = (await getJson(server.url, '/api/observations/expected')).body;
+    const agreeing = await post(expected);
+    expect(agreeing.drift).toEqual([]);
+    steps = await stepsOf(id, agreeing.position);
+    expect(steps.find((s) => s.step === 5)!.observed[0]!.state).toBe('confirmed');
+    expect(steps.find((s) => s.step === 4)!.observed[0]!.state).toBe('confirmed');
+
+    // Someone removed the endpoint in the Management Shell: step 5 is contradicted, step 4 still holds.
+    const removed = await post({ ...expected, collectedAt: new Date().toISOString(), endpoints: [] });
+    steps = await stepsOf(id, removed.position);
+    expect(steps.find((s) => s.step === 5)!.observed[0]!.state).toBe('contradicted');
+    expect(steps.find((s) => s.step === 4)!.observed[0]!.state).toBe('confirmed');
+
+    // It is back: the drift is gone, and the step confirmed again.
+    const back = await post({ ...expected, collectedAt: new Date(Date.now() + 1000).toISOString() });
+    steps = await stepsOf(id, back.position);
+    expect(steps.find((s) => s.step === 5)!.observed[0]!.state).toBe('confirmed');
   });
 });
