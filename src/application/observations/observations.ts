@@ -16,7 +16,7 @@ import {
   type ObservationState,
   type Snapshot,
 } from '../../domain';
-import { EVENT_STORE, type EventStore, type EventToAppend, type JsonObject, StreamNotFound, WrongExpectedVersion } from '../../event-store/event-store';
+import { EVENT_STORE, type EventStore, type EventToAppend, type JsonObject, type RecordedEvent, StreamNotFound, WrongExpectedVersion } from '../../event-store/event-store';
 import { auditMetadata, type CommandContext, uuidFromName } from '../audit';
 import { ConcurrencyConflict } from '../errors';
 import { KeyedLock } from '../keyed-lock';
@@ -59,6 +59,7 @@ const MAX_ATTEMPTS = 8;
 @Injectable()
 export class Observations {
   private readonly lock = new KeyedLock();
+  private readonly cache = new Map<string, { state: ObservationState; revision: number }>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -177,16 +178,26 @@ export class Observations {
     }
   }
 
-  /** The deployment's observation stream, folded. */
+  /**
+   * The deployment's observation stream, folded. The fold is kept per deployment and caught up from
+   * the revision it had (another process's appends are read; the expected revision guards the rest).
+   */
   async load(deployment: string): Promise<{ state: ObservationState; revision: number }> {
+    const cached = this.cache.get(deployment) ?? { state: foldObservations([]), revision: -1 };
+    let recorded: RecordedEvent[];
     try {
-      const recorded = await this.store.readStream(observationStreamId(deployment));
-      const events = recorded.map((e) => ({ type: e.type, data: e.data }) as unknown as ObservationEvent);
-      return { state: foldObservations(events), revision: recorded.length === 0 ? -1 : recorded[recorded.length - 1]!.revision };
+      // From the last revision known, not the one after: as the topology repository does, so that an
+      // up-to-date stream answers with that one event rather than nothing.
+      recorded = (await this.store.readStream(observationStreamId(deployment), { fromRevision: Math.max(0, cached.revision) })).filter((e) => e.revision > cached.revision);
     } catch (error) {
       if (!(error instanceof StreamNotFound)) throw error;
-      return { state: foldObservations([]), revision: -1 };
+      recorded = [];
     }
+    if (recorded.length === 0) return cached;
+    const events = recorded.map((e) => ({ type: e.type, data: e.data }) as unknown as ObservationEvent);
+    const loaded = { state: foldObservations(events, cached.state), revision: recorded[recorded.length - 1]!.revision };
+    this.cache.set(deployment, loaded);
+    return loaded;
   }
 
   private async append(deployment: string, events: readonly ObservationEvent[], revision: number, metadata: JsonObject, idSeed: string): Promise<number> {
