@@ -1,4 +1,5 @@
 import { Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, RequestHandler } from 'express';
 import { raw } from 'express';
 import { latestObservation, listDrift } from '../../projections/drift/drift.query';
@@ -27,6 +28,7 @@ export function observationBodyParser(): RequestHandler {
 }
 
 /** Observations of the real deployment, and the drift they find. */
+@ApiTags('observations')
 @Controller('api')
 export class ObservationsController {
   constructor(
@@ -36,12 +38,15 @@ export class ObservationsController {
 
   /** The snapshot's JSON Schema. */
   @Get('observations/schema')
+  @ApiOperation({ summary: "The snapshot's JSON Schema (draft-07), versioned by schemaVersion" })
   schema(): JsonObject {
     return SNAPSHOT_JSON_SCHEMA as unknown as JsonObject;
   }
 
   /** The snapshot a collector would send if the deployment matched the ledger exactly. */
   @Get('observations/expected')
+  @ApiOperation({ summary: 'The snapshot a collector would send if the deployment matched the ledger exactly; posting it back gives drift: []' })
+  @ApiQuery({ name: 'deployment', required: false })
   async expected(@Query() params: QueryParams): Promise<JsonObject> {
     const { deployment } = readOptions(params);
     return this.observations.expected(deployment, new Date());
@@ -50,6 +55,15 @@ export class ObservationsController {
   /** Records a snapshot (JSON) or a topology document (XML) and answers the drift it shows. */
   @Post('observations')
   @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Records an observation (a snapshot, or the topology XML of Get-CsTopology -AsXml) and answers { observationId, recorded, drift: [{ entity, kind, ledger, observed, fields? }], position }; ' +
+      'the same document again records nothing. 400 INVALID_SNAPSHOT names the JSON path and what was expected.',
+  })
+  @ApiConsumes('application/json', 'application/xml')
+  @ApiBody({ description: 'A snapshot (schema at GET /api/observations/schema) or a topology document (XML, no DTD)', schema: { type: 'object' } })
+  @ApiQuery({ name: 'deployment', required: false })
+  @ApiHeader({ name: 'X-Reason', required: false, description: 'Why the observation is sent, or its ticket' })
   async record(@Req() request: Request, @Query() params: QueryParams): Promise<JsonObject> {
     const { deployment } = readOptions(params);
     const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -70,6 +84,9 @@ export class ObservationsController {
 
   /** Open drift of a deployment (`?all=true`: resolved drift too, with how it was resolved), and its newest observation (the one to adopt from). */
   @Get('drift')
+  @ApiOperation({ summary: 'Open drift of a deployment (all=true: resolved too, with how), and its newest observation' })
+  @ApiQuery({ name: 'deployment', required: false })
+  @ApiQuery({ name: 'all', required: false, type: Boolean })
   async drift(@Query() params: QueryParams): Promise<JsonObject> {
     const options = readOptions(params);
     if (options.minPosition !== undefined) await this.runner.waitFor([driftProjection.name], options.minPosition, options.waitMs);
