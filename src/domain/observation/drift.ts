@@ -58,16 +58,6 @@ const persistentChatPoolView = (pool: PersistentChatPool): EntityView => ({
 const principalView = (principal: SipPrincipal): EntityView => ({ sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName });
 const endpointView = (endpoint: PersistentChatEndpoint): EntityView => ({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName });
 
-function ledgerViews(state: TopologyState): Map<string, EntityView> {
-  const views = new Map<string, EntityView>();
-  for (const domain of state.sipDomains) views.set(entityKey('sipDomain', domain), sipDomainView(state, domain));
-  for (const pool of state.legacyPools.values()) views.set(entityKey('legacyPool', pool.fqdn), legacyPoolView(pool));
-  for (const pool of state.persistentChatPools.values()) views.set(entityKey('persistentChatPool', pool.fqdn), persistentChatPoolView(pool));
-  for (const principal of state.principals.values()) views.set(entityKey('principal', principal.sipAddress), principalView(principal));
-  for (const endpoint of state.endpoints.values()) views.set(entityKey('endpoint', endpoint.sipAddress), endpointView(endpoint));
-  return views;
-}
-
 /** The ledger's view of one entity, undefined when the ledger does not have it. */
 export function ledgerViewOf(state: TopologyState, key: string): EntityView | undefined {
   const parsed = parseEntityKey(key);
@@ -112,66 +102,6 @@ function present(view: Record<string, EntityValue | undefined>): EntityView {
   return result;
 }
 
-interface ObservedViews {
-  readonly views: Map<string, EntityView>;
-  /** The entity kinds the snapshot observed completely. */
-  readonly kinds: ReadonlySet<DriftEntityKind>;
-  /** When principals were looked up one by one: the addresses covered. */
-  readonly principalScope: ReadonlySet<string> | null;
-}
-
-function observedViews(snapshot: Snapshot, state: TopologyState): ObservedViews {
-  const views = new Map<string, EntityView>();
-  const kinds = new Set<DriftEntityKind>();
-  if (snapshot.sipDomains) {
-    kinds.add('sipDomain');
-    for (const domain of snapshot.sipDomains) views.set(entityKey('sipDomain', domain.name), { name: domain.name, isDefault: domain.isDefault });
-  }
-  if (snapshot.legacyPools) {
-    kinds.add('legacyPool');
-    for (const pool of snapshot.legacyPools) {
-      views.set(entityKey('legacyPool', pool.fqdn), present({ fqdn: pool.fqdn, version: pool.version, wellKnownSipAddress: pool.wellKnownSipAddress, status: pool.status }));
-    }
-  }
-  if (snapshot.persistentChatPools) {
-    kinds.add('persistentChatPool');
-    for (const pool of snapshot.persistentChatPools) {
-      views.set(
-        entityKey('persistentChatPool', pool.fqdn),
-        present({
-          fqdn: pool.fqdn,
-          site: pool.site,
-          servers: sorted(pool.servers),
-          activeServers: pool.activeServers === undefined ? undefined : sorted(pool.activeServers),
-          poolState: pool.poolState,
-          status: pool.status,
-        }),
-      );
-    }
-  }
-  if (snapshot.principals) {
-    kinds.add('principal');
-    for (const principal of snapshot.principals) {
-      views.set(entityKey('principal', principal.sipAddress), { sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName });
-    }
-  }
-  if (snapshot.endpoints) {
-    kinds.add('endpoint');
-    const defaultContacts = defaultContactsOf(snapshot, state);
-    for (const endpoint of snapshot.endpoints) {
-      // The contact every pool gets at installation (R7) is part of the pool, not an endpoint.
-      if (defaultContacts.has(endpoint.sipAddress)) continue;
-      views.set(entityKey('endpoint', endpoint.sipAddress), present({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName }));
-    }
-  }
-  let principalScope: Set<string> | null = null;
-  if (snapshot.principals && snapshot.principalLookups) {
-    principalScope = new Set<string>(snapshot.principalLookups);
-    for (const principal of snapshot.principals) principalScope.add(principal.sipAddress);
-  }
-  return { views, kinds, principalScope };
-}
-
 /** The default pool contacts of the ledger's pools and of the observed pools (R7). */
 function defaultContactsOf(snapshot: Snapshot, state: TopologyState): Set<SipUri> {
   const contacts = new Set<SipUri>(state.defaultPoolContacts.keys());
@@ -188,35 +118,97 @@ function sameValue(a: EntityValue | undefined, b: EntityValue | undefined): bool
   return a === b;
 }
 
-/** Whether the snapshot says anything about this entity of the ledger. */
-function observes(observed: ObservedViews, key: string): boolean {
-  const parsed = parseEntityKey(key);
-  if (!parsed || !observed.kinds.has(parsed.kind)) return false;
-  if (parsed.kind === 'principal' && observed.principalScope) return observed.principalScope.has(parsed.id);
-  return true;
-}
-
 /**
  * Every difference between the ledger (`state`) and what the snapshot observed, sorted by entity.
  * Only what the snapshot observed is compared: an absent section, an optional field left out, or a
  * principal nobody looked up says nothing.
  */
 export function computeDrift(state: TopologyState, snapshot: Snapshot): DriftItem[] {
-  const ledger = ledgerViews(state);
-  const observed = observedViews(snapshot, state);
+  // Kind by kind, with views made only for the entry being compared: a snapshot of tens of thousands of
+  // endpoints is compared without a second copy of it, or of the ledger, held in memory.
   const drift: DriftItem[] = [];
-  for (const [key, seen] of observed.views) {
-    const known = ledger.get(key);
+  const compare = (key: string, seen: EntityView, known: EntityView | undefined): void => {
     if (known === undefined) {
       drift.push({ entity: key, kind: 'missing_in_ledger', ledger: null, observed: seen });
-      continue;
+      return;
     }
     const fields = fieldsThatDiffer(seen, known);
     if (fields.length > 0) drift.push({ entity: key, kind: 'differs', ledger: known, observed: seen, fields });
-  }
-  for (const [key, known] of ledger) {
-    if (observed.views.has(key) || !observes(observed, key)) continue;
+  };
+  const missing = (key: string, known: EntityView): void => {
     drift.push({ entity: key, kind: 'missing_in_deployment', ledger: known, observed: null });
+  };
+
+  if (snapshot.sipDomains) {
+    const seen = new Set<string>();
+    for (const domain of snapshot.sipDomains) {
+      seen.add(domain.name);
+      compare(entityKey('sipDomain', domain.name), { name: domain.name, isDefault: domain.isDefault }, state.sipDomains.has(domain.name) ? sipDomainView(state, domain.name) : undefined);
+    }
+    for (const domain of state.sipDomains) if (!seen.has(domain)) missing(entityKey('sipDomain', domain), sipDomainView(state, domain));
+  }
+  if (snapshot.legacyPools) {
+    const seen = new Set<string>();
+    for (const pool of snapshot.legacyPools) {
+      seen.add(pool.fqdn);
+      const known = state.legacyPools.get(pool.fqdn);
+      compare(
+        entityKey('legacyPool', pool.fqdn),
+        present({ fqdn: pool.fqdn, version: pool.version, wellKnownSipAddress: pool.wellKnownSipAddress, status: pool.status }),
+        known && legacyPoolView(known),
+      );
+    }
+    for (const pool of state.legacyPools.values()) if (!seen.has(pool.fqdn)) missing(entityKey('legacyPool', pool.fqdn), legacyPoolView(pool));
+  }
+  if (snapshot.persistentChatPools) {
+    const seen = new Set<string>();
+    for (const pool of snapshot.persistentChatPools) {
+      seen.add(pool.fqdn);
+      const known = state.persistentChatPools.get(pool.fqdn);
+      compare(
+        entityKey('persistentChatPool', pool.fqdn),
+        present({
+          fqdn: pool.fqdn,
+          site: pool.site,
+          servers: sorted(pool.servers),
+          activeServers: pool.activeServers === undefined ? undefined : sorted(pool.activeServers),
+          poolState: pool.poolState,
+          status: pool.status,
+        }),
+        known && persistentChatPoolView(known),
+      );
+    }
+    for (const pool of state.persistentChatPools.values()) if (!seen.has(pool.fqdn)) missing(entityKey('persistentChatPool', pool.fqdn), persistentChatPoolView(pool));
+  }
+  if (snapshot.principals) {
+    const seen = new Set<string>();
+    for (const principal of snapshot.principals) {
+      seen.add(principal.sipAddress);
+      const known = state.principals.get(principal.sipAddress);
+      compare(entityKey('principal', principal.sipAddress), { sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName }, known && principalView(known));
+    }
+    // Looked up one by one: only those addresses (and the ones listed) say anything of the ledger's principals.
+    const scope = snapshot.principalLookups ? new Set<string>(snapshot.principalLookups) : null;
+    for (const principal of state.principals.values()) {
+      if (seen.has(principal.sipAddress) || (scope !== null && !scope.has(principal.sipAddress))) continue;
+      missing(entityKey('principal', principal.sipAddress), principalView(principal));
+    }
+  }
+  if (snapshot.endpoints) {
+    const seen = new Set<string>();
+    const defaultContacts = defaultContactsOf(snapshot, state);
+    for (const endpoint of snapshot.endpoints) {
+      // The contact every pool gets at installation (R7) is part of the pool, not an endpoint.
+      if (defaultContacts.has(endpoint.sipAddress)) continue;
+      seen.add(endpoint.sipAddress);
+      const known = state.endpoints.get(endpoint.sipAddress);
+      compare(
+        entityKey('endpoint', endpoint.sipAddress),
+        present({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName }),
+        known && endpointView(known),
+      );
+    }
+    for (const endpoint of state.endpoints.values()) if (!seen.has(endpoint.sipAddress)) missing(entityKey('endpoint', endpoint.sipAddress), endpointView(endpoint));
   }
   return drift.sort((a, b) => (a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0));
 }
