@@ -11,10 +11,11 @@
     Get-CsService.md                -PersistentChatServer; PoolFqdn
     Get-CsPool.md                   Identity, Computers
     Get-CsPersistentChatState.md    -Identity PersistentChatServer:<pool fqdn>; PoolState
-    Get-CsPersistentChatEndpoint.md -PersistentChatPoolFqdn; Identity (the endpoint's SIP address)
+    Get-CsPersistentChatEndpoint.md -PersistentChatPoolFqdn; Identity
+    Get-CsAdContact.md              -Identity; SipAddress, DisplayName (an endpoint is a contact object)
     Get-CsUser.md                   -Identity; SipAddress, DisplayName
-  Not observed (so not compared): sites (SiteId is an id, the ledger keeps the site's name), active servers, pool status, endpoint display names (no property of
-  Get-CsPersistentChatEndpoint's output is documented beyond its Identity).
+  Not observed (so not compared): sites (SiteId is an id, the ledger keeps the site's name), active servers,
+  pool status; an endpoint's display name when Get-CsAdContact cannot read its contact.
   Legacy Group Chat pools are not in the Central Management Store: name them with -LegacyPool.
 
 .EXAMPLE
@@ -44,7 +45,15 @@ foreach ($service in @(Get-CsService -PersistentChatServer)) {
         poolState = [string]$state.PoolState
     }
     foreach ($endpoint in @(Get-CsPersistentChatEndpoint -PersistentChatPoolFqdn $poolFqdn)) {
-        $endpoints += [ordered]@{ sipAddress = [string]$endpoint.Identity; poolFqdn = $poolFqdn }
+        # An endpoint is a contact object: its SIP address and display name are read as Get-CsAdContact
+        # documents them; when the contact cannot be read, its Identity (the SIP address) stands alone.
+        $contact = Get-CsAdContact -Identity $endpoint.Identity -ErrorAction SilentlyContinue
+        $entry = [ordered]@{ sipAddress = [string]$endpoint.Identity; poolFqdn = $poolFqdn }
+        if ($null -ne $contact -and $contact.SipAddress) {
+            $entry['sipAddress'] = [string]$contact.SipAddress
+            $entry['displayName'] = [string]$contact.DisplayName
+        }
+        $endpoints += $entry
     }
 }
 

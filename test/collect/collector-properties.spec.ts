@@ -14,6 +14,7 @@ const DOCUMENTED: Readonly<Record<string, { readonly page: string; readonly prop
   pool: { page: 'Get-CsPool.md', properties: ['Computers'] },
   state: { page: 'Get-CsPersistentChatState.md', properties: ['PoolState'] },
   endpoint: { page: 'Get-CsPersistentChatEndpoint.md', properties: ['Identity'] },
+  contact: { page: 'Get-CsAdContact.md', properties: ['SipAddress', 'DisplayName'] },
   user: { page: 'Get-CsUser.md', properties: ['SipAddress', 'DisplayName'] },
 };
 /** Not cmdlet output: the -LegacyPool hashtables the administrator passes, and the environment. */
@@ -35,6 +36,7 @@ const SOURCES: Readonly<Record<string, string>> = {
   service: 'service',
   state: 'state',
   endpoint: 'endpoint',
+  contact: 'contact',
   user: 'user',
   'Get-CsPool': 'pool',
 };
@@ -61,7 +63,7 @@ describe('collect/Get-TopologySnapshot.ps1', () => {
   });
 
   it('calls the cmdlets the issue names, and cites each page it reads', () => {
-    for (const cmdlet of ['Get-CsSipDomain', 'Get-CsService -PersistentChatServer', 'Get-CsPersistentChatState', 'Get-CsPersistentChatEndpoint', 'Get-CsUser']) expect(script).toContain(cmdlet);
+    for (const cmdlet of ['Get-CsSipDomain', 'Get-CsService -PersistentChatServer', 'Get-CsPersistentChatState', 'Get-CsPersistentChatEndpoint', 'Get-CsAdContact', 'Get-CsUser']) expect(script).toContain(cmdlet);
     for (const { page } of Object.values(DOCUMENTED)) expect(script).toContain(page);
   });
 });
