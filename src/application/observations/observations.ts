@@ -134,7 +134,7 @@ export class Observations {
       }
       const observations = await this.load(deployment);
       const items = driftToAdopt(observations.state, command.observationId, deployment, command.entities);
-      const adoption = decideAdoption(ledger.state, items.map((open) => open.item), command.reason);
+      const adoption = decideAdoption(ledger.state, items.map((open) => open.item), command.reason, observations.state.coverage.get(command.observationId) ?? null);
       const warnings: JsonObject[] = adoption.warnings.map((w) => ({ code: w.code, rule: w.rule, message: w.message }));
       const adopted = items.map((open) => open.item.entity);
       const metadata = auditMetadata(context, {

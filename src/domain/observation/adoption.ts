@@ -6,7 +6,7 @@ import { foldTopology, TopologyFold } from '../topology/evolve';
 import type { TopologyState } from '../topology/state';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
-import { type DriftItem, type EntityValue, type EntityView, fieldsThatDiffer, ledgerViewOf, parseEntityKey } from './drift';
+import { type Coverage, covers, type DriftItem, type EntityValue, type EntityView, fieldsThatDiffer, ledgerViewOf, parseEntityKey } from './drift';
 
 /** `POST /api/commands/AdoptObservedState`: make the ledger say what an observation saw, for some or all of its open drift. */
 export interface AdoptObservedState {
@@ -71,7 +71,15 @@ const PHASES = 9;
 const text = (value: EntityValue | undefined): string | null => (typeof value === 'string' ? value : null);
 const list = (value: EntityValue | undefined): readonly string[] | undefined => (Array.isArray(value) ? (value as readonly string[]) : undefined);
 
-function phasesOf(item: DriftItem, reason: string): (Plan | undefined)[] {
+/** What the observation says of a SIP address beyond one item: another item claiming it, and whether principals were observed there. */
+interface AddressContext {
+  /** The kind of principal an adopted item observed at the address, or 'endpoint'; undefined when none. */
+  observedOwner(sipAddress: string): string | undefined;
+  /** Whether the observation looked at principals at this address (and so saw none when no item says otherwise). */
+  principalObserved(sipAddress: string): boolean;
+}
+
+function phasesOf(item: DriftItem, reason: string, addresses: AddressContext): (Plan | undefined)[] {
   const phases: (Plan | undefined)[] = new Array<Plan | undefined>(PHASES).fill(undefined);
   const parsed = parseEntityKey(item.entity);
   if (!parsed) throw new DriftNotAdoptable(item.entity, [], 'it names no entity the ledger keeps');
@@ -131,13 +139,14 @@ function phasesOf(item: DriftItem, reason: string): (Plan | undefined)[] {
         const fixed = (item.fields ?? []).filter((f) => f === 'version' || f === 'wellKnownSipAddress');
         if (fixed.length > 0) throw new DriftNotAdoptable(item.entity, fixed, 'a legacy pool keeps the version and well-known address it was defined with', 'R15');
       } else {
+        const wellKnownSipAddress = String(observed['wellKnownSipAddress']) as SipUri;
+        // Defining the pool creates its well-known user (R15): where the observation saw no such user at
+        // that address (none, or another owner), it goes again at once, as migration step 4 deletes it.
+        const owner = addresses.observedOwner(wellKnownSipAddress);
+        const keep = owner === 'wellKnownUser' || (owner === undefined && !addresses.principalObserved(wellKnownSipAddress));
         phases[3] = () => [
-          {
-            type: 'DefineLegacyGroupChatPool',
-            fqdn,
-            version: observed['version'] === 'OCS2007R2' ? 'OCS2007R2' : 'Lync2010',
-            wellKnownSipAddress: String(observed['wellKnownSipAddress']) as SipUri,
-          },
+          { type: 'DefineLegacyGroupChatPool', fqdn, version: observed['version'] === 'OCS2007R2' ? 'OCS2007R2' : 'Lync2010', wellKnownSipAddress },
+          ...(keep ? [] : [{ type: 'DeleteWellKnownUser', sipAddress: wellKnownSipAddress, legacyPoolFqdn: fqdn, reason } as const]),
         ];
       }
       const status = text(observed['status']);
@@ -231,12 +240,24 @@ function sameMembers(a: readonly string[], b: readonly string[]): boolean {
 
 /**
  * The events that bring the ledger (`state`) to what the drift items observed, decided command by
- * command by the topology decider, each on the state the previous ones left. Any refusal stops the
- * whole adoption (AdoptionRefused, with the decider's rule); so does an item that would still differ
+ * command by the topology decider, each on the state the previous ones left. `coverage` is what the
+ * observation looked at (for what it saw absent that an adopted command would create as a side
+ * effect, such as a legacy pool's well-known user). Any refusal stops the whole adoption (AdoptionRefused, with the decider's rule); so does an item that would still differ
  * after its commands (DriftNotAdoptable). Pure: nothing is recorded here.
  */
-export function decideAdoption(state: TopologyState, items: readonly DriftItem[], reason: string): Adoption {
-  const planned = items.map((item) => ({ item, phases: phasesOf(item, reason) }));
+export function decideAdoption(state: TopologyState, items: readonly DriftItem[], reason: string, coverage: Coverage | null = null): Adoption {
+  const owners = new Map<string, string>();
+  for (const item of items) {
+    const parsed = parseEntityKey(item.entity);
+    if (!parsed || item.observed === null) continue;
+    if (parsed.kind === 'endpoint') owners.set(parsed.id, 'endpoint');
+    if (parsed.kind === 'principal') owners.set(parsed.id, String(item.observed['kind']));
+  }
+  const addresses: AddressContext = {
+    observedOwner: (sipAddress) => owners.get(sipAddress),
+    principalObserved: (sipAddress) => coverage !== null && covers(coverage, `principal:${sipAddress}`),
+  };
+  const planned = items.map((item) => ({ item, phases: phasesOf(item, reason, addresses) }));
   const steps: AdoptionStep[] = [];
   const events: TopologyEvent[] = [];
   const warnings: DomainWarning[] = [];

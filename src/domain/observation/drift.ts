@@ -1,4 +1,3 @@
-import { defaultPoolContactAddress } from '../topology/decide';
 import type { LegacyGroupChatPool, PersistentChatEndpoint, PersistentChatPool, SipPrincipal, TopologyState } from '../topology/state';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
@@ -50,8 +49,8 @@ const legacyPoolView = (pool: LegacyGroupChatPool): EntityView => ({ fqdn: pool.
 const persistentChatPoolView = (pool: PersistentChatPool): EntityView => ({
   fqdn: pool.fqdn,
   site: pool.site,
-  servers: sorted(pool.servers),
-  activeServers: sorted(pool.activeServers),
+  servers: pool.servers,
+  activeServers: pool.activeServers,
   poolState: pool.poolState,
   status: pool.status,
 });
@@ -102,19 +101,17 @@ function present(view: Record<string, EntityValue | undefined>): EntityView {
   return result;
 }
 
-/** The default pool contacts of the ledger's pools and of the observed pools (R7). */
-function defaultContactsOf(snapshot: Snapshot, state: TopologyState): Set<SipUri> {
-  const contacts = new Set<SipUri>(state.defaultPoolContacts.keys());
-  const defaultDomain = snapshot.sipDomains?.find((d) => d.isDefault)?.name ?? state.defaultSipDomain;
-  if (defaultDomain) for (const pool of snapshot.persistentChatPools ?? []) contacts.add(defaultPoolContactAddress(pool.fqdn, defaultDomain));
-  return contacts;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Comparing
 
+/** Lists (a pool's servers) compare as sets: the order computers joined a pool is not observed. */
 function sameValue(a: EntityValue | undefined, b: EntityValue | undefined): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((value, i) => value === b[i]);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    const x = sorted(a);
+    const y = sorted(b);
+    return x.every((value, i) => value === y[i]);
+  }
   return a === b;
 }
 
@@ -170,8 +167,8 @@ export function computeDrift(state: TopologyState, snapshot: Snapshot): DriftIte
         present({
           fqdn: pool.fqdn,
           site: pool.site,
-          servers: sorted(pool.servers),
-          activeServers: pool.activeServers === undefined ? undefined : sorted(pool.activeServers),
+          servers: pool.servers,
+          activeServers: pool.activeServers,
           poolState: pool.poolState,
           status: pool.status,
         }),
@@ -196,10 +193,9 @@ export function computeDrift(state: TopologyState, snapshot: Snapshot): DriftIte
   }
   if (snapshot.endpoints) {
     const seen = new Set<string>();
-    const defaultContacts = defaultContactsOf(snapshot, state);
     for (const endpoint of snapshot.endpoints) {
-      // The contact every pool gets at installation (R7) is part of the pool, not an endpoint.
-      if (defaultContacts.has(endpoint.sipAddress)) continue;
+      // The contact every pool of the ledger got at installation (R7) is part of its pool, not an endpoint.
+      if (state.defaultPoolContacts.has(endpoint.sipAddress)) continue;
       seen.add(endpoint.sipAddress);
       const known = state.endpoints.get(endpoint.sipAddress);
       compare(
