@@ -65,7 +65,7 @@ foreach ($legacy in $LegacyPool) {
     $lookups += $legacy.WellKnownSipAddress
     $user = Get-CsUser -Identity $legacy.WellKnownSipAddress -ErrorAction SilentlyContinue
     if ($null -ne $user) {
-        $principals += [ordered]@{ sipAddress = [string]$user.SipAddress; kind = 'wellKnownUser'; displayName = [string]$user.DisplayName }
+        $principals += [ordered]@{ sipAddress = [string]$user.SipAddress; kind = 'wellKnownUser'; displayName = [string]$user.DisplayName; legacyPoolFqdn = $legacy.Fqdn }
     }
 }
 

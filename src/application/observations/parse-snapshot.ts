@@ -63,7 +63,7 @@ interface RawSnapshot {
   persistentChatPools?: { fqdn: string; servers: string[]; site?: string | null; activeServers?: string[]; poolState?: 'Normal' | 'FailedOver'; status?: 'Installed' | 'Started' | 'Stopped' }[];
   legacyPools?: { fqdn: string; version: 'Lync2010' | 'OCS2007R2'; wellKnownSipAddress: string; status?: 'Started' | 'Stopped' | 'Decommissioned' }[];
   endpoints?: { sipAddress: string; poolFqdn: string; displayName?: string | null }[];
-  principals?: { sipAddress: string; kind: 'user' | 'contact' | 'wellKnownUser'; displayName?: string | null }[];
+  principals?: { sipAddress: string; kind: 'user' | 'contact' | 'wellKnownUser'; displayName?: string | null; legacyPoolFqdn?: string }[];
   principalLookups?: string[];
 }
 
@@ -142,6 +142,7 @@ function normalize(raw: RawSnapshot): Snapshot {
       sipAddress: parseSipUri(p.sipAddress, `$.principals[${i}].sipAddress`),
       kind: p.kind,
       displayName: p.displayName ?? null,
+      ...(p.legacyPoolFqdn !== undefined ? { legacyPoolFqdn: parseFqdn(p.legacyPoolFqdn, `$.principals[${i}].legacyPoolFqdn`) } : {}),
     }));
     snapshot.principals = unique(principals, (p) => p.sipAddress, 'principals');
   }

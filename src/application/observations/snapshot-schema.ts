@@ -81,7 +81,12 @@ export const SNAPSHOT_JSON_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['sipAddress', 'kind'],
-        properties: { sipAddress, kind: { enum: ['user', 'contact', 'wellKnownUser'] }, displayName },
+        properties: {
+          sipAddress,
+          kind: { enum: ['user', 'contact', 'wellKnownUser'] },
+          displayName,
+          legacyPoolFqdn: { ...fqdn, description: 'For a well-known user: the legacy Group Chat pool it routes clients to' },
+        },
       },
     },
     principalLookups: { type: 'array', maxItems: 10000, items: sipAddress, description: 'The SIP addresses the collector looked up; principals covers only these' },

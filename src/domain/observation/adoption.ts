@@ -73,7 +73,7 @@ const list = (value: EntityValue | undefined): readonly string[] | undefined => 
 
 /** What the observation says of a SIP address beyond one item: another item claiming it, and whether principals were observed there. */
 interface AddressContext {
-  /** The kind of principal an adopted item observed at the address, or 'endpoint'; undefined when none. */
+  /** The kind of principal an adopted item observed at the address (`wellKnownUser:<pool>` when it named its pool), or 'endpoint'; undefined when none. */
   observedOwner(sipAddress: string): string | undefined;
   /** Whether the observation looked at principals at this address (and so saw none when no item says otherwise). */
   principalObserved(sipAddress: string): boolean;
@@ -121,7 +121,8 @@ function phasesOf(item: DriftItem, reason: string, addresses: AddressContext): (
           if (kind === 'user' || kind === 'contact') return [{ type: 'RegisterSipPrincipal', sipAddress, kind, ...(displayName ? { displayName } : {}) }];
           // A well-known user exists through its legacy pool (R15): defined with it, or restored for it.
           if (state.principals.get(sipAddress)?.kind === 'wellKnownUser') return [];
-          const pool = [...state.legacyPools.values()].find((p) => p.wellKnownSipAddress === sipAddress);
+          const named = text(observed['legacyPoolFqdn']);
+          const pool = named !== null ? state.legacyPools.get(named as Fqdn) : [...state.legacyPools.values()].find((p) => p.wellKnownSipAddress === sipAddress);
           if (!pool) throw new DriftNotAdoptable(item.entity, ['kind'], 'a well-known user belongs to a legacy Group Chat pool, and no legacy pool has this address; adopt or define the pool', 'R15');
           return [{ type: 'RestoreWellKnownUser', sipAddress, legacyPoolFqdn: pool.fqdn, displayName }];
         };
@@ -143,7 +144,7 @@ function phasesOf(item: DriftItem, reason: string, addresses: AddressContext): (
         // Defining the pool creates its well-known user (R15): where the observation saw no such user at
         // that address (none, or another owner), it goes again at once, as migration step 4 deletes it.
         const owner = addresses.observedOwner(wellKnownSipAddress);
-        const keep = owner === 'wellKnownUser' || (owner === undefined && !addresses.principalObserved(wellKnownSipAddress));
+        const keep = owner === 'wellKnownUser' || owner === `wellKnownUser:${fqdn}` || (owner === undefined && !addresses.principalObserved(wellKnownSipAddress));
         phases[3] = () => [
           { type: 'DefineLegacyGroupChatPool', fqdn, version: observed['version'] === 'OCS2007R2' ? 'OCS2007R2' : 'Lync2010', wellKnownSipAddress },
           ...(keep ? [] : [{ type: 'DeleteWellKnownUser', sipAddress: wellKnownSipAddress, legacyPoolFqdn: fqdn, reason } as const]),
@@ -251,7 +252,10 @@ export function decideAdoption(state: TopologyState, items: readonly DriftItem[]
     const parsed = parseEntityKey(item.entity);
     if (!parsed || item.observed === null) continue;
     if (parsed.kind === 'endpoint') owners.set(parsed.id, 'endpoint');
-    if (parsed.kind === 'principal') owners.set(parsed.id, String(item.observed['kind']));
+    if (parsed.kind === 'principal') {
+      const pool = item.observed['legacyPoolFqdn'];
+      owners.set(parsed.id, typeof pool === 'string' ? `wellKnownUser:${pool}` : String(item.observed['kind']));
+    }
   }
   const addresses: AddressContext = {
     observedOwner: (sipAddress) => owners.get(sipAddress),

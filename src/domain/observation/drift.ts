@@ -54,7 +54,12 @@ const persistentChatPoolView = (pool: PersistentChatPool): EntityView => ({
   poolState: pool.poolState,
   status: pool.status,
 });
-const principalView = (principal: SipPrincipal): EntityView => ({ sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName });
+const principalView = (principal: SipPrincipal): EntityView => ({
+  sipAddress: principal.sipAddress,
+  kind: principal.kind,
+  displayName: principal.displayName,
+  legacyPoolFqdn: principal.legacyPoolFqdn,
+});
 const endpointView = (endpoint: PersistentChatEndpoint): EntityView => ({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName });
 
 /** The ledger's view of one entity, undefined when the ledger does not have it. */
@@ -182,7 +187,11 @@ export function computeDrift(state: TopologyState, snapshot: Snapshot): DriftIte
     for (const principal of snapshot.principals) {
       seen.add(principal.sipAddress);
       const known = state.principals.get(principal.sipAddress);
-      compare(entityKey('principal', principal.sipAddress), { sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName }, known && principalView(known));
+      compare(
+        entityKey('principal', principal.sipAddress),
+        present({ sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName, legacyPoolFqdn: principal.legacyPoolFqdn }),
+        known && principalView(known),
+      );
     }
     // Looked up one by one: only those addresses (and the ones listed) say anything of the ledger's principals.
     const scope = snapshot.principalLookups ? new Set<string>(snapshot.principalLookups) : null;
@@ -264,7 +273,12 @@ export function expectedSnapshot(state: TopologyState, collectedAt: string): Sna
       .map((endpoint) => ({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName })),
     principals: [...state.principals.values()]
       .sort(byKey((p) => p.sipAddress))
-      .map((principal) => ({ sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName })),
+      .map((principal) => ({
+        sipAddress: principal.sipAddress,
+        kind: principal.kind,
+        displayName: principal.displayName,
+        ...(principal.legacyPoolFqdn !== null ? { legacyPoolFqdn: principal.legacyPoolFqdn } : {}),
+      })),
   };
 }
 

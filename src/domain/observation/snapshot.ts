@@ -63,6 +63,8 @@ export interface ObservedPrincipal {
   readonly sipAddress: SipUri;
   readonly kind: ObservedPrincipalKind;
   readonly displayName: string | null;
+  /** For a well-known user: the legacy pool it routes clients to (absent: not observed). */
+  readonly legacyPoolFqdn?: Fqdn;
 }
 
 /** How many entries of each kind a snapshot holds (null: the section was not observed). */
