@@ -29,6 +29,15 @@ describe('the topology document (Get-CsTopology -AsXml)', () => {
     });
   });
 
+  it('reads a Topology Builder document (.tbxml): sites hold their clusters, services name them by UniqueId', () => {
+    expect(parseTopologyXml(fixture('topology-builder.tbxml'))).toEqual({
+      collectedAt: null,
+      source: 'topologyXml',
+      sipDomains: [{ name: 'contoso.com', isDefault: true }],
+      persistentChatPools: [{ fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com', 'pc2.contoso.com', 'pc3.contoso.com'], site: 'Dublin' }],
+    });
+  });
+
   it('refuses a DTD with an external entity (XXE), naming it, before reading anything', () => {
     const xxe = `<?xml version="1.0"?><!DOCTYPE Topology [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008"><InternalDomains DefaultDomain="&xxe;"/></Topology>`;
     const error = refusal(() => parseTopologyXml(xxe));
