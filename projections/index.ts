@@ -1,4 +1,5 @@
 import { auditDigestProjection } from './audit-digest/audit-digest.projection';
+import { driftProjection } from './drift/drift.projection';
 import { auditTrailProjection } from './audit-trail/audit-trail.projection';
 import { endpointDirectoryProjection } from './endpoint-directory/endpoint-directory.projection';
 import { migrationsProjection } from './migrations/migrations.projection';
@@ -12,4 +13,5 @@ export const ALL_PROJECTIONS: readonly Projection[] = [
   auditTrailProjection,
   auditDigestProjection,
   migrationsProjection,
+  driftProjection,
 ];

@@ -14,6 +14,8 @@ import { LiveController } from './api/live.controller';
 import { MigrationsController } from './api/migrations.controller';
 import { SessionController } from './api/session.controller';
 import { QueriesController } from './api/queries.controller';
+import { ObservationsController } from './api/observations.controller';
+import { Observations } from './application/observations/observations';
 import { ReadModelsModule } from './application/read-models.module';
 import { ExecuteMigrationCommandHandler } from './application/execute-migration-command';
 import { ExecuteTopologyCommandHandler } from './application/execute-topology-command';
@@ -30,7 +32,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController, LiveController, SessionController],
+      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController, LiveController, SessionController, ObservationsController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_GUARD, useClass: DoorGuard },
@@ -42,6 +44,7 @@ export class AppModule {
         RefusalRecorder,
         ExecuteTopologyCommandHandler,
         ExecuteMigrationCommandHandler,
+        Observations,
       ],
     };
   }

@@ -17,6 +17,7 @@ import { securityHeaders } from './api/security-headers';
 import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LocalSession } from './application/authentication';
 import { serveConsole } from './api/console';
+import { observationBodyParser } from './api/observations.controller';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -98,6 +99,8 @@ export async function createApp(config: Config): Promise<INestApplication> {
   limitSlowRequests(app.getHttpServer() as Server);
   // Not strict: a body that is valid JSON but not an object (`null`, `5`, `"x"`) reaches the handler, which
   // says what it is instead of calling it invalid JSON.
+  // Observations are documents (a snapshot, a topology XML), read as bytes and larger than any command.
+  app.use('/api/observations', observationBodyParser());
   app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
   app.disable('x-powered-by');
   // Command results and read models change with every write: an ETag would be computed and never match.

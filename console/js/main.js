@@ -7,10 +7,11 @@ import * as endpoints from './pages/endpoints.js';
 import * as history from './pages/history.js';
 import * as audit from './pages/audit.js';
 import * as projections from './pages/projections.js';
+import * as drift from './pages/drift.js';
 
 // Each page: `title`, `projections` (the read models it shows; a move of one refetches it) and
 // `mount(container)` returning `{ refresh(), dispose?() }`.
-const PAGES = { topology, migration, endpoints, history, audit, projections };
+const PAGES = { topology, migration, endpoints, history, audit, projections, drift };
 
 const main = document.getElementById('main');
 let current;

@@ -4,6 +4,8 @@ import { auditDigestProjection } from '../../projections/audit-digest/audit-dige
 import { logDigestAt } from '../../projections/audit-digest/audit-digest.query';
 import { auditTrailProjection } from '../../projections/audit-trail/audit-trail.projection';
 import { complianceReport } from '../../projections/compliance/compliance-report.query';
+import { driftProjection } from '../../projections/drift/drift.projection';
+import { type DriftRow, driftFirstSeenBetween } from '../../projections/drift/drift.query';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
 import { formatDigest } from '../application/log-verification';
 import type { JsonObject } from '../event-store/event-store';
@@ -36,7 +38,7 @@ export class AuditController {
     if (format === undefined) {
       throw new InvalidInput(`Invalid compliance report query: format must be one of ${REPORT_FORMATS.join(', ')} (got ${JSON.stringify(given)}).`, { field: 'format' });
     }
-    if (options.minPosition !== undefined) await this.runner.waitFor([AUDIT, DIGEST], options.minPosition, options.waitMs);
+    if (options.minPosition !== undefined) await this.runner.waitFor([AUDIT, DIGEST, driftProjection.name], options.minPosition, options.waitMs);
     // The digest at the period's last entry needs the digest read model as far as the audit trail.
     await this.runner.waitFor([DIGEST], this.runner.checkpoint(AUDIT), options.waitMs);
     const report = complianceReport(this.runner.reader(AUDIT), this.runner.reader(DIGEST), {
@@ -44,20 +46,21 @@ export class AuditController {
       from: single(params, 'from'),
       to: single(params, 'to'),
     });
-    return this.render(report, format, response);
+    const drift = driftFirstSeenBetween(this.runner.reader(driftProjection.name), report.deployment, report.from, report.to);
+    return this.render(report, drift, format, response);
   }
 
-  private render(report: ReturnType<typeof complianceReport>, format: ReportFormat, response: Response): JsonObject | string {
+  private render(report: ReturnType<typeof complianceReport>, drift: DriftRow[], format: ReportFormat, response: Response): JsonObject | string {
     switch (format) {
       case 'json':
-        return report as unknown as JsonObject;
+        return { ...(report as unknown as JsonObject), drift: drift as unknown as JsonObject[] };
       case 'csv':
         response.type('text/csv; charset=utf-8');
         response.setHeader('content-disposition', `inline; filename="compliance-${report.deployment}.csv"`);
-        return reportCsv(report);
+        return reportCsv(report, drift);
       case 'html':
         response.type('text/html; charset=utf-8');
-        return reportHtml(report);
+        return reportHtml(report, drift);
     }
   }
 }

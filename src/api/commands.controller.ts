@@ -6,7 +6,8 @@ import { ExecuteMigrationCommand, MigrationCommandResult } from '../application/
 import { ExecuteTopologyCommand, TopologyCommandResult } from '../application/execute-topology-command';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { assertCommandQuery, commandRequestOf } from './command-request';
-import { isMigrationCommand, parseCommandBody } from './commands/command-registry';
+import { isAdoptionCommand, isMigrationCommand, parseCommandBody } from './commands/command-registry';
+import { Observations } from '../application/observations/observations';
 
 /**
  * `POST /api/commands/<Name>`: parse, send through the CommandBus, answer. A refusal is thrown: the
@@ -14,7 +15,10 @@ import { isMigrationCommand, parseCommandBody } from './commands/command-registr
  */
 @Controller('api/commands')
 export class CommandsController {
-  constructor(private readonly commandBus: CommandBus) {}
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly observations: Observations,
+  ) {}
 
   @Post(':name')
   @HttpCode(200)
@@ -23,6 +27,11 @@ export class CommandsController {
     assertCommandQuery(request);
     const { command } = await parseCommandBody(name, input);
     const fingerprint = commandFingerprint(name, deployment, withoutIdentity(input));
+    if (isAdoptionCommand(command)) {
+      const { replayed, whatIf: _dryRun, ...body } = await this.observations.adopt(deployment, command, context, fingerprint, whatIf);
+      if (replayed) response.setHeader('Idempotent-Replayed', 'true');
+      return { ...(body as unknown as JsonObject), ...(whatIf ? { whatIf: true } : {}) };
+    }
     if (isMigrationCommand(command)) {
       const result = await this.commandBus.execute<ExecuteMigrationCommand, MigrationCommandResult>(
         new ExecuteMigrationCommand(deployment, command, context, fingerprint, whatIf),

@@ -1,5 +1,6 @@
 import type { JsonValue } from '../event-store/event-store';
 import type { ComplianceReport, ReportEntity } from '../../projections/compliance/compliance-report.query';
+import type { DriftRow } from '../../projections/drift/drift.query';
 
 /** The compliance report as CSV (one row per entry, RFC 4180) and as a printable HTML page. */
 
@@ -37,7 +38,8 @@ function csvCell(value: string | number | null | undefined): string {
 const json = (value: JsonValue | undefined): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
 const entityColumns = (entity: ReportEntity): CsvRow => ({ entity_kind: entity?.kind ?? null, entity_id: entity?.id ?? null });
 
-export function reportCsv(report: ComplianceReport): string {
+/** `drift`: the report's drift section (GET /api/drift's items first seen in the period). */
+export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] = []): string {
   const rows: CsvRow[] = [];
   for (const c of report.changes) {
     rows.push({
@@ -77,6 +79,7 @@ export function reportCsv(report: ComplianceReport): string {
       rows.push({ section: 'migration', position: e.position, occurred_at: e.occurredAt, actor: e.actor, command: e.command, event_type: e.eventType, after: json(e.data), reason: e.reason, migration_id: m.migrationId });
     }
   }
+  rows.push(...drift.map(driftCsvRow));
   if (report.digest) rows.push({ section: 'digest', position: report.digest.position, event_type: report.digest.algorithm, after: report.digest.hash });
   const lines = [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => csvCell(row[c])).join(','))];
   return `${lines.join('\r\n')}\r\n`;
@@ -113,7 +116,7 @@ th { background: #eee; } code { font-size: 8pt; word-break: break-all; white-spa
   th { background: #eee !important; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }`;
 
-export function reportHtml(report: ComplianceReport): string {
+export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] = []): string {
   const s = report.summary;
   const changes = table(
     ['position', 'time', 'actor', 'roles', 'command', 'entity', 'event', 'before', 'after', 'reason / ticket', 'migration'],
@@ -176,9 +179,52 @@ export function reportHtml(report: ComplianceReport): string {
 <h2>Refused commands</h2>${refusals(report.refused, 'No refused commands in this period.')}
 <h2>Denied attempts</h2>${refusals(report.denied, 'No denied attempts in this period.')}
 <h2>Migrations and rollbacks</h2>${migrations}
+<h2>Drift: changes made outside the ledger</h2>${driftHtml(drift)}
 <h2>Summary per actor</h2>${actors}
 <h2>Summary per entity</h2>${entities}
 <h2>Digest of the log at the period's end</h2>${digest}
 </body></html>
 `;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The drift section: what observations of the real deployment found different from the ledger.
+
+const driftEntity = (entity: string): ReportEntity => {
+  const colon = entity.indexOf(':');
+  return colon > 0 ? { kind: entity.slice(0, colon), id: entity.slice(colon + 1) } : { kind: null, id: entity };
+};
+
+const resolutionText = (d: DriftRow): string | null => (d.status === 'open' ? 'open' : `${d.resolution ?? 'resolved'}${d.resolvedAt ? ` at ${d.resolvedAt}` : ''}${d.resolvedBy ? ` by ${d.resolvedBy}` : ''}`);
+
+/** One CSV row per drift item: the observed side in `after`, the ledger's in `before`, how it ended in `status`. */
+function driftCsvRow(d: DriftRow): CsvRow {
+  return {
+    section: 'drift',
+    occurred_at: d.firstSeenAt,
+    actor: d.firstSeenBy,
+    ...entityColumns(driftEntity(d.entity)),
+    event_type: d.kind,
+    before: json(d.ledger as JsonValue),
+    after: json(d.observed as JsonValue),
+    status: resolutionText(d),
+    message: d.fields ? `fields: ${d.fields.join(', ')}` : null,
+  };
+}
+
+function driftHtml(drift: readonly DriftRow[]): string {
+  return table(
+    ['first seen', 'observed by', 'entity', 'drift', 'ledger', 'observed', 'observation', 'resolution'],
+    drift.map((d) => [
+      escapeHtml(d.firstSeenAt),
+      escapeHtml(d.firstSeenBy),
+      escapeHtml(d.entity),
+      escapeHtml(d.kind + (d.fields ? ` (${d.fields.join(', ')})` : '')),
+      code(d.ledger as JsonValue),
+      code(d.observed as JsonValue),
+      escapeHtml(d.detectedBy),
+      escapeHtml(resolutionText(d)),
+    ]),
+    'No drift was first seen in this period.',
+  );
 }

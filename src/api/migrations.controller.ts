@@ -4,6 +4,8 @@ import { MIGRATION_STATUSES, MigrationNotFound } from '../domain';
 import { listMigrations, migrationDetail, migrationRunbook, type MigrationDetail } from '../../projections/migrations/migrations.query';
 import { migrationsProjection } from '../../projections/migrations/migrations.projection';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { driftProjection } from '../../projections/drift/drift.projection';
+import { stepConfirmations } from '../../projections/drift/drift.query';
 import type { JsonObject } from '../event-store/event-store';
 import { oneOf, QueryParams, readOptions } from './read-options';
 
@@ -24,7 +26,13 @@ export class MigrationsController {
 
   @Get(':id')
   async detail(@Param('id') id: string, @Query() params: QueryParams): Promise<JsonObject> {
-    return (await this.find(id, params)) as unknown as JsonObject;
+    const detail = await this.find(id, params);
+    const options = readOptions(params);
+    if (options.minPosition !== undefined) await this.runner.waitFor([driftProjection.name], options.minPosition, options.waitMs);
+    // Each step's effects as later observations of the real deployment saw them (empty: nothing observable).
+    const confirmations = stepConfirmations(this.runner.reader(driftProjection.name), detail.migrationId);
+    const steps = detail.steps.map((step) => ({ ...step, observed: confirmations.filter((c) => c.step === step.step) }));
+    return { ...detail, steps } as unknown as JsonObject;
   }
 
   /** The PowerShell runbook, as a `.ps1` download. */

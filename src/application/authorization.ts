@@ -69,6 +69,7 @@ const OPERATOR_COMMANDS = [
   'MigratePool',
   'RunMigration',
   'FailMigrationStep',
+  'AdoptObservedState',
 ] as const;
 
 /** What cannot be undone by running forwards again: admins only. */
@@ -113,6 +114,10 @@ export const ROUTE_POLICY: ReadonlyMap<string, RoutePolicy> = new Map<string, Ro
   ['GET /api/live', { roles: READ, what: 'follow live changes' }],
   ['GET /api/session', { roles: READ, what: 'read its own session' }],
   ['POST /api/projections/:name/rebuild', { roles: ADMIN, what: 'rebuild projections' }],
+  ['GET /api/observations/schema', { roles: READ, what: 'read the snapshot schema' }],
+  ['GET /api/observations/expected', { roles: READ, what: 'read the expected snapshot' }],
+  ['POST /api/observations', { roles: ['admin', 'operator'], what: 'record observations' }],
+  ['GET /api/drift', { roles: READ, what: 'read drift' }],
   ['GET /api/audit', { roles: AUDIT, what: 'read the audit trail' }],
   ['GET /api/audit/history', { roles: AUDIT, what: 'read the audit trail' }],
   ['GET /api/audit/verify', { roles: AUDIT, what: 'verify the log' }],

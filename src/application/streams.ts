@@ -31,3 +31,6 @@ export function attemptsOf(data: Readonly<Record<string, unknown>>): number {
 }
 /** The event type of an API token's issue, in `api_token-registry`; its data holds the token's salted hash. */
 export const API_TOKEN_ISSUED = 'ApiTokenIssued';
+/** One stream per deployment for its observations and the drift they find: `observation-<deployment>`. */
+export const OBSERVATION_CATEGORY = 'observation';
+export const observationStreamId = (deployment: string): string => `${OBSERVATION_CATEGORY}-${deployment}`;

@@ -93,12 +93,17 @@ export class ApiClient {
     return heads.length > 0 ? Math.max(...heads) : undefined;
   }
 
+  /** Posts a document as it is (a snapshot, a topology XML) with its media type. */
+  async postDocument(path: string, contentType: string, document: Buffer, headers: Record<string, string> = {}): Promise<JsonObject> {
+    return this.request('POST', path, { ...headers, 'content-type': contentType }, document);
+  }
+
   /** Any other call of the API (`POST /api/tokens`, ...), with a JSON body when one is given. */
   async send(method: 'GET' | 'POST' | 'DELETE', path: string, body?: JsonObject): Promise<JsonObject> {
     return this.request(method, path, body === undefined ? {} : { 'content-type': 'application/json' }, body === undefined ? undefined : JSON.stringify(body));
   }
 
-  private async request(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<JsonObject> {
+  private async request(method: string, path: string, headers: Record<string, string>, body: string | Buffer | undefined): Promise<JsonObject> {
     let response: { status: number; ok: boolean; text: string };
     try {
       response = await httpRequest(`${this.baseUrl.replace(/\/+$/, '')}${path}`, method, { ...headers, ...this.auth }, body);
@@ -129,7 +134,7 @@ export class ApiClient {
  * One HTTP request with node's own client (a CLI call makes one or two: `fetch` would first load and
  * set up its own HTTP stack, a noticeable part of a short command's time).
  */
-function httpRequest(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; ok: boolean; text: string }> {
+function httpRequest(url: string, method: string, headers: Record<string, string>, body: string | Buffer | undefined): Promise<{ status: number; ok: boolean; text: string }> {
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {

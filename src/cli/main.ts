@@ -11,6 +11,7 @@ import { terminalBlock, terminalError, terminalJsonText, terminalSafe } from './
 async function usage(): Promise<string> {
   const { CMDLETS } = await import('./cmdlets');
   const { READ_USAGE } = await import('./read');
+  const { OBSERVE_USAGE } = await import('./observe');
   return `usage: topo <command>
 
   serve                                   serve the API (configuration from the environment, see README)
@@ -22,6 +23,7 @@ ${READ_USAGE}
   audit digest [--server URL] [--json]    the store-wide digest to keep
   report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
                                           the compliance report of a period
+${OBSERVE_USAGE}
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
   migrate plan|run|step|fail|rollback|status|runbook ...
                                           plan, run and roll back a migration from legacy Group Chat (topo migrate --help)
@@ -89,6 +91,12 @@ export async function main(args: readonly string[]): Promise<number> {
     case 'migrate': {
       const { MIGRATE_USAGE, runMigrate } = await import('./migrate');
       return productCommand('migrate', argv.slice(1), runMigrate, MIGRATE_USAGE);
+    }
+    case 'observe':
+    case 'drift':
+    case 'adopt': {
+      const { OBSERVE_USAGE, runObserve } = await import('./observe');
+      return productCommand(command, argv.slice(1), (rest, options, open) => runObserve(command, rest, options, open), OBSERVE_USAGE);
     }
     case 'tokens': {
       let parsed: { options: GlobalOptions; rest: string[] };

@@ -5,3 +5,4 @@ export * from './shared/sip-uri';
 export * from './shared/printable';
 export * from './topology';
 export * from './migration';
+export * from './observation';

@@ -30,6 +30,7 @@ const ALL_COMMAND_TYPES: Record<AdminCommandType, true> = {
   FailMigrationStep: true,
   RollbackMigration: true,
   ApproveChange: true,
+  AdoptObservedState: true,
 };
 
 const SEED_ENDPOINT = { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };

@@ -21,6 +21,10 @@ const ROUTES: readonly (readonly [string, readonly Role[]])[] = [
   ['GET /api/projections', [A, O, U, R]],
   ['GET /api/live', [A, O, U, R]],
   ['GET /api/session', [A, O, U, R]],
+  ['GET /api/observations/schema', [A, O, U, R]],
+  ['GET /api/observations/expected', [A, O, U, R]],
+  ['GET /api/drift', [A, O, U, R]],
+  ['POST /api/observations', [A, O]],
   ['POST /api/projections/:name/rebuild', [A]],
   ['GET /api/audit', [A, U]],
   ['GET /api/audit/history', [A, U]],
@@ -53,6 +57,7 @@ const COMMANDS: readonly (readonly [string, readonly Role[]])[] = [
   ['MigratePool', [A, O]],
   ['RunMigration', [A, O]],
   ['FailMigrationStep', [A, O]],
+  ['AdoptObservedState', [A, O]],
   ['RollbackMigration', [A]],
   ['ApproveChange', [A]],
 ];

@@ -25,7 +25,7 @@ describe('topo projections rebuild', () => {
     const first = topo('projections', 'rebuild');
     expect(first.status).toBe(0);
     expect(first.stdout).toMatch(/topology +\[#+\] 100% +\d[\d,]*\/\d[\d,]* events +[\d,]+ events\/s +ETA/);
-    expect(first.stdout).toMatch(/rebuilt topology, endpoint_directory, audit_trail, audit_digest, migrations to position \d+/);
+    expect(first.stdout).toMatch(/rebuilt topology, endpoint_directory, audit_trail, audit_digest, migrations, drift to position \d+/);
     const again = topo('projections', 'rebuild', 'topology');
     expect(again.status).toBe(0);
     const db = new Database(path.join(dataDir, READ_MODELS_FILE), { readonly: true });

@@ -109,7 +109,7 @@ describe('queries over HTTP, answered from read models', () => {
 
   it('reports each projection with checkpoint, head, lag and state', async () => {
     const { body } = await get('/api/projections');
-    expect(body.projections.map((p: { name: string }) => p.name)).toEqual(['topology', 'endpoint_directory', 'audit_trail', 'audit_digest', 'migrations']);
+    expect(body.projections.map((p: { name: string }) => p.name)).toEqual(['topology', 'endpoint_directory', 'audit_trail', 'audit_digest', 'migrations', 'drift']);
     for (const p of body.projections) expect(p).toMatchObject({ state: 'live', lagEvents: 0, failedAt: null, rebuild: null, checkpoint: p.headPosition });
   });
 });

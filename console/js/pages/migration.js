@@ -2,7 +2,7 @@ import { ApiError, command, download, query, saveFile } from '../api.js';
 import { badge, clearErrors, errorBox, field, h, keepingInput, showError, status, table, time } from '../dom.js';
 
 export const title = 'Migration';
-export const projections = ['migrations', 'topology'];
+export const projections = ['migrations', 'topology', 'drift'];
 
 function selectedId() {
   return new URLSearchParams(location.hash.split('?')[1] ?? '').get('id');
@@ -316,6 +316,10 @@ export async function mount(container) {
             { label: 'Completed', value: (s) => (s.completedAt ? [time(s.completedAt), ` by ${s.completedBy}`] : '') },
             { label: 'Events', value: (s) => (s.events ?? []).map((e) => e.type).join(', ') },
             { label: 'Compensated', value: (s) => (s.compensatedAt ? [time(s.compensatedAt), ` by ${s.compensatedBy}`] : '') },
+            {
+              label: 'Seen in the deployment',
+              value: (s) => (s.observed ?? []).map((o) => h('div', {}, badge(o.state), ` ${o.entity} ${o.expected}`, o.observedAt ? [' (', time(o.observedAt), ')'] : '')),
+            },
           ],
           steps,
         ),

@@ -11,12 +11,14 @@ import {
   type Fqdn,
   type LegacyGroupChatServicesInput,
   type AdminTopologyCommandType,
+  type AdoptObservedState,
   type MigrationCommand,
   type MigrationCommandType,
   ReasonRequired,
   type TopologyCommand,
 } from '../../domain';
 import { InvalidInput, UnknownCommand, type SchemaProblem } from './input-errors';
+import { AdoptObservedStateDto } from './adopt-observed-state.dto';
 import {
   AddPersistentChatServerDto,
   ApproveChangeDto,
@@ -45,8 +47,12 @@ import {
 } from './topology-command.dtos';
 
 /** A command the API accepts: one on the topology, or one on a migration. */
-export type AdminCommand = TopologyCommand | MigrationCommand;
-export type AdminCommandType = AdminTopologyCommandType | MigrationCommandType;
+export type AdminCommand = TopologyCommand | MigrationCommand | AdoptObservedState;
+export type AdminCommandType = AdminTopologyCommandType | MigrationCommandType | AdoptObservedState['type'];
+
+export function isAdoptionCommand(command: AdminCommand): command is AdoptObservedState {
+  return command.type === 'AdoptObservedState';
+}
 
 const MIGRATION_COMMAND_TYPES: ReadonlySet<string> = new Set(Object.keys({
   MigratePool: true,
@@ -323,6 +329,17 @@ const DEFINITIONS: { readonly [K in AdminCommandType]: CommandDefinition & { rea
     dto: ApproveChangeDto,
     summary: 'Four eyes: another administrator approves or rejects a migration plan or a requested rollback before its first step.',
     toCommand: (dto) => ({ type: 'ApproveChange', migrationId: dto.migrationId.toLowerCase(), decision: dto.decision, ...reasonOf(dto) }),
+  }),
+  AdoptObservedState: define({
+    name: 'AdoptObservedState',
+    dto: AdoptObservedStateDto,
+    summary: 'Adopts the drift an observation found into the ledger, through the same rules as every command (R3, R4, R10, ...); needs a reason.',
+    toCommand: (dto) => ({
+      type: 'AdoptObservedState',
+      observationId: dto.observationId.toLowerCase(),
+      ...optional('entities', dto.entities),
+      reason: requiredReason(dto, 'AdoptObservedState'),
+    }),
   }),
 };
 

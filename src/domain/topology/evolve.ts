@@ -27,6 +27,31 @@ export function foldTopology(events: Iterable<TopologyEvent>, state: TopologySta
 }
 
 /**
+ * A fold kept open across batches, for deciding a sequence of commands each on the state the
+ * previous ones left without copying the collections per command. `state` is current after each
+ * `apply` and is only valid until the next one; `result()` ends the fold.
+ */
+export class TopologyFold {
+  private readonly draft: TopologyDraft;
+
+  constructor(state: TopologyState) {
+    this.draft = new TopologyDraft(state);
+  }
+
+  apply(events: Iterable<TopologyEvent>): void {
+    for (const event of events) apply(this.draft, event);
+  }
+
+  get state(): TopologyState {
+    return this.draft.read;
+  }
+
+  result(): TopologyState {
+    return this.draft.result();
+  }
+}
+
+/**
  * Applies one event. Events are facts already decided, so one that names something no longer
  * present changes nothing rather than failing the load of a stream.
  */

@@ -1,5 +1,5 @@
 export * from './commands';
 export * from './events';
 export * from './state';
-export { evolve, foldTopology } from './evolve';
+export { evolve, foldTopology, TopologyFold } from './evolve';
 export { decide, defaultPoolContactAddress, endpointDistinguishedName, topologyLimits, type Decision, type DomainWarning } from './decide';

@@ -1,0 +1,4 @@
+export * from './snapshot';
+export * from './drift';
+export * from './observation';
+export * from './adoption';
