@@ -15,6 +15,8 @@ import { securityHeaders } from './api/security-headers';
 import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LocalSession } from './application/authentication';
 import { serveConsole } from './api/console';
+import { AuditMonitor } from './application/audit-monitor';
+import { auditLogHeader } from './api/health.controller';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -50,6 +52,7 @@ export async function createApp(config: Config): Promise<INestApplication> {
     bodyParser: false,
   });
   try {
+    app.get(AuditMonitor).start();
     await app.get(ApiTokens).start();
   } catch (error) {
     await app.close();
@@ -57,6 +60,7 @@ export async function createApp(config: Config): Promise<INestApplication> {
   }
   // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
   app.use(securityHeaders);
+  app.use(auditLogHeader(app.get(AuditMonitor)));
   app.use(doorMiddleware(app.get(Authenticator), new RateLimiter(config.rateLimit)));
   // Not strict: a body that is valid JSON but not an object (`null`, `5`, `"x"`) reaches the handler, which
   // says what it is instead of calling it invalid JSON.

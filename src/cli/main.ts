@@ -1,6 +1,6 @@
 import { serve } from '../main';
 import { rebuildProjections } from './projections';
-import { auditCommand, reportCommand } from './audit';
+import { auditCommand, keysCommand, reportCommand } from './audit';
 import { PRODUCT_VERSION } from '../version';
 import { ConfigError } from '../config/config';
 import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
@@ -18,10 +18,15 @@ const USAGE = `usage: topo <command>
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
 ${READ_USAGE}
-  audit verify [--digest <position>:<hash>] [--json]
-                                          check every link of the log's hash chain (and a saved digest)
-  audit digest [--server URL] [--json]    the store-wide digest to keep
-  report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
+  audit verify [--witness FILE --public-key FILE] [--all] [--digest <position>:<hash>] [--json]
+                                          check every link of the log's hash chain, against every signed
+                                          checkpoint of the witness (and a saved digest)
+  audit verify --server URL [--token T] [--all] [--json]
+                                          the server's own verification, with its progress
+  audit digest [--server URL] [--token T] [--json]
+                                          the store-wide digest to keep
+  keys create FILE                        an Ed25519 key pair for AUDIT_KEY_FILE (FILE, FILE.pub)
+  report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL] [--token T]
                                           the compliance report of a period
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
   migrate plan|run|step|fail|rollback|status|runbook ...
@@ -75,6 +80,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'report':
       return reportCommand(argv.slice(1));
+    case 'keys':
+      return keysCommand(argv.slice(1));
     case 'run':
       return runScriptCommand(argv.slice(1));
     case 'migrate':
