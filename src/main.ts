@@ -37,10 +37,10 @@ export async function serve(): Promise<void> {
       });
     }
     const store = config.eventStoreConnectionString ? 'EventStoreDB' : `SQLite in ${config.dataDir}`;
+    if (config.audit.keyFile === undefined && config.logLevel !== 'silent') console.error(`topology-ledger: WARNING: ${UNPROTECTED_WARNING}`);
     if (config.logLevel !== 'silent') {
       console.log(`topology-ledger listening on http://${config.host}:${address?.port ?? config.port} (event store: ${store})`);
     }
-    if (config.audit.keyFile === undefined && config.logLevel !== 'silent') console.error(`topology-ledger: WARNING: ${UNPROTECTED_WARNING}`);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof StoreFileError) {
       console.error(`topology-ledger: ${error.message}`);

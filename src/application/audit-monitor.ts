@@ -31,8 +31,10 @@ export const UNPROTECTED_WARNING =
 
 /** Under load, checkpoints are signed at most this often; an acknowledged append waits at most this long (plus the signing) to be signed. */
 export const CHECKPOINT_MIN_INTERVAL_MS = 200;
-/** A witness that has failed for this long makes `/health` degraded. */
+/** A witness that has failed for this long makes `/health` degraded, */
 const WITNESS_DOWN_AFTER_MS = 10_000;
+/** ... or failed this many times in a row (about 3.5 s of retries). */
+const WITNESS_DOWN_AFTER_FAILURES = 3;
 const WITNESS_RETRY_MAX_MS = 30_000;
 const READ_PAGE = 1_000;
 
@@ -149,7 +151,7 @@ export class AuditMonitor implements OnApplicationShutdown {
     at?: BrokenLink;
   } {
     const now = Date.now();
-    const witnesses = this.witnesses.map(({ health }) => ({ ...health, ok: health.failingSinceMs === undefined || now - health.failingSinceMs < WITNESS_DOWN_AFTER_MS })).map(({ failingSinceMs: _ms, consecutive: _n, ...rest }) => rest);
+    const witnesses = this.witnesses.map(({ health }) => ({ ...health, ok: health.failingSinceMs === undefined || (now - health.failingSinceMs < WITNESS_DOWN_AFTER_MS && health.consecutive < WITNESS_DOWN_AFTER_FAILURES) })).map(({ failingSinceMs: _ms, consecutive: _n, ...rest }) => rest);
     return {
       status: this.state,
       protected: this.key !== undefined,
@@ -325,9 +327,9 @@ export class AuditMonitor implements OnApplicationShutdown {
 
   private async sign(position: number, digest: string): Promise<void> {
     const checkpoint = signCheckpoint(this.key!, position, digest, new Date());
-    this.latest = checkpoint;
     // Every witness gets it on its own: a slow or failing one holds back neither the others nor a command.
     await Promise.all(this.witnesses.map((w) => this.publish(w, checkpoint)));
+    this.latest = checkpoint;
   }
 
   private async publish(entry: (typeof this.witnesses)[number], checkpoint: SignedCheckpoint): Promise<void> {

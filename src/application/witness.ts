@@ -75,6 +75,8 @@ export function readWitnessFile(file: string, publicKey: crypto.KeyObject, finge
     try {
       value = JSON.parse(line);
     } catch {
+      // The last line without its newline is being written (or was cut by a crash): not a checkpoint yet.
+      if (i === lines.length - 1) continue;
       rejected.push({ line: i + 1, problem: 'not JSON' });
       continue;
     }
