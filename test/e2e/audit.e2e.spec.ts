@@ -137,7 +137,8 @@ describe('audit: digest, verify and the compliance report', () => {
 
     it('audit verify: every link holds, and the saved digest matches', () => {
       const result = topo(dataDir, 'audit', 'verify');
-      expect(result.stderr).toBe('');
+      // Without a witness, it says what the chain alone cannot show.
+      expect(result.stderr.trim()).toMatch(/^warning: not checked against signed checkpoints/);
       expect(result.status).toBe(0);
       expect(result.stdout).toMatch(/^verified \d+ events in [\d.]+ s$/m);
       const withDigest = topo(dataDir, 'audit', 'verify', '--digest', digest);

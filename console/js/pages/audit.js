@@ -31,7 +31,7 @@ export async function mount(container) {
     'form',
     { class: 'inline', 'aria-label': 'Audit filters', role: 'search' },
     field('Actor', actor),
-    field('Entity', entity, 'kind:id, e.g. pool:gc.contoso.com'),
+    field('Entity', entity, 'kind:id, e.g. legacyPool:gc.contoso.com (sipDomain, principal, legacyPool, persistentChatPool, server, endpoint, migration; pool: either pool)'),
     field('Command', commandName),
     field('Outcome', outcome),
     field('From (UTC day)', from),
