@@ -1,4 +1,4 @@
-import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { auditDigestProjection } from '../../projections/audit-digest/audit-digest.projection';
 import { logDigestAt } from '../../projections/audit-digest/audit-digest.query';
@@ -9,7 +9,9 @@ import { AuditMonitor } from '../application/audit-monitor';
 import { formatDigest } from '../application/log-verification';
 import { AuditLogBroken, JsonObject } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
-import { REPORT_FORMATS, ReportFormat, reportCsv, reportHtml } from './compliance-report.render';
+import { PRODUCT_REASON_POLICY, REPORT_FORMATS, REPORT_HTML_POLICY, ReportFormat, reportCsv, reportHtml } from './compliance-report.render';
+import type { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
 import { QueryParams, readOptions, single } from './read-options';
 
 const DIGEST = auditDigestProjection.name;
@@ -21,6 +23,7 @@ export class AuditController {
   constructor(
     private readonly runner: ProjectionRunner,
     private readonly monitor: AuditMonitor,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   /**
@@ -91,6 +94,16 @@ export class AuditController {
       from: single(params, 'from'),
       to: single(params, 'to'),
     });
+    // The checkpoint it rests on: the signer covers a just-acknowledged entry within a second.
+    if (report.digest !== null) await this.monitor.waitForCheckpoint(report.digest.position, 1500);
+    const latest = this.monitor.latestCheckpoint;
+    report.assurance = {
+      reasonPolicy: { always: PRODUCT_REASON_POLICY, configured: [...this.config.reasonRequiredFor].sort() },
+      signingKey: this.monitor.fingerprint ?? null,
+      auditLog: this.monitor.status,
+      latestCheckpoint: latest ? { position: latest.position, digest: latest.digest, time: latest.time } : null,
+      coversReport: latest !== undefined && (report.digest === null || latest.position >= report.digest.position),
+    };
     return this.render(report, format, response);
   }
 
@@ -104,6 +117,7 @@ export class AuditController {
         return reportCsv(report);
       case 'html':
         response.type('text/html; charset=utf-8');
+        response.setHeader('Content-Security-Policy', REPORT_HTML_POLICY);
         return reportHtml(report);
     }
   }

@@ -138,6 +138,14 @@ export class AuditMonitor implements OnApplicationShutdown {
     return this.latest;
   }
 
+  /** Resolves once a checkpoint at or past `position` is signed, or after `timeoutMs`, or at once without a key. */
+  async waitForCheckpoint(position: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.key !== undefined && this.state !== 'broken' && (this.latest?.position ?? 0) < position && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
   /** What `/health` shows of the log's protection. */
   health(): {
     status: AuditLogStatus;
