@@ -30,7 +30,7 @@ export const UNPROTECTED_WARNING =
   'the audit log is not protected against whoever can write DATA_DIR: no AUDIT_KEY_FILE, so no checkpoint is signed and an edited store file (hashes recomputed) cannot be told from the original';
 
 /** Under load, checkpoints are signed at most this often; an acknowledged append waits at most this long (plus the signing) to be signed. */
-export const CHECKPOINT_MIN_INTERVAL_MS = 200;
+export const CHECKPOINT_MIN_INTERVAL_MS = 500;
 /** A witness that has failed for this long makes `/health` degraded, */
 const WITNESS_DOWN_AFTER_MS = 10_000;
 /** ... or failed this many times in a row (about 3.5 s of retries). */

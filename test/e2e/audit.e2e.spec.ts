@@ -128,6 +128,32 @@ describe('audit: digest, verify and the compliance report', () => {
     expect(html.text).toContain('SIP_ADDRESS_IN_USE');
   });
 
+  it('an auditor with a token and no file access: topo audit digest, verify and report compliance through --server --token', async () => {
+    const created = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer() },
+      body: JSON.stringify({ name: 'external-auditor', role: 'auditor' }),
+    });
+    expect(created.status).toBe(201);
+    const { secret } = (await created.json()) as { secret: string };
+    // Another DATA_DIR: nothing is read from the server's files.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-auditor-'));
+    scratch.push(elsewhere);
+    const digest = topo(elsewhere, 'audit', 'digest', '--server', server.url, '--token', secret);
+    expect(digest.stderr).toBe('');
+    expect(digest.status).toBe(0);
+    expect(digest.stdout.trim()).toMatch(/^\d+:[0-9a-f]{64}$/);
+    const verified = topo(elsewhere, 'audit', 'verify', '--server', server.url, '--token', secret);
+    expect(verified.status).toBe(0);
+    expect(verified.stdout).toMatch(/^verified \d+ events on the server$/m);
+    const report = topo(elsewhere, 'report', 'compliance', '--from', start, '--to', end, '--format', 'csv', '--server', server.url, '--token', secret);
+    expect(report.status).toBe(0);
+    expect(report.stdout).toContain('SIP_ADDRESS_IN_USE');
+    // A reader may not.
+    const denied = topo(elsewhere, 'audit', 'verify', '--server', server.url, '--token', 'not-a-token-at-all-0000');
+    expect(denied.status).toBe(1);
+  });
+
   it('refuses a bad period or format with 400 naming the field', async () => {
     const cases: [string, string][] = [
       ['from=yesterday&to=2026-01-01', 'from'],
