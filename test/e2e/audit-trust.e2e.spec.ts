@@ -299,6 +299,34 @@ describe('audit trust: signed checkpoints and witnesses', () => {
     });
   });
 
+  it('notices in the background (AUDIT_VERIFY_INTERVAL) an edit made while it runs, and stops appending', async () => {
+    const dir = path.join(root, 'live');
+    const liveWitness = path.join(root, 'witness', 'live.ndjson');
+    const live = await startServer({ DATA_DIR: dir, LOG_LEVEL: 'warn', AUDIT_KEY_FILE: keyFile, AUDIT_WITNESS_FILE: liveWitness, AUDIT_VERIFY_INTERVAL: '1s' });
+    try {
+      await seedTopology(live.url);
+      const last = await command(live.url, 'RegisterSipDomain', { domain: 'fabrikam.com' });
+      // Signed, then edited in place with its hash recomputed.
+      const deadline = Date.now() + 2000;
+      while (!fs.readFileSync(liveWitness, 'utf8').includes(`"position":${last.body.position},`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      const db = open(dir);
+      const row = db.prepare(`SELECT * FROM events WHERE type = 'PersistentChatPoolInstalled'`).get() as Row;
+      db.prepare('UPDATE events SET data = ? WHERE position = ?').run(row.data.replace('pc2.contoso.com', 'rogue.contoso.com'), row.position);
+      relink(db, row.stream_id, row.revision);
+      db.close();
+      let health: { auditLog?: string; at?: { position: number; eventType: string } } = {};
+      const until = Date.now() + 8000;
+      while (health.auditLog !== 'broken' && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 200));
+        health = (await (await fetch(`${live.url}/health`)).json()) as typeof health;
+      }
+      expect(health).toMatchObject({ auditLog: 'broken', at: { position: row.position, eventType: 'PersistentChatPoolInstalled' } });
+      expect((await command(live.url, 'RegisterSipDomain', { domain: 'late.example' })).status).toBe(503);
+    } finally {
+      await live.stop();
+    }
+  }, 30_000);
+
   it('refuses AUDIT_KEY_FILE inside DATA_DIR, and a key that is not Ed25519, with one line naming the variable', async () => {
     const inside = await runUntilExit({ DATA_DIR: root, AUDIT_KEY_FILE: keyFile });
     expect(inside.code).toBe(2);
