@@ -308,7 +308,9 @@ describe('audit trust: signed checkpoints and witnesses', () => {
       const last = await command(live.url, 'RegisterSipDomain', { domain: 'fabrikam.com' });
       // Signed, then edited in place with its hash recomputed.
       const deadline = Date.now() + 2000;
-      while (!fs.readFileSync(liveWitness, 'utf8').includes(`"position":${last.body.position},`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      const signed = (): boolean => fs.existsSync(liveWitness) && fs.readFileSync(liveWitness, 'utf8').includes(`"position":${last.body.position},`);
+      while (!signed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(signed()).toBe(true);
       const db = open(dir);
       const row = db.prepare(`SELECT * FROM events WHERE type = 'PersistentChatPoolInstalled'`).get() as Row;
       db.prepare('UPDATE events SET data = ? WHERE position = ?').run(row.data.replace('pc2.contoso.com', 'rogue.contoso.com'), row.position);
