@@ -79,7 +79,7 @@ export function readModelReference(runner: ProjectionRunner): LogReference {
 export class AuditMonitor implements OnApplicationShutdown {
   private readonly logger = new Logger('AuditLog');
   private key: AuditKey | undefined;
-  private readonly witnesses: { witness: Witness; health: MutableWitnessHealth; pending?: SignedCheckpoint | undefined; retry?: NodeJS.Timeout | undefined }[] = [];
+  private readonly witnesses: WitnessEntry[] = [];
   private state: AuditLogStatus = 'unprotected';
   private brokenAt: BrokenLink | undefined;
   private lastVerified: { at: string; events: number; position: number } | undefined;
@@ -217,7 +217,7 @@ export class AuditMonitor implements OnApplicationShutdown {
           if (this.config.logLevel !== 'silent' && result.unsigned > 0) {
             this.logger.warn(`${result.unsigned} event(s) after the latest signed checkpoint (position ${result.checkpoints.latest?.position ?? 0}): their chain holds; signing them now`);
           }
-          if (result.digest.position > 0) this.sign(result.digest.position, result.digest.hash);
+          if (result.digest.position > 0) await this.sign(result.digest.position, result.digest.hash);
         }
         // Appends acknowledged while this ran are signed now.
         this.wanted = true;
@@ -340,17 +340,32 @@ export class AuditMonitor implements OnApplicationShutdown {
     this.latest = checkpoint;
   }
 
-  private async publish(entry: (typeof this.witnesses)[number], checkpoint: SignedCheckpoint): Promise<void> {
+  /**
+   * Hands `checkpoint` to one witness. Publications to a witness run one after the other, so that its
+   * checkpoints arrive in order; a failed one is retried later with the latest checkpoint then.
+   */
+  private publish(entry: WitnessEntry, checkpoint: SignedCheckpoint): Promise<void> {
     entry.pending = checkpoint;
-    if (entry.retry !== undefined) return; // a retry is waiting: it sends the latest
+    if (entry.retry !== undefined) return Promise.resolve(); // a retry is waiting: it sends the latest
+    const run = entry.queue.then(() => this.publishPending(entry));
+    entry.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publishPending(entry: WitnessEntry): Promise<void> {
+    const checkpoint = entry.pending;
+    // Sent already, or a later one was: each checkpoint commits to every earlier one.
+    if (checkpoint === undefined || checkpoint.position < entry.lastPosition) return;
     const health = entry.health;
     try {
       await entry.witness.publish(checkpoint);
       if (entry.pending === checkpoint) entry.pending = undefined;
+      entry.lastPosition = checkpoint.position;
       health.published += 1;
       health.failingSinceMs = undefined;
       health.failingSince = null;
       health.lastError = null;
+      health.consecutive = 0;
     } catch (error) {
       health.failures += 1;
       health.lastError = error instanceof Error ? error.message : String(error);
@@ -368,13 +383,16 @@ export class AuditMonitor implements OnApplicationShutdown {
         if (latest !== undefined) void this.publish(entry, latest);
       }, delay);
       entry.retry.unref();
-      return;
     }
-    health.consecutive = 0;
   }
 
   private addWitness(witness: Witness): void {
-    this.witnesses.push({ witness, health: { name: witness.name, ok: true, published: 0, failures: 0, failingSince: null, lastError: null, consecutive: 0 } });
+    this.witnesses.push({
+      witness,
+      health: { name: witness.name, ok: true, published: 0, failures: 0, failingSince: null, lastError: null, consecutive: 0 },
+      queue: Promise.resolve(),
+      lastPosition: 0,
+    });
   }
 
   /** Signs what is still unsigned (so that a stop leaves nothing acknowledged unsigned), then stops. */
@@ -389,6 +407,18 @@ export class AuditMonitor implements OnApplicationShutdown {
     this.stopped = true;
     for (const w of this.witnesses) if (w.retry) clearTimeout(w.retry);
   }
+}
+
+interface WitnessEntry {
+  readonly witness: Witness;
+  readonly health: MutableWitnessHealth;
+  /** The latest checkpoint not yet kept by the witness. */
+  pending?: SignedCheckpoint | undefined;
+  retry?: NodeJS.Timeout | undefined;
+  /** Publications in order: the next waits for this one. */
+  queue: Promise<void>;
+  /** Position of the last checkpoint the witness kept. */
+  lastPosition: number;
 }
 
 interface MutableWitnessHealth {
