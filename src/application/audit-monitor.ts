@@ -37,6 +37,8 @@ const WITNESS_DOWN_AFTER_MS = 10_000;
 const WITNESS_DOWN_AFTER_FAILURES = 3;
 const WITNESS_RETRY_MAX_MS = 30_000;
 const READ_PAGE = 1_000;
+/** How long the witnesses' latest checkpoints, once read, serve the read models' check. */
+const TRUSTED_CACHE_MS = 5_000;
 
 /** The read models' copy of the log, to name the event and fields behind a break (see `LogReference`). */
 export function readModelReference(runner: ProjectionRunner): LogReference {
@@ -93,6 +95,7 @@ export class AuditMonitor implements OnApplicationShutdown {
   private lastSignedAt = 0;
   private verifying: Promise<LogVerification | undefined> | undefined;
   private stopped = false;
+  private trustedCache: { at: number; checkpoints: TrustedCheckpoint[] } | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -250,7 +253,12 @@ export class AuditMonitor implements OnApplicationShutdown {
    * then the log is marked broken and the digest must not be served. Undefined when it agrees.
    */
   async contradiction(digestAt: (position: number) => string | undefined): Promise<BrokenLink | undefined> {
-    for (const checkpoint of await this.trustedCheckpoints()) {
+    // Read again at most every few seconds: a query must not wait on the witness service each time.
+    if (this.trustedCache === undefined || Date.now() - this.trustedCache.at > TRUSTED_CACHE_MS) {
+      this.trustedCache = { at: Date.now(), checkpoints: await this.trustedCheckpoints() };
+    }
+    const checkpoints = [...this.trustedCache.checkpoints, ...(this.latest ? [this.latest] : [])];
+    for (const checkpoint of checkpoints) {
       const kept = digestAt(checkpoint.position);
       if (kept === undefined || kept === checkpoint.digest) continue;
       const at: BrokenLink = {
