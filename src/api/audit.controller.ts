@@ -103,6 +103,7 @@ export class AuditController {
       });
       if (contradicted !== undefined) report.digest = null;
     }
+    if (this.monitor.status === 'broken') response.setHeader('X-Audit-Log', 'broken');
     // The checkpoint it rests on: the signer covers a just-acknowledged entry within a second.
     if (report.digest !== null) await this.monitor.waitForCheckpoint(report.digest.position, 1500);
     const latest = this.monitor.latestCheckpoint;
