@@ -289,12 +289,20 @@ describe('audit trust: signed checkpoints and witnesses', () => {
       it('read models rebuilt on the edited log: the digest the witness contradicts is never served', async () => {
         const dir = tamper();
         fs.rmSync(path.join(dir, 'read-models.sqlite'), { force: true });
-        tampered = await startServer({ DATA_DIR: dir, LOG_LEVEL: 'warn', AUDIT_KEY_FILE: keyFile, AUDIT_WITNESS_FILE: witnessCopy() });
+        const copied = witnessCopy();
+        const signedHead = (JSON.parse(fs.readFileSync(copied, 'utf8').trim().split('\n').pop()!) as { position: number }).position;
+        tampered = await startServer({ DATA_DIR: dir, LOG_LEVEL: 'warn', AUDIT_KEY_FILE: keyFile, AUDIT_WITNESS_FILE: copied });
         const url = tampered.url;
         const digest = await fetch(`${url}/api/audit/digest?minPosition=${created.position}`, { headers: bearer() });
         expect(digest.status).toBe(503);
         expect(((await digest.json()) as { error: { code: string } }).error.code).toBe('AUDIT_LOG_BROKEN');
         expect((await fetch(`${url}/health`)).status).toBe(503);
+        // The report still answers, for the investigation, but carries no contradicted digest and says why.
+        const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+        const report = await fetch(`${url}/api/compliance/report?${period}&minPosition=${signedHead}`, { headers: bearer() });
+        expect(report.status).toBe(200);
+        expect(report.headers.get('x-audit-log')).toBe('broken');
+        expect(await report.json()).toMatchObject({ digest: null, assurance: { auditLog: 'broken', signingKey: expect.stringMatching(/^sha256:/) } });
       });
     });
   });
