@@ -9,6 +9,7 @@ import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { AuditLogBroken, EVENT_STORE, EventStore } from '../event-store/event-store';
 import { HashChainedEventStore, nextLogDigest } from '../event-store/hash-chain';
+import { isCorruptionError } from '../event-store/sqlite/sqlite-schema';
 import { AuditKey, AuditKeyError, checkpointProblem, readPrivateKey, SignedCheckpoint, signCheckpoint } from './audit-signing';
 import { BrokenLink, LogReference, LogVerification, storedEventHash, TrustedCheckpoint, verifyLog, VerifyOptions } from './log-verification';
 import { FileWitness, UrlWitness, Witness } from './witness';
@@ -230,6 +231,13 @@ export class AuditMonitor implements OnApplicationShutdown {
     };
     const running = run()
       .catch((error: unknown) => {
+        // A damaged store file stops the process as anywhere else (see main.ts), untouched.
+        if (isCorruptionError(error)) {
+          process.nextTick(() => {
+            throw error;
+          });
+          return undefined;
+        }
         this.logger.error(`verifying the audit log failed: ${error instanceof Error ? error.message : String(error)}`);
         return undefined;
       })
