@@ -105,6 +105,29 @@ describe('audit trust: signed checkpoints and witnesses', () => {
     expect(lines[lines.length - 1].position).toBeGreaterThanOrEqual(answered.body.position);
   });
 
+  it('under load, checkpoints are batched and no acknowledged command waits more than a second for one', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => command(server.url, 'RegisterSipDomain', { domain: `load${i}.contoso.com`, deployment: `load${i % 4}` })),
+    );
+    const acknowledgedAt = Date.now();
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const last = Math.max(...answers.map((a) => a.body.position as number));
+    let signedAt = 0;
+    while (Date.now() - acknowledgedAt < 3000) {
+      const health = (await (await fetch(`${server.url}/health`)).json()) as { audit: { latestCheckpoint?: { position: number } } };
+      if ((health.audit.latestCheckpoint?.position ?? 0) >= last) {
+        signedAt = Date.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(signedAt).toBeGreaterThan(0);
+    expect(signedAt - acknowledgedAt).toBeLessThan(1000);
+    // Batched: fewer checkpoints than commands.
+    const lines = fs.readFileSync(witness, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { position: number });
+    expect(lines.filter((c) => c.position > last - 40).length).toBeLessThan(40);
+  });
+
   it('GET /api/audit/verify streams progress, then the verdict', async () => {
     const response = await fetch(`${server.url}/api/audit/verify`, { headers: bearer() });
     expect(response.status).toBe(200);
