@@ -64,8 +64,16 @@ export class AuditController {
       response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     send('progress', { events: 0, position: 0 });
+    let closed = false;
+    response.on('close', () => {
+      closed = true;
+    });
     try {
-      const result = await this.monitor.verifyNow({ all: all === 'true', onProgress: (events, position) => send('progress', { events, position }) });
+      const result = await this.monitor.verifyNow({ all: all === 'true', onProgress: (events, position) => send('progress', { events, position }) }, () => closed);
+      if (result === undefined) {
+        response.end();
+        return;
+      }
       send('verdict', {
         ok: result.broken === null,
         ...result,

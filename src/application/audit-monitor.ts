@@ -97,6 +97,7 @@ export class AuditMonitor implements OnApplicationShutdown {
   private verifying: Promise<LogVerification | undefined> | undefined;
   private stopped = false;
   private trustedCache: { at: number; checkpoints: TrustedCheckpoint[] } | undefined;
+  private apiVerifications: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -248,12 +249,35 @@ export class AuditMonitor implements OnApplicationShutdown {
     return running;
   }
 
-  /** The same verification, for `GET /api/audit/verify` (progress through `onProgress`). */
-  async verifyNow(options: Pick<VerifyOptions, 'onProgress' | 'all'>): Promise<LogVerification> {
-    const checkpoints = await this.trustedCheckpoints();
-    const result = await this.verifyWith({ ...options, checkpoints, reference: readModelReference(this.runner), checkReference: true, betweenPages: yieldToOthers });
-    if (result.broken !== null) this.markBroken(result.broken);
-    return result;
+  /**
+   * The same verification, for `GET /api/audit/verify` (progress through `onProgress`). One runs at a
+   * time (the others wait their turn); `stopped()` true between two pages abandons it (the client left):
+   * it then resolves undefined.
+   */
+  verifyNow(options: Pick<VerifyOptions, 'onProgress' | 'all'>, stopped: () => boolean = () => false): Promise<LogVerification | undefined> {
+    const run = async (): Promise<LogVerification | undefined> => {
+      if (stopped()) return undefined;
+      const checkpoints = await this.trustedCheckpoints();
+      const betweenPages = async (): Promise<void> => {
+        if (stopped()) throw new VerificationAbandoned();
+        await yieldToOthers();
+      };
+      let result: LogVerification;
+      try {
+        result = await this.verifyWith({ ...options, checkpoints, reference: readModelReference(this.runner), checkReference: true, betweenPages });
+      } catch (error) {
+        if (error instanceof VerificationAbandoned) return undefined;
+        throw error;
+      }
+      if (result.broken !== null) this.markBroken(result.broken);
+      return result;
+    };
+    const turn = this.apiVerifications.then(run);
+    this.apiVerifications = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
   }
 
   /**
@@ -424,6 +448,9 @@ export class AuditMonitor implements OnApplicationShutdown {
     for (const w of this.witnesses) if (w.retry) clearTimeout(w.retry);
   }
 }
+
+/** The client of a verification left: the walk stops at the next page. */
+class VerificationAbandoned extends Error {}
 
 interface WitnessEntry {
   readonly witness: Witness;
