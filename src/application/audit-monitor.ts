@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import * as fs from 'node:fs';
 import { auditDigestProjection, DIGEST_TABLES } from '../../projections/audit-digest/audit-digest.projection';
 import { AUDIT_TABLE, auditTrailProjection } from '../../projections/audit-trail/audit-trail.projection';
@@ -79,7 +79,7 @@ export function readModelReference(runner: ProjectionRunner): LogReference {
  * - on a break, refuses every append (`AUDIT_LOG_BROKEN`) and says so in `/health` and on every answer.
  */
 @Injectable()
-export class AuditMonitor implements OnApplicationShutdown {
+export class AuditMonitor implements BeforeApplicationShutdown {
   private readonly logger = new Logger('AuditLog');
   private key: AuditKey | undefined;
   private readonly witnesses: WitnessEntry[] = [];
@@ -435,8 +435,8 @@ export class AuditMonitor implements OnApplicationShutdown {
     });
   }
 
-  /** Signs what is still unsigned (so that a stop leaves nothing acknowledged unsigned), then stops. */
-  async onApplicationShutdown(): Promise<void> {
+  /** Signs what is still unsigned (so that a stop leaves nothing acknowledged unsigned), then stops; before the store closes. */
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.interval) clearInterval(this.interval);
     if (this.timer) {
       clearTimeout(this.timer);
