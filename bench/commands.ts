@@ -25,6 +25,9 @@
  *   --cpu-prof DIR     start the server with --cpu-prof and write its profile to DIR (kept); it covers the
  *                      set-up, the measured load and then the dry runs (the profile's last W + S seconds)
  *   --json             print the figures as one JSON object on the last line
+ *   --signing R        instead of the above: what signing checkpoints costs. R rounds, each the product
+ *                      without AUDIT_KEY_FILE then with it (and AUDIT_WITNESS_FILE), each on a fresh
+ *                      DATA_DIR, the same load; reports both rates, CPU per command, and their ratios
  */
 import Database from 'better-sqlite3';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -218,7 +221,72 @@ const listed = (record: Record<string, number>): string =>
     .map(([key, n]) => `${key} × ${n.toLocaleString('en')}`)
     .join(', ') || 'none';
 
+/**
+ * `--signing R`: the product without and with signed checkpoints, alternately, R rounds. The key and
+ * the witness file are in the run's directory, outside DATA_DIR (on the same disk here: a witness on
+ * another disk, as the README advises, competes less with the store's own syncs).
+ */
+async function signingCost(rounds: number): Promise<number> {
+  fs.mkdirSync(runDir, { recursive: true });
+  const keyFile = path.join(runDir, 'audit.pem');
+  const { createKeyFiles } = await import('../src/application/audit-signing');
+  createKeyFiles(keyFile);
+  const results: { signing: boolean; rate: number; p50: number; p99: number; cpuMsPerCommand: number | null; checkpoints: number }[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const signing of [false, true]) {
+        const dataDir = path.join(runDir, `data-${round}-${signing ? 'signed' : 'plain'}`);
+        const witness = path.join(runDir, `witness-${round}.ndjson`);
+        const env: NodeJS.ProcessEnv = { ...serverEnv(dataDir), ...(signing ? { AUDIT_KEY_FILE: keyFile, AUDIT_WITNESS_FILE: witness } : {}) };
+        if (!signing) {
+          delete env['AUDIT_KEY_FILE'];
+          delete env['AUDIT_WITNESS_FILE'];
+          delete env['AUDIT_WITNESS_URL'];
+        }
+        progress(`signing cost, round ${round}/${rounds}: ${signing ? 'with' : 'without'} signed checkpoints`);
+        const server = await startChild(SERVER_MAIN, [], env);
+        let result: LoadResult;
+        try {
+          await setUpDeployments(server.url);
+          result = await runLoadClient(server.url, server.process.pid);
+        } finally {
+          await server.stop();
+        }
+        const checkpoints = signing && fs.existsSync(witness) ? fs.readFileSync(witness, 'utf8').split('\n').filter((l) => l !== '').length : 0;
+        const cpu = result.watchedCpuPercent;
+        results.push({
+          signing,
+          rate: result.okPerSecond,
+          p50: result.latencyMs.p50,
+          p99: result.latencyMs.p99,
+          cpuMsPerCommand: cpu === null || result.okPerSecond <= 0 ? null : ((cpu / 100) * 1000) / result.okPerSecond,
+          checkpoints,
+        });
+      }
+    }
+  } finally {
+    if (baseDirExisted) fs.rmSync(runDir, { recursive: true, force: true });
+    else fs.rmSync(baseDir, { recursive: true, force: true });
+  }
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const of = (signing: boolean) => results.filter((r) => r.signing === signing);
+  const plainRate = mean(of(false).map((r) => r.rate));
+  const signedRate = mean(of(true).map((r) => r.rate));
+  const cpu = (signing: boolean): number => mean(of(signing).flatMap((r) => (r.cpuMsPerCommand === null ? [] : [r.cpuMsPerCommand])));
+  for (const r of results) {
+    console.log(
+      `${r.signing ? 'signed  ' : 'unsigned'}  ${r.rate.toFixed(0).padStart(6)} commands/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  server CPU ${r.cpuMsPerCommand?.toFixed(2) ?? 'n/a'} ms/command${r.signing ? `  ${r.checkpoints} checkpoints` : ''}`,
+    );
+  }
+  console.log(`mean rate: unsigned ${plainRate.toFixed(0)}, signed ${signedRate.toFixed(0)} commands/s: signed/unsigned ${(signedRate / plainRate).toFixed(3)}`);
+  console.log(`mean server CPU per command: unsigned ${cpu(false).toFixed(3)} ms, signed ${cpu(true).toFixed(3)} ms: signed/unsigned ${(cpu(true) / cpu(false)).toFixed(3)}`);
+  if (json) console.log(JSON.stringify({ rounds: results, plainRate, signedRate, rateRatio: signedRate / plainRate, cpuRatio: cpu(true) / cpu(false) }));
+  return 0;
+}
+
 async function main(): Promise<number> {
+  const signingRounds = argValue(args, '--signing');
+  if (signingRounds !== undefined) return signingCost(Math.max(1, Math.floor(Number(signingRounds)) || 1));
   fs.mkdirSync(runDir, { recursive: true });
   try {
     // Baseline A, in this process, before anything else runs.

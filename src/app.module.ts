@@ -6,6 +6,7 @@ import { CommandsController } from './api/commands.controller';
 import { DoorGuard } from './api/door';
 import { TokensController } from './api/tokens.controller';
 import { AccessDeniedRecorder } from './application/access-denied-recorder';
+import { AuditMonitor } from './application/audit-monitor';
 import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LOCAL_SESSION, LocalSession } from './application/authentication';
 import { ApiExceptionFilter } from './api/exception.filter';
@@ -45,6 +46,7 @@ export class AppModule {
         ExecuteTopologyCommandHandler,
         ExecuteMigrationCommandHandler,
         Observations,
+        AuditMonitor,
       ],
     };
   }

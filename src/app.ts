@@ -18,6 +18,8 @@ import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LocalSession } from './application/authentication';
 import { serveConsole } from './api/console';
 import { observationBodyParser } from './api/observations.controller';
+import { AuditMonitor } from './application/audit-monitor';
+import { auditLogHeader } from './api/health.controller';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -83,6 +85,7 @@ export async function createApp(config: Config): Promise<INestApplication> {
     bodyParser: false,
   });
   try {
+    app.get(AuditMonitor).start();
     await app.get(ApiTokens).start();
   } catch (error) {
     await app.close();
@@ -90,6 +93,7 @@ export async function createApp(config: Config): Promise<INestApplication> {
   }
   // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
   app.use(securityHeaders);
+  app.use(auditLogHeader(app.get(AuditMonitor)));
   app.use(
     doorMiddleware(app.get(Authenticator), {
       principal: new RateLimiter(config.rateLimit),

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiTokens, FIRST_ADMIN_TOKEN_NAME } from './application/api-tokens';
 import { LOCAL_SESSION, LocalSession } from './application/authentication';
 import type { Config } from './config/config';
+import { UNPROTECTED_WARNING } from './application/audit-monitor';
 
 /** Starts the server; any error that stops it is one line on stderr and a non-zero exit. */
 export async function serve(): Promise<void> {
@@ -38,6 +39,7 @@ export async function serve(): Promise<void> {
     }
     warnIfDataDirIsShared(config);
     const store = config.eventStoreConnectionString ? 'EventStoreDB' : `SQLite in ${config.dataDir}`;
+    if (config.audit.keyFile === undefined && config.logLevel !== 'silent') console.error(`topology-ledger: WARNING: ${UNPROTECTED_WARNING}`);
     if (config.logLevel !== 'silent') {
       console.log(`topology-ledger listening on http://${config.host}:${address?.port ?? config.port} (event store: ${store})`);
     }

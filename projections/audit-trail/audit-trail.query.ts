@@ -139,7 +139,14 @@ function auditOutcome(value: string | undefined): AuditOutcome | undefined {
   return outcome;
 }
 
-const KNOWN_KINDS = new Map<string, EntityKind>(ENTITY_KINDS.map((kind) => [kind.toLowerCase(), kind]));
+/**
+ * The kinds, case-insensitive, and the older forms still accepted as filters: `domain:` (as rollback
+ * conflicts named SIP domains) is `sipDomain:`; `pool:` names a pool of either kind (see `anyPool`).
+ */
+const KNOWN_KINDS = new Map<string, EntityKind>([...ENTITY_KINDS.map((kind): [string, EntityKind] => [kind.toLowerCase(), kind]), ['domain', 'sipDomain']]);
+
+/** `pool:` in a filter: a legacy or Persistent Chat pool, or a pool a refusal named without its kind. */
+const anyPool = (kind: EntityKind | undefined): boolean => kind === 'pool';
 
 /**
  * `kind:id` when the part before the first colon is an entity kind; otherwise the whole text is an
@@ -276,7 +283,7 @@ export function queryAudit(reader: TableReader, query: AuditQuery = {}): AuditPa
   if (outcome !== undefined) where['outcome'] = outcome;
   if (entity !== undefined) {
     where['entity_id'] = entity.id;
-    if (entity.kind !== undefined) where['entity_kind'] = entity.kind;
+    if (entity.kind !== undefined && !anyPool(entity.kind)) where['entity_kind'] = entity.kind;
   }
   const rowQuery: RowQuery = {
     where,
@@ -310,7 +317,7 @@ export function entityHistory(reader: TableReader, deployment: string, entityKin
   const entity = kindText === undefined ? parseEntityFilter(idText) : { kind: knownKind(kindText), id: idText.toLowerCase() };
 
   const where: Record<string, SqlValue> = { deployment: inDeployment, entity_id: entity.id };
-  if (entity.kind !== undefined) where['entity_kind'] = entity.kind;
+  if (entity.kind !== undefined && !anyPool(entity.kind)) where['entity_kind'] = entity.kind;
   const rows = reader.rows(AUDIT_TABLE, { where, orderBy: ['position'] });
 
   const mayBePool = entity.kind === undefined || entity.kind === 'persistentChatPool' || entity.kind === 'pool';

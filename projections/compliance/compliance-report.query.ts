@@ -81,6 +81,20 @@ export type ReportMigration = { migrationId: string; events: ReportMigrationEven
 export type ActorSummary = { actor: string; changes: number; migrationEvents: number; refused: number; denied: number };
 export type EntitySummary = { kind: string | null; id: string; changes: number; migrationEvents: number; refused: number; denied: number };
 
+/**
+ * What the report rests on, stated in every format: the reason policy in force, the key that signs
+ * the log's checkpoints (null: none, the log is not protected against whoever can write DATA_DIR),
+ * and the latest signed checkpoint (whether it covers the report's digest).
+ */
+export type ReportAssurance = {
+  reasonPolicy: { always: string; configured: string[] };
+  signingKey: string | null;
+  auditLog: string;
+  latestCheckpoint: { position: number; digest: string; time: string } | null;
+  /** The latest checkpoint is at or past the report's digest: every entry of the report is signed. */
+  coversReport: boolean;
+};
+
 export type ComplianceReport = {
   deployment: string;
   from: string;
@@ -92,6 +106,8 @@ export type ComplianceReport = {
   summary: { actors: ActorSummary[]; entities: EntitySummary[]; changes: number; refused: number; denied: number; migrationEvents: number };
   /** The store-wide digest at the period's last entry (null: the period has none). */
   digest: LogDigest | null;
+  /** Added by the API (configuration and signer state, not read models). */
+  assurance?: ReportAssurance;
 };
 
 export interface ComplianceQuery {

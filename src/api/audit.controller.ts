@@ -1,4 +1,4 @@
-import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { auditDigestProjection } from '../../projections/audit-digest/audit-digest.projection';
 import { logDigestAt } from '../../projections/audit-digest/audit-digest.query';
@@ -7,10 +7,13 @@ import { complianceReport } from '../../projections/compliance/compliance-report
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { type DriftRow, driftFirstSeenBetween } from '../../projections/drift/drift.query';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { AuditMonitor } from '../application/audit-monitor';
 import { formatDigest } from '../application/log-verification';
-import type { JsonObject } from '../event-store/event-store';
+import { AuditLogBroken, JsonObject } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
-import { REPORT_FORMATS, ReportFormat, reportCsv, reportHtml } from './compliance-report.render';
+import { PRODUCT_REASON_POLICY, REPORT_FORMATS, REPORT_HTML_POLICY, ReportFormat, reportCsv, reportHtml } from './compliance-report.render';
+import type { Config } from '../config/config';
+import { CONFIG } from '../config/config.module';
 import { QueryParams, readOptions, single } from './read-options';
 
 const DIGEST = auditDigestProjection.name;
@@ -19,15 +22,70 @@ const AUDIT = auditTrailProjection.name;
 /** Tamper evidence and compliance: the store-wide digest and the compliance report, from read models. */
 @Controller('api')
 export class AuditController {
-  constructor(private readonly runner: ProjectionRunner) {}
+  constructor(
+    private readonly runner: ProjectionRunner,
+    private readonly monitor: AuditMonitor,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
 
-  /** `{ position, hash, events, algorithm, digest }`: keep it, and check it later with `topo audit verify --digest`. */
+  /**
+   * `{ position, hash, events, algorithm, digest }`: keep it, and check it later with `topo audit verify --digest`.
+   * Never a digest a signed checkpoint contradicts (read models rebuilt on an edited log): that is 503 AUDIT_LOG_BROKEN.
+   */
   @Get('audit/digest')
   async digest(@Query() params: QueryParams): Promise<JsonObject> {
     const options = readOptions({ ...params, deployment: undefined });
     if (options.minPosition !== undefined) await this.runner.waitFor([DIGEST], options.minPosition, options.waitMs);
-    const digest = logDigestAt(this.runner.reader(DIGEST), options.atPosition);
-    return { ...digest, digest: formatDigest(digest) };
+    const reader = this.runner.reader(DIGEST);
+    const contradicted = await this.monitor.contradiction((position) => {
+      const kept = logDigestAt(reader, position);
+      return kept.position === position ? kept.hash : undefined;
+    });
+    if (contradicted !== undefined) throw new AuditLogBroken(`The digest read model contradicts a signed checkpoint: ${contradicted.message}`, contradicted);
+    const digest = logDigestAt(reader, options.atPosition);
+    const latest = this.monitor.latestCheckpoint;
+    return { ...digest, digest: formatDigest(digest), ...(latest ? { signedCheckpoint: latest as unknown as JsonObject } : {}) };
+  }
+
+  /**
+   * The log verified server-side, as `topo audit verify` does against the witness's latest checkpoint:
+   * Server-Sent Events `progress` (`{ events, position }`) while it runs, then one `verdict`.
+   * `all=true` reports every break, not only the first.
+   */
+  @Get('audit/verify')
+  async verify(@Query() params: QueryParams, @Res() response: Response): Promise<void> {
+    const all = single(params, 'all');
+    if (all !== undefined && all !== 'true' && all !== 'false') {
+      throw new InvalidInput(`Invalid verify query: all must be true or false (got ${JSON.stringify(all)}).`, { field: 'all' });
+    }
+    response.status(200);
+    response.setHeader('content-type', 'text/event-stream; charset=utf-8');
+    response.setHeader('cache-control', 'no-store');
+    response.flushHeaders();
+    const send = (event: string, data: unknown): void => {
+      response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    send('progress', { events: 0, position: 0 });
+    let closed = false;
+    response.on('close', () => {
+      closed = true;
+    });
+    try {
+      const result = await this.monitor.verifyNow({ all: all === 'true', onProgress: (events, position) => send('progress', { events, position }) }, () => closed);
+      if (result === undefined) {
+        response.end();
+        return;
+      }
+      send('verdict', {
+        ok: result.broken === null,
+        ...result,
+        protected: this.monitor.fingerprint !== undefined,
+        ...(this.monitor.fingerprint ? { key: this.monitor.fingerprint } : {}),
+      });
+    } catch (error) {
+      send('error', { code: 'VERIFY_FAILED', message: error instanceof Error ? error.message : String(error) });
+    }
+    response.end();
   }
 
   @Get('compliance/report')
@@ -46,6 +104,26 @@ export class AuditController {
       from: single(params, 'from'),
       to: single(params, 'to'),
     });
+    // Never a digest a signed checkpoint contradicts (read models rebuilt on an edited log): none, and the log is marked broken.
+    if (report.digest !== null) {
+      const reader = this.runner.reader(DIGEST);
+      const contradicted = await this.monitor.contradiction((position) => {
+        const kept = logDigestAt(reader, position);
+        return kept.position === position ? kept.hash : undefined;
+      });
+      if (contradicted !== undefined) report.digest = null;
+    }
+    if (this.monitor.status === 'broken') response.setHeader('X-Audit-Log', 'broken');
+    // The checkpoint it rests on: the signer covers a just-acknowledged entry within a second.
+    if (report.digest !== null) await this.monitor.waitForCheckpoint(report.digest.position, 1500);
+    const latest = this.monitor.latestCheckpoint;
+    report.assurance = {
+      reasonPolicy: { always: PRODUCT_REASON_POLICY, configured: [...this.config.reasonRequiredFor].sort() },
+      signingKey: this.monitor.fingerprint ?? null,
+      auditLog: this.monitor.status,
+      latestCheckpoint: latest ? { position: latest.position, digest: latest.digest, time: latest.time } : null,
+      coversReport: latest !== undefined && (report.digest === null || latest.position >= report.digest.position),
+    };
     const drift = driftFirstSeenBetween(this.runner.reader(driftProjection.name), report.deployment, report.from, report.to);
     return this.render(report, drift, format, response);
   }
@@ -60,6 +138,7 @@ export class AuditController {
         return reportCsv(report, drift);
       case 'html':
         response.type('text/html; charset=utf-8');
+        response.setHeader('Content-Security-Policy', REPORT_HTML_POLICY);
         return reportHtml(report, drift);
     }
   }

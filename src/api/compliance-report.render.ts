@@ -1,5 +1,6 @@
+import * as crypto from 'node:crypto';
 import type { JsonValue } from '../event-store/event-store';
-import type { ComplianceReport, ReportEntity } from '../../projections/compliance/compliance-report.query';
+import type { ComplianceReport, ReportAssurance, ReportEntity } from '../../projections/compliance/compliance-report.query';
 import type { DriftRow } from '../../projections/drift/drift.query';
 
 /** The compliance report as CSV (one row per entry, RFC 4180) and as a printable HTML page. */
@@ -24,18 +25,74 @@ const CSV_COLUMNS = [
   'status',
   'error_code',
   'message',
+  'authenticated',
+  'client_address',
+  'correlation_id',
+  'command_id',
+  'migration_step',
+  'changes',
 ] as const;
 type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string | number | null>>;
 
-function csvCell(value: string | number | null | undefined): string {
+/**
+ * What a spreadsheet may take for the start of a formula: `= + - @`, a tab or a carriage return,
+ * their full-width forms (which some spreadsheets fold to them), after any run of spaces or line
+ * breaks (which they skip).
+ */
+const FORMULA_START = /^[\s\u00a0\u3000]*[=+\-@\t\r\n\uff1d\uff0b\uff0d\uff20]/;
+
+export function csvCell(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '';
   const text = String(value);
   // Quoted when needed; a leading formula character is neutralised so a spreadsheet shows it as text.
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  const safe = typeof value === 'string' && FORMULA_START.test(text) ? `'${text}` : text;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 const json = (value: JsonValue | undefined): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** One field that a change set, altered or cleared: `field`, its value before (undefined: absent) and after. */
+export interface FieldDiff {
+  readonly field: string;
+  readonly before: JsonValue | undefined;
+  readonly after: JsonValue | undefined;
+}
+
+const isRecord = (v: unknown): v is Record<string, JsonValue> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `before` → `after` as the fields that differ (nested objects by dotted path; lists compared whole). */
+export function fieldDiffs(before: JsonValue | undefined, after: JsonValue | undefined): FieldDiff[] {
+  const diffs: FieldDiff[] = [];
+  const walk = (prefix: string, b: JsonValue | undefined, a: JsonValue | undefined): void => {
+    if (isRecord(b) || isRecord(a)) {
+      const bo = isRecord(b) ? b : {};
+      const ao = isRecord(a) ? a : {};
+      for (const key of [...new Set([...Object.keys(bo), ...Object.keys(ao)])].sort()) walk(prefix ? `${prefix}.${key}` : key, bo[key], ao[key]);
+      return;
+    }
+    if (JSON.stringify(b) !== JSON.stringify(a)) diffs.push({ field: prefix, before: b, after: a });
+  };
+  walk('', before ?? undefined, after ?? undefined);
+  return diffs;
+}
+
+const valueText = (v: JsonValue | undefined): string => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** The field changes as text: `field: before → after`, one per line. */
+export function changesText(before: JsonValue | undefined, after: JsonValue | undefined): string {
+  return fieldDiffs(before, after)
+    .map((d) => (d.before === undefined ? `${d.field}: ${valueText(d.after)}` : d.after === undefined ? `${d.field}: ${valueText(d.before)} → (removed)` : `${d.field}: ${valueText(d.before)} → ${valueText(d.after)}`))
+    .join('\n');
+}
+
+/** The product's own reason policy, in words (the domain refuses these without a reason). */
+export const PRODUCT_REASON_POLICY =
+  'always required by the product: removals, deletions and decommissions (RemoveSipDomain, DeleteSipPrincipal, DecommissionLegacyPool, RemovePersistentChatPool, RemovePersistentChatServer, RemoveEndpoint) and the migration commands that change or undo a topology (MigratePool, RollbackMigration)';
+
+const policyText = (a: ReportAssurance): string =>
+  `${a.reasonPolicy.always}; configured (REASON_REQUIRED_FOR): ${a.reasonPolicy.configured.length > 0 ? a.reasonPolicy.configured.join(', ') : 'none'}`;
+const keyText = (a: ReportAssurance): string =>
+  a.signingKey ?? 'none: no AUDIT_KEY_FILE, so the log is not protected against whoever can write DATA_DIR';
 const entityColumns = (entity: ReportEntity): CsvRow => ({ entity_kind: entity?.kind ?? null, entity_id: entity?.id ?? null });
 
 /** `drift`: the report's drift section (GET /api/drift's items first seen in the period). */
@@ -55,6 +112,12 @@ export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] =
       after: json(c.after),
       reason: c.reason,
       migration_id: c.migrationId,
+      authenticated: c.authenticated === null ? null : String(c.authenticated),
+      client_address: c.clientAddress,
+      correlation_id: c.correlationId,
+      command_id: c.commandId,
+      migration_step: json(c.migrationStep),
+      changes: changesText(c.before, c.after),
     });
   }
   for (const [section, list] of [['refused', report.refused], ['denied', report.denied]] as const) {
@@ -71,16 +134,43 @@ export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] =
         status: r.status,
         error_code: r.errorCode,
         message: r.message,
+        authenticated: r.authenticated === null ? null : String(r.authenticated),
+        client_address: r.clientAddress,
       });
     }
   }
   for (const m of report.migrations) {
     for (const e of m.events) {
-      rows.push({ section: 'migration', position: e.position, occurred_at: e.occurredAt, actor: e.actor, command: e.command, event_type: e.eventType, after: json(e.data), reason: e.reason, migration_id: m.migrationId });
+      rows.push({
+        section: 'migration',
+        position: e.position,
+        occurred_at: e.occurredAt,
+        actor: e.actor,
+        command: e.command,
+        event_type: e.eventType,
+        after: json(e.data),
+        reason: e.reason,
+        migration_id: m.migrationId,
+        migration_step: json(e.step),
+      });
     }
   }
   rows.push(...drift.map(driftCsvRow));
   if (report.digest) rows.push({ section: 'digest', position: report.digest.position, event_type: report.digest.algorithm, after: report.digest.hash });
+  const a = report.assurance;
+  if (a) {
+    rows.push({ section: 'reason_policy', message: policyText(a) });
+    rows.push({ section: 'signing_key', message: keyText(a), status: a.auditLog });
+    if (a.latestCheckpoint) {
+      rows.push({
+        section: 'checkpoint',
+        position: a.latestCheckpoint.position,
+        occurred_at: a.latestCheckpoint.time,
+        after: a.latestCheckpoint.digest,
+        message: a.coversReport ? 'the latest signed checkpoint; it covers every entry of this report' : 'the latest signed checkpoint; entries after its position are not yet signed',
+      });
+    } else rows.push({ section: 'checkpoint', message: 'no signed checkpoint' });
+  }
   const lines = [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => csvCell(row[c])).join(','))];
   return `${lines.join('\r\n')}\r\n`;
 }
@@ -92,6 +182,14 @@ function escapeHtml(value: string | number | null | undefined): string {
 
 const entityText = (entity: ReportEntity): string => (entity === null ? '' : `${entity.kind ?? ''} ${entity.id}`.trim());
 const code = (value: JsonValue | undefined): string => (value === undefined || value === null ? '—' : `<code>${escapeHtml(JSON.stringify(value))}</code>`);
+
+/** `before` → `after` as a list of the fields that changed. */
+function changesHtml(before: JsonValue | undefined, after: JsonValue | undefined): string {
+  const diffs = fieldDiffs(before, after);
+  if (diffs.length === 0) return '—';
+  const cell = (v: JsonValue | undefined): string => (v === undefined ? '<span class="none">—</span>' : `<span class="v">${escapeHtml(valueText(v))}</span>`);
+  return `<ul class="changes">${diffs.map((d) => `<li><b>${escapeHtml(d.field)}</b>: ${cell(d.before)} → ${d.after === undefined && d.before !== undefined ? '<i>removed</i>' : cell(d.after)}</li>`).join('')}</ul>`;
+}
 
 function table(headers: readonly string[], rows: readonly (readonly string[])[], empty: string): string {
   if (rows.length === 0) return `<p class="empty">${escapeHtml(empty)}</p>`;
@@ -107,6 +205,8 @@ table { border-collapse: collapse; width: 100%; font-size: 9pt; }
 th, td { border: 1px solid #bbb; padding: 2px 4px; text-align: left; vertical-align: top; }
 th { background: #eee; } code { font-size: 8pt; word-break: break-all; white-space: pre-wrap; }
 .meta td { border: none; padding: 0 1em 0 0; } .empty { color: #555; font-style: italic; }
+ul.changes { margin: 0; padding-left: 1em; } ul.changes li { margin: 0; } .v { font-family: ui-monospace, monospace; font-size: 8pt; word-break: break-all; } .none { color: #777; }
+.warn { color: #8a1f11; font-weight: 600; }
 @page { size: A4 landscape; margin: 12mm; }
 @media print {
   body { margin: 0; }
@@ -119,26 +219,42 @@ th { background: #eee; } code { font-size: 8pt; word-break: break-all; white-spa
 export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] = []): string {
   const s = report.summary;
   const changes = table(
-    ['position', 'time', 'actor', 'roles', 'command', 'entity', 'event', 'before', 'after', 'reason / ticket', 'migration'],
+    ['position', 'time', 'actor', 'roles', 'authenticated', 'client address', 'command', 'entity', 'event', 'changes (before → after)', 'reason / ticket', 'migration (step)', 'correlation id', 'command id'],
     report.changes.map((c) => [
       String(c.position),
       escapeHtml(c.occurredAt),
       escapeHtml(c.actor),
       escapeHtml(c.roles?.join(', ')),
+      escapeHtml(c.authenticated === null ? '' : c.authenticated ? 'yes' : 'no'),
+      escapeHtml(c.clientAddress),
       escapeHtml(c.command),
       escapeHtml(entityText(c.entity)),
       escapeHtml(c.eventType),
-      code(c.before),
-      code(c.after),
+      changesHtml(c.before, c.after),
       escapeHtml(c.reason),
-      escapeHtml(c.migrationId),
+      c.migrationId === null ? '' : `${escapeHtml(c.migrationId)}${c.migrationStep === null || c.migrationStep === undefined ? '' : ` (${escapeHtml(valueText(c.migrationStep))})`}`,
+      escapeHtml(c.correlationId),
+      escapeHtml(c.commandId),
     ]),
     'No changes in this period.',
   );
   const refusals = (list: ComplianceReport['refused'], empty: string): string =>
     table(
-      ['position', 'time', 'actor', 'roles', 'command', 'entity', 'status', 'code', 'message', 'reason'],
-      list.map((r) => [String(r.position), escapeHtml(r.occurredAt), escapeHtml(r.actor), escapeHtml(r.roles?.join(', ')), escapeHtml(r.command), escapeHtml(entityText(r.entity)), escapeHtml(r.status), escapeHtml(r.errorCode), escapeHtml(r.message), escapeHtml(r.reason)]),
+      ['position', 'time', 'actor', 'roles', 'authenticated', 'client address', 'command', 'entity', 'status', 'code', 'message', 'reason'],
+      list.map((r) => [
+        String(r.position),
+        escapeHtml(r.occurredAt),
+        escapeHtml(r.actor),
+        escapeHtml(r.roles?.join(', ')),
+        escapeHtml(r.authenticated === null ? '' : r.authenticated ? 'yes' : 'no'),
+        escapeHtml(r.clientAddress),
+        escapeHtml(r.command),
+        escapeHtml(entityText(r.entity)),
+        escapeHtml(r.status),
+        escapeHtml(r.errorCode),
+        escapeHtml(r.message),
+        escapeHtml(r.reason),
+      ]),
       empty,
     );
   const migrations =
@@ -168,6 +284,17 @@ export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] 
     ? `<table class="meta digest"><tr><td>algorithm</td><td>${escapeHtml(report.digest.algorithm)}</td></tr><tr><td>position</td><td>${report.digest.position}</td></tr><tr><td>events</td><td>${report.digest.events}</td></tr><tr><td>hash</td><td><code>${escapeHtml(report.digest.hash)}</code></td></tr></table>
 <p>Check it later with <code>topo audit verify --digest ${report.digest.position}:${escapeHtml(report.digest.hash)}</code>.</p>`
     : '<p class="empty">The period has no entries: no digest.</p>';
+  const a = report.assurance;
+  const assurance = a
+    ? `<table class="meta"><tr><td>reason policy</td><td>${escapeHtml(policyText(a))}</td></tr>
+<tr><td>signing key</td><td>${a.signingKey ? `<code>${escapeHtml(a.signingKey)}</code>` : `<span class="warn">${escapeHtml(keyText(a))}</span>`}</td></tr>
+<tr><td>audit log</td><td>${a.auditLog === 'broken' ? `<span class="warn">broken</span>` : escapeHtml(a.auditLog)}</td></tr>
+<tr><td>latest signed checkpoint</td><td>${
+        a.latestCheckpoint
+          ? `position ${a.latestCheckpoint.position}, signed ${escapeHtml(a.latestCheckpoint.time)}, digest <code>${escapeHtml(a.latestCheckpoint.digest)}</code>${a.coversReport ? ' (covers every entry of this report)' : ' <span class="warn">(entries after its position are not yet signed)</span>'}`
+          : 'none'
+      }</td></tr></table>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Compliance report ${escapeHtml(report.deployment)} ${escapeHtml(report.from)} – ${escapeHtml(report.to)}</title>
 <style>${PRINT_CSS}</style></head>
@@ -175,6 +302,7 @@ export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] 
 <h1>Compliance report: deployment ${escapeHtml(report.deployment)}</h1>
 <table class="meta"><tr><td>from</td><td>${escapeHtml(report.from)}</td></tr><tr><td>to</td><td>${escapeHtml(report.to)}</td></tr>
 <tr><td>totals</td><td>${s.changes} changes, ${s.refused} refused commands, ${s.denied} denied attempts, ${s.migrationEvents} migration events</td></tr></table>
+${assurance}
 <h2>Changes</h2>${changes}
 <h2>Refused commands</h2>${refusals(report.refused, 'No refused commands in this period.')}
 <h2>Denied attempts</h2>${refusals(report.denied, 'No denied attempts in this period.')}
@@ -186,6 +314,12 @@ export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] 
 </body></html>
 `;
 }
+
+/**
+ * The Content-Security-Policy of the HTML report: its own inline style sheet (by its hash) and
+ * nothing else, so that it is styled when opened from the API and can load or run nothing.
+ */
+export const REPORT_HTML_POLICY = `default-src 'none'; style-src 'sha256-${crypto.createHash('sha256').update(PRINT_CSS).digest('base64')}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
 
 // ---------------------------------------------------------------------------------------------
 // The drift section: what observations of the real deployment found different from the ledger.

@@ -29,7 +29,7 @@ export function toErrorResponse(error: unknown): { status: number; body: ErrorBo
   }
   if (error instanceof EventStoreError) {
     const status =
-      error.code === 'WRONG_EXPECTED_VERSION' ? HttpStatus.CONFLICT : error.code === 'EVENT_STORE_UNAVAILABLE' ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.INTERNAL_SERVER_ERROR;
+      error.code === 'WRONG_EXPECTED_VERSION' ? HttpStatus.CONFLICT : error.code === 'EVENT_STORE_UNAVAILABLE' || error.code === 'AUDIT_LOG_BROKEN' ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.INTERNAL_SERVER_ERROR;
     return { status, body: { code: error.code, message: error.message, details: {} } };
   }
   if (error instanceof HttpException) {

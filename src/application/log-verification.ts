@@ -32,13 +32,41 @@ export type BrokenLinkProblem =
   /** An event without chain fields after chained ones, in its stream or in the log: its fields were stripped. */
   | 'unchained_after_chained'
   /** The log up to the saved digest's position no longer gives the saved hash. */
-  | 'digest_mismatch';
+  | 'digest_mismatch'
+  /**
+   * The log up to a signed checkpoint's position no longer gives the digest the checkpoint signed:
+   * an event up to it was edited (even with its hash and the links after it recomputed), deleted,
+   * reordered or replaced, or the whole log was rewritten.
+   */
+  | 'checkpoint_mismatch'
+  /** The log ends before a signed checkpoint's position: its tail was cut off. */
+  | 'truncated'
+  /** A line of the witness is not a checkpoint signed by the trusted key (forged, edited, another key's). */
+  | 'checkpoint_invalid'
+  /** The read models serve a digest that a signed checkpoint contradicts. */
+  | 'read_model_mismatch';
+
+/** One field of an event that differs from the copy the read models kept of it. */
+export interface FieldChange {
+  /** `data.<name>`, `metadata.<name>`, `type`, `stream` or `revision`. */
+  readonly field: string;
+  /** As the read models kept it (undefined: absent). */
+  readonly before: unknown;
+  /** As the log holds it now (undefined: absent). */
+  readonly after: unknown;
+}
 
 export interface BrokenLink {
   readonly problem: BrokenLinkProblem;
   readonly streamId: string | null;
   readonly revision: number | null;
   readonly position: number | null;
+  /** The event's type, where the break names one event. */
+  readonly eventType?: string | null;
+  /** Which fields differ from the copy the read models kept, where there is one to compare with. */
+  readonly changes?: readonly FieldChange[];
+  /** The signed checkpoint the break was found against, for checkpoint breaks. */
+  readonly checkpoint?: { readonly position: number; readonly digest: string; readonly time?: string };
   readonly message: string;
 }
 
@@ -54,18 +82,58 @@ export interface LogVerification {
    * before `prevHash`); the others were proven from the text as stored.
    */
   readonly decoded: number;
+  /** The first break, or null. */
   readonly broken: BrokenLink | null;
+  /** Every break found: the first only, unless `all` was asked for. */
+  readonly breaks: readonly BrokenLink[];
   /** The digest of everything checked. */
   readonly digest: LogDigest;
   /** Whether the saved digest (when one was given) matched. */
   readonly digestChecked: boolean;
+  /** Signed checkpoints the log was checked against, and the latest of them. */
+  readonly checkpoints: { readonly checked: number; readonly latest: { readonly position: number; readonly digest: string; readonly time?: string } | null };
+  /** Events after the latest checkpoint given (not yet signed when the witness was read). */
+  readonly unsigned: number;
+}
+
+/** A digest the log must give at a position: a signed checkpoint as read from a witness. */
+export interface TrustedCheckpoint {
+  readonly position: number;
+  readonly digest: string;
+  readonly time?: string;
+}
+
+/**
+ * What the read models kept of the log, to tell which event a checkpoint break is about and which
+ * of its fields changed. Not trusted (they lie in DATA_DIR too): used only to name what changed
+ * after the signed checkpoints have shown that something did.
+ */
+export interface LogReference {
+  /** The digest the read models hold after the event at `position`; undefined when they hold none there. */
+  digestAt(position: number): string | undefined;
+  /** The event the read models kept at `position`. */
+  eventAt(position: number): { readonly streamId: string; readonly revision: number; readonly type: string; readonly data: unknown; readonly metadata: unknown } | undefined;
+  /** The position of the first event the read models kept after `position` (undefined: none). */
+  positionAfter(position: number): number | undefined;
 }
 
 export interface VerifyOptions {
   /** An earlier digest: the log up to its position must still give its hash. */
   readonly digest?: Pick<LogDigest, 'position' | 'hash'>;
+  /** Signed checkpoints (by position, verified already): the log must give each one's digest at its position. */
+  readonly checkpoints?: readonly TrustedCheckpoint[];
+  /** Lines of the witness that were rejected: each is a break. */
+  readonly rejectedCheckpoints?: readonly { readonly line: number; readonly problem: string }[];
+  /** Names the event and fields behind a checkpoint break; also checked against each checkpoint when `checkReference`. */
+  readonly reference?: LogReference;
+  /** The read models' digest at every checkpoint must be the checkpoint's (the server's own check). */
+  readonly checkReference?: boolean;
+  /** Report every break, not only the first. */
+  readonly all?: boolean;
   readonly pageSize?: number;
   readonly onProgress?: (events: number, position: number) => void;
+  /** Called between pages: a background verification yields to other work there. */
+  readonly betweenPages?: () => Promise<void>;
   /** Check every event by decoding it, never from its stored text alone: the reference, slower. */
   readonly decodeAll?: boolean;
 }
@@ -88,6 +156,7 @@ interface EventProof {
   readonly streamId: string;
   readonly revision: number;
   readonly position: number;
+  readonly type: string;
   /** Its recorded hash (chained), or the hash its content gives (unchained). */
   readonly hash: string;
   /** The `prevHash` it records (chained events only). */
@@ -101,24 +170,24 @@ interface EventProof {
 
 /** The proof of one stored event (pure). Most events prove their hash from the stored text alone; the others are decoded. */
 function proveEvent(event: StoredEvent, decodeAll = false): EventProof {
-  const { streamId, revision, position } = event;
+  const { streamId, revision, position, type } = event;
   const proven = decodeAll ? undefined : provenChainFields(event);
-  if (proven !== undefined) return { streamId, revision, position, hash: proven.hash, prevHash: proven.prevHash, chained: true, decoded: false };
+  if (proven !== undefined) return { streamId, revision, position, type, hash: proven.hash, prevHash: proven.prevHash, chained: true, decoded: false };
   let decoded: HashedContent;
   try {
-    decoded = { streamId, revision, type: event.type, data: JSON.parse(event.data) as JsonObject, metadata: JSON.parse(event.metadata) as JsonObject };
+    decoded = { streamId, revision, type, data: JSON.parse(event.data) as JsonObject, metadata: JSON.parse(event.metadata) as JsonObject };
   } catch {
-    return { streamId, revision, position, hash: '', prevHash: null, chained: false, decoded: true, altered: 'its stored data or metadata is not JSON' };
+    return { streamId, revision, position, type, hash: '', prevHash: null, chained: false, decoded: true, altered: 'its stored data or metadata is not JSON' };
   }
   if (!isObject(decoded.data) || !isObject(decoded.metadata)) {
-    return { streamId, revision, position, hash: '', prevHash: null, chained: false, decoded: true, altered: 'its stored data or metadata is not a JSON object' };
+    return { streamId, revision, position, type, hash: '', prevHash: null, chained: false, decoded: true, altered: 'its stored data or metadata is not a JSON object' };
   }
   const metadata = decoded.metadata;
   const recorded = metadata[HASH_FIELD];
   if (typeof recorded !== 'string') {
-    return { streamId, revision, position, hash: eventHash(streamId, revision, event.type, decoded.data, metadata), prevHash: null, chained: false, decoded: true };
+    return { streamId, revision, position, type, hash: eventHash(streamId, revision, type, decoded.data, metadata), prevHash: null, chained: false, decoded: true };
   }
-  const proof = { streamId, revision, position, hash: recorded, prevHash: metadata[PREV_HASH_FIELD] ?? null, chained: true, decoded: true };
+  const proof = { streamId, revision, position, type, hash: recorded, prevHash: metadata[PREV_HASH_FIELD] ?? null, chained: true, decoded: true };
   return stillHashesTo(decoded, recorded) ? proof : { ...proof, altered: 'its content does not give its recorded hash' };
 }
 
@@ -128,7 +197,7 @@ function isObject(value: unknown): boolean {
 
 /** Checks a proven event against its stream's previous one: the broken link, or undefined when it holds. */
 function brokenLink(proof: EventProof, before: StreamLink | undefined, chainedBefore: boolean): BrokenLink | undefined {
-  const at = { streamId: proof.streamId, revision: proof.revision, position: proof.position };
+  const at = { streamId: proof.streamId, revision: proof.revision, position: proof.position, eventType: proof.type };
   const name = `${proof.streamId}@${proof.revision}`;
   const expectedRevision = before === undefined ? 0 : before.revision + 1;
   if (proof.revision !== expectedRevision) {
@@ -136,6 +205,7 @@ function brokenLink(proof: EventProof, before: StreamLink | undefined, chainedBe
       problem: 'missing',
       ...at,
       revision: expectedRevision,
+      eventType: null,
       message: `${proof.streamId}: revision ${expectedRevision} is missing (the stream goes on at revision ${proof.revision}, position ${proof.position})`,
     };
   }
@@ -161,14 +231,42 @@ function brokenLink(proof: EventProof, before: StreamLink | undefined, chainedBe
   return undefined;
 }
 
+/** The log's digest after the event at `position`. */
+interface Sample {
+  readonly position: number;
+  readonly digest: string;
+}
+
+/** Digests kept while walking: one every this many events. */
+const SAMPLE = 512;
+
+/** The fields of `after` (the log now) that differ from `before` (the read models' copy), flattened to dotted paths two levels deep. */
+export function fieldChanges(before: Record<string, unknown>, after: Record<string, unknown>): FieldChange[] {
+  const changes: FieldChange[] = [];
+  const walk = (prefix: string, b: unknown, a: unknown, depth: number): void => {
+    if (depth < 3 && isObject(b) && isObject(a)) {
+      const keys = [...new Set([...Object.keys(b as object), ...Object.keys(a as object)])].sort();
+      for (const key of keys) walk(`${prefix}.${key}`, (b as Record<string, unknown>)[key], (a as Record<string, unknown>)[key], depth + 1);
+      return;
+    }
+    if (JSON.stringify(b) !== JSON.stringify(a)) changes.push({ field: prefix.slice(1), before: b, after: a });
+  };
+  for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])]) walk(`.${key}`, before[key], after[key], 1);
+  return changes;
+}
+
 /**
- * Walks the whole log in global order and checks every link of every stream's chain, and the
- * store-wide digest against a saved one. Stops at the first broken link. The log is read as stored
- * (`readAllStored`): each event's own hash is proven as its page is read, then its links.
+ * Walks the whole log in global order and checks every link of every stream's chain, the store-wide
+ * digest against a saved one, and against every signed checkpoint given. Stops at the first break
+ * unless `all` is asked for. The log is read as stored (`readAllStored`): each event's own hash is
+ * proven as its page is read, then its links.
  */
 export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<LogVerification> {
   const streams = new Map<string, StreamLink>();
   const saved = options.digest;
+  const checkpoints = options.checkpoints ?? [];
+  const reference = options.reference;
+  const breaks: BrokenLink[] = [];
   let digest = EMPTY_LOG_DIGEST;
   let events = 0;
   let chained = 0;
@@ -176,15 +274,50 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   let decoded = 0;
   let position = 0;
   let digestChecked = false;
-  const result = (broken: BrokenLink | null): LogVerification => ({
+  let nextCheckpoint = 0;
+  let checkedCheckpoints = 0;
+  /**
+   * Every SAMPLE-th digest since the last checkpoint that held (from its own), kept when there are
+   * checkpoints and read models to compare with: a break is then looked for from the last sample the
+   * read models agree with, without keeping every event walked.
+   */
+  let samples: Sample[] = [{ position: 0, digest: EMPTY_LOG_DIGEST }];
+  let sinceSample = 0;
+  const toLocate = new Map<BrokenLink, { samples: Sample[]; to: number }>();
+  let lastGoodPosition = 0;
+  const latest = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1]! : null;
+  const result = (): LogVerification => ({
     events,
     chained,
     unchained,
     decoded,
-    broken,
+    broken: breaks[0] ?? null,
+    breaks,
     digest: { position, hash: digest, events, algorithm: LOG_DIGEST_ALGORITHM },
     digestChecked,
+    checkpoints: { checked: checkedCheckpoints, latest: latest === null ? null : { position: latest.position, digest: latest.digest, ...(latest.time ? { time: latest.time } : {}) } },
+    unsigned: latest === null ? 0 : Math.max(0, events - eventsAtLatest),
   });
+  let eventsAtLatest = 0;
+  /** The result, the breaks that name one event given the fields that differ from the read models' copy of it. */
+  const finish = async (): Promise<LogVerification> => {
+    if (reference !== undefined) {
+      for (let i = 0; i < breaks.length; i++) {
+        const range = toLocate.get(breaks[i]!);
+        if (range !== undefined) breaks[i] = (await locate(store, reference, range.samples, range.to, breaks[i]!, options.decodeAll)) ?? breaks[i]!;
+        breaks[i] = await withChanges(store, breaks[i]!, reference);
+      }
+    }
+    return result();
+  };
+  /** Records a break; true when the walk stops there. */
+  const report = (broken: BrokenLink): boolean => {
+    breaks.push(broken);
+    return options.all !== true;
+  };
+  for (const rejected of options.rejectedCheckpoints ?? []) {
+    if (report({ problem: 'checkpoint_invalid', streamId: null, revision: null, position: null, message: `witness line ${rejected.line}: ${rejected.problem}` })) return finish();
+  }
   const digestMismatch = (at: EventProof | undefined): BrokenLink => ({
     problem: 'digest_mismatch',
     streamId: at?.streamId ?? null,
@@ -197,18 +330,90 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   });
   if (saved !== undefined && saved.position === 0) {
     digestChecked = true;
-    if (saved.hash !== EMPTY_LOG_DIGEST) return result(digestMismatch(undefined));
+    if (saved.hash !== EMPTY_LOG_DIGEST) {
+      breaks.push(digestMismatch(undefined));
+      return finish();
+    }
   }
+  /** The break behind a checkpoint the log no longer gives: named by the read models' copy where they can tell. */
+  const checkpointBreak = (checkpoint: TrustedCheckpoint, through: EventProof | undefined): BrokenLink => {
+    const signed = { position: checkpoint.position, digest: checkpoint.digest, ...(checkpoint.time ? { time: checkpoint.time } : {}) };
+    const range = `between positions ${lastGoodPosition} and ${checkpoint.position}`;
+    if (through === undefined) {
+      return {
+        problem: 'truncated',
+        streamId: null,
+        revision: null,
+        position: checkpoint.position,
+        checkpoint: signed,
+        message: `the log ends at position ${position}, before the signed checkpoint at position ${checkpoint.position}: its tail was cut off`,
+      };
+    }
+    const broken: BrokenLink = {
+      problem: 'checkpoint_mismatch',
+      streamId: null,
+      revision: null,
+      position: checkpoint.position,
+      checkpoint: signed,
+      message: `the log up to position ${checkpoint.position} no longer gives the digest signed there: an event ${range} was edited, deleted, reordered or replaced`,
+    };
+    if (reference !== undefined) toLocate.set(broken, { samples, to: checkpoint.position });
+    return broken;
+  };
+  /** Checks the checkpoints the walk has reached (`through`: the event just walked, undefined at the end of the log). */
+  const reachCheckpoints = (through: EventProof | undefined, beforeIt = false): boolean => {
+    while (nextCheckpoint < checkpoints.length) {
+      const checkpoint = checkpoints[nextCheckpoint]!;
+      if (through !== undefined && (checkpoint.position > through.position || (beforeIt && checkpoint.position === through.position))) return false;
+      nextCheckpoint += 1;
+      checkedCheckpoints += 1;
+      if (checkpoint === latest) eventsAtLatest = events;
+      const exact = through !== undefined && !beforeIt && checkpoint.position === through.position;
+      if (exact && digest === checkpoint.digest) {
+        if (options.checkReference === true && reference !== undefined) {
+          const kept = reference.digestAt(checkpoint.position);
+          if (kept !== undefined && kept !== checkpoint.digest) {
+            const broken: BrokenLink = {
+              problem: 'read_model_mismatch',
+              streamId: null,
+              revision: null,
+              position: checkpoint.position,
+              checkpoint: { position: checkpoint.position, digest: checkpoint.digest, ...(checkpoint.time ? { time: checkpoint.time } : {}) },
+              message: `the read models' digest at position ${checkpoint.position} is not the one signed there: they serve what the signed checkpoint contradicts`,
+            };
+            if (report(broken)) return true;
+          }
+        }
+        samples = [{ position: checkpoint.position, digest: checkpoint.digest }];
+        sinceSample = 0;
+        lastGoodPosition = checkpoint.position;
+        continue;
+      }
+      // Past it without an event exactly at it (the event there is gone), or a digest it did not sign.
+      if (report(checkpointBreak(checkpoint, through))) return true;
+      // Every break, not only the first: from here on, the log is compared with what was signed.
+      if (exact) digest = checkpoint.digest;
+      samples = [{ position: checkpoint.position, digest: exact ? checkpoint.digest : digest }];
+      sinceSample = 0;
+      lastGoodPosition = checkpoint.position;
+    }
+    return false;
+  };
+  const keepSamples = checkpoints.length > 0 && reference !== undefined;
   const pageSize = options.pageSize ?? PAGE;
   for (let from = 1; ; ) {
     const page = await store.readAllStored(from, pageSize);
     for (const event of page) {
       const proof = proveEvent(event, options.decodeAll);
       // Past the saved position without an event exactly at it: the event there is gone.
-      if (saved !== undefined && !digestChecked && proof.position > saved.position) return result(digestMismatch(proof));
+      if (saved !== undefined && !digestChecked && proof.position > saved.position) {
+        digestChecked = true;
+        if (report(digestMismatch(proof))) return finish();
+      }
+      if (nextCheckpoint < checkpoints.length && checkpoints[nextCheckpoint]!.position < proof.position && reachCheckpoints(proof, true)) return finish();
       const before = streams.get(proof.streamId);
       const broken = brokenLink(proof, before, chained > 0);
-      if (broken !== undefined) return result(broken);
+      if (broken !== undefined && report(broken)) return finish();
       if (before === undefined) streams.set(proof.streamId, { revision: proof.revision, hash: proof.hash, chained: proof.chained });
       else {
         before.revision = proof.revision;
@@ -221,17 +426,107 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
       events += 1;
       position = proof.position;
       digest = nextLogDigest(digest, proof.hash);
+      if (keepSamples && ++sinceSample === SAMPLE) {
+        samples.push({ position, digest });
+        sinceSample = 0;
+      }
       if (saved !== undefined && position === saved.position) {
         digestChecked = true;
-        if (digest !== saved.hash) return result(digestMismatch(proof));
+        if (digest !== saved.hash && report(digestMismatch(proof))) return finish();
       }
+      if (nextCheckpoint < checkpoints.length && checkpoints[nextCheckpoint]!.position <= position && reachCheckpoints(proof)) return finish();
     }
     if (page.length > 0) options.onProgress?.(events, position);
     if (page.length < pageSize) break;
     from = page[page.length - 1]!.position + 1;
+    if (options.betweenPages) await options.betweenPages();
   }
-  if (saved !== undefined && !digestChecked) return result(digestMismatch(undefined));
-  return result(null);
+  if (saved !== undefined && !digestChecked) {
+    digestChecked = true;
+    if (report(digestMismatch(undefined))) return finish();
+  }
+  if (nextCheckpoint < checkpoints.length && reachCheckpoints(undefined)) return finish();
+  return finish();
+}
+
+/**
+ * The event behind a checkpoint break, found by comparing the log's digest, event by event, with the
+ * digests the read models kept: from the last sample they agree with, the first event where they part
+ * is the one edited, replaced or moved, and an event they kept that the log no longer has was deleted.
+ * Undefined when the read models cannot tell (they were rebuilt on the changed log, or lag behind).
+ */
+async function locate(store: EventStore, reference: LogReference, samples: readonly Sample[], to: number, broken: BrokenLink, decodeAll?: boolean): Promise<BrokenLink | undefined> {
+  let start = samples[0]!;
+  for (const sample of samples.slice(1)) {
+    if (reference.digestAt(sample.position) !== sample.digest) break;
+    start = sample;
+  }
+  let digest = start.digest;
+  let previous = start.position;
+  /** An event the read models kept after `previous` and before `position` that the log no longer has. */
+  const goneBefore = (position: number): BrokenLink | undefined => {
+    const kept = reference.positionAfter(previous);
+    if (kept === undefined || kept >= position) return undefined;
+    const gone = reference.eventAt(kept);
+    if (gone === undefined) return undefined;
+    return {
+      ...broken,
+      streamId: gone.streamId,
+      revision: gone.revision,
+      position: kept,
+      eventType: gone.type,
+      message: `the event at position ${kept} (${gone.type}, ${gone.streamId}@${gone.revision}) is gone from the log: deleted after it was signed`,
+    };
+  };
+  for (let from = start.position + 1; from <= to; ) {
+    const page = await store.readAllStored(from, PAGE);
+    for (const event of page) {
+      const deleted = goneBefore(Math.min(event.position, to + 1));
+      if (deleted !== undefined) return deleted;
+      if (event.position > to) return undefined;
+      previous = event.position;
+      digest = nextLogDigest(digest, proveEvent(event, decodeAll).hash);
+      const keptDigest = reference.digestAt(event.position);
+      if (keptDigest === undefined) return undefined;
+      if (keptDigest === digest) continue;
+      const at = { streamId: event.streamId, revision: event.revision, position: event.position, eventType: event.type };
+      const name = `${event.streamId}@${event.revision}`;
+      const copy = reference.eventAt(event.position);
+      if (copy !== undefined && (copy.streamId !== event.streamId || copy.revision !== event.revision || copy.type !== event.type)) {
+        return {
+          ...broken,
+          ...at,
+          changes: fieldChanges({ stream: copy.streamId, revision: copy.revision, type: copy.type }, { stream: event.streamId, revision: event.revision, type: event.type }),
+          message: `position ${event.position} now holds ${name} (${event.type}); it held ${copy.streamId}@${copy.revision} (${copy.type}) when signed: reordered or replaced`,
+        };
+      }
+      return { ...broken, ...at, message: `${name} (${event.type}) at position ${event.position} was edited after it was signed (its hash recomputed to hide it)` };
+    }
+    if (page.length < PAGE) break;
+    from = page[page.length - 1]!.position + 1;
+  }
+  return goneBefore(to + 1);
+}
+
+/** A break that names one event, with the fields that differ from the read models' copy of it, when they kept one. */
+async function withChanges(store: EventStore, broken: BrokenLink, reference: LogReference): Promise<BrokenLink> {
+  if (broken.position === null || broken.changes !== undefined || broken.problem === 'missing' || broken.problem === 'truncated' || broken.eventType === undefined || broken.eventType === null) {
+    return broken;
+  }
+  const copy = reference.eventAt(broken.position);
+  if (copy === undefined || copy.streamId !== broken.streamId || copy.revision !== broken.revision) return broken;
+  const [stored] = await store.readAllStored(broken.position, 1);
+  if (stored === undefined || stored.position !== broken.position) return broken;
+  let now: { data: unknown; metadata: unknown };
+  try {
+    now = { data: JSON.parse(stored.data) as unknown, metadata: JSON.parse(stored.metadata) as unknown };
+  } catch {
+    return broken;
+  }
+  const changes = fieldChanges({ type: copy.type, data: copy.data, metadata: copy.metadata }, { type: stored.type, data: now.data, metadata: now.metadata });
+  if (changes.length === 0) return broken;
+  const fields = changes.map((c) => c.field).join(', ');
+  return { ...broken, changes, message: `${broken.message}; changed: ${fields}` };
 }
 
 /**
@@ -257,4 +552,13 @@ export function parseSavedDigest(text: string): Pick<LogDigest, 'position' | 'ha
 /** `<position>:<hash>`: the compact form of a digest, for `--digest`. */
 export function formatDigest(digest: Pick<LogDigest, 'position' | 'hash'>): string {
   return `${digest.position}:${digest.hash}`;
+}
+
+/**
+ * The hash a stored event commits to (recorded, or computed for an unchained one), or why its own
+ * content fails: what the checkpoint signer folds into the digest it signs, event by event.
+ */
+export function storedEventHash(event: StoredEvent): { readonly hash: string; readonly altered?: string } {
+  const proof = proveEvent(event);
+  return proof.altered !== undefined ? { hash: proof.hash, altered: proof.altered } : { hash: proof.hash };
 }

@@ -18,10 +18,15 @@ async function usage(): Promise<string> {
   projections rebuild [name] [--server URL]
                                           replay the log into new read-model tables, with progress
 ${READ_USAGE}
-  audit verify [--digest <position>:<hash>] [--json]
-                                          check every link of the log's hash chain (and a saved digest)
-  audit digest [--server URL] [--json]    the store-wide digest to keep
-  report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
+  audit verify [--witness FILE --public-key FILE] [--all] [--digest <position>:<hash>] [--json]
+                                          check every link of the log's hash chain, against every signed
+                                          checkpoint of the witness (and a saved digest)
+  audit verify --server URL [--token T] [--all] [--json]
+                                          the server's own verification, with its progress
+  audit digest [--server URL] [--token T] [--json]
+                                          the store-wide digest to keep
+  keys create FILE                        an Ed25519 key pair for AUDIT_KEY_FILE (FILE, FILE.pub)
+  report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL] [--token T]
                                           the compliance report of a period
 ${OBSERVE_USAGE}
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
@@ -86,6 +91,8 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     case 'report':
       return (await import('./audit')).reportCommand(argv.slice(1));
+    case 'keys':
+      return (await import('./audit')).keysCommand(argv.slice(1));
     case 'run':
       return runScriptCommand(argv.slice(1));
     case 'migrate': {

@@ -73,7 +73,8 @@ export async function runRead(subcommand: string, argv: readonly string[], optio
           cursor: flag('cursor'),
           ...fresh,
         });
-        text = renderAudit(answer);
+        // Without --deployment the trail of every deployment: each line names its own.
+        text = renderAudit(answer, deployment === undefined);
         break;
       default:
         answer = await client.query('/api/projections');
@@ -129,13 +130,14 @@ function renderDiff(d: JsonObject): string {
   return lines.join('\n');
 }
 
-function renderAudit(page: JsonObject): string {
+function renderAudit(page: JsonObject, everyDeployment = false): string {
   const lines = list(page['entries']).map((e) => {
     const entity = e['entity'] as JsonObject | null;
     const error = e['error'] as JsonObject | undefined;
     return [
       str(e['occurredAt']),
       `#${str(e['position'])}`,
+      ...(everyDeployment ? [`[${str(e['deployment'])}]`] : []),
       str(e['actor']),
       e['outcome'] === 'refused' ? `REFUSED ${str(e['command'])} ${error ? str(error['code']) : ''}` : `${str(e['type'])}`,
       entity ? `${str(entity['kind'])}:${str(entity['id'])}` : '',

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Synchronous } from '../event-store/sqlite/sqlite-schema';
 
@@ -28,6 +29,20 @@ export interface Config {
    * Names are checked against the commands the API knows when the server starts.
    */
   readonly reasonRequiredFor: ReadonlySet<string>;
+  /** Signed checkpoints and their witnesses (see `auditConfig`). */
+  readonly audit: AuditConfig;
+}
+
+/** Where the log's signing key and its witnesses are; all outside DATA_DIR. */
+export interface AuditConfig {
+  /** Ed25519 private key (PEM) that signs checkpoints; without it the log is not protected against whoever can write DATA_DIR. */
+  readonly keyFile: string | undefined;
+  /** Append-only file every signed checkpoint is added to. */
+  readonly witnessFile: string | undefined;
+  /** Service every signed checkpoint is POSTed to. */
+  readonly witnessUrl: string | undefined;
+  /** How often the server verifies the log in the background, in milliseconds. */
+  readonly verifyIntervalMs: number;
 }
 
 /** Where OIDC JWTs come from and how their claim becomes a role. */
@@ -120,7 +135,65 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     authentication,
     oidc: oidcConfig(env),
     rateLimit,
+    audit: auditConfig(env, cwd, path.resolve(cwd, rawDataDir)),
   };
+}
+
+/** `AUDIT_VERIFY_INTERVAL` when unset: ten minutes. */
+export const DEFAULT_AUDIT_VERIFY_INTERVAL_MS = 10 * 60_000;
+
+/** Whether `file` lies inside `dir` (as given and, where they exist, with links resolved). */
+function inside(file: string, dir: string): boolean {
+  const within = (f: string, d: string): boolean => {
+    const relative = path.relative(d, f);
+    return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+  };
+  const real = (p: string): string => {
+    // The nearest existing ancestor, resolved, with the rest appended.
+    let head = p;
+    const tail: string[] = [];
+    for (;;) {
+      try {
+        return path.join(fs.realpathSync(head), ...tail.reverse());
+      } catch {
+        const parent = path.dirname(head);
+        if (parent === head) return p;
+        tail.push(path.basename(head));
+        head = parent;
+      }
+    }
+  };
+  return within(file, dir) || within(real(file), real(dir));
+}
+
+function auditConfig(env: Env, cwd: string, dataDir: string): AuditConfig {
+  const fileOutside = (variable: string): string | undefined => {
+    const raw = (env[variable] ?? '').trim();
+    if (raw === '') return undefined;
+    const file = path.resolve(cwd, raw);
+    if (inside(file, dataDir)) {
+      throw new ConfigError(variable, 'must lie outside DATA_DIR (whoever can write DATA_DIR must not be able to rewrite it)', raw);
+    }
+    return file;
+  };
+  const keyFile = fileOutside('AUDIT_KEY_FILE');
+  const witnessFile = fileOutside('AUDIT_WITNESS_FILE');
+  const witnessUrl = (env['AUDIT_WITNESS_URL'] ?? '').trim() === '' ? undefined : httpUrl(env, 'AUDIT_WITNESS_URL');
+  if (keyFile === undefined) {
+    if (witnessFile !== undefined) throw new ConfigError('AUDIT_WITNESS_FILE', 'needs AUDIT_KEY_FILE (a witness keeps signed checkpoints)', env['AUDIT_WITNESS_FILE'] ?? '');
+    if (witnessUrl !== undefined) throw new ConfigError('AUDIT_WITNESS_URL', 'needs AUDIT_KEY_FILE (a witness keeps signed checkpoints)', witnessUrl);
+  }
+  const rawInterval = (env['AUDIT_VERIFY_INTERVAL'] ?? '').trim();
+  let verifyIntervalMs = DEFAULT_AUDIT_VERIFY_INTERVAL_MS;
+  if (rawInterval !== '') {
+    const match = /^(\d{1,7})(ms|s|m|h)?$/.exec(rawInterval);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match?.[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+    verifyIntervalMs = match ? Number(match[1]) * unit : NaN;
+    if (!Number.isSafeInteger(verifyIntervalMs) || verifyIntervalMs < 1000 || verifyIntervalMs > 7 * 24 * 3_600_000) {
+      throw new ConfigError('AUDIT_VERIFY_INTERVAL', 'must be a duration from 1s to 168h (e.g. 600, 30s, 10m, 1h)', rawInterval);
+    }
+  }
+  return { keyFile, witnessFile, witnessUrl, verifyIntervalMs };
 }
 
 /** A comma- or space-separated list of command names (`StopPool, SetPersistentChatState`). */

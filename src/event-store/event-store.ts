@@ -175,6 +175,18 @@ export class EventStoreUnavailable extends EventStoreError {
   }
 }
 
+/**
+ * Nothing may be appended: the tamper-evident log is broken (an event edited, deleted, reordered, or the
+ * log cut or rewritten, as the signed checkpoints show), and appending would chain onto the break.
+ */
+export class AuditLogBroken extends EventStoreError {
+  readonly code = 'AUDIT_LOG_BROKEN';
+  constructor(message: string, readonly at: unknown) {
+    super(message);
+    this.name = 'AuditLogBroken';
+  }
+}
+
 /** Invalid arguments to the port (bad stream id, bad revision, event not JSON). */
 export class InvalidAppend extends EventStoreError {
   readonly code = 'INVALID_APPEND';

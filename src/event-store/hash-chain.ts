@@ -5,6 +5,7 @@ import { KeyedLock } from '../application/keyed-lock';
 import {
   AppendOptions,
   AppendResult,
+  AuditLogBroken,
   EventStore,
   EventToAppend,
   ExpectedRevision,
@@ -328,12 +329,47 @@ export class HashChainedEventStore implements EventStore {
   readonly kind: EventStore['kind'];
   private readonly heads = new Map<string, StreamHead>();
   private readonly lock = new KeyedLock();
+  /** Appends wait for it (the log's verification at start). */
+  private gate: Promise<void> | undefined;
+  /** Set once the log is found broken: every append is refused with it. */
+  private refusal: AuditLogBroken | undefined;
+  private readonly appendedListeners: ((position: number) => void)[] = [];
 
   constructor(private readonly inner: EventStore) {
     this.kind = inner.kind;
   }
 
-  appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+  /** Appends wait until `until` settles (the log's verification at start). */
+  holdAppends(until: Promise<unknown>): void {
+    const gate: Promise<void> = until.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.gate = gate;
+    void gate.then(() => {
+      if (this.gate === gate) this.gate = undefined;
+    });
+  }
+
+  /** From now on every append is refused with `error`: nothing is chained onto a broken log. */
+  refuseAppends(error: AuditLogBroken): void {
+    this.refusal = error;
+  }
+
+  /** Called with the position of every acknowledged append (after it is committed), off the append's own path. */
+  onAppended(listener: (position: number) => void): void {
+    this.appendedListeners.push(listener);
+  }
+
+  async appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    if (this.gate !== undefined) await this.gate;
+    if (this.refusal !== undefined) throw this.refusal;
+    const result = await this.appendUnchecked(streamId, events, options);
+    for (const listener of this.appendedListeners) listener(result.position);
+    return result;
+  }
+
+  private appendUnchecked(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
     const expected = options.expectedRevision;
     // An exact expected revision needs no queue: the store lets one append win at that revision and
     // refuses the others, so the chain cannot fork. Only `any` appends are queued, as each takes

@@ -41,3 +41,34 @@ describe('configuration of the door', () => {
     expect(['0.0.0.0', '10.0.0.5', '::', 'example.com'].some(isLoopback)).toBe(false);
   });
 });
+
+describe('configuration of the audit log', () => {
+  it('defaults: no key, no witness, verified every ten minutes; files resolved outside DATA_DIR', () => {
+    expect(loadConfig({}, '/srv/topo').audit).toEqual({ keyFile: undefined, witnessFile: undefined, witnessUrl: undefined, verifyIntervalMs: 600_000 });
+    const audit = loadConfig({ DATA_DIR: 'data', AUDIT_KEY_FILE: '/etc/topo/audit.pem', AUDIT_WITNESS_FILE: '../witness/w.ndjson', AUDIT_VERIFY_INTERVAL: '30s' }, '/srv/topo').audit;
+    expect(audit).toEqual({ keyFile: '/etc/topo/audit.pem', witnessFile: '/srv/witness/w.ndjson', witnessUrl: undefined, verifyIntervalMs: 30_000 });
+    expect(loadConfig({ AUDIT_VERIFY_INTERVAL: '600' }).audit.verifyIntervalMs).toBe(600_000);
+    expect(loadConfig({ AUDIT_VERIFY_INTERVAL: '1h' }).audit.verifyIntervalMs).toBe(3_600_000);
+  });
+
+  it.each([
+    [{ DATA_DIR: '/srv/topo/data', AUDIT_KEY_FILE: '/srv/topo/data/audit.pem' }, 'AUDIT_KEY_FILE', /must lie outside DATA_DIR/],
+    [{ DATA_DIR: '/srv/topo/data', AUDIT_KEY_FILE: '/srv/topo/data/../data/keys/k.pem' }, 'AUDIT_KEY_FILE', /must lie outside DATA_DIR/],
+    [{ DATA_DIR: '/srv/topo/data', AUDIT_KEY_FILE: '/etc/k.pem', AUDIT_WITNESS_FILE: '/srv/topo/data/w.ndjson' }, 'AUDIT_WITNESS_FILE', /must lie outside DATA_DIR/],
+    [{ AUDIT_WITNESS_FILE: '/mnt/w.ndjson' }, 'AUDIT_WITNESS_FILE', /needs AUDIT_KEY_FILE/],
+    [{ AUDIT_WITNESS_URL: 'https://audit.example.com/c' }, 'AUDIT_WITNESS_URL', /needs AUDIT_KEY_FILE/],
+    [{ AUDIT_KEY_FILE: '/etc/k.pem', AUDIT_WITNESS_URL: 'ftp://audit.example.com/c' }, 'AUDIT_WITNESS_URL', /http/],
+    [{ AUDIT_VERIFY_INTERVAL: 'often' }, 'AUDIT_VERIFY_INTERVAL', /duration from 1s to 168h/],
+    [{ AUDIT_VERIFY_INTERVAL: '500ms' }, 'AUDIT_VERIFY_INTERVAL', /duration from 1s to 168h/],
+  ])('refuses %p naming %s', (env, variable, rule) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toMatch(rule);
+  });
+});

@@ -274,8 +274,8 @@ describe('migration steps and their compensations', () => {
       at(endpointRemoved('sip:ocschat@contoso.com', 'pcpool.contoso.com'), 'another', 11),
     ]);
     expect(conflicts.map((c) => [c.revision, c.entity])).toEqual([
-      [9, 'pool:pcpool.contoso.com'],
-      [11, 'sip:ocschat@contoso.com'],
+      [9, 'persistentChatPool:pcpool.contoso.com'],
+      [11, 'endpoint:sip:ocschat@contoso.com'],
     ]);
   });
 

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,7 +29,7 @@ describe('audit: digest, verify and the compliance report', () => {
   const get = async (pathAndQuery: string) => {
     const response = await fetch(`${server.url}${pathAndQuery}`, { headers: bearer() });
     const text = await response.text();
-    return { status: response.status, type: response.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) };
+    return { status: response.status, type: response.headers.get('content-type') ?? '', headers: response.headers, text, json: () => JSON.parse(text) };
   };
   /** A copy of the stopped server's DATA_DIR, to tamper with. */
   const copy = (): string => {
@@ -98,18 +99,61 @@ describe('audit: digest, verify and the compliance report', () => {
     expect(csv.status).toBe(200);
     expect(csv.type).toMatch(/^text\/csv/);
     const lines = csv.text.trim().split('\r\n');
-    expect(lines[0]).toBe('section,position,occurred_at,actor,roles,command,entity_kind,entity_id,event_type,before,after,reason,migration_id,status,error_code,message');
+    expect(lines[0]).toBe(
+      'section,position,occurred_at,actor,roles,command,entity_kind,entity_id,event_type,before,after,reason,migration_id,status,error_code,message,authenticated,client_address,correlation_id,command_id,migration_step,changes',
+    );
     expect(lines.filter((l) => l.startsWith('refused,'))).toHaveLength(1);
-    expect(lines.some((l) => l.startsWith('change,') && l.includes('CHG-8 <retired>'))).toBe(true);
-    expect(lines[lines.length - 1]).toMatch(/^digest,\d+,,,,,,,sha256-chain-v1,,[0-9a-f]{64},/);
+    const retired = lines.find((l) => l.startsWith('change,') && l.includes('CHG-8 <retired>'))!;
+    // Every field the JSON carries: authenticated, client address, correlation and command ids; and the changes readable.
+    expect(retired).toMatch(/,true,[^,]*127\.0\.0\.1,[0-9a-f-]{36},[0-9a-f-]{36},,"[^"]*sipAddress: sip:persistentchat@contoso\.com → \(removed\)/);
+    expect(lines.find((l) => l.startsWith('digest,'))).toMatch(/^digest,\d+,,,,,,,sha256-chain-v1,,[0-9a-f]{64},/);
+    // What the report rests on: the reason policy, the signing key (none here, said plainly), the latest checkpoint.
+    expect(lines.find((l) => l.startsWith('reason_policy,'))).toContain('configured (REASON_REQUIRED_FOR): none');
+    expect(lines.find((l) => l.startsWith('signing_key,'))).toContain('none: no AUDIT_KEY_FILE, so the log is not protected');
+    expect(lines[lines.length - 1]).toBe('checkpoint,,,,,,,,,,,,,,,no signed checkpoint,,,,,,');
 
     const html = await get(`/api/compliance/report?${query}&format=html`);
     expect(html.status).toBe(200);
     expect(html.type).toMatch(/^text\/html/);
     expect(html.text).toContain('@media print');
+    // Styled when opened from the API: its own style sheet allowed by hash, nothing else.
+    const policy = html.headers.get('content-security-policy') ?? '';
+    expect(policy).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; /);
+    const css = /<style>([\s\S]*?)<\/style>/.exec(html.text)![1]!;
+    expect(policy).toContain(`'sha256-${crypto.createHash('sha256').update(css).digest('base64')}'`);
+    expect(html.text).toContain('<b>sipAddress</b>: <span class="v">sip:persistentchat@contoso.com</span> → <i>removed</i>');
+    expect(html.text).toContain('none: no AUDIT_KEY_FILE, so the log is not protected');
     expect(html.text).toContain('CHG-8 &lt;retired&gt;');
     expect(html.text).not.toContain('CHG-8 <retired>');
     expect(html.text).toContain('SIP_ADDRESS_IN_USE');
+  });
+
+  it('an auditor with a token and no file access: topo audit digest, verify and report compliance through --server --token', async () => {
+    const created = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer() },
+      body: JSON.stringify({ name: 'external-auditor', role: 'auditor' }),
+    });
+    expect(created.status).toBe(201);
+    const { secret } = (await created.json()) as { secret: string };
+    // Another DATA_DIR: nothing is read from the server's files.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-auditor-'));
+    scratch.push(elsewhere);
+    const digest = topo(elsewhere, 'audit', 'digest', '--server', server.url, '--token', secret);
+    expect(digest.stderr).toBe('');
+    expect(digest.status).toBe(0);
+    expect(digest.stdout.trim()).toMatch(/^\d+:[0-9a-f]{64}$/);
+    const verified = topo(elsewhere, 'audit', 'verify', '--server', server.url, '--token', secret);
+    expect(verified.status).toBe(0);
+    expect(verified.stdout).toMatch(/^verified \d+ events on the server$/m);
+    const report = topo(elsewhere, 'report', 'compliance', '--from', start, '--to', end, '--format', 'csv', '--server', server.url, '--token', secret);
+    expect(report.status).toBe(0);
+    expect(report.stdout).toContain('SIP_ADDRESS_IN_USE');
+    // A reader may not.
+    const denied = topo(elsewhere, 'audit', 'verify', '--server', server.url, '--token', 'not-a-token-at-all-0000');
+    expect(denied.status).toBe(1);
+    // This process's pooled connection sat idle while those ran: use it now, before the server's keep-alive closes it.
+    expect((await get('/health')).status).toBe(200);
   });
 
   it('refuses a bad period or format with 400 naming the field', async () => {
@@ -137,7 +181,8 @@ describe('audit: digest, verify and the compliance report', () => {
 
     it('audit verify: every link holds, and the saved digest matches', () => {
       const result = topo(dataDir, 'audit', 'verify');
-      expect(result.stderr).toBe('');
+      // Without a witness, it says what the chain alone cannot show.
+      expect(result.stderr.trim()).toMatch(/^warning: not checked against signed checkpoints/);
       expect(result.status).toBe(0);
       expect(result.stdout).toMatch(/^verified \d+ events in [\d.]+ s$/m);
       const withDigest = topo(dataDir, 'audit', 'verify', '--digest', digest);

@@ -53,6 +53,12 @@ describe('topo history, diff, audit and projections status', () => {
     expect(audit.status).toBe(0);
     expect(audit.stdout).toContain('PoolStopped');
     expect(audit.stdout).not.toContain('PersistentChatEndpointCreated');
+    // Without --deployment the trail of every deployment: each line says which.
+    expect(audit.stdout).toMatch(/#\d+  \[default\]  admin  PoolStopped/);
+    expect(topo('audit', '--command', 'StopPool', '--deployment', 'default').stdout).not.toContain('[default]');
+    // One vocabulary: the trail says legacyPool:, and the older pool: still finds it.
+    expect(audit.stdout).toContain('legacyPool:gc.contoso.com');
+    expect(topo('audit', '--entity', 'pool:gc.contoso.com').stdout).toContain('PoolStopped');
     const json = JSON.parse(topo('audit', '--entity', 'endpoint:sip:persistentchat@contoso.com', '--json').stdout) as { entries: { type: string }[] };
     expect(json.entries.map((e) => e.type)).toEqual(['PersistentChatEndpointCreated']);
     const unknown = topo('audit', '--nope', 'x');

@@ -234,7 +234,7 @@ describeInBrowser('the web console in a real browser', () => {
     const conflicts = page.getByRole('table', { name: 'Conflicting later changes' });
     await conflicts.waitFor();
     await expect(conflicts.textContent()).resolves.toContain('PersistentChatEndpointCreated');
-    await expect(conflicts.textContent()).resolves.toContain('pool:pcpool.contoso.com');
+    await expect(conflicts.textContent()).resolves.toContain('persistentChatPool:pcpool.contoso.com');
     await page.getByText('ROLLBACK_CONFLICT').waitFor();
     await checked('migration-rollback-conflict');
 
@@ -395,6 +395,12 @@ describeInBrowser('the web console in a real browser', () => {
     await page.getByRole('button', { name: 'Show the current digest' }).click();
     await page.getByText(/is not available on this server yet|Current digest:/).first().waitFor();
     await page.getByRole('link', { name: 'Download the report as CSV' }).waitFor();
+    // The report is the deployment's on display, not the server's default one.
+    await expect(page.getByRole('link', { name: 'Download the report as CSV' }).getAttribute('href')).resolves.toMatch(/[?&]deployment=/);
+    // Verify runs the server's own verification of the whole log (GET /api/audit/verify).
+    await page.getByRole('form', { name: 'Verify the log' }).getByRole('button', { name: 'Verify' }).click();
+    await page.getByText(/^Verified \d[\d,]* events: every link holds/).waitFor();
+    await page.getByText('No signing key is configured').waitFor();
     await checked('audit');
   });
 

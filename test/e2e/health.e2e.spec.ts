@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { HashChainedEventStore } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 import { runUntilExit, startServer } from '../support/server';
 
@@ -21,7 +22,8 @@ describe('the server process', () => {
     expect(fs.existsSync(path.join(dataDir, STORE_FILE_NAME))).toBe(true);
     expect(await first.stop()).toBe(0);
 
-    const store = new SqliteEventStore({ dataDir });
+    // Through the hash chain, as the product appends: an unchained event after chained ones is a break.
+    const store = new HashChainedEventStore(new SqliteEventStore({ dataDir }));
     await store.appendToStream('topology-default', [{ id: randomUUID(), type: 'SipDomainRegistered', data: { domain: 'contoso.com' } }], {
       expectedRevision: 'no_stream',
     });

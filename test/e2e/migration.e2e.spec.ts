@@ -127,7 +127,7 @@ describe('the seed migration over HTTP', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('ROLLBACK_CONFLICT');
     expect(refused.body.error.details.conflicts).toEqual([
-      expect.objectContaining({ type: 'PersistentChatEndpointCreated', entity: 'pool:pcpool.contoso.com', command: 'CreateEndpoint' }),
+      expect.objectContaining({ type: 'PersistentChatEndpointCreated', entity: 'persistentChatPool:pcpool.contoso.com', command: 'CreateEndpoint' }),
     ]);
     const removed = await command(server.url, 'RemoveEndpoint', { identity: 'sip:chat2@contoso.com', reason: 'not needed' });
     expect(removed.status).toBe(200);

@@ -1,4 +1,4 @@
-import { ApiError, download, query, request } from '../api.js';
+import { ApiError, deployment, download, query, request } from '../api.js';
 import { badge, clearErrors, errorBox, field, h, json, showError, status, table, time, uid } from '../dom.js';
 
 export const title = 'Audit trail';
@@ -42,7 +42,7 @@ export async function mount(container) {
     'form',
     { class: 'inline', 'aria-label': 'Audit filters', role: 'search' },
     field('Actor', actor),
-    field('Entity', entity, 'kind:id, e.g. pool:gc.contoso.com'),
+    field('Entity', entity, 'kind:id, e.g. legacyPool:gc.contoso.com (sipDomain, principal, legacyPool, persistentChatPool, server, endpoint, migration; pool: either pool)'),
     field('Command', commandName),
     field('Outcome', outcome),
     field('From (UTC day)', from),
@@ -65,7 +65,12 @@ export async function mount(container) {
 
   const digestArea = h('div', { 'aria-live': 'polite' });
   const savedDigest = h('input', { name: 'digest', autocomplete: 'off', spellcheck: 'false', size: 50, placeholder: '4182:9f2c…' });
-  const verifyForm = h('form', { class: 'inline', 'aria-label': 'Verify a saved digest' }, field('Saved digest (position:hash)', savedDigest), h('button', { type: 'submit' }, 'Verify'));
+  const verifyForm = h(
+    'form',
+    { class: 'inline', 'aria-label': 'Verify the log' },
+    field('Saved digest (position:hash, optional)', savedDigest),
+    h('button', { type: 'submit' }, 'Verify'),
+  );
 
   container.append(
     h('h1', {}, 'Audit trail'),
@@ -79,7 +84,11 @@ export async function mount(container) {
         'section',
         { class: 'card', 'aria-labelledby': 'digest-title' },
         h('h2', { id: 'digest-title' }, 'Log digest'),
-        h('p', { class: 'muted' }, 'The digest commits to every event up to its position: keep it, and verify later that nothing up to it changed.'),
+        h(
+          'p',
+          { class: 'muted' },
+          'The digest commits to every event up to its position: keep it. Verify checks every event of the log on the server, against the latest signed checkpoint of its witness, and the saved digest if you give one.',
+        ),
         h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => void showDigest() }, 'Show the current digest')),
         verifyForm,
         digestArea,
@@ -155,7 +164,8 @@ export async function mount(container) {
   }
 
   function reportQuery(format) {
-    return { format, deployment: undefined, from: reportFrom.value, to: reportTo.value };
+    // The deployment shown (the header's selector), not the server's default.
+    return { format, deployment: deployment(), from: reportFrom.value, to: reportTo.value };
   }
 
   function renderReportLinks() {
@@ -197,25 +207,83 @@ export async function mount(container) {
     }
   }
 
+  /** `GET /api/audit/verify`: its progress events, then its verdict (or an error event). */
+  async function serverVerification() {
+    const response = await request('/api/audit/verify', { raw: true });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const name = /^event: (.*)$/m.exec(message)?.[1];
+        const data = JSON.parse(
+          message
+            .split('\n')
+            .filter((line) => line.startsWith('data: '))
+            .map((line) => line.slice(6))
+            .join('\n'),
+        );
+        if (name === 'progress') digestArea.replaceChildren(status(`Verifying… ${data.events.toLocaleString('en')} events checked`));
+        if (name === 'verdict') return data;
+        if (name === 'error') throw new ApiError(500, { code: data.code, message: data.message });
+      }
+    }
+    throw new ApiError(500, { code: 'VERIFY_FAILED', message: 'The server ended the verification without a verdict.' });
+  }
+
+  function breakText(b) {
+    const where = [b.streamId ? `stream ${b.streamId} revision ${b.revision}` : '', b.position !== null ? `position ${b.position}` : '', b.eventType ? `event type ${b.eventType}` : '']
+      .filter(Boolean)
+      .join(', ');
+    return `${b.problem}${where ? ` at ${where}` : ''}: ${b.message}`;
+  }
+
   verifyForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(verifyForm);
-    const match = /^(\d+):([0-9a-f]{64})$/i.exec(savedDigest.value.trim());
-    if (!match) {
+    const given = savedDigest.value.trim();
+    const match = /^(\d+):([0-9a-f]{64})$/i.exec(given);
+    if (given && !match) {
       showError({ code: 'INVALID_DIGEST', message: 'A digest is <position>:<64 hex digits>, as the digest display shows it.', details: { field: 'digest' } }, verifyForm, digestArea);
       return;
     }
-    const [, position, hash] = match;
     digestArea.replaceChildren(status('Verifying…'));
     try {
-      const digest = await request('/api/audit/digest', { query: { atPosition: position } });
-      digestArea.replaceChildren(
-        digest.hash?.toLowerCase() === hash.toLowerCase()
-          ? h('p', { class: 'success', role: 'status' }, `Verified: the log up to position ${position} gives the saved digest; nothing up to it changed.`)
-          : h('p', { class: 'error', role: 'alert' }, `Mismatch: the log up to position ${position} now gives ${digest.hash}, not the saved ${hash}.`),
-      );
+      const verdict = await serverVerification();
+      const shown = [];
+      if (verdict.ok) {
+        const latest = verdict.checkpoints?.latest;
+        shown.push(
+          h(
+            'p',
+            { class: 'success', role: 'status' },
+            `Verified ${verdict.events.toLocaleString('en')} events: every link holds` +
+              (latest ? `, and the log gives the digest signed at position ${latest.position}${latest.time ? ` (${latest.time})` : ''}.` : '.'),
+          ),
+        );
+        if (!verdict.protected) shown.push(h('p', { class: 'notice', role: 'status' }, 'No signing key is configured: the log is not protected against whoever can write the server\'s data directory.'));
+      } else {
+        shown.push(h('p', { class: 'error', role: 'alert' }, `Broken: ${breakText(verdict.broken)}`));
+        for (const change of verdict.broken.changes ?? []) shown.push(h('p', { class: 'mono' }, `${change.field}: ${JSON.stringify(change.before)} → ${JSON.stringify(change.after)}`));
+      }
+      if (match) {
+        const [, position, hash] = match;
+        const digest = await request('/api/audit/digest', { query: { atPosition: position } });
+        shown.push(
+          digest.hash?.toLowerCase() === hash.toLowerCase()
+            ? h('p', { class: 'success', role: 'status' }, `The log up to position ${position} gives the saved digest; nothing up to it changed.`)
+            : h('p', { class: 'error', role: 'alert' }, `Mismatch: the log up to position ${position} now gives ${digest.hash}, not the saved ${hash}.`),
+        );
+      }
+      digestArea.replaceChildren(...shown, json(verdict, 'Verification verdict'));
     } catch (error) {
-      digestArea.replaceChildren(missing(error, 'The log digest (GET /api/audit/digest)'));
+      digestArea.replaceChildren(missing(error, 'The log verification (GET /api/audit/verify)'));
     }
   });
 

@@ -276,6 +276,18 @@ export function touchedEntities(event: TopologyEvent): string[] {
   }
 }
 
+/**
+ * An entity key as the audit trail names entities (`kind:id`, the kinds of `GET /api/audit`'s
+ * `entity=` filter): the legacy pool `legacyPool:`, the target `persistentChatPool:`, a SIP URI
+ * `endpoint:` when the event is about an endpoint, else `principal:`.
+ */
+function auditEntityKey(key: string, plan: MigrationPlan, event: TopologyEvent): string {
+  if (key === `pool:${plan.legacyPoolFqdn}`) return `legacyPool:${plan.legacyPoolFqdn}`;
+  if (key === `pool:${plan.targetPoolFqdn}`) return `persistentChatPool:${plan.targetPoolFqdn}`;
+  if (key.startsWith('sip:')) return `${event.type.startsWith('PersistentChatEndpoint') ? 'endpoint' : 'principal'}:${key}`;
+  return key;
+}
+
 /** A topology event appended after the migration began, with who appended it and for which migration. */
 export interface LaterTopologyEvent {
   readonly event: TopologyEvent;
@@ -304,7 +316,7 @@ export function rollbackConflicts(migrationId: string, plan: MigrationPlan, late
       revision: entry.revision,
       position: entry.position,
       type: entry.event.type,
-      entity: touched,
+      entity: auditEntityKey(touched, plan, entry.event),
       actor: entry.actor,
       command: entry.command,
       occurredAt: entry.occurredAt,

@@ -1,0 +1,132 @@
+import Database from 'better-sqlite3';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkpointProblem, keyFingerprint, signCheckpoint } from '../../src/application/audit-signing';
+import { LogReference, TrustedCheckpoint, verifyLog } from '../../src/application/log-verification';
+import type { JsonObject } from '../../src/event-store/event-store';
+import { EMPTY_LOG_DIGEST, eventHash, HashChainedEventStore, hashOfRecorded, nextLogDigest } from '../../src/event-store/hash-chain';
+import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
+
+/** The log against signed checkpoints, on a real SQLite store edited as an attacker would. */
+describe('verifying the log against signed checkpoints', () => {
+  let dir: string;
+  let raw: SqliteEventStore;
+  let store: HashChainedEventStore;
+  /** What the log was when signed: the digest after each event and the event itself, by position. */
+  let original: Map<number, { digest: string; streamId: string; revision: number; type: string; data: JsonObject; metadata: JsonObject }>;
+  const checkpointsAt = (...positions: number[]): TrustedCheckpoint[] => positions.map((position) => ({ position, digest: original.get(position)!.digest }));
+  const reference: LogReference = {
+    digestAt: (position) => original.get(position)?.digest,
+    eventAt: (position) => original.get(position),
+    positionAfter: (position) => [...original.keys()].filter((p) => p > position).sort((a, b) => a - b)[0],
+  };
+
+  /** Edits an event's data, recomputes its hash by the README's formula and relinks the rest of its stream. */
+  const forge = (position: number, data: JsonObject): void => {
+    const db = new Database(path.join(dir, STORE_FILE_NAME));
+    const target = db.prepare('SELECT stream_id, revision FROM events WHERE position = ?').get(position) as { stream_id: string; revision: number };
+    db.prepare('UPDATE events SET data = ? WHERE position = ?').run(JSON.stringify(data), position);
+    let previous: string | null = null;
+    for (const row of db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY revision').all(target.stream_id) as { position: number; revision: number; type: string; data: string; metadata: string }[]) {
+      const metadata = JSON.parse(row.metadata) as JsonObject;
+      if (row.revision >= target.revision) {
+        delete metadata['hash'];
+        metadata['prevHash'] = previous;
+        metadata['hash'] = eventHash(target.stream_id, row.revision, row.type, JSON.parse(row.data) as JsonObject, metadata);
+        db.prepare('UPDATE events SET metadata = ? WHERE position = ?').run(JSON.stringify(metadata), row.position);
+      }
+      previous = metadata['hash'] as string;
+    }
+    db.close();
+  };
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-checkpoints-'));
+    raw = new SqliteEventStore({ dataDir: dir });
+    store = new HashChainedEventStore(raw);
+    for (let i = 0; i < 10; i++) {
+      await store.appendToStream(i % 2 === 0 ? 'topology-a' : 'topology-b', [{ id: randomUUID(), type: 'Happened', data: { n: i, pool: 'pcpool.contoso.com' }, metadata: { actor: 'alice' } }], {
+        expectedRevision: 'any',
+      });
+    }
+    original = new Map();
+    let digest = EMPTY_LOG_DIGEST;
+    for (const e of await store.readAll()) {
+      digest = nextLogDigest(digest, hashOfRecorded(e));
+      original.set(e.position, { digest, streamId: e.streamId, revision: e.revision, type: e.type, data: e.data, metadata: e.metadata });
+    }
+  });
+  afterEach(async () => {
+    await raw.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds when nothing changed, counting the events after the latest checkpoint as unsigned', async () => {
+    const result = await verifyLog(store, { checkpoints: checkpointsAt(3, 7), reference });
+    expect(result).toMatchObject({ broken: null, breaks: [], checkpoints: { checked: 2, latest: { position: 7 } }, unsigned: 3 });
+  });
+
+  it('a forged edit (hash recomputed, stream relinked) passes the chain, not the checkpoints; the read models name the event and field', async () => {
+    forge(5, { n: 4, pool: 'evil.contoso.com' });
+    expect((await verifyLog(store)).broken).toBeNull();
+    const alone = await verifyLog(store, { checkpoints: checkpointsAt(3, 7) });
+    expect(alone.broken).toMatchObject({ problem: 'checkpoint_mismatch', position: 7, message: expect.stringContaining('between positions 3 and 7') });
+    const named = await verifyLog(store, { checkpoints: checkpointsAt(3, 7), reference });
+    expect(named.broken).toMatchObject({
+      problem: 'checkpoint_mismatch',
+      streamId: 'topology-a',
+      revision: 2,
+      position: 5,
+      eventType: 'Happened',
+      changes: expect.arrayContaining([{ field: 'data.pool', before: 'pcpool.contoso.com', after: 'evil.contoso.com' }]),
+    });
+  });
+
+  it('--all: every break, each against the checkpoint after it', async () => {
+    // The last events of their streams: nothing after them needs relinking.
+    forge(9, { n: 8, pool: 'x' });
+    forge(10, { n: 9, pool: 'y' });
+    const result = await verifyLog(store, { checkpoints: checkpointsAt(3, 9, 10), reference, all: true });
+    expect(result.breaks.map((b) => [b.problem, b.position, b.changes?.[0]?.field])).toEqual([
+      ['checkpoint_mismatch', 9, 'data.pool'],
+      ['checkpoint_mismatch', 10, 'data.pool'],
+    ]);
+    expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 9, 10), reference })).breaks).toHaveLength(1);
+  });
+
+  it('the tail cut before the latest checkpoint: truncated', async () => {
+    const db = new Database(path.join(dir, STORE_FILE_NAME));
+    db.prepare('DELETE FROM events WHERE position > 8').run();
+    db.close();
+    expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 10) })).broken).toMatchObject({ problem: 'truncated', position: 10 });
+  });
+
+  it('a rejected line of the witness is a break of its own', async () => {
+    const result = await verifyLog(store, { checkpoints: checkpointsAt(3), rejectedCheckpoints: [{ line: 2, problem: 'its signature does not verify with the trusted key' }] });
+    expect(result.broken).toMatchObject({ problem: 'checkpoint_invalid', message: 'witness line 2: its signature does not verify with the trusted key' });
+  });
+});
+
+describe('signed checkpoints', () => {
+  const pair = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    return { privateKey, publicKey, fingerprint: keyFingerprint(publicKey) };
+  };
+
+  it('verify with the key that signed them, and with no other; any field edited breaks the signature', () => {
+    const key = pair();
+    const checkpoint = signCheckpoint(key, 42, 'a'.repeat(64), new Date('2026-12-07T10:00:00Z'));
+    expect(checkpoint).toMatchObject({ version: 1, position: 42, algorithm: 'sha256-chain-v1', time: '2026-12-07T10:00:00.000Z', key: key.fingerprint });
+    expect(checkpointProblem(checkpoint, key.publicKey, key.fingerprint)).toBeUndefined();
+    const other = pair();
+    expect(checkpointProblem(checkpoint, other.publicKey, other.fingerprint)).toMatch(/^signed by key sha256:[0-9a-f]{64}, not by the trusted key/);
+    // Claiming the trusted key's fingerprint does not help a signature made with another key.
+    const forged = { ...signCheckpoint(other, 42, 'a'.repeat(64), new Date()), key: key.fingerprint };
+    expect(checkpointProblem(forged, key.publicKey, key.fingerprint)).toBe('its signature does not verify with the trusted key');
+    expect(checkpointProblem({ ...checkpoint, digest: 'b'.repeat(64) }, key.publicKey, key.fingerprint)).toBe('its signature does not verify with the trusted key');
+    expect(checkpointProblem({ ...checkpoint, position: 43 }, key.publicKey, key.fingerprint)).toBe('its signature does not verify with the trusted key');
+    expect(checkpointProblem({ ...checkpoint, digest: 'nope' }, key.publicKey, key.fingerprint)).toBe('digest must be 64 hex digits');
+  });
+});
