@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { raw } from 'express';
 import { latestObservation, listDrift } from '../../projections/drift/drift.query';
 import { driftProjection } from '../../projections/drift/drift.projection';
@@ -8,6 +8,7 @@ import { ProjectionRunner } from '../../projections/runner/projection-runner';
 import { Observations } from '../application/observations/observations';
 import type { DocumentKind } from '../application/observations/parse-snapshot';
 import { SNAPSHOT_JSON_SCHEMA } from '../application/observations/snapshot-schema';
+import { observationRunbook } from '../domain/observation';
 import type { JsonObject } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
 import { principalOf, requestContext } from './door';
@@ -50,6 +51,19 @@ export class ObservationsController {
   async expected(@Query() params: QueryParams): Promise<JsonObject> {
     const { deployment } = readOptions(params);
     return this.observations.expected(deployment, new Date());
+  }
+
+  /** The way back: the cmdlet lines that would bring the deployment to the ledger's state for an observation's open drift. */
+  @Get('observations/:id/runbook')
+  @Header('content-type', 'text/plain; charset=utf-8')
+  @ApiOperation({ summary: "The cmdlet lines (.ps1) that would bring the deployment back to the ledger's state, for the open drift of the deployment's newest observation" })
+  @ApiQuery({ name: 'deployment', required: false })
+  async runbook(@Param('id') id: string, @Query() params: QueryParams, @Res({ passthrough: true }) response: Response): Promise<string> {
+    const { deployment } = readOptions(params);
+    const items = await this.observations.openDrift(deployment, id);
+    const latest = latestObservation(this.runner.reader(driftProjection.name), deployment);
+    response.setHeader('content-disposition', `attachment; filename="observation-${id}.ps1"`);
+    return observationRunbook({ deployment, observationId: id, collectedAt: latest?.observationId === id ? latest.collectedAt : null, items });
   }
 
   /** Records a snapshot (JSON) or a topology document (XML) and answers the drift it shows. */

@@ -116,6 +116,7 @@ export const ROUTE_POLICY: ReadonlyMap<string, RoutePolicy> = new Map<string, Ro
   ['POST /api/projections/:name/rebuild', { roles: ADMIN, what: 'rebuild projections' }],
   ['GET /api/observations/schema', { roles: READ, what: 'read the snapshot schema' }],
   ['GET /api/observations/expected', { roles: READ, what: 'read the expected snapshot' }],
+  ['GET /api/observations/:id/runbook', { roles: READ, what: 'read the way back to the ledger' }],
   ['POST /api/observations', { roles: ['admin', 'operator'], what: 'record observations' }],
   ['GET /api/drift', { roles: READ, what: 'read drift' }],
   ['GET /api/audit', { roles: AUDIT, what: 'read the audit trail' }],

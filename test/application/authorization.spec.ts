@@ -23,6 +23,7 @@ const ROUTES: readonly (readonly [string, readonly Role[]])[] = [
   ['GET /api/session', [A, O, U, R]],
   ['GET /api/observations/schema', [A, O, U, R]],
   ['GET /api/observations/expected', [A, O, U, R]],
+  ['GET /api/observations/:id/runbook', [A, O, U, R]],
   ['GET /api/drift', [A, O, U, R]],
   ['POST /api/observations', [A, O]],
   ['POST /api/projections/:name/rebuild', [A]],

@@ -157,6 +157,21 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     const topologyAfter = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
     expect({ ...topologyAfter, collectedAt: null }).toEqual({ ...topologyBefore, collectedAt: null });
   });
+
+  it("gives the way back: the cmdlet lines that bring the deployment to the ledger's state for the newest observation's drift", async () => {
+    await settle();
+    const drift = (await getJson(server.url, '/api/drift?deployment=default')).body as { latestObservation: { observationId: string } };
+    const id = drift.latestObservation.observationId;
+    const response = await fetch(`${server.url}/api/observations/${id}/runbook?deployment=default`, { headers: bearer() });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="observation-${id}.ps1"`);
+    const runbook = await response.text();
+    expect(runbook).toContain("Remove-CsPersistentChatEndpoint -Identity 'sip:bob@contoso.com' -Confirm:$false");
+    expect(runbook).toContain('# manual: SIP principal sip:bob@contoso.com is in Active Directory but not in the ledger');
+    const unknown = await fetch(`${server.url}/api/observations/00000000-0000-4000-8000-000000000000/runbook?deployment=default`, { headers: bearer() });
+    expect(unknown.status).toBe(404);
+  });
 });
 
 describe('a migration confirmed by later observations', () => {

@@ -163,7 +163,7 @@ export const RUNBOOK_SHAPES: readonly RegExp[] = [
  * The inverse lines (commented out, for a rollback) are checked too, as the operator would run them
  * once uncommented.
  */
-export function runbookProblems(source: string, payloads: readonly string[] = []): string[] {
+export function runbookProblems(source: string, payloads: readonly string[] = [], shapes: readonly RegExp[] = RUNBOOK_SHAPES): string[] {
   const problems: string[] = [];
   const tokens = tokenize(source);
   for (const token of tokens) {
@@ -171,7 +171,7 @@ export function runbookProblems(source: string, payloads: readonly string[] = []
   }
   for (const statement of statements(tokens)) {
     const shape = shapeOf(statement);
-    if (!RUNBOOK_SHAPES.some((r) => r.test(shape))) problems.push(`statement of no known form: ${JSON.stringify(source.slice(statement[0]!.start, statement.at(-1)!.end))} (${shape})`);
+    if (!shapes.some((r) => r.test(shape))) problems.push(`statement of no known form: ${JSON.stringify(source.slice(statement[0]!.start, statement.at(-1)!.end))} (${shape})`);
   }
   for (const payload of payloads) {
     for (let at = source.indexOf(payload); at >= 0; at = source.indexOf(payload, at + 1)) {
@@ -193,7 +193,7 @@ export function runbookProblems(source: string, payloads: readonly string[] = []
       if (!/^[A-Z][a-z]+-[A-Za-z]+ /.test(body)) continue; // prose, not a commented-out cmdlet
       for (const statement of statements(tokenize(body))) {
         const shape = shapeOf(statement);
-        if (!RUNBOOK_SHAPES.some((r) => r.test(shape))) problems.push(`inverse line of no known form: ${JSON.stringify(body)} (${shape})`);
+        if (!shapes.some((r) => r.test(shape))) problems.push(`inverse line of no known form: ${JSON.stringify(body)} (${shape})`);
       }
     }
   }

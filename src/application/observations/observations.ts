@@ -118,6 +118,12 @@ export class Observations {
     };
   }
 
+  /** The open drift an observation found (it must be the deployment's newest), as adoption would take it. */
+  async openDrift(deployment: string, observationId: string): Promise<DriftItem[]> {
+    const { state } = await this.load(deployment);
+    return driftToAdopt(state, observationId, deployment).map((open) => open.item);
+  }
+
   /** Adopts open drift of an observation: through the topology decider, all or nothing. */
   adopt(deployment: string, command: AdoptObservedState, context: CommandContext, fingerprint: string, whatIf: boolean): Promise<AdoptionAnswer> {
     return this.lock.run(deployment, () => this.adoptLocked(deployment, command, context, fingerprint, whatIf));

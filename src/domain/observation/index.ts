@@ -2,3 +2,4 @@ export * from './snapshot';
 export * from './drift';
 export * from './observation';
 export * from './adoption';
+export * from './runbook';
