@@ -42,6 +42,10 @@ export class AuditController {
       return kept.position === position ? kept.hash : undefined;
     });
     if (contradicted !== undefined) throw new AuditLogBroken(`The digest read model contradicts a signed checkpoint: ${contradicted.message}`, contradicted);
+    // A digest is something to keep and check later: none is given for a log found broken, whatever
+    // the read model still holds (it was built from the log before, or after, the break).
+    const broken = this.monitor.broken;
+    if (this.monitor.status === 'broken') throw new AuditLogBroken(`The log is broken${broken ? ` (${broken.problem}: ${broken.message})` : ''}: no digest is given until it is investigated (topo audit verify --all).`, broken ?? null);
     const digest = logDigestAt(reader, options.atPosition);
     const latest = this.monitor.latestCheckpoint;
     return { ...digest, digest: formatDigest(digest), ...(latest ? { signedCheckpoint: latest as unknown as JsonObject } : {}) };

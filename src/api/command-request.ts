@@ -5,6 +5,7 @@ import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
 import { principalOf, requestContext } from './door';
 import { QueryParams, single } from './read-options';
+import { headerText } from './headers';
 
 /** What a `POST /api/commands/<Name>` asks for and who asks, read once from the request. */
 export interface CommandRequest {
@@ -22,10 +23,6 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function header(request: Request, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** The query parameters a command takes; any other is refused rather than ignored. */
 const COMMAND_QUERY = ['whatIf', 'deployment'] as const;
@@ -56,7 +53,7 @@ export function commandRequestOf(request: Request): CommandRequest {
   const cached = (request as unknown as Record<symbol, CommandRequest | undefined>)[KEY];
   if (cached) return cached;
   const body: unknown = request.body;
-  const reasonHeader = header(request, 'x-reason');
+  const reasonHeader = headerText(request, 'x-reason');
   const fromQuery = queryDeployment(request);
   // The deployment may be named in the query instead of the body: it then joins the body, so that it is
   // validated, fingerprinted and recorded as if it had been there (a body and a query that disagree are refused).
@@ -66,7 +63,7 @@ export function commandRequestOf(request: Request): CommandRequest {
     isObject(withDeployment) && withDeployment['reason'] === undefined && reasonHeader
       ? { ...withDeployment, reason: reasonHeader }
       : ((withDeployment ?? null) as JsonValue);
-  const commandId = commandIdFrom(typeof loose['commandId'] === 'string' ? loose['commandId'] : undefined, header(request, 'idempotency-key'));
+  const commandId = commandIdFrom(typeof loose['commandId'] === 'string' ? loose['commandId'] : undefined, headerText(request, 'idempotency-key'));
   const reason = isObject(input) && typeof input['reason'] === 'string' ? input['reason'] : null;
   const rawDeployment = typeof loose['deployment'] === 'string' ? loose['deployment'].toLowerCase() : DEFAULT_DEPLOYMENT;
   const whatIfParam = queryValue(request, 'whatIf');

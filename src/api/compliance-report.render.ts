@@ -87,7 +87,7 @@ export function changesText(before: JsonValue | undefined, after: JsonValue | un
 
 /** The product's own reason policy, in words (the domain refuses these without a reason). */
 export const PRODUCT_REASON_POLICY =
-  'always required by the product: removals, deletions and decommissions (RemoveSipDomain, DeleteSipPrincipal, DecommissionLegacyPool, RemovePersistentChatPool, RemovePersistentChatServer, RemoveEndpoint) and the migration commands that change or undo a topology (MigratePool, RollbackMigration)';
+  'always required by the product: removals, deletions and decommissions (RemoveSipDomain, DeleteSipPrincipal, DecommissionLegacyPool, RemovePersistentChatPool, RemovePersistentChatServer, RemoveEndpoint) the migration commands that change, fail or undo a topology (MigratePool, FailMigrationStep, RollbackMigration) and the adoption of observed state (AdoptObservedState)';
 
 const policyText = (a: ReportAssurance): string =>
   `${a.reasonPolicy.always}; configured (REASON_REQUIRED_FOR): ${a.reasonPolicy.configured.length > 0 ? a.reasonPolicy.configured.join(', ') : 'none'}`;

@@ -11,6 +11,7 @@ import { InvalidInput } from './commands/input-errors';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '../application/streams';
 import type { RateLimiter } from './rate-limit';
 import { canonicalPath, DOCS_PATH } from './security-headers';
+import { headerText } from './headers';
 
 /**
  * The door of the API. Before a body is even parsed, a middleware finds out who the request is
@@ -44,10 +45,6 @@ export function principalOf(request: Request): Principal | undefined {
   return authentication?.ok ? authentication.principal : undefined;
 }
 
-function header(request: Request, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** The headers whose text is recorded with a request (its audit context, a command's reason). */
 const RECORDED_HEADERS = ['x-correlation-id', 'x-causation-id', 'x-reason', 'idempotency-key'] as const;
@@ -61,7 +58,7 @@ function hasBody(request: Request): boolean {
 /** What the request would record that breaks the plain-text rule, as a refusal naming the header (or the command's name). */
 function notPlainText(request: Request): InvalidInput | undefined {
   for (const name of RECORDED_HEADERS) {
-    const value = header(request, name);
+    const value = headerText(request, name);
     const found = value === undefined ? undefined : firstHiddenCharacter(value, name === 'x-reason');
     if (found !== undefined) {
       return new InvalidInput(
@@ -96,7 +93,7 @@ export interface DoorLimits {
 export function doorMiddleware(authenticator: Authenticator, limits: DoorLimits): RequestHandler {
   return (request: Request, response: Response, next: NextFunction): void => {
     if (!behindTheDoor(request.path)) return next();
-    authenticator.authenticate(header(request, 'authorization'), header(request, LOCAL_USER_HEADER)).then(
+    authenticator.authenticate(headerText(request, 'authorization'), headerText(request, LOCAL_USER_HEADER)).then(
       (authentication) => {
         (request as unknown as WithAuthentication)[AUTHENTICATION] = authentication;
         const taken = authentication.ok
@@ -143,8 +140,8 @@ export function attemptOf(request: Request): Attempt {
 
 /** The audit context of a request made by `principal` (or by nobody): who, from where, when. */
 export function requestContext(request: Request, principal: Principal | undefined, commandId: string = randomUUID()): CommandContext {
-  const correlationId = header(request, 'x-correlation-id');
-  const causationId = header(request, 'x-causation-id');
+  const correlationId = headerText(request, 'x-correlation-id');
+  const causationId = headerText(request, 'x-causation-id');
   return {
     actor: principal?.actor ?? 'anonymous',
     roles: principal?.roles ?? [],

@@ -4,6 +4,7 @@ import type { Subscription } from 'rxjs';
 import { ProjectionRunner, type Progress } from '../../projections/runner/projection-runner';
 import { Authenticator, LOCAL_USER_HEADER } from '../application/authentication';
 import { authenticationOf } from './door';
+import { headerText } from './headers';
 
 /** How long progress is gathered before it is sent: a burst of commits becomes one message. */
 const GATHER_MS = 50;
@@ -14,10 +15,6 @@ export const MAX_STREAMS_PER_PRINCIPAL = 8;
 /** How often an open stream's credential is checked again: a revoked or expired one ends the stream. */
 export const RECHECK_MS = 2_000;
 
-function header(request: Request, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /**
  * `GET /api/live`: a server-sent event stream of the read models' progress, fed by the projection
@@ -85,8 +82,8 @@ export class LiveController implements OnModuleDestroy {
     }, KEEP_ALIVE_MS);
     keepAlive.unref();
     // The credential the stream was opened with, checked again now and then: revoked or expired, the stream ends.
-    const authorization = header(request, 'authorization');
-    const localUser = header(request, LOCAL_USER_HEADER);
+    const authorization = headerText(request, 'authorization');
+    const localUser = headerText(request, LOCAL_USER_HEADER);
     const recheck = setInterval(() => {
       void this.authenticator.authenticate(authorization, localUser).then(
         (again) => {

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { MIGRATION_STATUSES, MigrationNotFound } from '../domain';
 import { listMigrations, migrationDetail, migrationRunbook, type MigrationDetail } from '../../projections/migrations/migrations.query';
@@ -37,9 +37,10 @@ export class MigrationsController {
 
   /** The PowerShell runbook, as a `.ps1` download. */
   @Get(':id/runbook')
-  @Header('content-type', 'text/plain; charset=utf-8')
   async runbook(@Param('id') id: string, @Query() params: QueryParams, @Res({ passthrough: true }) response: Response): Promise<string> {
     const detail = await this.find(id, params);
+    // Set once the migration is found: a refusal is answered as JSON, like any other.
+    response.type('text/plain; charset=utf-8');
     response.setHeader('content-disposition', `attachment; filename="migration-${detail.migrationId}.ps1"`);
     return migrationRunbook(detail);
   }

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, RequestHandler, Response } from 'express';
 import { raw } from 'express';
@@ -13,6 +13,7 @@ import type { JsonObject } from '../event-store/event-store';
 import { InvalidInput } from './commands/input-errors';
 import { principalOf, requestContext } from './door';
 import { flag, type QueryParams, readOptions } from './read-options';
+import { headerText } from './headers';
 
 /** The largest observation document accepted (a snapshot of 50,000 endpoints is about 6 MB). */
 export const OBSERVATION_BODY_LIMIT = '64mb';
@@ -55,13 +56,14 @@ export class ObservationsController {
 
   /** The way back: the cmdlet lines that would bring the deployment to the ledger's state for an observation's open drift. */
   @Get('observations/:id/runbook')
-  @Header('content-type', 'text/plain; charset=utf-8')
   @ApiOperation({ summary: "The cmdlet lines (.ps1) that would bring the deployment back to the ledger's state, for the open drift of the deployment's newest observation" })
   @ApiQuery({ name: 'deployment', required: false })
   async runbook(@Param('id') id: string, @Query() params: QueryParams, @Res({ passthrough: true }) response: Response): Promise<string> {
     const { deployment } = readOptions(params);
     const items = await this.observations.openDrift(deployment, id);
     const latest = latestObservation(this.runner.reader(driftProjection.name), deployment);
+    // Set once the runbook is made: a refusal is answered as JSON, like any other.
+    response.type('text/plain; charset=utf-8');
     response.setHeader('content-disposition', `attachment; filename="observation-${id}.ps1"`);
     return observationRunbook({ deployment, observationId: id, collectedAt: latest?.observationId === id ? latest.collectedAt : null, items });
   }
@@ -89,8 +91,7 @@ export class ObservationsController {
     }
     const body: unknown = request.body;
     if (!Buffer.isBuffer(body) || body.length === 0) throw new InvalidInput('The observation has no body. Nothing was recorded.', { field: 'body' });
-    const reasonHeader = request.headers['x-reason'];
-    const reason = typeof reasonHeader === 'string' && reasonHeader.trim() !== '' ? reasonHeader.trim() : null;
+    const reason = headerText(request, 'x-reason')?.trim() || null;
     const context = { ...requestContext(request, principalOf(request)), reason };
     const answer = await this.observations.record(deployment, body, kind, context);
     return answer as unknown as JsonObject;

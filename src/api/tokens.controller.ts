@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { ApiTokens, parseExpiry, TokenRefused } from '../application/api-tokens';
 import type { JsonObject } from '../event-store/event-store';
 import { principalOf, requestContext } from './door';
+import { headerText } from './headers';
 
 function field(body: unknown, name: string, required: boolean): string | undefined {
   const value = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
@@ -45,7 +46,6 @@ export class TokensController {
   }
 
   private context(request: Request): ReturnType<typeof requestContext> {
-    const reason = request.headers['x-reason'];
-    return { ...requestContext(request, principalOf(request)), reason: typeof reason === 'string' ? reason : null };
+    return { ...requestContext(request, principalOf(request)), reason: headerText(request, 'x-reason') ?? null };
   }
 }

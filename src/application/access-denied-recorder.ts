@@ -22,7 +22,7 @@ export interface DeniedAttempt {
   readonly context: CommandContext;
 }
 
-/** How long the repeats of one denial (same client address, principal, route, reason; deployment for a 403) are gathered into one event. */
+/** How long the repeats of one denial (same client address, principal, route, reason) are gathered into one event. */
 export const DENIAL_WINDOW_MS = 60_000;
 /** At most this many denials gathered at once; beyond it, the oldest window is recorded early. */
 const MAX_WINDOWS = 10_000;
@@ -30,8 +30,11 @@ const MAX_WINDOWS = 10_000;
 interface Window {
   readonly openedAt: number;
   /** The repeats since the window's first denial (which was recorded when it happened). */
-  repeats?: { readonly first: DeniedAttempt; attempts: number; lastAt: string };
+  repeats?: { readonly first: DeniedAttempt; attempts: number; lastAt: string; readonly deployments: Set<string> };
 }
+
+/** How many of the deployments the repeats named an aggregated event lists (and how many there were in all). */
+const MAX_LISTED_DEPLOYMENTS = 20;
 
 /**
  * Records every denied attempt (401, 403) as `AccessDenied` in `access_denied-<deployment>`: the
@@ -39,7 +42,7 @@ interface Window {
  * its fingerprint.
  *
  * Denials are aggregated so that nobody can grow the log without bound: the first denial of a
- * (client address, principal, route, reason; and deployment for a 403) is recorded when it happens; its repeats
+ * (client address, principal, route, reason) is recorded when it happens; its repeats, whatever deployment they name,
  * within {@link DENIAL_WINDOW_MS} become one more event when the window closes, with `attempts`
  * (how many) and `firstOccurredAt`/`lastOccurredAt`. Every event has these fields; an event without
  * them (recorded before) stands for one attempt. Windows still open when the server stops are recorded then.
@@ -62,10 +65,11 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
     const key = windowKey(attempt);
     const window = this.windows.get(key);
     if (window !== undefined) {
-      if (window.repeats === undefined) window.repeats = { first: attempt, attempts: 1, lastAt: attempt.context.occurredAt };
+      if (window.repeats === undefined) window.repeats = { first: attempt, attempts: 1, lastAt: attempt.context.occurredAt, deployments: new Set([attempt.deployment]) };
       else {
         window.repeats.attempts += 1;
         window.repeats.lastAt = attempt.context.occurredAt;
+        window.repeats.deployments.add(attempt.deployment);
       }
       return;
     }
@@ -97,10 +101,10 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
   private closeWindow(key: string): Promise<void> {
     const repeats = this.windows.get(key)?.repeats;
     this.windows.delete(key);
-    return repeats === undefined ? Promise.resolve() : this.append(repeats.first, repeats.attempts, repeats.lastAt);
+    return repeats === undefined ? Promise.resolve() : this.append(repeats.first, repeats.attempts, repeats.lastAt, repeats.deployments);
   }
 
-  private async append(attempt: DeniedAttempt, attempts: number, lastAt: string): Promise<void> {
+  private async append(attempt: DeniedAttempt, attempts: number, lastAt: string, deployments?: ReadonlySet<string>): Promise<void> {
     const { denial } = attempt;
     const data: JsonObject = {
       principal: attempt.principal,
@@ -116,6 +120,11 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
       attempts,
       firstOccurredAt: attempt.context.occurredAt,
       lastOccurredAt: lastAt,
+      // Repeats that named other deployments are counted here, under the first one's stream: a new
+      // deployment name per request makes no new record.
+      ...(deployments !== undefined && (deployments.size > 1 || !deployments.has(attempt.deployment))
+        ? { deployments: [...deployments].sort().slice(0, MAX_LISTED_DEPLOYMENTS), deploymentCount: deployments.size }
+        : {}),
     };
     try {
       await this.store.appendToStream(
@@ -131,10 +140,10 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
 }
 
 /**
- * What repeats of a denial share. Nobody's deployment (a 401) is not part of it: it is whatever the
- * caller wrote in the query, and a new name per request would otherwise make a new record each time.
+ * What repeats of a denial share. The deployment is not part of it: it is whatever the caller wrote in
+ * the body or the query, and a new name per request would otherwise make a new record each time (for
+ * nobody, and for a principal whose role may not). The aggregated event lists the deployments named.
  */
 function windowKey(attempt: DeniedAttempt): string {
-  const deployment = attempt.principal === null ? null : attempt.deployment;
-  return JSON.stringify([attempt.context.clientAddress, attempt.principal, attempt.routeKey, attempt.denial.status, attempt.denial.reason, deployment]);
+  return JSON.stringify([attempt.context.clientAddress, attempt.principal, attempt.routeKey, attempt.denial.status, attempt.denial.reason]);
 }

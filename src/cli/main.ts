@@ -247,6 +247,9 @@ async function runCmdletLine(argv: readonly string[], lineWords?: readonly strin
     }
     return failedSome && prepared.line.errorAction === 'Continue' ? 1 : 0;
   } catch (error) {
+    // As in PowerShell: -ErrorAction SilentlyContinue or Ignore says nothing of the error and goes on.
+    const action = prepared.line.errorAction;
+    if (action === 'SilentlyContinue' || action === 'Ignore') return 0;
     printError(renderError(options.json ? error : terminalError(error), prepared.cmdlet, options.json), options.json);
     return 1;
   } finally {

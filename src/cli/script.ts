@@ -154,12 +154,15 @@ export async function runScript(
         const action = line.prepared.line.errorAction;
         // -WarningAction Stop ends the batch whatever -ErrorAction says: the line itself was applied.
         const warningStop = error instanceof LineStopped && error.failure === undefined;
-        if (!warningStop && (whatIf || action === 'Continue' || action === 'SilentlyContinue' || action === 'Ignore')) {
-          if (whatIf || action === 'Continue') {
+        const goesOn = action === 'Continue' || action === 'SilentlyContinue' || action === 'Ignore';
+        if (!warningStop && (whatIf || goesOn)) {
+          // A dry run reports what the real run would: a line whose -ErrorAction lets the batch go on is
+          // passed over there too (and shown only under Continue); any other failure fails the dry run.
+          if (action === 'Continue' || (whatIf && !goesOn)) {
             if (!options.json) console.error(`${file}:${line.number}: ${line.text}\n${renderError(error, line.prepared.cmdlet, false)}`);
           }
-          if (whatIf) failed = { line, error };
-          else passedOver.push({ line, error });
+          if (goesOn) passedOver.push({ line, error });
+          else failed = { line, error };
           continue;
         }
         failed = { line, error };

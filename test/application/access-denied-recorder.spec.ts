@@ -84,6 +84,27 @@ describe('AccessDeniedRecorder', () => {
     ]);
   });
 
+  it("does not grow the log with a new deployment name per request: a reader's 403s are one event and one more", async () => {
+    const reader = (deployment: string): DeniedAttempt => ({
+      ...attempt('10.0.0.9'),
+      deployment,
+      principal: 'viewer',
+      route: 'POST /api/commands/RegisterSipDomain',
+      routeKey: 'POST /api/commands/:name',
+      method: 'POST',
+      command: 'RegisterSipDomain',
+      denial: new AccessDenied(403, 'viewer has role reader and may not run RegisterSipDomain; it needs admin or operator.', 'role'),
+    });
+    for (let i = 1; i <= 200; i++) await recorder.record(reader(`flood${i}`));
+    await recorder.onModuleDestroy();
+    // The first denial under its deployment; its 199 repeats as one event, under the first repeat's, naming the others.
+    expect((await store.readStream('access_denied-flood1')).map((e) => e.data)).toEqual([expect.objectContaining({ attempts: 1, status: 403, deployment: 'flood1' })]);
+    const repeats = (await store.readStream('access_denied-flood2')).map((e) => e.data);
+    expect(repeats).toEqual([expect.objectContaining({ attempts: 199, deploymentCount: 199 })]);
+    expect((repeats[0]!['deployments'] as string[]).length).toBe(20);
+    await expect(store.readStream('access_denied-flood3')).rejects.toThrow();
+  });
+
   it('reads an AccessDenied recorded before aggregation as one attempt', () => {
     expect(attemptsOf({ status: 401 })).toBe(1);
     expect(attemptsOf({ attempts: 7 })).toBe(7);

@@ -50,6 +50,11 @@ describe('the topology document (Get-CsTopology -AsXml)', () => {
     expect(refusal(() => parseTopologyXml(laughs))).toMatchObject({ code: 'INVALID_SNAPSHOT' });
   });
 
+  it('refuses elements nested beyond what the parser reads with a 400 of its own, not a server fault', () => {
+    const deep = `<Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008">${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}</Topology>`;
+    expect(refusal(() => parseTopologyXml(deep))).toMatchObject({ code: 'INVALID_SNAPSHOT', details: { path: '/' } });
+  });
+
   it('refuses XML that is not well-formed, or not a topology, naming where', () => {
     expect(refusal(() => parseTopologyXml('<Topology><Clusters></Topology>')).details['path']).toMatch(/^line \d+, column \d+$/);
     expect(refusal(() => parseTopologyXml('<Other xmlns="urn:x"/>')).details).toMatchObject({ path: '/Other' });

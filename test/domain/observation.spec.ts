@@ -185,7 +185,9 @@ describe('adopting observed state, through the topology decider', () => {
   it('R10: refuses five active servers', () => {
     const five = fqdns('pc1.contoso.com', 'pc2.contoso.com', 'pc3.contoso.com', 'pc4.contoso.com', 'pc5.contoso.com');
     const snapshot: Snapshot = { ...observedContoso(), persistentChatPools: [{ fqdn: fqdn('pcpool.contoso.com'), servers: five, activeServers: five, status: 'Started' }] };
-    expect(refusal(ledger(...contoso), snapshot)).toMatchObject({ code: 'TOO_MANY_ACTIVE_SERVERS', rule: 'R10' });
+    const refused = refusal(ledger(...contoso), snapshot);
+    expect(refused).toMatchObject({ code: 'TOO_MANY_ACTIVE_SERVERS', rule: 'R10', category: 'conflict', field: 'entities' });
+    expect(refused.details).toMatchObject({ entity: 'persistentChatPool:pcpool.contoso.com', commandField: 'replace' });
   });
 
   it('R15: refuses a legacy pool whose version changed', () => {

@@ -305,6 +305,10 @@ describe('audit trust: signed checkpoints and witnesses', () => {
         const query = await fetch(`${url}/api/topology`, { headers: bearer() });
         expect(query.status).toBe(200);
         expect(query.headers.get('x-audit-log')).toBe('broken');
+        // No digest to keep from a broken log, whatever the read model still holds.
+        const digest = await fetch(`${url}/api/audit/digest`, { headers: bearer() });
+        expect(digest.status).toBe(503);
+        expect(((await digest.json()) as { error: { code: string } }).error.code).toBe('AUDIT_LOG_BROKEN');
         const verdict = await fetch(`${url}/api/audit/verify`, { headers: bearer() }).then((r) => r.text());
         expect(JSON.parse(/event: verdict\ndata: (.*)\n/.exec(verdict)![1]!)).toMatchObject({ ok: false, broken: { problem: 'checkpoint_mismatch', position: created.position } });
       });

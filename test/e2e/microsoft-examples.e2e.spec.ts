@@ -298,6 +298,22 @@ describe('cases derived from the pages', () => {
     expect(silently.stderr).not.toContain('ENDPOINT_NOT_FOUND');
     expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce@litwareinc.com']);
 
+    // A dry run answers as the real run would: the line passed over, the batch good.
+    const dryRun = topoRun(deployment, [`${missing} -ErrorAction SilentlyContinue`], ['--reason', 'CHG-42', '-WhatIf']);
+    expect(dryRun.status).toBe(0);
+    expect(dryRun.stderr).not.toContain('ENDPOINT_NOT_FOUND');
+
+    // One line on the command line, as in the shell: SilentlyContinue and Ignore say nothing and go on.
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    for (const action of ['SilentlyContinue', 'Ignore']) {
+      const one = spawnSync(
+        process.execPath,
+        [TOPO, 'Remove-CsPersistentChatEndpoint', '-Identity', 'sip:nobody@litwareinc.com', '-ErrorAction', action, '--reason', 'CHG-42', '--server', server.url, '--token', TEST_ADMIN_TOKEN, '--deployment', deployment],
+        { cwd: ROOT, env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, encoding: 'utf8' },
+      );
+      expect([one.status, one.stderr, one.stdout]).toEqual([0, '', '']);
+    }
+
     const shown = topoRun(deployment, [`${missing} -ea Continue`, 'Remove-CsPersistentChatEndpoint "sip:pce@litwareinc.com"']);
     expect(shown.status).toBe(1);
     expect(shown.stderr).toContain('ENDPOINT_NOT_FOUND');

@@ -282,9 +282,29 @@ describe('what the API records from a request is plain text', () => {
     expect(JSON.stringify(last!.data)).not.toMatch(/\\u001b|\\u0007/);
   });
 
-    it('still takes plain headers', async () => {
+  it('still takes plain headers', async () => {
     const ok = await raw(server.url, 'POST', '/api/commands/RegisterSipDomain', { ...bearer(), 'x-correlation-id': 'CHG-4711/step 2', 'x-reason': 'CHG-4711' }, JSON.stringify({ domain: 'contoso.com' }));
     expect(ok.status).toBe(200);
+  });
+
+  it('records an X-Reason sent in UTF-8 as its sender wrote it (accents, curly quotes)', async () => {
+    const reason = 'Müller’s approval – CHG-4712';
+    // As curl sends it: the header's UTF-8 bytes on the wire, written on a socket of our own.
+    const { hostname, port } = new URL(server.url);
+    const body = JSON.stringify({ domain: 'umlaut.example' });
+    const head =
+      `POST /api/commands/RegisterSipDomain HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: ${bearer()['authorization']}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-Reason: `;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => socket.write(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(reason, 'utf8'), Buffer.from(`\r\n\r\n${body}`, 'latin1')])));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString('utf8')));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const events = await readStream(dataDir, 'topology-default');
+    expect(events.find((e) => e.data['domain'] === 'umlaut.example')!.metadata['reason']).toBe(reason);
   });
 });
 

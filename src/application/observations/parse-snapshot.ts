@@ -205,9 +205,16 @@ export function parseTopologyXml(text: string): Snapshot {
   for (const declaration of ['<!DOCTYPE', '<!ENTITY', '<!doctype', '<!entity']) {
     if (text.includes(declaration)) throw new InvalidSnapshot('/', 'a topology document without a DTD or entity declarations', `it contains ${declaration.toUpperCase()}`);
   }
-  const valid = XMLValidator.validate(text);
-  if (valid !== true) throw new InvalidSnapshot(`line ${valid.err.line}, column ${valid.err.col}`, 'well-formed XML', valid.err.msg);
-  const document = xmlParser.parse(text) as XmlNode;
+  let document: XmlNode;
+  try {
+    const valid = XMLValidator.validate(text);
+    if (valid !== true) throw new InvalidSnapshot(`line ${valid.err.line}, column ${valid.err.col}`, 'well-formed XML', valid.err.msg);
+    document = xmlParser.parse(text) as XmlNode;
+  } catch (error) {
+    if (error instanceof InvalidSnapshot) throw error;
+    // The parser's own limits (elements nested too deep, ...): a document it will not read, not a fault of the server.
+    throw new InvalidSnapshot('/', 'a topology document the XML parser can read', error instanceof Error ? error.message : String(error));
+  }
   const builder = child(document, 'TopologyBuilder');
   const topology = builder ? child(child(builder, 'NewTopology'), 'PartialTopology') : child(document, 'Topology');
   if (builder && attribute(builder, 'xmlns') !== TOPOLOGY_BUILDER_NAMESPACE) throw new InvalidSnapshot('/TopologyBuilder', `the namespace ${TOPOLOGY_BUILDER_NAMESPACE}`);

@@ -32,7 +32,9 @@ export interface Adoption {
 
 /**
  * A refusal met while adopting: the decider's own (code, rule and message kept), with the drift
- * entity that led to it and the command that was refused.
+ * entity that led to it and the command that was refused. The request itself is well formed: what
+ * breaks the rule is the observed state, so a refusal of the decider's input (a 400 for a command)
+ * is a conflict here (409), naming `entities` (the decider's field stays in `details.commandField`).
  */
 export class AdoptionRefused extends DomainError {
   readonly code: string;
@@ -40,11 +42,11 @@ export class AdoptionRefused extends DomainError {
   constructor(entity: string, command: TopologyCommand['type'], cause: DomainError) {
     super(`Adopting ${entity} is refused (${command}): ${cause.message} Nothing was recorded.`, {
       ...(cause.rule ? { rule: cause.rule } : {}),
-      ...(cause.field ? { field: cause.field } : {}),
-      details: { ...cause.details, entity, command },
+      field: 'entities',
+      details: { ...cause.details, ...(cause.field ? { commandField: cause.field } : {}), entity, command },
     });
     this.code = cause.code;
-    this.category = cause.category;
+    this.category = cause.category === 'invalid' ? 'conflict' : cause.category;
   }
 }
 
