@@ -47,6 +47,9 @@ interface ChildFigures {
   lagAfterRebuildP50Ms: number;
   lagAfterRebuildP99Ms: number;
   writesPerSecond: number;
+  logMb: number;
+  readModelsMb: number;
+  readModelMb: Record<string, number>;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -117,6 +120,28 @@ async function rawCopy(): Promise<number> {
   return rate;
 }
 
+const MB = 1024 * 1024;
+
+/**
+ * Bytes a SQLite file holds in use, its WAL included (what a reader sees), free pages left out; per
+ * projection too, from SQLite's `dbstat` (tables and indexes named `<projection>_g<generation>_...`).
+ */
+function fileBytes(file: string): { total: number; byProjection: Record<string, number> } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const pages = (db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number);
+    const byProjection: Record<string, number> = {};
+    for (const projection of ALL_PROJECTIONS) {
+      const row = db.prepare(`SELECT sum(pgsize) AS bytes FROM dbstat WHERE name LIKE ? ESCAPE '\\'`).get(`${projection.name.replace(/_/g, '\\_')}\\_g%`) as { bytes: number | null };
+      byProjection[projection.name] = row.bytes ?? 0;
+    }
+    return { total: pages * pageSize, byProjection };
+  } finally {
+    db.close();
+  }
+}
+
 /** The child: full rebuild, as-of queries, lag under a steady write rate, then the baselines. */
 async function child(): Promise<void> {
   removeSqliteFiles(path.join(dir, READ_MODELS_FILE));
@@ -139,6 +164,9 @@ async function child(): Promise<void> {
   const rebuildSeconds = (performance.now() - start) / 1000;
   peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
   clearInterval(sampler);
+  // The read models' bytes for this log, before the lag phase adds to either.
+  const readModels = fileBytes(path.join(dir, READ_MODELS_FILE));
+  const logBytes = fileBytes(path.join(logDir, STORE_FILE_NAME)).total;
 
   // As-of: the topology of a random deployment at a random past position of the log.
   const next = random(7);
@@ -217,6 +245,9 @@ async function child(): Promise<void> {
     lagAfterRebuildP50Ms: +percentile(afterRebuild, 50).toFixed(1),
     lagAfterRebuildP99Ms: +percentile(afterRebuild, 99).toFixed(1),
     writesPerSecond: Math.round(sent / writeSeconds),
+    logMb: +(logBytes / MB).toFixed(1),
+    readModelsMb: +(readModels.total / MB).toFixed(1),
+    readModelMb: Object.fromEntries(Object.entries(readModels.byProjection).map(([name, bytes]) => [name, +(bytes / MB).toFixed(1)])),
   };
   console.log(JSON.stringify(figures));
 }
@@ -232,6 +263,8 @@ async function main(): Promise<void> {
     { figure: 'raw read + JSON.parse + one row per event written to a fresh SQLite file (floor of any read model)', value: figures.rawCopyEventsPerSecond, unit: 'events/s', ratio: figures.rawCopyEventsPerSecond / figures.rawReadEventsPerSecond },
     { figure: `full rebuild of all ${ALL_PROJECTIONS.length} read models (${ALL_PROJECTIONS.map((p) => p.name).join(', ')}), to the raw read`, value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, floor: 100_000 },
     { figure: 'full rebuild, to the floor', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawCopyEventsPerSecond },
+    { figure: 'the log (events.sqlite, baseline)', value: figures.logMb, unit: 'MB' },
+    { figure: `read-model file after the rebuild, to the log (${Object.entries(figures.readModelMb).map(([name, mb]) => `${name} ${mb} MB`).join(', ')})`, value: figures.readModelsMb, unit: 'MB', ratio: figures.readModelsMb / figures.logMb },
     { figure: 'peak RSS of the rebuilding process', value: figures.peakRssMb, unit: 'MB' },
     { figure: 'asOf topology query at a random past position, p50', value: figures.asOfP50Ms * 1000, unit: 'µs' },
     { figure: 'asOf topology query at a random past position, p99', value: figures.asOfP99Ms * 1000, unit: 'µs' },
