@@ -149,7 +149,7 @@ async function child(): Promise<void> {
   const store = new HashChainedEventStore(new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' }));
   const head = await store.headPosition();
   // The product's own set-up of its read models (file, batch size, checkpoint thread).
-  const runner = createProjectionRunner(store, dir);
+  const runner = createProjectionRunner(store, dir, path.join(logDir, STORE_FILE_NAME));
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const start = performance.now();
