@@ -47,6 +47,9 @@ interface ChildFigures {
   lagAfterRebuildP50Ms: number;
   lagAfterRebuildP99Ms: number;
   writesPerSecond: number;
+  rawReadPerCpuSecond: number;
+  rawCopyPerCpuSecond: number;
+  rebuildPerCpuSecond: number;
   logMb: number;
   readModelsMb: number;
   readModelMb: Record<string, number>;
@@ -123,6 +126,15 @@ async function rawCopy(): Promise<number> {
 const MB = 1024 * 1024;
 
 /**
+ * CPU time of the whole process (every thread: the checkpoint thread's too) since `since`: on a
+ * shared machine the wall-clock rates move with the other work, this much less.
+ */
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+}
+
+/**
  * Bytes a SQLite file holds in use, its WAL included (what a reader sees), free pages left out; per
  * projection too, from SQLite's `dbstat` (tables and indexes named `<projection>_g<generation>_...`).
  */
@@ -153,6 +165,7 @@ async function child(): Promise<void> {
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const start = performance.now();
+  const startCpu = process.cpuUsage();
   runner.start();
   await runner.waitFor(ALL_PROJECTIONS.map((p) => p.name), head, 3_600_000);
   // The last batch's indexes are built as the builds turn live: wait for that too.
@@ -162,6 +175,7 @@ async function child(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
   const rebuildSeconds = (performance.now() - start) / 1000;
+  const rebuildCpu = cpuSeconds(startCpu);
   peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
   clearInterval(sampler);
   // The read models' bytes for this log, before the lag phase adds to either.
@@ -228,8 +242,12 @@ async function child(): Promise<void> {
   log.close();
 
   // The baselines come last, on the same log, so that the peak RSS above is the rebuild's alone.
+  const rawCpuStart = process.cpuUsage();
   const raw = rawRead();
+  const rawCpu = cpuSeconds(rawCpuStart);
+  const floorCpuStart = process.cpuUsage();
   const floor = await rawCopy();
+  const floorCpu = cpuSeconds(floorCpuStart);
 
   const figures: ChildFigures = {
     rawReadEventsPerSecond: Math.round(raw),
@@ -245,6 +263,9 @@ async function child(): Promise<void> {
     lagAfterRebuildP50Ms: +percentile(afterRebuild, 50).toFixed(1),
     lagAfterRebuildP99Ms: +percentile(afterRebuild, 99).toFixed(1),
     writesPerSecond: Math.round(sent / writeSeconds),
+    rawReadPerCpuSecond: Math.round(head / rawCpu),
+    rawCopyPerCpuSecond: Math.round(head / floorCpu),
+    rebuildPerCpuSecond: Math.round(head / rebuildCpu),
     logMb: +(logBytes / MB).toFixed(1),
     readModelsMb: +(readModels.total / MB).toFixed(1),
     readModelMb: Object.fromEntries(Object.entries(readModels.byProjection).map(([name, bytes]) => [name, +(bytes / MB).toFixed(1)])),
@@ -263,6 +284,9 @@ async function main(): Promise<void> {
     { figure: 'raw read + JSON.parse + one row per event written to a fresh SQLite file (floor of any read model)', value: figures.rawCopyEventsPerSecond, unit: 'events/s', ratio: figures.rawCopyEventsPerSecond / figures.rawReadEventsPerSecond },
     { figure: `full rebuild of all ${ALL_PROJECTIONS.length} read models (${ALL_PROJECTIONS.map((p) => p.name).join(', ')}), to the raw read`, value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, floor: 100_000 },
     { figure: 'full rebuild, to the floor', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawCopyEventsPerSecond },
+    { figure: 'raw read + JSON.parse, per CPU-second of the process (baseline)', value: figures.rawReadPerCpuSecond, unit: 'events/CPU-s' },
+    { figure: 'floor, per CPU-second (its checkpoint thread included)', value: figures.rawCopyPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rawCopyPerCpuSecond / figures.rawReadPerCpuSecond },
+    { figure: 'full rebuild per CPU-second, to the floor per CPU-second', value: figures.rebuildPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rebuildPerCpuSecond / figures.rawCopyPerCpuSecond },
     { figure: 'the log (events.sqlite, baseline)', value: figures.logMb, unit: 'MB' },
     { figure: `read-model file after the rebuild, to the log (${Object.entries(figures.readModelMb).map(([name, mb]) => `${name} ${mb} MB`).join(', ')})`, value: figures.readModelsMb, unit: 'MB', ratio: figures.readModelsMb / figures.logMb },
     { figure: 'peak RSS of the rebuilding process', value: figures.peakRssMb, unit: 'MB' },
