@@ -321,6 +321,22 @@ export class ProjectionRunner {
     return { serving, rebuild };
   }
 
+  /**
+   * Folds the write-ahead log back into the file and empties it as a build turns live. A catch-up
+   * leaves up to the writer's checkpoint mark in it (the query indexes alone are most of the file's
+   * index pages), not all copied yet by the checkpoint thread; live batches then met that backlog,
+   * and the writer's own checkpoint at the mark, within their first second (1,000,000 events: WAL at
+   * 40,000 frames, 19,000 copied, the mark hit 0.6 s after; lag p99 133 ms in the first 2 s, 62 ms
+   * with this, which took 0.33 s). Best effort: a checkpoint that cannot finish now is the thread's.
+   */
+  private settleWal(): void {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Busy or not a WAL file (an in-memory database): nothing to settle.
+    }
+  }
+
   /** Query indexes come once a build has caught up (see `TableSpec.indexes`). */
   private createIndexes(build: Build): void {
     for (const statement of build.tables.indexDdl()) this.db.exec(statement);
@@ -464,6 +480,7 @@ export class ProjectionRunner {
     if (build.checkpoint < head || (build.state as ProjectionState) === 'failed') return;
     const entry = this.entry(build.projection.name);
     this.createIndexes(build);
+    this.settleWal();
     if (entry.rebuild === build) {
       const old = entry.serving;
       this.db.transaction(() => {
