@@ -47,6 +47,7 @@ interface ChildFigures {
   lagAfterRebuildP50Ms: number;
   lagAfterRebuildP99Ms: number;
   writesPerSecond: number;
+  peakRssLiveMb: number;
   rawReadPerCpuSecond: number;
   rawCopyPerCpuSecond: number;
   rebuildPerCpuSecond: number;
@@ -202,6 +203,8 @@ async function child(): Promise<void> {
   const pending: { position: number; acknowledged: number }[] = [];
   const afterRebuild: number[] = [];
   const lags: number[] = [];
+  let peakRssLive = process.memoryUsage().rss;
+  const liveSampler = setInterval(() => (peakRssLive = Math.max(peakRssLive, process.memoryUsage().rss)), 50);
   const lagStart = performance.now();
   const progress = runner.progress.subscribe(() => {
     const slowest = Math.min(...ALL_PROJECTIONS.map((p) => runner.checkpoint(p.name)));
@@ -230,6 +233,7 @@ async function child(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
   const writeSeconds = (performance.now() - lagStart) / 1000;
+  clearInterval(liveSampler);
   await new Promise((r) => setTimeout(r, 500));
   progress.unsubscribe();
   lags.sort((a, b) => a - b);
@@ -263,6 +267,7 @@ async function child(): Promise<void> {
     lagAfterRebuildP50Ms: +percentile(afterRebuild, 50).toFixed(1),
     lagAfterRebuildP99Ms: +percentile(afterRebuild, 99).toFixed(1),
     writesPerSecond: Math.round(sent / writeSeconds),
+    peakRssLiveMb: Math.round(peakRssLive / MB),
     rawReadPerCpuSecond: Math.round(head / rawCpu),
     rawCopyPerCpuSecond: Math.round(head / floorCpu),
     rebuildPerCpuSecond: Math.round(head / rebuildCpu),
@@ -290,6 +295,7 @@ async function main(): Promise<void> {
     { figure: 'the log (events.sqlite, baseline)', value: figures.logMb, unit: 'MB' },
     { figure: `read-model file after the rebuild, to the log (${Object.entries(figures.readModelMb).map(([name, mb]) => `${name} ${mb} MB`).join(', ')})`, value: figures.readModelsMb, unit: 'MB', ratio: figures.readModelsMb / figures.logMb },
     { figure: 'peak RSS of the rebuilding process', value: figures.peakRssMb, unit: 'MB' },
+    { figure: 'peak RSS while live (the lag phase)', value: figures.peakRssLiveMb, unit: 'MB' },
     { figure: 'asOf topology query at a random past position, p50', value: figures.asOfP50Ms * 1000, unit: 'µs' },
     { figure: 'asOf topology query at a random past position, p99', value: figures.asOfP99Ms * 1000, unit: 'µs' },
     { figure: `projection lag at ${figures.writesPerSecond} writes/s, steady (10 s to 20 s after the rebuild), p50`, value: figures.lagP50Ms, unit: 'ms' },
