@@ -18,7 +18,7 @@ import { complianceReport, reportPeriod } from '../projections/compliance/compli
 import { createProjectionRunner } from '../src/application/read-models.module';
 import { reportHtml } from '../src/api/compliance-report.render';
 import { verifyLog } from '../src/application/log-verification';
-import { SqliteEventStore } from '../src/event-store/sqlite/sqlite-event-store';
+import { SqliteEventStore, STORE_FILE_NAME } from '../src/event-store/sqlite/sqlite-event-store';
 import { PROJECT_ROOT } from '../src/version';
 import { keptHistory } from './history';
 import { argValue, printTable, Row } from './report';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   // Read models (kept between runs; caught up when the history is new).
   const buildStart = performance.now();
   // The product's own set-up of its read models (file, batch size, checkpoint thread).
-  const runner = createProjectionRunner(store, dir);
+  const runner = createProjectionRunner(store, dir, path.join(logDir, STORE_FILE_NAME));
   runner.start();
   await runner.waitFor(ALL_PROJECTIONS.map((p) => p.name), head, 3_600_000);
   for (;;) {

@@ -47,6 +47,13 @@ interface ChildFigures {
   lagAfterRebuildP50Ms: number;
   lagAfterRebuildP99Ms: number;
   writesPerSecond: number;
+  peakRssLiveMb: number;
+  rawReadPerCpuSecond: number;
+  rawCopyPerCpuSecond: number;
+  rebuildPerCpuSecond: number;
+  logMb: number;
+  readModelsMb: number;
+  readModelMb: Record<string, number>;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -117,6 +124,37 @@ async function rawCopy(): Promise<number> {
   return rate;
 }
 
+const MB = 1024 * 1024;
+
+/**
+ * CPU time of the whole process (every thread: the checkpoint thread's too) since `since`: on a
+ * shared machine the wall-clock rates move with the other work, this much less.
+ */
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+}
+
+/**
+ * Bytes a SQLite file holds in use, its WAL included (what a reader sees), free pages left out; per
+ * projection too, from SQLite's `dbstat` (tables and indexes named `<projection>_g<generation>_...`).
+ */
+function fileBytes(file: string): { total: number; byProjection: Record<string, number> } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const pages = (db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number);
+    const byProjection: Record<string, number> = {};
+    for (const projection of ALL_PROJECTIONS) {
+      const row = db.prepare(`SELECT sum(pgsize) AS bytes FROM dbstat WHERE name LIKE ? ESCAPE '\\'`).get(`${projection.name.replace(/_/g, '\\_')}\\_g%`) as { bytes: number | null };
+      byProjection[projection.name] = row.bytes ?? 0;
+    }
+    return { total: pages * pageSize, byProjection };
+  } finally {
+    db.close();
+  }
+}
+
 /** The child: full rebuild, as-of queries, lag under a steady write rate, then the baselines. */
 async function child(): Promise<void> {
   removeSqliteFiles(path.join(dir, READ_MODELS_FILE));
@@ -124,10 +162,11 @@ async function child(): Promise<void> {
   const store = new HashChainedEventStore(new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' }));
   const head = await store.headPosition();
   // The product's own set-up of its read models (file, batch size, checkpoint thread).
-  const runner = createProjectionRunner(store, dir);
+  const runner = createProjectionRunner(store, dir, path.join(logDir, STORE_FILE_NAME));
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const start = performance.now();
+  const startCpu = process.cpuUsage();
   runner.start();
   await runner.waitFor(ALL_PROJECTIONS.map((p) => p.name), head, 3_600_000);
   // The last batch's indexes are built as the builds turn live: wait for that too.
@@ -137,8 +176,12 @@ async function child(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
   const rebuildSeconds = (performance.now() - start) / 1000;
+  const rebuildCpu = cpuSeconds(startCpu);
   peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
   clearInterval(sampler);
+  // The read models' bytes for this log, before the lag phase adds to either.
+  const readModels = fileBytes(path.join(dir, READ_MODELS_FILE));
+  const logBytes = fileBytes(path.join(logDir, STORE_FILE_NAME)).total;
 
   // As-of: the topology of a random deployment at a random past position of the log.
   const next = random(7);
@@ -160,6 +203,8 @@ async function child(): Promise<void> {
   const pending: { position: number; acknowledged: number }[] = [];
   const afterRebuild: number[] = [];
   const lags: number[] = [];
+  let peakRssLive = process.memoryUsage().rss;
+  const liveSampler = setInterval(() => (peakRssLive = Math.max(peakRssLive, process.memoryUsage().rss)), 50);
   const lagStart = performance.now();
   const progress = runner.progress.subscribe(() => {
     const slowest = Math.min(...ALL_PROJECTIONS.map((p) => runner.checkpoint(p.name)));
@@ -188,6 +233,7 @@ async function child(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
   const writeSeconds = (performance.now() - lagStart) / 1000;
+  clearInterval(liveSampler);
   await new Promise((r) => setTimeout(r, 500));
   progress.unsubscribe();
   lags.sort((a, b) => a - b);
@@ -200,8 +246,12 @@ async function child(): Promise<void> {
   log.close();
 
   // The baselines come last, on the same log, so that the peak RSS above is the rebuild's alone.
+  const rawCpuStart = process.cpuUsage();
   const raw = rawRead();
+  const rawCpu = cpuSeconds(rawCpuStart);
+  const floorCpuStart = process.cpuUsage();
   const floor = await rawCopy();
+  const floorCpu = cpuSeconds(floorCpuStart);
 
   const figures: ChildFigures = {
     rawReadEventsPerSecond: Math.round(raw),
@@ -217,6 +267,13 @@ async function child(): Promise<void> {
     lagAfterRebuildP50Ms: +percentile(afterRebuild, 50).toFixed(1),
     lagAfterRebuildP99Ms: +percentile(afterRebuild, 99).toFixed(1),
     writesPerSecond: Math.round(sent / writeSeconds),
+    peakRssLiveMb: Math.round(peakRssLive / MB),
+    rawReadPerCpuSecond: Math.round(head / rawCpu),
+    rawCopyPerCpuSecond: Math.round(head / floorCpu),
+    rebuildPerCpuSecond: Math.round(head / rebuildCpu),
+    logMb: +(logBytes / MB).toFixed(1),
+    readModelsMb: +(readModels.total / MB).toFixed(1),
+    readModelMb: Object.fromEntries(Object.entries(readModels.byProjection).map(([name, bytes]) => [name, +(bytes / MB).toFixed(1)])),
   };
   console.log(JSON.stringify(figures));
 }
@@ -232,7 +289,13 @@ async function main(): Promise<void> {
     { figure: 'raw read + JSON.parse + one row per event written to a fresh SQLite file (floor of any read model)', value: figures.rawCopyEventsPerSecond, unit: 'events/s', ratio: figures.rawCopyEventsPerSecond / figures.rawReadEventsPerSecond },
     { figure: `full rebuild of all ${ALL_PROJECTIONS.length} read models (${ALL_PROJECTIONS.map((p) => p.name).join(', ')}), to the raw read`, value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, floor: 100_000 },
     { figure: 'full rebuild, to the floor', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawCopyEventsPerSecond },
+    { figure: 'raw read + JSON.parse, per CPU-second of the process (baseline)', value: figures.rawReadPerCpuSecond, unit: 'events/CPU-s' },
+    { figure: 'floor, per CPU-second (its checkpoint thread included)', value: figures.rawCopyPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rawCopyPerCpuSecond / figures.rawReadPerCpuSecond },
+    { figure: 'full rebuild per CPU-second, to the floor per CPU-second', value: figures.rebuildPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rebuildPerCpuSecond / figures.rawCopyPerCpuSecond },
+    { figure: 'the log (events.sqlite, baseline)', value: figures.logMb, unit: 'MB' },
+    { figure: `read-model file after the rebuild, to the log (${Object.entries(figures.readModelMb).map(([name, mb]) => `${name} ${mb} MB`).join(', ')})`, value: figures.readModelsMb, unit: 'MB', ratio: figures.readModelsMb / figures.logMb },
     { figure: 'peak RSS of the rebuilding process', value: figures.peakRssMb, unit: 'MB' },
+    { figure: 'peak RSS while live (the lag phase)', value: figures.peakRssLiveMb, unit: 'MB' },
     { figure: 'asOf topology query at a random past position, p50', value: figures.asOfP50Ms * 1000, unit: 'µs' },
     { figure: 'asOf topology query at a random past position, p99', value: figures.asOfP99Ms * 1000, unit: 'µs' },
     { figure: `projection lag at ${figures.writesPerSecond} writes/s, steady (10 s to 20 s after the rebuild), p50`, value: figures.lagP50Ms, unit: 'ms' },

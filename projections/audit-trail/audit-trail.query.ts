@@ -1,4 +1,5 @@
 import { InvalidInput } from '../../src/api/commands/input-errors';
+import { API_TOKEN_ISSUED } from '../../src/application/streams';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import type { Row, RowQuery, SqlValue, TableReader } from '../runner/projection';
 import { AUDIT_TABLE, type AuditOutcome, ENTITY_KINDS, type EntityKind } from './audit-trail.projection';
@@ -214,8 +215,16 @@ function asStrings(value: JsonValue | undefined): string[] | null {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : null;
 }
 
+/** An API token's salted hash stays in the log, out of the entries auditors page through. */
+function withoutTokenHash(data: JsonObject): JsonObject {
+  const { salt: _salt, hash: _hash, ...rest } = data;
+  return rest;
+}
+
+/** An entry from a row of the audit trail, with its event's `data` and `metadata` texts (see `TableSpec.eventBody`). */
 export function toAuditEntry(row: Row): AuditEntry {
-  const data = asObject(parseJson(textOf(row, 'data'))) ?? {};
+  const body = asObject(parseJson(textOf(row, 'data'))) ?? {};
+  const data = row['event_type'] === API_TOKEN_ISSUED ? withoutTokenHash(body) : body;
   const outcome: AuditOutcome = row['outcome'] === 'refused' ? 'refused' : 'accepted';
   const authenticated = numberOf(row, 'authenticated');
   const entityId = textOf(row, 'entity_id');

@@ -77,8 +77,9 @@ class Build {
     state: ProjectionState,
     /** The projection version that built these tables (an older one only answers queries until replaced). */
     readonly version = projection.version,
+    logSchema?: string,
   ) {
-    this.tables = new ProjectionTables(projection, generation);
+    this.tables = new ProjectionTables(projection, generation, logSchema);
     for (const statement of this.tables.ddl()) db.exec(statement);
     this.writer = new ReadModelWriter(db, this.tables);
     this.checkpoint = checkpoint;
@@ -124,6 +125,12 @@ export interface ProjectionRunnerOptions {
   readonly queryDb?: Database.Database;
   /** Wait before resubscribing after the store became unavailable (ms). */
   readonly retryMs?: number;
+  /**
+   * The schema under which `queryDb` has the SQLite event log attached: tables with `eventBody`
+   * (the audit trail) then read each event's data and metadata from the log by position instead of
+   * storing a copy. Without it (EventStoreDB, tests) they store the copy.
+   */
+  readonly logSchema?: string;
 }
 
 /**
@@ -139,6 +146,7 @@ export class ProjectionRunner {
   private readonly batchSize: number;
   private readonly retryMs: number;
   private readonly queryDb: Database.Database;
+  private readonly logSchema: string | undefined;
   private readonly readers = new Map<string, { generation: number; reader: ReadModelReader }>();
   private stopped = false;
   private head = 0;
@@ -155,6 +163,8 @@ export class ProjectionRunner {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.retryMs = options.retryMs ?? 1000;
     this.queryDb = options.queryDb ?? db;
+    this.logSchema = options.logSchema;
+    if (this.logSchema !== undefined && this.queryDb === db) throw new Error('the log is attached to the query connection: logSchema needs queryDb');
     db.exec(CATALOG);
     const names = new Set<string>();
     for (const projection of projections) {
@@ -180,7 +190,7 @@ export class ProjectionRunner {
     const entry = this.entry(name);
     if (entry.rebuild) return entry.rebuild.generation;
     const generation = this.nextGeneration(name);
-    const build = new Build(this.db, entry.serving.projection, generation, 0, 'rebuilding');
+    const build = new Build(this.db, entry.serving.projection, generation, 0, 'rebuilding', entry.serving.projection.version, this.logSchema);
     if (entry.serving.version !== build.version) entry.serving.feed?.remove(entry.serving);
     this.saveGeneration(build);
     entry.rebuild = build;
@@ -287,7 +297,7 @@ export class ProjectionRunner {
     const active = this.db.prepare('SELECT generation FROM projection_active WHERE name = ?').get(projection.name) as { generation: number } | undefined;
     const activeRow = rows.find((r) => r.generation === active?.generation);
     const restore = (row: GenerationRow, state: ProjectionState): Build => {
-      const build = new Build(this.db, projection, row.generation, row.position, state, row.version);
+      const build = new Build(this.db, projection, row.generation, row.position, state, row.version, this.logSchema);
       if (row.state === 'live') this.createIndexes(build);
       if (row.failed) {
         // Retried from its checkpoint on start: projections are deterministic, so it fails again
@@ -297,7 +307,7 @@ export class ProjectionRunner {
       return build;
     };
     if (!activeRow) {
-      const build = new Build(this.db, projection, this.nextGeneration(projection.name), 0, 'catching_up');
+      const build = new Build(this.db, projection, this.nextGeneration(projection.name), 0, 'catching_up', projection.version, this.logSchema);
       this.saveGeneration(build);
       this.db.prepare('INSERT OR REPLACE INTO projection_active (name, generation) VALUES (?, ?)').run(projection.name, build.generation);
       return { serving: build, rebuild: undefined };
@@ -306,9 +316,25 @@ export class ProjectionRunner {
     const pending = rows.find((r) => r.generation > activeRow.generation && r.state !== 'retired');
     if (pending && pending.version === projection.version) return { serving, rebuild: restore(pending, 'rebuilding') };
     if (activeRow.version === projection.version) return { serving, rebuild: undefined };
-    const rebuild = new Build(this.db, projection, this.nextGeneration(projection.name), 0, 'rebuilding');
+    const rebuild = new Build(this.db, projection, this.nextGeneration(projection.name), 0, 'rebuilding', projection.version, this.logSchema);
     this.saveGeneration(rebuild);
     return { serving, rebuild };
+  }
+
+  /**
+   * Folds the write-ahead log back into the file and empties it as a build turns live. A catch-up
+   * leaves up to the writer's checkpoint mark in it (the query indexes alone are most of the file's
+   * index pages), not all copied yet by the checkpoint thread; live batches then met that backlog,
+   * and the writer's own checkpoint at the mark, within their first second (1,000,000 events: WAL at
+   * 40,000 frames, 19,000 copied, the mark hit 0.6 s after; lag p99 133 ms in the first 2 s, 62 ms
+   * with this, which took 0.33 s). Best effort: a checkpoint that cannot finish now is the thread's.
+   */
+  private settleWal(): void {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Busy or not a WAL file (an in-memory database): nothing to settle.
+    }
   }
 
   /** Query indexes come once a build has caught up (see `TableSpec.indexes`). */
@@ -372,7 +398,7 @@ export class ProjectionRunner {
     for (const event of events) {
       if (event.position <= build.checkpoint) continue;
       try {
-        build.writer.apply(build.projection.project(event, build.writer), event.position);
+        build.writer.apply(build.projection.project(event, build.writer), event.position, event);
       } catch (error) {
         // A file that cannot be written fails the whole batch, to be tried again; only the projection's own throw is the event's.
         if (isStorageTrouble(error)) throw error;
@@ -454,6 +480,7 @@ export class ProjectionRunner {
     if (build.checkpoint < head || (build.state as ProjectionState) === 'failed') return;
     const entry = this.entry(build.projection.name);
     this.createIndexes(build);
+    this.settleWal();
     if (entry.rebuild === build) {
       const old = entry.serving;
       this.db.transaction(() => {

@@ -29,7 +29,18 @@ export interface TableSpec {
   readonly indexes?: readonly (readonly string[])[];
   /** The key is one integer column (such as a log position): the table is stored in its order, as SQLite's rowid. */
   readonly integerKey?: boolean;
+  /**
+   * One row per event, keyed by its log position (`integerKey`): reads also return the event's
+   * `data` and `metadata` as the JSON texts the log holds (columns of those names, not in `columns`).
+   * Where the query connection has the log's SQLite file attached they are read from it by position,
+   * so the read model holds no second copy of every event; otherwise (a log on EventStoreDB, an
+   * in-memory build) the writer stores them with the row.
+   */
+  readonly eventBody?: boolean;
 }
+
+/** The columns an `eventBody` table's reads add: the event's JSON texts. */
+export const EVENT_BODY_COLUMNS = ['data', 'metadata'] as const;
 
 export type Change =
   /** Insert or replace the entity's row (key columns included). */

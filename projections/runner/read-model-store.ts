@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import type { Change, Projection, ReadModelView, Row, RowQuery, SqlValue, TableReader, TableSpec } from './projection';
+import type { RecordedEvent } from '../../src/event-store/event-store';
+import { type Change, EVENT_BODY_COLUMNS, type Projection, type ReadModelView, type Row, type RowQuery, type SqlValue, type TableReader, type TableSpec } from './projection';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
@@ -12,16 +13,41 @@ function identifier(name: string, what: string): string {
 export class ProjectionTables {
   private readonly specs = new Map<string, TableSpec>();
 
+  /**
+   * @param logSchema where the query connection has the SQLite event log attached (its table
+   *   `events`, keyed by position): `eventBody` tables then read the events' texts from there and
+   *   store none. Without it they store a copy.
+   */
   constructor(
     readonly projection: Projection,
     readonly generation: number,
+    readonly logSchema?: string,
   ) {
     identifier(projection.name, 'projection name');
+    if (logSchema !== undefined) identifier(logSchema, 'log schema');
     for (const spec of projection.tables) {
       identifier(spec.name, 'table name');
       for (const column of [...spec.key, ...spec.columns]) identifier(column, `column of ${spec.name}`);
+      if (spec.eventBody) {
+        if (!spec.integerKey) throw new Error(`${spec.name}: a table of event bodies is keyed by the log position (integerKey)`);
+        for (const column of EVENT_BODY_COLUMNS) if (spec.columns.includes(column)) throw new Error(`${spec.name}: column ${column} is the event's own`);
+      }
       this.specs.set(spec.name, spec);
     }
+  }
+
+  /** Whether the table stores its events' texts itself (see `TableSpec.eventBody`). */
+  storesBody(spec: TableSpec): boolean {
+    return spec.eventBody === true && this.logSchema === undefined;
+  }
+
+  /** The select-list terms that give an `eventBody` table's rows their events' texts; none for other tables. */
+  bodyTerms(spec: TableSpec): string[] {
+    if (!spec.eventBody) return [];
+    if (this.storesBody(spec)) return [...EVENT_BODY_COLUMNS];
+    // By rowid in the log: inside the sub-select a bare `position` is the log's, the row's is qualified.
+    const row = `${this.physical(spec.name)}.${spec.key[0]!}`;
+    return EVENT_BODY_COLUMNS.map((column) => `(SELECT ${column} FROM ${this.logSchema!}.${LOG_TABLE} WHERE position = ${row}) AS ${column}`);
   }
 
   physical(table: string): string {
@@ -52,7 +78,8 @@ export class ProjectionTables {
           `CREATE UNIQUE INDEX IF NOT EXISTS ${name}__current ON ${name} (${spec.key.join(', ')}) WHERE valid_to IS NULL`,
         );
       } else if (spec.integerKey) {
-        statements.push(`CREATE TABLE IF NOT EXISTS ${name} (${spec.key[0]} INTEGER PRIMARY KEY, ${spec.columns.join(', ')})`);
+        const stored = [...spec.columns, ...(this.storesBody(spec) ? EVENT_BODY_COLUMNS : [])];
+        statements.push(`CREATE TABLE IF NOT EXISTS ${name} (${spec.key[0]} INTEGER PRIMARY KEY, ${stored.join(', ')})`);
       } else {
         statements.push(`CREATE TABLE IF NOT EXISTS ${name} (${columns.join(', ')}, PRIMARY KEY (${spec.key.join(', ')}))`);
       }
@@ -78,6 +105,9 @@ export class ProjectionTables {
     return this.all().map((spec) => `DROP TABLE IF EXISTS ${this.physical(spec.name)}`);
   }
 }
+
+/** The SQLite event store's table of events (`src/event-store/sqlite/sqlite-schema.ts`): position, data, metadata. */
+const LOG_TABLE = 'events';
 
 /** Statements prepared once per SQL text: queries are built from a few shapes, so the cache stays small. */
 class StatementCache {
@@ -115,6 +145,8 @@ interface TablePlan {
   readonly close?: Database.Statement<SqlValue[]>;
   /** Temporal only: overwrite the current version in place (changed twice by one event). */
   readonly overwrite?: Database.Statement<SqlValue[]> | undefined;
+  /** The insert also takes the event's data and metadata texts (see `TableSpec.eventBody`). */
+  readonly body: boolean;
 }
 
 function planFor(db: Database.Database, tables: ProjectionTables, spec: TableSpec): TablePlan {
@@ -123,12 +155,15 @@ function planFor(db: Database.Database, tables: ProjectionTables, spec: TableSpe
   const byKey = spec.key.map((k) => `${k} = ?`).join(' AND ');
   const placeholders = columns.map(() => '?').join(', ');
   if (!spec.temporal) {
+    const body = tables.storesBody(spec);
+    const inserted = [...columns, ...(body ? EVENT_BODY_COLUMNS : [])];
     return {
       spec,
       columns,
       get: db.prepare<SqlValue[], Row>(`SELECT ${columns.join(', ')} FROM ${name} WHERE ${byKey}`),
-      insert: db.prepare<SqlValue[]>(`INSERT OR REPLACE INTO ${name} (${columns.join(', ')}) VALUES (${placeholders})`),
+      insert: db.prepare<SqlValue[]>(`INSERT OR REPLACE INTO ${name} (${inserted.join(', ')}) VALUES (${inserted.map(() => '?').join(', ')})`),
       remove: db.prepare<SqlValue[]>(`DELETE FROM ${name} WHERE ${byKey}`),
+      body,
     };
   }
   const current = `${byKey} AND valid_to IS NULL`;
@@ -140,6 +175,7 @@ function planFor(db: Database.Database, tables: ProjectionTables, spec: TableSpe
     remove: db.prepare<SqlValue[]>(`DELETE FROM ${name} WHERE ${current}`),
     close: db.prepare<SqlValue[]>(`UPDATE ${name} SET valid_to = ? WHERE ${current}`),
     overwrite: spec.columns.length ? db.prepare<SqlValue[]>(`UPDATE ${name} SET ${spec.columns.map((c) => `${c} = ?`).join(', ')} WHERE ${current}`) : undefined,
+    body: false,
   };
 }
 
@@ -183,18 +219,22 @@ export class ReadModelWriter implements ReadModelView {
     return this.statements.get(sql).all(...keys.map((k) => where[k] ?? null));
   }
 
-  apply(changes: readonly Change[], position: number): void {
+  /** `event` is the event at `position`: tables that store event bodies take its texts (see `TableSpec.eventBody`). */
+  apply(changes: readonly Change[], position: number, event?: Pick<RecordedEvent, 'data' | 'metadata'>): void {
     for (const change of changes) {
-      if (change.kind === 'put') this.put(change.table, change.row, position);
+      if (change.kind === 'put') this.put(change.table, change.row, position, event);
       else this.remove(change.table, change.key, position);
     }
   }
 
-  private put(table: string, row: Row, position: number): void {
+  private put(table: string, row: Row, position: number, event: Pick<RecordedEvent, 'data' | 'metadata'> | undefined): void {
     const plan = this.plan(table);
     const values = plan.columns.map((c) => valueOf(row, c, table));
     if (!plan.spec.temporal) {
-      plan.insert.run(...values);
+      if (plan.body) {
+        if (!event) throw new Error(`${table} stores event bodies: apply() needs the event`);
+        plan.insert.run(...values, JSON.stringify(event.data), JSON.stringify(event.metadata));
+      } else plan.insert.run(...values);
       return;
     }
     const keyValues = plan.spec.key.map((k) => valueOf(row, k, table));
@@ -279,7 +319,7 @@ export class ReadModelReader implements TableReader {
       params.push(query.after.value);
     }
     const order = (query.orderBy ?? spec.key).map((c) => `${known(c)}${query.descending ? ' DESC' : ''}`).join(', ');
-    let sql = `SELECT ${columns.join(', ')} FROM ${this.tables.physical(table)}`;
+    let sql = `SELECT ${[...columns, ...this.tables.bodyTerms(spec)].join(', ')} FROM ${this.tables.physical(table)}`;
     if (conditions.length) sql += ` WHERE ${conditions.join(' AND ')}`;
     sql += ` ORDER BY ${order}`;
     if (query.limit !== undefined) {

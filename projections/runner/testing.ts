@@ -11,7 +11,7 @@ export function projectEvents(projection: Projection, events: readonly RecordedE
   for (const statement of [...tables.ddl(), ...tables.indexDdl()]) db.exec(statement);
   const writer = new ReadModelWriter(db, tables);
   db.transaction(() => {
-    for (const event of events) writer.apply(projection.project(event, writer), event.position);
+    for (const event of events) writer.apply(projection.project(event, writer), event.position, event);
   })();
   return new ReadModelReader(db, tables);
 }

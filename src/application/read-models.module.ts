@@ -1,5 +1,6 @@
 import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../../projections';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
@@ -8,6 +9,7 @@ import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { createPrivateDirectory, openPrivately } from '../event-store/sqlite/private-files';
+import { STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';
 import { WalCheckpointer } from '../event-store/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
@@ -46,14 +48,25 @@ export function openReadModelFile(file: string): { readonly db: Database.Databas
   };
 }
 
-/** Opens the read models in DATA_DIR (with either event store) and runs the projections for the process's lifetime. */
-export function createProjectionRunner(store: EventStore, dataDir: string): ProjectionRunner {
+/** The schema under which queries see the SQLite event log (see `ProjectionRunnerOptions.logSchema`). */
+const LOG_SCHEMA = 'log';
+
+/**
+ * Opens the read models in DATA_DIR (with either event store) and runs the projections for the process's lifetime.
+ * With the SQLite event store (its file `logFile`, by default in DATA_DIR) the query connection attaches
+ * the log read-only, and the audit trail reads its entries' data and metadata from it rather than
+ * keeping a second copy of every event; with EventStoreDB it keeps the copy.
+ */
+export function createProjectionRunner(store: EventStore, dataDir: string, logFile = path.join(dataDir, STORE_FILE_NAME)): ProjectionRunner {
   createPrivateDirectory(dataDir);
   const file = path.join(dataDir, READ_MODELS_FILE);
   const writer = openPrivately(file, () => openReadModelFile(file));
   // Queries read through their own connection: they see committed batches only.
   const queryDb = openReadModelDatabase(file, true);
-  const runner = new ProjectionRunner(store, writer.db, ALL_PROJECTIONS, { queryDb });
+  // The store created its file when it opened; a read-only connection attaches read-only.
+  const attachLog = store.kind === 'sqlite' && fs.existsSync(logFile);
+  if (attachLog) queryDb.prepare(`ATTACH DATABASE ? AS ${LOG_SCHEMA}`).run(logFile);
+  const runner = new ProjectionRunner(store, writer.db, ALL_PROJECTIONS, { queryDb, ...(attachLog ? { logSchema: LOG_SCHEMA } : {}) });
   runner.onStop(async () => {
     // Before the writer: a read-only connection cannot fold the WAL back, so it must not be the last.
     queryDb.close();

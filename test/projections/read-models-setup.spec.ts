@@ -1,8 +1,11 @@
+import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../../projections';
+import { auditTrailProjection } from '../../projections/audit-trail/audit-trail.projection';
+import { entityHistory, queryAudit } from '../../projections/audit-trail/audit-trail.query';
 import { createProjectionRunner, READ_MODELS_FILE } from '../../src/application/read-models.module';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 
@@ -58,6 +61,35 @@ describe("the product's read models (createProjectionRunner)", () => {
       // the last to close folds the WAL back and removes it (closing both at once left it behind).
       await runner.stop();
       expect(fs.existsSync(path.join(dir, `${READ_MODELS_FILE}-wal`))).toBe(false);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it("answers audit entries with their events' data and metadata read from the log, keeping no copy of them", async () => {
+    const runner = createProjectionRunner(store, dir);
+    try {
+      runner.start();
+      const data = { domain: 'contoso.com', isDefault: true };
+      const metadata = { deployment: 'contoso', actor: 'alice@contoso.com', reason: 'CHG-1', occurredAt: '2026-03-02T09:00:00.000Z' };
+      const { position } = await store.appendToStream('topology-contoso', [{ id: randomUUID(), type: 'SipDomainRegistered', data, metadata }], { expectedRevision: 'any' });
+      await runner.waitFor([auditTrailProjection.name], position, 5_000);
+
+      const reader = runner.reader(auditTrailProjection.name);
+      const [entry] = queryAudit(reader, { deployment: 'contoso' }).entries;
+      expect(entry).toMatchObject({ position, actor: 'alice@contoso.com', reason: 'CHG-1', data, metadata });
+      expect(entityHistory(reader, 'contoso', 'sipDomain', 'contoso.com')).toEqual([entry]);
+
+      const file = new Database(path.join(dir, READ_MODELS_FILE), { readonly: true });
+      try {
+        const [table] = file.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'audit_trail_g%'`).pluck().all() as string[];
+        const columns = file.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];
+        expect(columns).toContain('actor');
+        expect(columns).not.toContain('data');
+        expect(columns).not.toContain('metadata');
+      } finally {
+        file.close();
+      }
     } finally {
       await runner.stop();
     }
