@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../../src/event-store/event-store';
+import { fieldEvidence } from '../../src/event-store/field-evidence';
 import { EMPTY_LOG_DIGEST, hashOfRecorded, nextLogDigest } from '../../src/event-store/hash-chain';
 import type { Change, Projection, ReadModelView } from '../runner/projection';
 
@@ -6,13 +7,15 @@ import type { Change, Projection, ReadModelView } from '../runner/projection';
  * The store-wide digest (see `LOG_DIGEST_ALGORITHM`) after every event of the log, so that the
  * digest now, or at the end of a report's period, is one indexed read. It takes each event's
  * recorded hash (the hash an unchained event would have, for those written before the chain):
- * `topo audit verify` is what recomputes them from the events' content.
+ * `topo audit verify` is what recomputes them from the events' content. Each row also keeps the
+ * event's field evidence (`fields`, see `fieldEvidence`), by which a verification names the fields an
+ * edit of the log changed, without a copy of the event.
  */
 
 export const DIGEST_TABLES = {
   /** The running digest: one row. */
   head: 'head',
-  /** The digest after each event, by position. */
+  /** The digest after each event, by position, and the event's field evidence. */
   log: 'log',
 } as const;
 
@@ -20,10 +23,10 @@ const HEAD_KEY = { id: 1 } as const;
 
 export const auditDigestProjection: Projection = {
   name: 'audit_digest',
-  version: 1,
+  version: 2,
   tables: [
     { name: DIGEST_TABLES.head, key: ['id'], columns: ['position', 'events', 'hash'], temporal: false },
-    { name: DIGEST_TABLES.log, key: ['position'], columns: ['events', 'hash'], temporal: false, integerKey: true },
+    { name: DIGEST_TABLES.log, key: ['position'], columns: ['events', 'hash', 'fields'], temporal: false, integerKey: true },
   ],
   project(event: RecordedEvent, view: ReadModelView): readonly Change[] {
     const head = view.get(DIGEST_TABLES.head, HEAD_KEY);
@@ -32,7 +35,7 @@ export const auditDigestProjection: Projection = {
     const hash = nextLogDigest(previous, hashOfRecorded(event));
     return [
       { kind: 'put', table: DIGEST_TABLES.head, row: { ...HEAD_KEY, position: event.position, events, hash } },
-      { kind: 'put', table: DIGEST_TABLES.log, row: { position: event.position, events, hash } },
+      { kind: 'put', table: DIGEST_TABLES.log, row: { position: event.position, events, hash, fields: fieldEvidence(event) } },
     ];
   },
 };

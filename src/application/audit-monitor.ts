@@ -45,13 +45,6 @@ const TRUSTED_CACHE_MS = 5_000;
 export function readModelReference(runner: ProjectionRunner): LogReference {
   const digests = (): TableReader => runner.reader(auditDigestProjection.name);
   const trail = (): TableReader => runner.reader(auditTrailProjection.name);
-  const parse = (text: unknown): unknown => {
-    try {
-      return typeof text === 'string' ? (JSON.parse(text) as unknown) : text;
-    } catch {
-      return text;
-    }
-  };
   return {
     digestAt(position) {
       const [row] = digests().rows(DIGEST_TABLES.log, { where: { position }, limit: 1 });
@@ -60,7 +53,11 @@ export function readModelReference(runner: ProjectionRunner): LogReference {
     eventAt(position) {
       const [row] = trail().rows(AUDIT_TABLE, { where: { position }, limit: 1 });
       if (row === undefined) return undefined;
-      return { streamId: String(row['stream_id']), revision: Number(row['revision']), type: String(row['event_type']), data: parse(row['data']), metadata: parse(row['metadata']) };
+      // The audit trail reads its entries' bodies from the log itself: what the read models kept of
+      // each event, to compare with the log, is its field evidence beside the digest.
+      const [digest] = digests().rows(DIGEST_TABLES.log, { where: { position }, limit: 1 });
+      const fields = typeof digest?.['fields'] === 'string' ? digest['fields'] : undefined;
+      return { streamId: String(row['stream_id']), revision: Number(row['revision']), type: String(row['event_type']), ...(fields !== undefined ? { fields } : {}) };
     },
     positionAfter(position) {
       const [row] = trail().rows(AUDIT_TABLE, { after: { column: 'position', value: position }, orderBy: ['position'], limit: 1 });

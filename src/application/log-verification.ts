@@ -10,6 +10,7 @@ import {
   provenChainFields,
   stillHashesTo,
 } from '../event-store/hash-chain';
+import { changedFields } from '../event-store/field-evidence';
 
 /** The store-wide digest at a log position: what `GET /api/audit/digest` answers and an auditor keeps. */
 export interface LogDigest {
@@ -55,6 +56,9 @@ export interface FieldChange {
   /** As the log holds it now (undefined: absent). */
   readonly after: unknown;
 }
+
+/** A field change's `before` when the read models kept only the field's evidence, not its value. */
+export const NOT_KEPT = '(changed; its value before is not kept)';
 
 export interface BrokenLink {
   readonly problem: BrokenLinkProblem;
@@ -112,7 +116,9 @@ export interface LogReference {
   /** The digest the read models hold after the event at `position`; undefined when they hold none there. */
   digestAt(position: number): string | undefined;
   /** The event the read models kept at `position`. */
-  eventAt(position: number): { readonly streamId: string; readonly revision: number; readonly type: string; readonly data: unknown; readonly metadata: unknown } | undefined;
+  eventAt(position: number):
+    | { readonly streamId: string; readonly revision: number; readonly type: string; readonly data?: unknown; readonly metadata?: unknown; readonly fields?: string }
+    | undefined;
   /** The position of the first event the read models kept after `position` (undefined: none). */
   positionAfter(position: number): number | undefined;
 }
@@ -523,7 +529,14 @@ async function withChanges(store: EventStore, broken: BrokenLink, reference: Log
   } catch {
     return broken;
   }
-  const changes = fieldChanges({ type: copy.type, data: copy.data, metadata: copy.metadata }, { type: stored.type, data: now.data, metadata: now.metadata });
+  let changes: FieldChange[];
+  if (copy.data !== undefined) changes = fieldChanges({ type: copy.type, data: copy.data, metadata: copy.metadata }, { type: stored.type, data: now.data, metadata: now.metadata });
+  else if (copy.fields !== undefined) {
+    // Only the field evidence was kept: the fields are named, with what they hold now.
+    const changed = changedFields(copy.fields, { type: stored.type, data: now.data, metadata: now.metadata });
+    if (changed === undefined) return { ...broken, message: `${broken.message}; fields were added or removed` };
+    changes = changed.map(([field, value]) => ({ field, before: NOT_KEPT, after: value }));
+  } else return broken;
   if (changes.length === 0) return broken;
   const fields = changes.map((c) => c.field).join(', ');
   return { ...broken, changes, message: `${broken.message}; changed: ${fields}` };

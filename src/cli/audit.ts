@@ -6,7 +6,7 @@ import { ProjectionRunner } from '../../projections/runner/projection-runner';
 import { openReadModelDatabase } from '../../projections/runner/read-model-store';
 import { readModelReference } from '../application/audit-monitor';
 import { AuditKeyError, createKeyFiles, readPrivateKey, readPublicKey } from '../application/audit-signing';
-import { BrokenLink, formatDigest, LogReference, LogVerification, parseSavedDigest, verifyLog } from '../application/log-verification';
+import { BrokenLink, formatDigest, NOT_KEPT, LogReference, LogVerification, parseSavedDigest, verifyLog } from '../application/log-verification';
 import { READ_MODELS_FILE } from '../application/read-models.module';
 import { readWitnessFile, WitnessRecord } from '../application/witness';
 import type { EventStore } from '../event-store/event-store';
@@ -15,6 +15,7 @@ import { openEventStore } from '../event-store/open-event-store';
 import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
 import { ApiError, connect } from './api-client';
 import { documentForStdout, terminalBlock, terminalJson, terminalSafe as safe } from './terminal';
+import { STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';
 
 /** `--name value` and `--name=value` options, and `--flag` switches, out of the arguments. */
 function options(argv: readonly string[], valued: readonly string[]): { values: Map<string, string>; flags: Set<string>; rest: string[] } {
@@ -73,7 +74,9 @@ export function describeBreak(b: BrokenLink): string {
     b.eventType ? `event type ${b.eventType}` : '',
   ].filter((p) => p !== '');
   const lines = [`BROKEN: ${b.problem}${where.length > 0 ? ` at ${where.join(', ')}` : ''}: ${b.message}`];
-  for (const change of b.changes ?? []) lines.push(`  ${change.field}: ${show(change.before)} -> ${show(change.after)}`);
+  for (const change of b.changes ?? []) {
+    lines.push(change.before === NOT_KEPT ? `  ${change.field}: changed, now ${show(change.after)}` : `  ${change.field}: ${show(change.before)} -> ${show(change.after)}`);
+  }
   if (b.checkpoint) lines.push(`  signed checkpoint: position ${b.checkpoint.position}, digest ${b.checkpoint.digest}${b.checkpoint.time ? `, signed ${b.checkpoint.time}` : ''}`);
   return lines.join('\n');
 }
@@ -223,14 +226,26 @@ function openReference(store: EventStore, dataDir: string): { reference: LogRefe
   const file = path.join(dataDir, READ_MODELS_FILE);
   if (!fs.existsSync(file)) return undefined;
   let db: ReturnType<typeof openReadModelDatabase> | undefined;
+  let queryDb: ReturnType<typeof openReadModelDatabase> | undefined;
   try {
     db = openReadModelDatabase(file, true);
-    const runner = new ProjectionRunner(store, db, [auditDigestProjection, auditTrailProjection]);
-    const opened = db;
-    return { reference: readModelReference(runner), close: async () => {
-        opened.close();
-      } };
+    // As the server reads them: the audit trail's entries with the SQLite log attached.
+    const logFile = path.join(dataDir, STORE_FILE_NAME);
+    const attachLog = store.kind === 'sqlite' && fs.existsSync(logFile);
+    if (attachLog) {
+      queryDb = openReadModelDatabase(file, true);
+      queryDb.prepare('ATTACH DATABASE ? AS log').run(logFile);
+    }
+    const runner = new ProjectionRunner(store, db, [auditDigestProjection, auditTrailProjection], attachLog ? { queryDb: queryDb!, logSchema: 'log' } : {});
+    const opened = [db, ...(queryDb ? [queryDb] : [])];
+    return {
+      reference: readModelReference(runner),
+      close: async () => {
+        for (const connection of opened) connection.close();
+      },
+    };
   } catch {
+    queryDb?.close();
     db?.close();
     return undefined;
   }
