@@ -17,6 +17,7 @@ import { securityHeaders } from './api/security-headers';
 import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LocalSession } from './application/authentication';
 import { serveConsole } from './api/console';
+import { installGracefulStop } from './ops/graceful-stop';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -89,6 +90,7 @@ export async function createApp(config: Config): Promise<INestApplication> {
   }
   // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
   app.use(securityHeaders);
+  installGracefulStop(app);
   app.use(
     doorMiddleware(app.get(Authenticator), {
       principal: new RateLimiter(config.rateLimit),

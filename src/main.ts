@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiTokens, FIRST_ADMIN_TOKEN_NAME } from './application/api-tokens';
 import { LOCAL_SESSION, LocalSession } from './application/authentication';
 import type { Config } from './config/config';
+import { stopServer } from './ops/stop-server';
 
 /** Starts the server; any error that stops it is one line on stderr and a non-zero exit. */
 export async function serve(): Promise<void> {
@@ -29,11 +30,11 @@ export async function serve(): Promise<void> {
     const address = app.getHttpServer().address() as { port: number } | null;
     const withdraw = announceServer(config.dataDir, localUrl(config.host, address?.port ?? config.port), app.get<LocalSession>(LOCAL_SESSION).secret);
     // Our own handlers (rather than Nest's shutdown hooks, which re-raise the signal) so that a
-    // requested stop closes the store and exits 0.
+    // requested stop drains the HTTP server, closes the store and exits 0 (see `stopServer`).
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         withdraw();
-        void app.close().then(() => process.exit(0), () => process.exit(1));
+        void stopServer(app, signal, config.logLevel === 'silent' ? () => undefined : (line) => console.log(line)).then((code) => process.exit(code));
       });
     }
     warnIfDataDirIsShared(config);
