@@ -18,6 +18,8 @@ import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LocalSession } from './application/authentication';
 import { serveConsole } from './api/console';
 import { installGracefulStop } from './ops/graceful-stop';
+import { Metrics } from './ops/metrics';
+import { MetricsController } from './api/metrics.controller';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   silent: [],
@@ -71,13 +73,16 @@ export async function createApp(config: Config): Promise<INestApplication> {
       [...config.reasonRequiredFor].join(','),
     );
   }
-  const store = openEventStore(config);
+  const metrics = new Metrics(new Set(COMMANDS.keys()));
+  const store = metrics.instrumentStore(openEventStore(config));
   const localSession: LocalSession = { secret: `topo_local_${randomBytes(32).toString('base64url')}` };
   // Case-sensitive routing: `/API/tokens` is no route at all (a 404, after the door), not `/api/tokens`
   // by another name. Express reads the setting once, when its router is created: before Nest's routes.
   const instance = express();
   instance.set('case sensitive routing', true);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store, localSession), new ExpressAdapter(instance), {
+  const root = AppModule.forRoot(config, store, localSession);
+  const withMetrics = { ...root, controllers: [...(root.controllers ?? []), MetricsController], providers: [...(root.providers ?? []), { provide: Metrics, useValue: metrics }] };
+  const app = await NestFactory.create<NestExpressApplication>(withMetrics, new ExpressAdapter(instance), {
     logger: NEST_LEVELS[config.logLevel],
     abortOnError: false,
     bodyParser: false,
@@ -91,6 +96,7 @@ export async function createApp(config: Config): Promise<INestApplication> {
   // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
   app.use(securityHeaders);
   installGracefulStop(app);
+  app.use(metrics.http);
   app.use(
     doorMiddleware(app.get(Authenticator), {
       principal: new RateLimiter(config.rateLimit),

@@ -28,6 +28,8 @@ export interface Config {
    * Names are checked against the commands the API knows when the server starts.
    */
   readonly reasonRequiredFor: ReadonlySet<string>;
+  /** `METRICS_TOKEN`: a bearer token that may read `GET /metrics` (and nothing else). */
+  readonly metricsToken: string | undefined;
 }
 
 /** Where OIDC JWTs come from and how their claim becomes a role. */
@@ -106,6 +108,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError('RATE_LIMIT', 'must be a whole number of requests per second per principal (0 turns the limit off)', rawRateLimit);
   }
 
+  const metricsToken = env['METRICS_TOKEN'] || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    throw new ConfigError('METRICS_TOKEN', 'must be 16 to 256 printable characters without spaces', '<hidden>');
+  }
+
   return {
     port,
     host,
@@ -120,6 +127,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     authentication,
     oidc: oidcConfig(env),
     rateLimit,
+    metricsToken,
   };
 }
 
