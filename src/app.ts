@@ -1,17 +1,17 @@
 import 'reflect-metadata';
-import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ConfigError } from './config/config';
-import type { Config, LogLevel } from './config/config';
+import type { Config } from './config/config';
 import { COMMANDS } from './api/commands/command-registry';
 import { openEventStore } from './event-store/open-event-store';
 import { randomBytes } from 'node:crypto';
 import { setUpOpenApi } from './api/openapi';
-import { doorMiddleware } from './api/door';
+import { doorMiddleware, principalOf } from './api/door';
 import { RateLimiter } from './api/rate-limit';
 import { securityHeaders } from './api/security-headers';
 import { ApiTokens } from './application/api-tokens';
@@ -19,16 +19,9 @@ import { Authenticator, LocalSession } from './application/authentication';
 import { serveConsole } from './api/console';
 import { installGracefulStop } from './ops/graceful-stop';
 import { Metrics } from './ops/metrics';
+import { commandLog, createLog, NestPinoLogger, type Logger } from './ops/log';
 import { MetricsController } from './api/metrics.controller';
-
-const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  silent: [],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  // Nest's own start-up chatter (one line per module and route) is debug material.
-  info: ['fatal', 'error', 'warn'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
+import { ProbesController } from './api/probes.controller';
 
 /** The largest JSON body accepted; a larger one is answered 413 PAYLOAD_TOO_LARGE. */
 export const BODY_LIMIT = '64kb';
@@ -64,7 +57,7 @@ function limitSlowRequests(server: Server): void {
  * `main.ts`, `topo serve` and the CLI's in-process server. Closing the application closes the store.
  * The local session's secret (see `LocalSession`) is `app.get(LOCAL_SESSION)`.
  */
-export async function createApp(config: Config): Promise<INestApplication> {
+export async function createApp(config: Config, log: Logger = createLog(config, process.stderr)): Promise<INestApplication> {
   const unknown = [...config.reasonRequiredFor].filter((name) => !COMMANDS.has(name));
   if (unknown.length > 0) {
     throw new ConfigError(
@@ -81,9 +74,9 @@ export async function createApp(config: Config): Promise<INestApplication> {
   const instance = express();
   instance.set('case sensitive routing', true);
   const root = AppModule.forRoot(config, store, localSession);
-  const withMetrics = { ...root, controllers: [...(root.controllers ?? []), MetricsController], providers: [...(root.providers ?? []), { provide: Metrics, useValue: metrics }] };
-  const app = await NestFactory.create<NestExpressApplication>(withMetrics, new ExpressAdapter(instance), {
-    logger: NEST_LEVELS[config.logLevel],
+  const withOps = { ...root, controllers: [...(root.controllers ?? []), MetricsController, ProbesController], providers: [...(root.providers ?? []), { provide: Metrics, useValue: metrics }] };
+  const app = await NestFactory.create<NestExpressApplication>(withOps, new ExpressAdapter(instance), {
+    logger: config.logLevel === 'silent' ? false : new NestPinoLogger(log),
     abortOnError: false,
     bodyParser: false,
   });
@@ -97,6 +90,7 @@ export async function createApp(config: Config): Promise<INestApplication> {
   app.use(securityHeaders);
   installGracefulStop(app);
   app.use(metrics.http);
+  app.use(commandLog(log, (request) => principalOf(request)?.actor));
   app.use(
     doorMiddleware(app.get(Authenticator), {
       principal: new RateLimiter(config.rateLimit),

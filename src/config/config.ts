@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import type { Synchronous } from '../event-store/sqlite/sqlite-schema';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
+/** `auto`: `pretty` when standard output is a terminal, `json` otherwise. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
 
 /** The product's configuration, parsed and validated once at start. */
 export interface Config {
@@ -10,6 +12,7 @@ export interface Config {
   readonly dataDir: string;
   readonly eventStoreConnectionString: string | undefined;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly adminToken: string | undefined;
   readonly sqliteSynchronous: Synchronous;
   /** With `authentication: 'off'`, recorded as the actor of every change; marked unauthenticated. */
@@ -119,6 +122,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir: path.resolve(cwd, rawDataDir),
     eventStoreConnectionString: connection,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info', (v) => v.toLowerCase()),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'auto' as LogFormat, (v) => v.toLowerCase()),
     adminToken,
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', SYNCHRONOUS, 'FULL', (v) => v.toUpperCase()),
     defaultActor,

@@ -12,6 +12,7 @@ describe('configuration of the door', () => {
     [{ ADMIN_TOKEN: `topo_0123456789abcdef_${'x'.repeat(43)}` }, 'ADMIN_TOKEN', /must not have the form of a generated token/],
     [{ REASON_REQUIRED_FOR: 'StopPool;drop table' }, 'REASON_REQUIRED_FOR', /must list command names/],
     [{ OIDC_AUDIENCE: 'x' }, 'OIDC_AUDIENCE', /needs OIDC_ISSUER/],
+    [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT', /must be one of json, pretty/],
     [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN', /16 to 256 printable characters/],
     [{ METRICS_TOKEN: 'has a space in it 0123456789' }, 'METRICS_TOKEN', /without spaces/],
     [{ OIDC_ISSUER: 'https://idp', OIDC_JWKS_URL: 'https://idp/keys', OIDC_ROLE_MAP: 'a=admin' }, 'OIDC_AUDIENCE', /required/],
