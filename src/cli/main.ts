@@ -18,6 +18,7 @@ ${READ_USAGE}
   audit verify [--digest <position>:<hash>] [--json]
                                           check every link of the log's hash chain (and a saved digest)
   audit digest [--server URL] [--json]    the store-wide digest to keep
+  store backup FILE | store restore FILE   a verified online copy of the SQLite store; restore one into an empty DATA_DIR
   report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
                                           the compliance report of a period
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure
@@ -81,6 +82,8 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     case 'report':
       return (await import('./audit')).reportCommand(argv.slice(1));
+    case 'store':
+      return (await import('./store')).storeCommand(argv.slice(1));
     case 'run':
       return runScriptCommand(argv.slice(1));
     case 'migrate': {
