@@ -19,6 +19,7 @@ ${READ_USAGE}
                                           check every link of the log's hash chain (and a saved digest)
   audit digest [--server URL] [--json]    the store-wide digest to keep
   store backup FILE | store restore FILE   a verified online copy of the SQLite store; restore one into an empty DATA_DIR
+  store copy --to esdb://... [--from-start] every event to EventStoreDB / KurrentDB, resumable, verified at the end
   report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL]
                                           the compliance report of a period
   run <file.ps1> [-WhatIf]                run a script of cmdlet lines as one batch; stops at the first failure

@@ -11,7 +11,8 @@ import { BackupError, backupStore, integrityProblems } from '../ops/sqlite-backu
 import { terminalSafe as safe } from './terminal';
 
 export const STORE_USAGE = `usage: topo store backup FILE     a consistent, verified copy of DATA_DIR's event store (a server may be running on it)
-       topo store restore FILE    into an empty DATA_DIR: checks the file's integrity and hash chain; then start the server on it`;
+       topo store restore FILE    into an empty DATA_DIR: checks the file's integrity and hash chain; then start the server on it
+       topo store copy --to esdb://...|kurrentdb://... [--from-start]   every event to EventStoreDB / KurrentDB, resumable (see README)`;
 
 /** A progress bar on stderr when it is a terminal (cli-progress writes nothing otherwise). */
 function progressBar(label: string, unit: string): SingleBar {
@@ -39,6 +40,7 @@ export async function storeCommand(argv: readonly string[]): Promise<number> {
   try {
     if (sub === 'backup' && rest.length === 1) return await backup(rest[0]!);
     if (sub === 'restore' && rest.length === 1) return await restore(rest[0]!);
+    if (sub === 'copy') return await (await import('./store-copy')).copyCommand(rest);
   } catch (error) {
     return fail(error);
   }
