@@ -34,16 +34,26 @@ function head(db: Database.Database): { position: number; eventId: string | null
 /**
  * A consistent online copy of the SQLite event store `source` (which a running server may be writing)
  * into `target` (which must not exist), through SQLite's online backup API. Written to `target.partial`
- * first, checked (`PRAGMA quick_check`, and the copy's last event is one the source holds at the same
- * position with the same id), then renamed into place, readable by its owner only. `onProgress` gets
- * pages copied and the total.
+ * first, then checked: it has every page copied, it holds every event from 1 to its last position
+ * (a walk of the log's whole table), and its last event is the one the source holds at that position;
+ * with `fullCheck` also `PRAGMA quick_check` (every page and index: about as long again as the copy on
+ * a 1 GB store, which is why it is an option; `restore` always runs the full integrity check and the
+ * hash chain). Then renamed into place, readable by its owner only. `onProgress` gets pages copied and
+ * the total.
  */
-export async function backupStore(source: string, target: string, onProgress: (done: number, total: number) => void = () => undefined): Promise<BackupResult> {
+export async function backupStore(
+  source: string,
+  target: string,
+  onProgress: (done: number, total: number) => void = () => undefined,
+  options: { readonly fullCheck?: boolean } = {},
+): Promise<BackupResult> {
   if (!fs.existsSync(source)) throw new BackupError(`${source}: no event store here (set DATA_DIR to the server's)`);
   if (fs.existsSync(target)) throw new BackupError(`${target} exists; choose a new file name (a backup never overwrites)`);
   const partial = `${target}.partial`;
   fs.rmSync(partial, { force: true });
   const db = new Database(source, { readonly: true, fileMustExist: true });
+  // The source's pages read through a memory map rather than a read call each (4 KB at a time).
+  db.pragma('mmap_size = 2147483648');
   let restarts = 0;
   let lastRemaining = Infinity;
   try {
@@ -61,9 +71,16 @@ export async function backupStore(source: string, target: string, onProgress: (d
     const copy = new Database(partial, { readonly: true, fileMustExist: true });
     let copied: { position: number; eventId: string | null };
     try {
-      const check = copy.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new BackupError(`the copy failed its integrity check (${String(check)}); nothing was kept`);
+      const pages = copy.pragma('page_count', { simple: true }) as number;
+      if (pages !== result.totalPages) throw new BackupError(`the copy has ${pages} pages, not the ${result.totalPages} copied; nothing was kept`);
       copied = head(copy);
+      // The log is append-only and positions are rowids: events 1..head are all there. Counting them walks every leaf page of the log's table.
+      const count = copy.prepare('SELECT count(*) FROM events').pluck().get() as number;
+      if (count !== copied.position) throw new BackupError(`the copy holds ${count} events up to position ${copied.position}; nothing was kept`);
+      if (options.fullCheck) {
+        const check = copy.pragma('quick_check', { simple: true });
+        if (check !== 'ok') throw new BackupError(`the copy failed its integrity check (${String(check)}); nothing was kept`);
+      }
     } finally {
       copy.close();
     }
