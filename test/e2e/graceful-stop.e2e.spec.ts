@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
@@ -118,4 +119,38 @@ describe('a requested stop under load', () => {
       await store.close();
     }
   }, 120_000);
+
+  it('ends live streams with a reason, and neither a half-sent request nor an idle connection holds the stop', async () => {
+    const server = await startServer({ DATA_DIR: path.join(root, 'streams') });
+    const url = new URL(server.url);
+    const live = await fetch(`${server.url}/api/live`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    expect(live.status).toBe(200);
+    const reader = live.body!.getReader();
+    let streamed = '';
+    const streamEnded = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+        if (done) return;
+        streamed += Buffer.from(value!).toString();
+      }
+    })();
+    // A client that sends half its headers and then nothing; another that keeps an idle connection.
+    const slow = net.connect(Number(url.port), url.hostname);
+    await new Promise((resolve) => slow.once('connect', resolve));
+    slow.write('POST /api/commands/RegisterSipDomain HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n');
+    slow.on('error', () => undefined);
+    const idle = new http.Agent({ keepAlive: true });
+    await post(idle, url, '/api/commands/RegisterSipDomain', { domain: 'contoso.com' });
+    while (!streamed.includes('event: checkpoints')) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const started = Date.now();
+    const code = await server.stop();
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await streamEnded;
+    expect(streamed).toContain('event: closed\ndata: {"reason":"server stopping"}');
+    expect(server.output()).toMatch(/1 live stream\(s\) ended/);
+    slow.destroy();
+    idle.destroy();
+  });
 });
