@@ -1,17 +1,17 @@
 import 'reflect-metadata';
-import { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ConfigError } from './config/config';
-import type { Config, LogLevel } from './config/config';
+import type { Config } from './config/config';
 import { COMMANDS } from './api/commands/command-registry';
 import { openEventStore } from './event-store/open-event-store';
 import { randomBytes } from 'node:crypto';
 import { setUpOpenApi } from './api/openapi';
-import { doorMiddleware } from './api/door';
+import { doorMiddleware, principalOf } from './api/door';
 import { RateLimiter } from './api/rate-limit';
 import { securityHeaders } from './api/security-headers';
 import { ApiTokens } from './application/api-tokens';
@@ -20,15 +20,11 @@ import { serveConsole } from './api/console';
 import { observationBodyParser } from './api/observations.controller';
 import { AuditMonitor } from './application/audit-monitor';
 import { auditLogHeader } from './api/health.controller';
-
-const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  silent: [],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  // Nest's own start-up chatter (one line per module and route) is debug material.
-  info: ['fatal', 'error', 'warn'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
+import { installGracefulStop } from './ops/graceful-stop';
+import { Metrics } from './ops/metrics';
+import { commandLog, createLog, NestPinoLogger, type Logger } from './ops/log';
+import { MetricsController } from './api/metrics.controller';
+import { ProbesController } from './api/probes.controller';
 
 /** The largest JSON body accepted; a larger one is answered 413 PAYLOAD_TOO_LARGE. */
 export const BODY_LIMIT = '64kb';
@@ -64,7 +60,7 @@ function limitSlowRequests(server: Server): void {
  * `main.ts`, `topo serve` and the CLI's in-process server. Closing the application closes the store.
  * The local session's secret (see `LocalSession`) is `app.get(LOCAL_SESSION)`.
  */
-export async function createApp(config: Config): Promise<INestApplication> {
+export async function createApp(config: Config, log: Logger = createLog(config, process.stderr)): Promise<INestApplication> {
   const unknown = [...config.reasonRequiredFor].filter((name) => !COMMANDS.has(name));
   if (unknown.length > 0) {
     throw new ConfigError(
@@ -73,14 +69,17 @@ export async function createApp(config: Config): Promise<INestApplication> {
       [...config.reasonRequiredFor].join(','),
     );
   }
-  const store = openEventStore(config);
+  const metrics = new Metrics(new Set(COMMANDS.keys()));
+  const store = metrics.instrumentStore(openEventStore(config));
   const localSession: LocalSession = { secret: `topo_local_${randomBytes(32).toString('base64url')}` };
   // Case-sensitive routing: `/API/tokens` is no route at all (a 404, after the door), not `/api/tokens`
   // by another name. Express reads the setting once, when its router is created: before Nest's routes.
   const instance = express();
   instance.set('case sensitive routing', true);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, store, localSession), new ExpressAdapter(instance), {
-    logger: NEST_LEVELS[config.logLevel],
+  const root = AppModule.forRoot(config, store, localSession);
+  const withOps = { ...root, controllers: [...(root.controllers ?? []), MetricsController, ProbesController], providers: [...(root.providers ?? []), { provide: Metrics, useValue: metrics }] };
+  const app = await NestFactory.create<NestExpressApplication>(withOps, new ExpressAdapter(instance), {
+    logger: config.logLevel === 'silent' ? false : new NestPinoLogger(log),
     abortOnError: false,
     bodyParser: false,
   });
@@ -93,7 +92,10 @@ export async function createApp(config: Config): Promise<INestApplication> {
   }
   // In this order: headers on every answer, then who is asking (and the rate limit), then the body.
   app.use(securityHeaders);
+  installGracefulStop(app);
+  app.use(metrics.http);
   app.use(auditLogHeader(app.get(AuditMonitor)));
+  app.use(commandLog(log, (request) => principalOf(request)?.actor));
   app.use(
     doorMiddleware(app.get(Authenticator), {
       principal: new RateLimiter(config.rateLimit),

@@ -118,7 +118,19 @@ export class LiveController implements OnModuleDestroy {
 
   /** Open streams would keep the HTTP server from closing: end them first. */
   onModuleDestroy(): void {
-    for (const response of this.open) response.end();
+    this.endAll();
+  }
+
+  /** Ends every open stream, telling each client why (`closed`, reason `server stopping`): a stopping server calls it first. */
+  endAll(reason = 'server stopping'): number {
+    const count = this.open.size;
+    for (const response of this.open) {
+      if (!response.writableEnded) {
+        response.write(`event: closed\ndata: ${JSON.stringify({ reason })}\n\n`);
+        response.end();
+      }
+    }
     this.open.clear();
+    return count;
   }
 }

@@ -1,6 +1,14 @@
 /**
  * A token bucket per principal: `perSecond` requests per second, bursts of twice that. Kept in
  * memory; buckets that have refilled are forgotten when the map grows.
+ *
+ * Hand-written rather than @nestjs/throttler, which does not fit the door: the throttler is a guard,
+ * and Nest runs guards after every middleware, the body parser included, so a flood of anonymous
+ * requests would have its bodies read before being refused, where the door (`door.ts`) refuses them
+ * from their headers alone and closes the connection. The door also keys the bucket by what it has
+ * just authenticated (principal, or client address in the thirtyfold tighter bucket for requests that
+ * name no one), and the throttler's fixed windows would change the limit's contract (a steady rate with
+ * bursts of twice it, `Retry-After` from the bucket's refill) that clients and the README rely on.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();

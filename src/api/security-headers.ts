@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 import { posix } from 'node:path';
 
 /** The OpenAPI page: its own scripts and styles, nothing from elsewhere. */
@@ -23,16 +24,44 @@ export function canonicalPath(path: string): string {
   return posix.normalize(decoded.replace(/\\/g, '/')).toLowerCase();
 }
 
-/** Headers every answer carries: no sniffing, no framing, no referrer, no caching of API answers. */
+/** Helmet with only the headers the product sends, as it sends them; helmet's other defaults (HSTS, Origin-Agent-Cluster, ...) stay off. */
+const HEADERS_ONLY = {
+  contentSecurityPolicy: false,
+  crossOriginEmbedderPolicy: false,
+  crossOriginOpenerPolicy: { policy: 'same-origin' },
+  crossOriginResourcePolicy: { policy: 'same-origin' },
+  originAgentCluster: false,
+  referrerPolicy: { policy: 'no-referrer' },
+  strictTransportSecurity: false,
+  xContentTypeOptions: true,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xFrameOptions: { action: 'deny' },
+  xPermittedCrossDomainPolicies: false,
+  xPoweredBy: false,
+  xXssProtection: false,
+} as const;
+
+/** A policy string (`name value; name value`) as helmet's directives. */
+function directives(policy: string): Record<string, string[]> {
+  return Object.fromEntries(policy.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+}
+
+const headers = helmet(HEADERS_ONLY);
+const docsPolicy = helmet.contentSecurityPolicy({ useDefaults: false, directives: directives(DOCS_POLICY) });
+const apiPolicy = helmet.contentSecurityPolicy({ useDefaults: false, directives: directives(API_POLICY) });
+
+/**
+ * Headers every answer carries, through helmet: no sniffing, no framing, no referrer, same-origin
+ * opener and resources, the Content-Security-Policy of the OpenAPI page or of JSON answers. Helmet has
+ * no Permissions-Policy, and Cache-Control is no security header of its: both are set here.
+ */
 export function securityHeaders(request: Request, response: Response, next: NextFunction): void {
-  response.setHeader('X-Content-Type-Options', 'nosniff');
-  response.setHeader('X-Frame-Options', 'DENY');
-  response.setHeader('Referrer-Policy', 'no-referrer');
-  response.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-  response.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
   response.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()');
-  response.setHeader('Content-Security-Policy', DOCS_PATH.test(request.path) ? DOCS_POLICY : API_POLICY);
   // Any spelling of /api (answered 401 or 404 by the door) is an API answer too.
   if (canonicalPath(request.path).startsWith('/api') || request.path === '/health') response.setHeader('Cache-Control', 'no-store');
-  next();
+  headers(request, response, (error?: unknown) => {
+    if (error) return next(error);
+    (DOCS_PATH.test(request.path) ? docsPolicy : apiPolicy)(request, response, next);
+  });
 }

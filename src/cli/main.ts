@@ -26,6 +26,8 @@ ${READ_USAGE}
   audit digest [--server URL] [--token T] [--json]
                                           the store-wide digest to keep
   keys create FILE                        an Ed25519 key pair for AUDIT_KEY_FILE (FILE, FILE.pub)
+  store backup FILE | store restore FILE   a verified online copy of the SQLite store; restore one into an empty DATA_DIR
+  store copy --to esdb://... [--from-start] every event to EventStoreDB / KurrentDB, resumable, verified at the end
   report compliance --from T --to T [--format json|csv|html] [--deployment NAME] [--output FILE] [--server URL] [--token T]
                                           the compliance report of a period
 ${OBSERVE_USAGE}
@@ -93,6 +95,8 @@ export async function main(args: readonly string[]): Promise<number> {
       return (await import('./audit')).reportCommand(argv.slice(1));
     case 'keys':
       return (await import('./audit')).keysCommand(argv.slice(1));
+    case 'store':
+      return (await import('./store')).storeCommand(argv.slice(1));
     case 'run':
       return runScriptCommand(argv.slice(1));
     case 'migrate': {

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import type { Synchronous } from '../event-store/sqlite/sqlite-schema';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
+/** `auto`: `pretty` when standard output is a terminal, `json` otherwise. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
 
 /** The product's configuration, parsed and validated once at start. */
 export interface Config {
@@ -11,6 +13,7 @@ export interface Config {
   readonly dataDir: string;
   readonly eventStoreConnectionString: string | undefined;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly adminToken: string | undefined;
   readonly sqliteSynchronous: Synchronous;
   /** With `authentication: 'off'`, recorded as the actor of every change; marked unauthenticated. */
@@ -31,6 +34,8 @@ export interface Config {
   readonly reasonRequiredFor: ReadonlySet<string>;
   /** Signed checkpoints and their witnesses (see `auditConfig`). */
   readonly audit: AuditConfig;
+  /** `METRICS_TOKEN`: a bearer token that may read `GET /metrics` (and nothing else). */
+  readonly metricsToken: string | undefined;
 }
 
 /** Where the log's signing key and its witnesses are; all outside DATA_DIR. */
@@ -121,12 +126,18 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError('RATE_LIMIT', 'must be a whole number of requests per second per principal (0 turns the limit off)', rawRateLimit);
   }
 
+  const metricsToken = env['METRICS_TOKEN'] || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    throw new ConfigError('METRICS_TOKEN', 'must be 16 to 256 printable characters without spaces', '<hidden>');
+  }
+
   return {
     port,
     host,
     dataDir: path.resolve(cwd, rawDataDir),
     eventStoreConnectionString: connection,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info', (v) => v.toLowerCase()),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'auto' as LogFormat, (v) => v.toLowerCase()),
     adminToken,
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', SYNCHRONOUS, 'FULL', (v) => v.toUpperCase()),
     defaultActor,
@@ -136,6 +147,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     oidc: oidcConfig(env),
     rateLimit,
     audit: auditConfig(env, cwd, path.resolve(cwd, rawDataDir)),
+    metricsToken,
   };
 }
 

@@ -41,6 +41,8 @@ describe('the server process', () => {
     [{ PORT: 'eighty' }, /^topology-ledger: invalid configuration: PORT must be an integer from 0 to 65535/],
     [{ LOG_LEVEL: 'loud' }, /^topology-ledger: invalid configuration: LOG_LEVEL must be one of silent, error, warn, info, debug/],
     [{ EVENTSTORE_CONNECTION_STRING: 'http://esdb:2113' }, /^topology-ledger: invalid configuration: EVENTSTORE_CONNECTION_STRING must start with esdb:\/\//],
+    [{ LOG_FORMAT: 'xml' }, /^topology-ledger: invalid configuration: LOG_FORMAT must be one of json, pretty/],
+    [{ METRICS_TOKEN: 'short' }, /^topology-ledger: invalid configuration: METRICS_TOKEN must be 16 to 256 printable characters without spaces \(got "<hidden>"\)$/],
   ])('refuses to start on bad configuration %p with one clear line', async (env, message) => {
     const result = await runUntilExit({ DATA_DIR: dataDir, ...env });
     expect(result.code).toBe(2);

@@ -1,0 +1,84 @@
+/**
+ * `npm run bench:backup`: `topo store backup`'s copy (SQLite's online backup API, then the copy's
+ * check) of a store of 1,000,000 events, against copying the same file with `cp`, in the same run.
+ * The target: the backup (its default check) takes at most twice `cp`'s time; `--full-check` is shown beside it. Each is run three times, alternating, each
+ * into a new file; the medians are compared. The kept history (generated on the first run, through the
+ * hash chain as the product writes) stays in .bench-data/backup.
+ *
+ *   --events N   the store's size (default 1,000,000)
+ *   --dir PATH   where the files go (default .bench-data/backup)
+ */
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { STORE_FILE_NAME } from '../src/event-store/sqlite/sqlite-event-store';
+import { backupStore } from '../src/ops/sqlite-backup';
+import { PROJECT_ROOT } from '../src/version';
+import { keptHistory } from './history';
+import { argValue, printTable } from './report';
+
+const args = process.argv.slice(2);
+const events = Number(argValue(args, '--events') ?? 1_000_000);
+const dir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'backup'));
+const RUNS = 3;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const logDir = path.join(dir, 'log');
+  await keptHistory({ dir, logDir, events, deployments: Math.max(1, Math.round(events / 200)), label: 'bench:backup' });
+  const source = path.join(logDir, STORE_FILE_NAME);
+  // Everything in the WAL folded into the file first: `cp` of the file alone is then a whole copy, as the backup is.
+  const db = new Database(source);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  const bytes = fs.statSync(source).size;
+  const out = path.join(dir, 'out');
+  const cpSeconds: number[] = [];
+  const cpSyncSeconds: number[] = [];
+  const backupSeconds: number[] = [];
+  const fullSeconds: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.mkdirSync(out, { recursive: true });
+    let start = performance.now();
+    execFileSync('cp', [source, path.join(out, `cp-${run}.sqlite`)]);
+    cpSeconds.push((performance.now() - start) / 1000);
+    // cp does not make its copy durable; the backup does (SQLite syncs the file it writes): cp followed by an fsync of the copy, for comparison.
+    start = performance.now();
+    execFileSync('cp', [source, path.join(out, `cps-${run}.sqlite`)]);
+    const fd = fs.openSync(path.join(out, `cps-${run}.sqlite`), 'r+');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    cpSyncSeconds.push((performance.now() - start) / 1000);
+    start = performance.now();
+    await backupStore(source, path.join(out, `backup-${run}.sqlite`));
+    backupSeconds.push((performance.now() - start) / 1000);
+    start = performance.now();
+    await backupStore(source, path.join(out, `full-${run}.sqlite`), undefined, { fullCheck: true });
+    fullSeconds.push((performance.now() - start) / 1000);
+  }
+  fs.rmSync(out, { recursive: true, force: true });
+  const cp = median(cpSeconds);
+  const backup = median(backupSeconds);
+  // The report's ratios are "at least": the backup's speed relative to cp's must be at least 0.5 (time at most 2x).
+  printTable(`topo store backup vs cp: ${events.toLocaleString('en')} events, ${(bytes / 1e6).toFixed(0)} MB (median of ${RUNS} runs each)`, [
+    { figure: `cp (runs: ${cpSeconds.map((t) => (t * 1000).toFixed(0)).join(', ')} ms)`, value: cp * 1000, unit: 'ms' },
+    { figure: `cp, then fsync of the copy (runs: ${cpSyncSeconds.map((t) => (t * 1000).toFixed(0)).join(', ')} ms)`, value: median(cpSyncSeconds) * 1000, unit: 'ms', ratio: cp / median(cpSyncSeconds) },
+    {
+      figure: `topo store backup --full-check, + quick_check (runs: ${fullSeconds.map((t) => (t * 1000).toFixed(0)).join(', ')} ms)`,
+      value: median(fullSeconds) * 1000,
+      unit: 'ms',
+      ratio: cp / median(fullSeconds),
+    },
+    { figure: `topo store backup, copy + check (runs: ${backupSeconds.map((t) => (t * 1000).toFixed(0)).join(', ')} ms)`, value: backup * 1000, unit: 'ms', ratio: cp / backup, target: 0.5 },
+  ]);
+  console.log(`\nbackup time / cp time: ${(backup / cp).toFixed(2)} (target: at most 2); backup time / (cp + fsync) time: ${(backup / median(cpSyncSeconds)).toFixed(2)}`);
+  if (backup > 2 * cp) process.exitCode = 1;
+}
+
+void main();
