@@ -22,19 +22,24 @@ export interface DeniedAttempt {
   readonly context: CommandContext;
 }
 
-/** How long the repeats of one denial (same client address, principal, route, reason) are gathered into one event. */
+/** How long the repeats of one denial (same client address, principal, route, reason, deployment) are gathered into one event. */
 export const DENIAL_WINDOW_MS = 60_000;
 /** At most this many denials gathered at once; beyond it, the oldest window is recorded early. */
 const MAX_WINDOWS = 10_000;
 
 interface Window {
   readonly openedAt: number;
+  /** What its repeats share but the deployment, and the deployment it is for (`*`: any). */
+  readonly base: string;
+  readonly deployment: string;
   /** The repeats since the window's first denial (which was recorded when it happened). */
   repeats?: { readonly first: DeniedAttempt; attempts: number; lastAt: string; readonly deployments: Set<string> };
 }
 
 /** How many of the deployments the repeats named an aggregated event lists (and how many there were in all). */
 const MAX_LISTED_DEPLOYMENTS = 20;
+/** A principal's denials are recorded apart for this many deployments at once; beyond, together. */
+const MAX_DEPLOYMENT_WINDOWS = 8;
 
 /**
  * Records every denied attempt (401, 403) as `AccessDenied` in `access_denied-<deployment>`: the
@@ -42,7 +47,7 @@ const MAX_LISTED_DEPLOYMENTS = 20;
  * its fingerprint.
  *
  * Denials are aggregated so that nobody can grow the log without bound: the first denial of a
- * (client address, principal, route, reason) is recorded when it happens; its repeats, whatever deployment they name,
+ * (client address, principal, route, reason; and deployment, for a principal's first few at once) is recorded when it happens; its repeats
  * within {@link DENIAL_WINDOW_MS} become one more event when the window closes, with `attempts`
  * (how many) and `firstOccurredAt`/`lastOccurredAt`. Every event has these fields; an event without
  * them (recorded before) stands for one attempt. Windows still open when the server stops are recorded then.
@@ -51,6 +56,8 @@ const MAX_LISTED_DEPLOYMENTS = 20;
 export class AccessDeniedRecorder implements OnModuleDestroy {
   private readonly logger = new Logger('Audit');
   private readonly windows = new Map<string, Window>();
+  /** The deployments with a window of their own, by what their denials share but the deployment. */
+  private readonly deploymentsOf = new Map<string, Set<string>>();
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
 
@@ -62,7 +69,9 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
   /** Records the attempt, or counts it in its open window; resolves once whatever it appends is stored. */
   async record(attempt: DeniedAttempt): Promise<void> {
     if (this.stopped) return this.append(attempt, 1, attempt.context.occurredAt);
-    const key = windowKey(attempt);
+    const base = baseKey(attempt);
+    const deployment = this.windowDeployment(base, attempt);
+    const key = JSON.stringify([base, deployment]);
     const window = this.windows.get(key);
     if (window !== undefined) {
       if (window.repeats === undefined) window.repeats = { first: attempt, attempts: 1, lastAt: attempt.context.occurredAt, deployments: new Set([attempt.deployment]) };
@@ -77,8 +86,21 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
       const [oldest] = this.windows.keys();
       if (oldest !== undefined) void this.closeWindow(oldest);
     }
-    this.windows.set(key, { openedAt: Date.now() });
+    this.windows.set(key, { openedAt: Date.now(), base, deployment });
+    if (deployment !== ANY) this.deploymentsOf.set(base, (this.deploymentsOf.get(base) ?? new Set()).add(deployment));
     return this.append(attempt, 1, attempt.context.occurredAt);
+  }
+
+  /**
+   * Which deployment's window an attempt counts in. Nobody's denials (a 401) are one window whatever
+   * deployment they name: it is whatever the caller wrote. A principal's are recorded per deployment
+   * for up to MAX_DEPLOYMENT_WINDOWS deployments at once, then together: a new deployment name per
+   * request makes no new record.
+   */
+  private windowDeployment(base: string, attempt: DeniedAttempt): string {
+    if (attempt.principal === null) return ANY;
+    const open = this.deploymentsOf.get(base);
+    return open === undefined || open.has(attempt.deployment) || open.size < MAX_DEPLOYMENT_WINDOWS ? attempt.deployment : ANY;
   }
 
   /** Records the windows still open: the store closes after this. */
@@ -99,8 +121,14 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
   }
 
   private closeWindow(key: string): Promise<void> {
-    const repeats = this.windows.get(key)?.repeats;
+    const window = this.windows.get(key);
+    const repeats = window?.repeats;
     this.windows.delete(key);
+    if (window !== undefined && window.deployment !== ANY) {
+      const open = this.deploymentsOf.get(window.base);
+      open?.delete(window.deployment);
+      if (open?.size === 0) this.deploymentsOf.delete(window.base);
+    }
     return repeats === undefined ? Promise.resolve() : this.append(repeats.first, repeats.attempts, repeats.lastAt, repeats.deployments);
   }
 
@@ -139,11 +167,10 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
   }
 }
 
-/**
- * What repeats of a denial share. The deployment is not part of it: it is whatever the caller wrote in
- * the body or the query, and a new name per request would otherwise make a new record each time (for
- * nobody, and for a principal whose role may not). The aggregated event lists the deployments named.
- */
-function windowKey(attempt: DeniedAttempt): string {
+/** A window for denials that name any deployment; its aggregated event lists the deployments named. */
+const ANY = '*';
+
+/** What repeats of a denial share, but the deployment (see `windowDeployment`). */
+function baseKey(attempt: DeniedAttempt): string {
   return JSON.stringify([attempt.context.clientAddress, attempt.principal, attempt.routeKey, attempt.denial.status, attempt.denial.reason]);
 }

@@ -84,7 +84,7 @@ describe('AccessDeniedRecorder', () => {
     ]);
   });
 
-  it("does not grow the log with a new deployment name per request: a reader's 403s are one event and one more", async () => {
+  it("does not grow the log with a new deployment name per request: a reader's 403s are 8 deployments apart, then one window", async () => {
     const reader = (deployment: string): DeniedAttempt => ({
       ...attempt('10.0.0.9'),
       deployment,
@@ -97,12 +97,13 @@ describe('AccessDeniedRecorder', () => {
     });
     for (let i = 1; i <= 200; i++) await recorder.record(reader(`flood${i}`));
     await recorder.onModuleDestroy();
-    // The first denial under its deployment; its 199 repeats as one event, under the first repeat's, naming the others.
-    expect((await store.readStream('access_denied-flood1')).map((e) => e.data)).toEqual([expect.objectContaining({ attempts: 1, status: 403, deployment: 'flood1' })]);
-    const repeats = (await store.readStream('access_denied-flood2')).map((e) => e.data);
-    expect(repeats).toEqual([expect.objectContaining({ attempts: 199, deploymentCount: 199 })]);
+    // The first 8 deployments each their own record; the other 192 one window: its first denial, then its 191 repeats as one event naming them.
+    for (let i = 1; i <= 8; i++) expect((await store.readStream(`access_denied-flood${i}`)).map((e) => e.data)).toEqual([expect.objectContaining({ attempts: 1, status: 403, deployment: `flood${i}` })]);
+    expect((await store.readStream('access_denied-flood9')).map((e) => e.data)).toEqual([expect.objectContaining({ attempts: 1, deployment: 'flood9' })]);
+    const repeats = (await store.readStream('access_denied-flood10')).map((e) => e.data);
+    expect(repeats).toEqual([expect.objectContaining({ attempts: 191, deploymentCount: 191 })]);
     expect((repeats[0]!['deployments'] as string[]).length).toBe(20);
-    await expect(store.readStream('access_denied-flood3')).rejects.toThrow();
+    await expect(store.readStream('access_denied-flood11')).rejects.toThrow();
   });
 
   it('reads an AccessDenied recorded before aggregation as one attempt', () => {
