@@ -178,8 +178,9 @@ const comparable = (s: Settled) =>
 describe('group commit within a deployment', () => {
   let largestBatch = 0;
   afterAll(() => {
-    // The properties mean something only if commands really shared appends.
-    expect(largestBatch).toBeGreaterThanOrEqual(3);
+    // The property means something only if commands really shared appends (how many share one
+    // depends on the random commands: most are refused in the small state they meet).
+    expect(largestBatch).toBeGreaterThanOrEqual(2);
   });
 
   it('any interleaving of concurrent commands gives the log, and the answers, of deciding them one by one in batch order', async () => {
@@ -265,6 +266,28 @@ describe('group commit within a deployment', () => {
       { numRuns: 40 },
     );
   }, 120_000);
+
+  it('commands sent while a commit is under way share the next append, in the order they were sent', async () => {
+    const f = await fixture();
+    try {
+      const sip = (a: string) => parseSipUri(a, 'sipAddress');
+      const list: Request[] = Array.from({ length: 10 }, (_, i) => ({
+        command: { type: 'CreateEndpoint', sipAddress: sip(`sip:n${i}@contoso.com`), poolFqdn: fqdn('pcpool.contoso.com') },
+        commandId: randomUUID(),
+        fingerprint: String(i),
+        whatIf: false,
+        pause: 0,
+      }));
+      const answers = await sendConcurrently(f.handler, list);
+      // The first alone (nothing was under way), the nine that came during its commit together.
+      expect(f.store.appends.map((a) => a.events.length)).toEqual([1, 9]);
+      const log = (await f.store.readStream(STREAM)).slice(2);
+      expect(log.map((e) => e.data['sipAddress'])).toEqual(list.map((r) => String((r.command as { sipAddress: string }).sipAddress)));
+      answers.forEach((a, i) => expect(a).toMatchObject({ ok: { replayed: false, position: log[i]!.position, events: [{ revision: i + 2 }] } }));
+    } finally {
+      await f.close();
+    }
+  });
 
   it('a version conflict decides the whole batch again on the newer state', async () => {
     const f = await fixture();
