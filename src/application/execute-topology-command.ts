@@ -221,6 +221,9 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
       return positions;
     }
     const stored = await this.store.readStream(streamId, { fromRevision: firstRevision, maxCount: count });
+    if (stored.length !== count || stored.some((e, i) => e.revision !== firstRevision + i)) {
+      throw new Error(`${streamId}: the events just appended at revisions ${firstRevision}-${firstRevision + count - 1} could not be read back`);
+    }
     return stored.map((e) => e.position);
   }
 }
