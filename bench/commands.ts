@@ -9,6 +9,13 @@
  *      and the same application on Nest's Fastify platform, which the product does not use, for comparison
  *   D  the product itself, the same load as dry runs (`?whatIf=true`) right after the measured load:
  *      everything a command does except its append and what follows from it (read models, the answer's wait)
+ *   E  Emmett's SQLite event store (`bench/peer.ts`), in this process: one writer appending one event per
+ *      command with its expected version, sequentially, WAL with synchronous=FULL, on the same disk
+ *
+ * The product is measured in three cases on one server, in each round: C clients spread over N
+ * deployments (the spread case), the same C clients on one deployment (one stream, one consistency
+ * boundary: group commit within a deployment at work), and one client on one deployment. Rounds
+ * alternate which of the first two goes first.
  *
  * Then the built server (dist/src/main.js) is started on a fresh DATA_DIR, N deployments are set up
  * (not measured), and the load client (a process of its own) keeps `--clients` requests in flight for
@@ -19,7 +26,9 @@
  *   --clients C        concurrent requests in flight (default 32)
  *   --seconds S        measured duration of each load (default 10)
  *   --warmup W         seconds of load before measuring, not counted (default 1)
- *   --deployments N    deployments the endpoints are spread over, round-robin (default 1000)
+ *   --deployments N    deployments the spread case's endpoints are spread over, round-robin (default 32)
+ *   --rounds R         rounds of the three product cases, medians reported (default 1)
+ *   --peer-seconds P   duration of baseline E (default 2)
  *   --raw-seconds R    duration of baseline A (default 2)
  *   --dir PATH         where the run's files go (default .bench-data in the project); removed afterwards
  *   --cpu-prof DIR     start the server with --cpu-prof and write its profile to DIR (kept); it covers the
@@ -37,6 +46,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../src/version';
 import { deploymentName, errorKey, LoadMode, LoadResult, POOL_FQDN, POOL_SERVERS, post, SIP_DOMAIN } from './load-client';
+import { commandsPerSecond, peerTarget } from './peer';
 import { argValue, printTable, rawCommitsPerSecond, Row } from './report';
 import { benchServerEnv } from './server-env';
 
@@ -45,7 +55,9 @@ const json = args.includes('--json');
 const clients = wholeNumber('--clients', 32, 1);
 const seconds = positiveNumber('--seconds', 10);
 const warmupSeconds = positiveNumber('--warmup', 1, true);
-const deployments = wholeNumber('--deployments', 1000, 1);
+const deployments = wholeNumber('--deployments', 32, 1);
+const rounds = wholeNumber('--rounds', 1, 1);
+const peerSeconds = positiveNumber('--peer-seconds', 2);
 const rawSeconds = positiveNumber('--raw-seconds', 2);
 const baseDir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data'));
 const cpuProfDir = argValue(args, '--cpu-prof');
@@ -57,6 +69,11 @@ const LOAD_CLIENT = path.join(__dirname, 'load-client.js');
 const NOOP_SERVER = path.join(__dirname, 'noop-server.js');
 const NEST_NOOP_SERVER = path.join(__dirname, 'nest-noop-server.js');
 const P99_TARGET_MS = 50;
+/** One deployment's rate beside the spread case's, and beside Emmett's sequential appends. */
+const ONE_TO_SPREAD_TARGET = 0.8;
+const ONE_TO_PEER_TARGET = 8;
+/** The one deployment of the one-deployment cases: `one0`. */
+const ONE_PREFIX = 'one';
 const RATE_FLOOR = 3_000;
 /** The dry runs' SIP addresses start here, far past any the measured load takes. */
 const DRY_RUN_FIRST_SEQ = 1_000_000_000;
@@ -135,10 +152,19 @@ function startChild(script: string, nodeArgs: readonly string[], env: NodeJS.Pro
   });
 }
 
+interface LoadShape {
+  readonly clients: number;
+  readonly deployments: number;
+  readonly prefix: string;
+}
+const SPREAD: LoadShape = { clients, deployments, prefix: 'bench' };
+const ONE: LoadShape = { clients, deployments: 1, prefix: ONE_PREFIX };
+const ONE_CLIENT: LoadShape = { clients: 1, deployments: 1, prefix: ONE_PREFIX };
+
 /** Runs the load client in its own process; resolves with the JSON line it prints. */
-function runLoadClient(url: string, watchPid: number | undefined, mode: LoadMode = 'create-endpoint', firstSeq = 0): Promise<LoadResult> {
-  const clientArgs = [LOAD_CLIENT, '--url', url, '--mode', mode, '--clients', String(clients), '--seconds', String(seconds)];
-  clientArgs.push('--warmup', String(warmupSeconds), '--deployments', String(deployments), '--first-seq', String(firstSeq));
+function runLoadClient(url: string, watchPid: number | undefined, mode: LoadMode = 'create-endpoint', firstSeq = 0, shape: LoadShape = SPREAD): Promise<LoadResult> {
+  const clientArgs = [LOAD_CLIENT, '--url', url, '--mode', mode, '--clients', String(shape.clients), '--seconds', String(seconds)];
+  clientArgs.push('--warmup', String(warmupSeconds), '--deployments', String(shape.deployments), '--deployment-prefix', shape.prefix, '--first-seq', String(firstSeq));
   if (watchPid !== undefined) clientArgs.push('--watch-pid', String(watchPid));
   const child = spawn(process.execPath, clientArgs, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
@@ -168,10 +194,12 @@ async function setUpDeployments(url: string): Promise<void> {
     const reply = await post(agent, target, `/api/commands/${name}`, JSON.stringify(body), 60_000, true);
     if (reply.status !== 200) throw new Error(`set-up ${name} for ${String(body['deployment'])}: ${errorKey(reply.status, reply.body)}: ${reply.body ?? ''}`);
   };
+  // The spread case's deployments, and the one deployment of the one-deployment cases.
+  const names = [...Array.from({ length: deployments }, (_, i) => deploymentName(i)), deploymentName(0, ONE_PREFIX)];
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < deployments) {
-      const deployment = deploymentName(next++);
+    while (next < names.length) {
+      const deployment = names[next++]!;
       await command('RegisterSipDomain', { domain: SIP_DOMAIN, deployment });
       await command('InstallPersistentChatPool', { fqdn: POOL_FQDN, servers: [...POOL_SERVERS], deployment });
     }
@@ -294,6 +322,14 @@ async function main(): Promise<number> {
     const raw = rawCommitsPerSecond(path.join(runDir, 'raw'), rawSeconds);
     fs.rmSync(path.join(runDir, 'raw'), { recursive: true, force: true });
 
+    // Baseline E: Emmett's SQLite store, one writer, one event per command with its expected version, in this process.
+    progress(`baseline E: Emmett's SQLite store, 1 writer, sequential appends for ${peerSeconds} s`);
+    const peerDir = path.join(runDir, 'peer');
+    fs.mkdirSync(peerDir, { recursive: true });
+    const peer = await commandsPerSecond(peerTarget(peerDir, false), 1, peerSeconds);
+    fs.rmSync(peerDir, { recursive: true, force: true });
+    if (Object.keys(peer.failures).length > 0) progress(`baseline E: errors ${JSON.stringify(peer.failures)}`);
+
     // Baselines B and C: the same load client against servers that do nothing: plain node:http, then
     // the framework alone, on the product's platform and on Fastify's.
     const doNothing = async (label: string, script: string, scriptArgs: readonly string[] = []): Promise<LoadResult> => {
@@ -314,7 +350,9 @@ async function main(): Promise<number> {
     const nodeArgs = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)];
     progress(`product: starting ${path.relative(PROJECT_ROOT, SERVER_MAIN)} on ${dataDir}${cpuProfDir === undefined ? '' : ' with --cpu-prof'}`);
     const server = await startChild(SERVER_MAIN, nodeArgs, serverEnv(dataDir));
-    let product: LoadResult;
+    const spreadRuns: LoadResult[] = [];
+    const oneRuns: LoadResult[] = [];
+    const oneClientRuns: LoadResult[] = [];
     let dryRuns: LoadResult;
     let dryRunFirstSeq: number;
     let setUpMs: number;
@@ -322,19 +360,42 @@ async function main(): Promise<number> {
       const setUpStart = performance.now();
       await setUpDeployments(server.url);
       setUpMs = performance.now() - setUpStart;
-      progress(`product: ${deployments} deployments set up in ${Math.round(setUpMs)} ms; CreateEndpoint load, ${clients} clients, ${warmupSeconds} s warm-up + ${seconds} s`);
-      product = await runLoadClient(server.url, server.process.pid);
+      progress(`product: ${deployments + 1} deployments set up in ${Math.round(setUpMs)} ms`);
+      let nextSeq = 0;
+      const measure = async (label: string, shape: LoadShape, into: LoadResult[]): Promise<void> => {
+        progress(`product, round ${into.length + 1} of ${rounds}: CreateEndpoint, ${label}, ${warmupSeconds} s warm-up + ${seconds} s`);
+        const result = await runLoadClient(server.url, server.process.pid, 'create-endpoint', nextSeq, shape);
+        nextSeq = result.nextSeq;
+        into.push(result);
+      };
+      for (let round = 0; round < rounds; round++) {
+        const spread = (): Promise<void> => measure(`${clients} clients over ${deployments} deployments`, SPREAD, spreadRuns);
+        const one = (): Promise<void> => measure(`${clients} clients on one deployment`, ONE, oneRuns);
+        if (round % 2 === 0) {
+          await spread();
+          await one();
+        } else {
+          await one();
+          await spread();
+        }
+        await measure('1 client on one deployment', ONE_CLIENT, oneClientRuns);
+      }
       // Baseline D, on the same server and deployments: the same commands as dry runs, with SIP
       // addresses no command has taken. Everything a command does but its append and what follows it.
-      progress(`baseline D: the same load as dry runs (?whatIf=true) on the same server`);
-      dryRunFirstSeq = Math.max(product.nextSeq, DRY_RUN_FIRST_SEQ);
+      progress(`baseline D: the spread load as dry runs (?whatIf=true) on the same server`);
+      dryRunFirstSeq = Math.max(nextSeq, DRY_RUN_FIRST_SEQ);
       dryRuns = await runLoadClient(server.url, server.process.pid, 'what-if', dryRunFirstSeq);
     } finally {
       const code = await server.stop();
       if (code !== 0) progress(`server exited with ${String(code)}:\n${server.output()}`);
     }
 
-    const check = checkStore(path.join(dataDir, 'events.sqlite'), product.totalOk, dryRunFirstSeq);
+    const product = medianRun(spreadRuns);
+    const oneDeployment = medianRun(oneRuns);
+    const oneClient = medianRun(oneClientRuns);
+    const productRuns = [...spreadRuns, ...oneRuns, ...oneClientRuns];
+    const totalOk = productRuns.reduce((n, r) => n + r.totalOk, 0);
+    const check = checkStore(path.join(dataDir, 'events.sqlite'), totalOk, dryRunFirstSeq);
     // A baseline that got anything but 200s measured something other than it claims.
     const baselineTrouble = (
       [
@@ -350,17 +411,26 @@ async function main(): Promise<number> {
         : [];
     });
 
-    const nonOk = product.measured.nonOk + product.warmup.nonOk;
-    const transport = sum(product.measured.transportErrors) + sum(product.warmup.transportErrors);
+    const nonOk = productRuns.reduce((n, r) => n + r.measured.nonOk + r.warmup.nonOk, 0);
+    const transport = productRuns.reduce((n, r) => n + sum(r.measured.transportErrors) + sum(r.warmup.transportErrors), 0);
+    const nonOkByCode = productRuns.reduce((m, r) => mergeCounts(m, mergeCounts(r.warmup.nonOkByCode, r.measured.nonOkByCode)), {} as Record<string, number>);
+    const transportErrors = productRuns.reduce((m, r) => mergeCounts(m, mergeCounts(r.warmup.transportErrors, r.measured.transportErrors)), {} as Record<string, number>);
+    const peerRate = peer.rate;
+    const oneRate = medianOf(oneRuns.map((r) => r.okPerSecond));
+    const spreadRate = medianOf(spreadRuns.map((r) => r.okPerSecond));
+    const oneP99 = medianOf(oneRuns.map((r) => r.latencyMs.p99));
+    const oneToSpread = medianOf(oneRuns.map((r, i) => r.okPerSecond / spreadRuns[i]!.okPerSecond));
+    const oneP99Met = oneP99 <= P99_TARGET_MS;
     const ceilingRate = ceiling.requestsPerSecond;
     const frameworkRate = framework.okPerSecond;
     const dryRunRate = dryRuns.okPerSecond;
-    const rate = product.okPerSecond;
+    const rate = spreadRate;
     /** CPU time per 200 response over the window: steadier than the rate on a machine shared with other work. */
     const cpuPer = (percent: number | null, perSecond: number): string =>
       percent === null || perSecond <= 0 ? 'n/a' : `${((percent / 100) * 1000 / perSecond).toFixed(2)} ms`;
     const cpuPerCommand = (percent: number | null): string => cpuPer(percent, rate);
-    const p99Met = product.latencyMs.p99 <= P99_TARGET_MS;
+    const p99 = medianOf(spreadRuns.map((r) => r.latencyMs.p99));
+    const p99Met = p99 <= P99_TARGET_MS;
     const us = (ms: number): number => ms * 1000;
     const rows: Row[] = [
       { figure: 'raw better-sqlite3: INSERT + commit per row, WAL, synchronous=FULL (baseline A)', value: raw, unit: 'commits/s' },
@@ -370,7 +440,8 @@ async function main(): Promise<number> {
       { figure: 'do-nothing NestJS application, the same requests (framework ceiling, baseline C)', value: frameworkRate, unit: 'requests/s', ratio: frameworkRate / ceilingRate },
       { figure: 'the same on Nest\'s Fastify platform (not the product\'s), to the framework ceiling', value: fastify.okPerSecond, unit: 'requests/s', ratio: fastify.okPerSecond / frameworkRate },
       { figure: 'CreateEndpoint as dry runs: all but the append (baseline D)', value: dryRunRate, unit: 'commands/s', ratio: dryRunRate / frameworkRate },
-      { figure: `CreateEndpoint, ${clients} clients, ${deployments.toLocaleString('en')} deployments, to raw SQLite`, value: rate, unit: 'commands/s', ratio: rate / raw, floor: RATE_FLOOR },
+      { figure: 'Emmett SQLite: 1 writer, one event per command with its expected version, sequential (baseline E)', value: peerRate, unit: 'commands/s' },
+      { figure: `CreateEndpoint, ${clients} clients, ${deployments.toLocaleString('en')} deployments (the spread case), to raw SQLite`, value: rate, unit: 'commands/s', ratio: rate / raw, floor: RATE_FLOOR },
       { figure: 'CreateEndpoint, to the HTTP ceiling', value: rate, unit: 'commands/s', ratio: rate / ceilingRate },
       { figure: 'CreateEndpoint, to the framework ceiling', value: rate, unit: 'commands/s', ratio: rate / frameworkRate },
       { figure: 'CreateEndpoint, to its own dry runs', value: rate, unit: 'commands/s', ratio: rate / dryRunRate },
@@ -382,15 +453,34 @@ async function main(): Promise<number> {
         ratio: product.latencyMs.p99 / ceiling.latencyMs.p99,
       },
       { figure: 'CreateEndpoint p99.9 latency', value: us(product.latencyMs.p999), unit: 'µs' },
-      { figure: 'CreateEndpoint non-200 responses, warm-up included (none expected)', value: nonOk, unit: 'responses' },
+      { figure: `CreateEndpoint, ${clients} clients on one deployment, to the spread case`, value: oneRate, unit: 'commands/s', ratio: oneToSpread, target: ONE_TO_SPREAD_TARGET },
+      { figure: `CreateEndpoint, ${clients} clients on one deployment, to Emmett (baseline E)`, value: oneRate, unit: 'commands/s', ratio: oneRate / peerRate, target: ONE_TO_PEER_TARGET },
+      {
+        figure: `CreateEndpoint, ${clients} clients on one deployment, p99 latency, to the spread case's (target ≤ ${P99_TARGET_MS} ms: ${oneP99Met ? 'yes' : 'NO'})`,
+        value: us(oneP99),
+        unit: 'µs',
+        ratio: oneP99 / p99,
+      },
+      { figure: 'CreateEndpoint, 1 client on one deployment, to Emmett (baseline E)', value: oneClient.okPerSecond, unit: 'commands/s', ratio: oneClient.okPerSecond / peerRate },
+      { figure: 'CreateEndpoint, 1 client on one deployment, p50 latency', value: us(oneClient.latencyMs.p50), unit: 'µs' },
+      { figure: 'CreateEndpoint non-200 responses, every product load, warm-up included (none expected)', value: nonOk, unit: 'responses' },
     ];
     printTable(`CreateEndpoint over HTTP, ${warmupSeconds} s warm-up + ${seconds} s, store in ${baseDir}`, rows);
     const lines = [
       '',
       `Targets: ≥ ${RATE_FLOOR.toLocaleString('en')} commands/s: ${rate >= RATE_FLOOR ? 'met' : 'NOT met'} (${Math.round(rate).toLocaleString('en')}); ` +
-        `p99 ≤ ${P99_TARGET_MS} ms: ${p99Met ? 'met' : 'NOT met'} (${product.latencyMs.p99.toFixed(2)} ms).`,
-      `Non-200 responses by code: ${listed(mergeCounts(product.warmup.nonOkByCode, product.measured.nonOkByCode))}; ` +
-        `requests without a response: ${transport === 0 ? 'none' : listed(mergeCounts(product.warmup.transportErrors, product.measured.transportErrors))}.`,
+        `p99 ≤ ${P99_TARGET_MS} ms: ${p99Met ? 'met' : 'NOT met'} (${p99.toFixed(2)} ms).`,
+      `One deployment, ${clients} clients: ≥ ${ONE_TO_SPREAD_TARGET}× the spread case: ${oneToSpread >= ONE_TO_SPREAD_TARGET ? 'met' : 'NOT met'} (${oneToSpread.toFixed(2)}×); ` +
+        `≥ ${ONE_TO_PEER_TARGET}× Emmett's sequential rate: ${oneRate / peerRate >= ONE_TO_PEER_TARGET ? 'met' : 'NOT met'} (${(oneRate / peerRate).toFixed(2)}×); ` +
+        `p99 ≤ ${P99_TARGET_MS} ms: ${oneP99Met ? 'met' : 'NOT met'} (${oneP99.toFixed(2)} ms). One client on one deployment: p50 ${oneClient.latencyMs.p50.toFixed(2)} ms.`,
+      ...(rounds > 1
+        ? [
+            `Rounds (commands/s, p99 ms): spread ${spreadRuns.map(brief).join(', ')}; one deployment ${oneRuns.map(brief).join(', ')}; ` +
+              `one client ${oneClientRuns.map(brief).join(', ')} (p50 ${oneClientRuns.map((r) => r.latencyMs.p50.toFixed(2)).join(', ')} ms).`,
+          ]
+        : []),
+      `Non-200 responses by code: ${listed(nonOkByCode)}; ` +
+        `requests without a response: ${transport === 0 ? 'none' : listed(transportErrors)}.`,
       `CPU over the measured window, % of one core (this machine has ${os.availableParallelism()}): ` +
         `ceiling server ${fmtPct(ceiling.watchedCpuPercent)}, its load client ${fmtPct(ceiling.clientCpuPercent)}; ` +
         `framework ceiling ${fmtPct(framework.watchedCpuPercent)} (event loop ${fmtPct(framework.watchedMainThreadCpuPercent)}, ` +
@@ -399,17 +489,19 @@ async function main(): Promise<number> {
         `${cpuPer(fastify.watchedMainThreadCpuPercent, fastify.okPerSecond)} per request); ` +
         `dry runs ${fmtPct(dryRuns.watchedCpuPercent)} (event loop ${fmtPct(dryRuns.watchedMainThreadCpuPercent)}, ` +
         `${cpuPer(dryRuns.watchedMainThreadCpuPercent, dryRunRate)} per command); ` +
-        `product server ${fmtPct(product.watchedCpuPercent)} (its event loop's thread ${fmtPct(product.watchedMainThreadCpuPercent)}), its load client ${fmtPct(product.clientCpuPercent)}. ` +
-        `Server CPU per command: ${cpuPerCommand(product.watchedCpuPercent)} (event loop ${cpuPerCommand(product.watchedMainThreadCpuPercent)}).`,
+        `product server ${fmtPct(product.watchedCpuPercent)} (its event loop's thread ${fmtPct(product.watchedMainThreadCpuPercent)}), its load client ${fmtPct(product.clientCpuPercent)}; ` +
+        `on one deployment ${fmtPct(oneDeployment.watchedCpuPercent)} (event loop ${fmtPct(oneDeployment.watchedMainThreadCpuPercent)}). ` +
+        `Server CPU per command: ${cpuPerCommand(product.watchedCpuPercent)} (event loop ${cpuPerCommand(product.watchedMainThreadCpuPercent)}); ` +
+        `on one deployment ${cpuPer(oneDeployment.watchedCpuPercent, oneDeployment.okPerSecond)} (event loop ${cpuPer(oneDeployment.watchedMainThreadCpuPercent, oneDeployment.okPerSecond)}).`,
       `Latency (ms) p50/p90/p99/p99.9/max: ceiling ${latencies(ceiling)}; framework ceiling ${latencies(framework)}; on Fastify ${latencies(fastify)}; ` +
-        `dry runs ${latencies(dryRuns)}; CreateEndpoint ${latencies(product)}.`,
+        `dry runs ${latencies(dryRuns)}; CreateEndpoint ${latencies(product)}; on one deployment ${latencies(oneDeployment)}; one client ${latencies(oneClient)}.`,
       `Baselines C and D: ${baselineTrouble.length === 0 ? 'every answer a 200' : `NOT all 200 (${baselineTrouble.join('; ')})`}.`,
-      `Set-up of ${deployments.toLocaleString('en')} deployments (2 commands each, not measured): ${Math.round(setUpMs)} ms.`,
+      `Set-up of ${(deployments + 1).toLocaleString('en')} deployments (2 commands each, not measured): ${Math.round(setUpMs)} ms.`,
       `Store check: ${check.endpointEvents.toLocaleString('en')} PersistentChatEndpointCreated events for ${check.expected.toLocaleString('en')} 200 responses ` +
-        `(warm-up ${product.warmup.ok.toLocaleString('en')} + measured ${product.measured.ok.toLocaleString('en')}), ${check.dryRunEvents} from dry runs: ${check.ok ? 'OK' : 'MISMATCH'}. ` +
+        `(every product load, warm-up included), ${check.dryRunEvents} from dry runs: ${check.ok ? 'OK' : 'MISMATCH'}. ` +
         `Events by type: ${listed(check.eventsByType)}.`,
     ];
-    for (const sample of product.samples) lines.push(`  sample refusal: ${sample}`);
+    for (const sample of productRuns.flatMap((r) => r.samples).slice(0, 5)) lines.push(`  sample refusal: ${sample}`);
     console.log(lines.join('\n'));
 
     if (json) {
@@ -429,7 +521,17 @@ async function main(): Promise<number> {
           dryRunsPerSecond: Math.round(dryRunRate),
           dryRunLatencyMs: dryRuns.latencyMs,
           dryRunMainThreadCpuPercent: dryRuns.watchedMainThreadCpuPercent,
+          peerCommandsPerSecond: Math.round(peerRate),
           commandsPerSecond: Math.round(rate),
+          oneDeploymentCommandsPerSecond: Math.round(oneRate),
+          oneDeploymentLatencyMs: oneDeployment.latencyMs,
+          oneDeploymentP99Ms: oneP99,
+          oneDeploymentToSpread: +oneToSpread.toFixed(3),
+          oneDeploymentToPeer: +(oneRate / peerRate).toFixed(3),
+          oneDeploymentTargetsMet: { toSpread: oneToSpread >= ONE_TO_SPREAD_TARGET, toPeer: oneRate / peerRate >= ONE_TO_PEER_TARGET, p99: oneP99Met },
+          oneClientCommandsPerSecond: Math.round(oneClient.okPerSecond),
+          oneClientLatencyMs: oneClient.latencyMs,
+          rounds: productRuns.length / 3,
           ratioToRawSqlite: +(rate / raw).toFixed(3),
           ratioToHttpCeiling: +(rate / ceilingRate).toFixed(3),
           ratioToFrameworkCeiling: +(rate / frameworkRate).toFixed(3),
@@ -443,12 +545,12 @@ async function main(): Promise<number> {
           windowSeconds: product.windowSeconds,
           warmupOk: product.warmup.ok,
           nonOk,
-          nonOkByCode: mergeCounts(product.warmup.nonOkByCode, product.measured.nonOkByCode),
-          transportErrors: mergeCounts(product.warmup.transportErrors, product.measured.transportErrors),
+          nonOkByCode,
+          transportErrors,
           rateTargetMet: rate >= RATE_FLOOR,
           p99TargetMet: p99Met,
           storeEndpointEvents: check.endpointEvents,
-          totalOk: check.expected,
+          totalOk,
           storeDryRunEvents: check.dryRunEvents,
           storeCheckOk: check.ok,
           baselinesOk: baselineTrouble.length === 0,
@@ -472,6 +574,20 @@ function mergeCounts(a: Record<string, number>, b: Record<string, number>): Reco
   for (const [key, n] of Object.entries(b)) merged[key] = (merged[key] ?? 0) + n;
   return merged;
 }
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The run of median rate (of the lower middle two), for the figures reported from one run. */
+function medianRun(runs: readonly LoadResult[]): LoadResult {
+  const sorted = [...runs].sort((a, b) => a.okPerSecond - b.okPerSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+const brief = (r: LoadResult): string => `${Math.round(r.okPerSecond)} (${r.latencyMs.p99.toFixed(1)})`;
 
 function latencies(result: LoadResult): string {
   const l = result.latencyMs;

@@ -54,7 +54,7 @@ function freshDir(name: string): string {
 }
 
 /** What each store does for one command: append one event to `stream` at the version it knows; returns the next version. */
-interface Target {
+export interface Target {
   append(stream: string, known: bigint | undefined, n: number): Promise<bigint>;
   close(): Promise<void>;
 }
@@ -77,7 +77,7 @@ function productTarget(dir: string): Target {
  * concurrent appends in one process break each other (SQLITE_MISUSE, SQLITE_BUSY). Serialized, the
  * writers' commands go through one at a time: the most the peer can do with concurrent callers.
  */
-function peerTarget(dir: string, serialized: boolean): Target {
+export function peerTarget(dir: string, serialized: boolean): Target {
   const store: PeerStore = getSQLiteEventStore({ fileName: path.join(dir, 'emmett.sqlite') });
   let tail: Promise<unknown> = Promise.resolve();
   const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
@@ -97,13 +97,14 @@ function peerTarget(dir: string, serialized: boolean): Target {
   };
 }
 
-interface WriteResult {
+export interface WriteResult {
   readonly rate: number;
   readonly failures: Record<string, number>;
 }
 
-async function commandsPerSecond(target: Target, writers: number): Promise<WriteResult> {
-  const deadline = performance.now() + seconds * 1000;
+/** W writers for `forSeconds` (default `--seconds`), each appending one event per command to its own streams. */
+export async function commandsPerSecond(target: Target, writers: number, forSeconds = seconds): Promise<WriteResult> {
+  const deadline = performance.now() + forSeconds * 1000;
   const start = performance.now();
   let count = 0;
   const failures: Record<string, number> = {};
@@ -293,7 +294,9 @@ async function main(): Promise<void> {
   if (json) console.log(JSON.stringify(figures));
 }
 
-void main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (require.main === module) {
+  void main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

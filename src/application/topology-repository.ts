@@ -88,11 +88,16 @@ export class TopologyRepository {
 
   /** Records what this process just appended, so the next load starts from it. */
   appended(deployment: string, state: TopologyState, revision: number, commandId: string, record: CommandRecord): void {
+    this.appendedAll(deployment, state, revision, new Map([[commandId, record]]));
+  }
+
+  /** Records what this process just appended for several commands in one append (a group commit). */
+  appendedAll(deployment: string, state: TopologyState, revision: number, records: ReadonlyMap<string, CommandRecord>): void {
     const entry = this.cache.get(deployment);
     if (!entry || entry.revision >= revision) return;
     entry.state = state;
     entry.revision = revision;
-    entry.commands.set(commandId, record);
+    for (const [commandId, record] of records) entry.commands.set(commandId, record);
   }
 
   /** The result of an earlier command, its events read back from the store. */

@@ -6,8 +6,9 @@ import { RunningServer, startServer } from '../support/server';
 import { envNumber, logShapeProblems, readLog, replayTopologies, StoredEvent, tempDir } from './support';
 
 /**
- * 64 clients race conflicting commands (the same SIP addresses, pools and servers, two deployments)
- * for RELIABILITY_RACE_SECONDS (30 by default). Then the whole log is replayed through the domain
+ * 64 clients race conflicting commands (the same SIP addresses, pools and servers) for
+ * RELIABILITY_RACE_SECONDS (30 by default), over two deployments and then all on one deployment
+ * (where the commands queued behind a commit are decided and appended together, a group commit). Then the whole log is replayed through the domain
  * with the invariants checked after every event, every 200 is found in the log, and every refusal is
  * shown to be real: the decider, given the topology at some revision the deployment had while the
  * request was in flight, refuses it with the same code; a CONCURRENCY_CONFLICT only where other
@@ -16,7 +17,11 @@ import { envNumber, logShapeProblems, readLog, replayTopologies, StoredEvent, te
 
 const SECONDS = envNumber('RELIABILITY_RACE_SECONDS', 30);
 const CLIENTS = envNumber('RELIABILITY_RACE_CLIENTS', 64);
-const DEPLOYMENTS = ['race0', 'race1'];
+/** Two deployments, then one: every client on one stream. */
+const SCENARIOS: readonly (readonly [string, readonly string[]])[] = [
+  ['two deployments', ['race0', 'race1']],
+  ['one deployment', ['solo']],
+];
 const USERS = ['alice', 'bob', 'carol', 'ocschat'];
 const POOLS = ['pcpool.contoso.com', 'pcpool2.contoso.com'];
 const SERVERS = ['pc3.contoso.com', 'pc4.contoso.com', 'pc5.contoso.com', 'pc6.contoso.com'];
@@ -49,7 +54,7 @@ function randomCommand(): { name: string; body: Record<string, unknown> } {
   return { name: 'RemovePersistentChatPool', body: { fqdn: 'pcpool2.contoso.com', reason: 'CHG-race' } };
 }
 
-describe(`${CLIENTS} clients racing conflicting commands for ${SECONDS} s`, () => {
+describe.each(SCENARIOS)(`${CLIENTS} clients racing conflicting commands for ${SECONDS} s, %s`, (_label, DEPLOYMENTS) => {
   let dataDir: string;
   let server: RunningServer;
 

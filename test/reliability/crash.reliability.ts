@@ -26,7 +26,11 @@ import {
 
 const KILLS = envNumber('RELIABILITY_KILLS', 30);
 const CLIENTS = 8;
-const DEPLOYMENTS = ['crash0', 'crash1', 'crash2', 'crash3'];
+/** Many deployments, then one: every client's command on one stream, decided and appended in groups. */
+const SCENARIOS: readonly (readonly [string, readonly string[]])[] = [
+  ['four deployments', ['crash0', 'crash1', 'crash2', 'crash3']],
+  ['one deployment', ['crashsolo']],
+];
 
 interface Sent {
   readonly key: string;
@@ -37,7 +41,7 @@ interface Sent {
   ack?: { readonly position: number; readonly events: number };
 }
 
-describe('SIGKILL under command load', () => {
+describe.each(SCENARIOS)('SIGKILL under command load, %s', (_label, DEPLOYMENTS) => {
   let dataDir: string;
   const sent: Sent[] = [];
   const removed = new Set<string>();

@@ -1,3 +1,4 @@
+import { distinguishedNameKey } from '../../src/domain/shared/distinguished-name';
 import { sipDomainOf } from '../../src/domain/shared/sip-uri';
 import { allSipAddresses, type TopologyState } from '../../src/domain/topology';
 
@@ -30,5 +31,16 @@ export function topologyViolations(state: TopologyState): string[] {
     violations.push(`default SIP domain ${String(state.defaultSipDomain)} is not one registered domain`);
   }
   if (state.userCount !== [...state.principals.values()].filter((p) => p.kind === 'user').length) violations.push('userCount disagrees with the principals');
+  // The endpoint indexes say what a scan of the endpoints says.
+  const names = new Map<string, string[]>();
+  const perPool = new Map<string, number>();
+  for (const endpoint of state.endpoints.values()) {
+    const key = distinguishedNameKey(endpoint.distinguishedName);
+    names.set(key, [...(names.get(key) ?? []), endpoint.sipAddress]);
+    perPool.set(endpoint.poolFqdn, (perPool.get(endpoint.poolFqdn) ?? 0) + 1);
+  }
+  const indexed = new Map([...state.endpointDistinguishedNames].map(([key, holders]) => [key, [...holders]]));
+  if (JSON.stringify([...indexed].sort()) !== JSON.stringify([...names].sort())) violations.push('the endpoints-by-distinguished-name index disagrees with the endpoints');
+  if (JSON.stringify([...state.endpointCountByPool].sort()) !== JSON.stringify([...perPool].sort())) violations.push('the endpoints-per-pool count disagrees with the endpoints');
   return violations;
 }

@@ -78,7 +78,9 @@ import {
   type TopologyState,
   activeServerCount,
   describeOwner,
+  endpointByDistinguishedNameKey,
   endpointsOfPool,
+  firstEndpointsOfPool,
   fqdnHolder,
   ownerDetails,
   ownerOf,
@@ -523,19 +525,19 @@ function createEndpoint(command: CreateEndpoint, state: TopologyState): Decision
   const distinguishedName = command.objectGuid
     ? contactDistinguishedName(command.objectGuid, state.defaultSipDomain ?? sipDomainOf(command.sipAddress))
     : endpointDistinguishedName(command.sipAddress);
-  const key = distinguishedNameKey(distinguishedName);
-  const holder = [...state.endpoints.values()].find((candidate) => distinguishedNameKey(candidate.distinguishedName) === key);
+  // Both looked up in the state's indexes: a deployment's size must not make each command slower.
+  const holder = endpointByDistinguishedNameKey(state, distinguishedNameKey(distinguishedName));
   if (holder) throw new ObjectGuidInUse(command.objectGuid ?? distinguishedName, holder.sipAddress);
 
   const warnings: DomainWarning[] = [];
-  const existing = endpointsOfPool(state, pool.fqdn);
-  if (existing.length > 0) {
+  const existing = firstEndpointsOfPool(state, pool.fqdn, 3);
+  if (existing.count > 0) {
     warnings.push({
       code: 'ADDITIONAL_ENDPOINT_FOR_POOL',
       rule: 'R8',
       message:
         // At most three named: the warning is stored with every later endpoint, so it must not grow with the pool.
-        `R8 (policy): ${pool.fqdn} already has ${existing.length} endpoint(s) (${existing.slice(0, 3).map((e) => e.sipAddress).join(', ')}${existing.length > 3 ? ', ...' : ''}); ` +
+        `R8 (policy): ${pool.fqdn} already has ${existing.count} endpoint(s) (${existing.first.map((e) => e.sipAddress).join(', ')}${existing.count > 3 ? ', ...' : ''}); ` +
         `one per pool is enough, and a legacy client connects to one pool at a time.`,
     });
   }

@@ -1,6 +1,7 @@
 import { assertNever } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
+import { distinguishedNameKey } from '../shared/distinguished-name';
 import type { TopologyEvent } from './events';
 import {
   type LegacyGroupChatPool,
@@ -165,12 +166,20 @@ function apply(draft: TopologyDraft, event: TopologyEvent): void {
     case 'PersistentChatEndpointCreated': {
       const { sipAddress, poolFqdn, displayName, distinguishedName } = event.data;
       const endpoint: PersistentChatEndpoint = { sipAddress, poolFqdn, displayName, distinguishedName };
+      const replaced = draft.read.endpoints.get(sipAddress);
+      if (replaced) draft.unindexEndpoint(replaced);
       draft.endpoints().set(sipAddress, endpoint);
+      draft.indexEndpoint(endpoint);
       return;
     }
-    case 'PersistentChatEndpointRemoved':
-      if (draft.read.endpoints.has(event.data.sipAddress)) draft.endpoints().delete(event.data.sipAddress);
+    case 'PersistentChatEndpointRemoved': {
+      const removed = draft.read.endpoints.get(event.data.sipAddress);
+      if (removed) {
+        draft.endpoints().delete(event.data.sipAddress);
+        draft.unindexEndpoint(removed);
+      }
       return;
+    }
     case 'LegacyPoolDataImported':
       draft.updateLegacyPool(event.data.legacyPoolFqdn, (pool) => ({ ...pool, dataMigratedTo: event.data.targetPoolFqdn }));
       return;
@@ -246,6 +255,37 @@ class TopologyDraft {
   defaultPoolContacts(): Map<SipUri, Fqdn> {
     if (this.firstWrite('defaultPoolContacts')) this.next.defaultPoolContacts = new Map(this.next.defaultPoolContacts);
     return this.next.defaultPoolContacts as Map<SipUri, Fqdn>;
+  }
+
+  /** Adds an endpoint to the indexes by distinguished name and by pool. */
+  indexEndpoint(endpoint: PersistentChatEndpoint): void {
+    const key = distinguishedNameKey(endpoint.distinguishedName);
+    const names = this.endpointDistinguishedNames();
+    names.set(key, [...(names.get(key) ?? []), endpoint.sipAddress]);
+    const counts = this.endpointCountByPool();
+    counts.set(endpoint.poolFqdn, (counts.get(endpoint.poolFqdn) ?? 0) + 1);
+  }
+
+  /** Takes an endpoint out of the indexes (before or after it leaves `endpoints`). */
+  unindexEndpoint(endpoint: PersistentChatEndpoint): void {
+    const key = distinguishedNameKey(endpoint.distinguishedName);
+    const holders = this.next.endpointDistinguishedNames.get(key) ?? [];
+    const rest = holders.filter((sip) => sip !== endpoint.sipAddress);
+    if (rest.length === 0) this.endpointDistinguishedNames().delete(key);
+    else this.endpointDistinguishedNames().set(key, rest);
+    const count = (this.next.endpointCountByPool.get(endpoint.poolFqdn) ?? 0) - 1;
+    if (count > 0) this.endpointCountByPool().set(endpoint.poolFqdn, count);
+    else this.endpointCountByPool().delete(endpoint.poolFqdn);
+  }
+
+  private endpointDistinguishedNames(): Map<string, readonly SipUri[]> {
+    if (this.firstWrite('endpointDistinguishedNames')) this.next.endpointDistinguishedNames = new Map(this.next.endpointDistinguishedNames);
+    return this.next.endpointDistinguishedNames as Map<string, readonly SipUri[]>;
+  }
+
+  private endpointCountByPool(): Map<Fqdn, number> {
+    if (this.firstWrite('endpointCountByPool')) this.next.endpointCountByPool = new Map(this.next.endpointCountByPool);
+    return this.next.endpointCountByPool as Map<Fqdn, number>;
   }
 
   updatePersistentChatPool(fqdn: Fqdn, change: (pool: PersistentChatPool) => PersistentChatPool): void {

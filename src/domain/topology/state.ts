@@ -18,6 +18,13 @@ export interface TopologyState {
   readonly legacyPools: ReadonlyMap<Fqdn, LegacyGroupChatPool>;
   /** Index: default pool contact address → its Persistent Chat pool (R7). */
   readonly defaultPoolContacts: ReadonlyMap<SipUri, Fqdn>;
+  /**
+   * Index: an endpoint's distinguished name, as `distinguishedNameKey` compares it → the endpoints
+   * holding it, oldest first (one, but for events stored before names were checked).
+   */
+  readonly endpointDistinguishedNames: ReadonlyMap<string, readonly SipUri[]>;
+  /** Index: how many endpoints each Persistent Chat pool has (R8). */
+  readonly endpointCountByPool: ReadonlyMap<Fqdn, number>;
   /** Principals of kind 'user', for the capacity guidance of R13. */
   readonly userCount: number;
 }
@@ -93,6 +100,8 @@ export function initialState(): TopologyState {
     persistentChatPools: new Map(),
     legacyPools: new Map(),
     defaultPoolContacts: new Map(),
+    endpointDistinguishedNames: new Map(),
+    endpointCountByPool: new Map(),
     userCount: 0,
   };
 }
@@ -196,6 +205,25 @@ export function fqdnHolder(state: TopologyState, fqdn: Fqdn): FqdnHolder | undef
 
 export function endpointsOfPool(state: TopologyState, poolFqdn: Fqdn): PersistentChatEndpoint[] {
   return [...state.endpoints.values()].filter((endpoint) => endpoint.poolFqdn === poolFqdn);
+}
+
+/** How many endpoints a pool has, and its first `max` (oldest first), without listing the rest. */
+export function firstEndpointsOfPool(state: TopologyState, poolFqdn: Fqdn, max: number): { count: number; first: PersistentChatEndpoint[] } {
+  const count = state.endpointCountByPool.get(poolFqdn) ?? 0;
+  const first: PersistentChatEndpoint[] = [];
+  if (count === 0) return { count, first };
+  for (const endpoint of state.endpoints.values()) {
+    if (endpoint.poolFqdn !== poolFqdn) continue;
+    first.push(endpoint);
+    if (first.length >= Math.min(max, count)) break;
+  }
+  return { count, first };
+}
+
+/** The endpoint holding a distinguished name (compared as `distinguishedNameKey` does), if any. */
+export function endpointByDistinguishedNameKey(state: TopologyState, key: string): PersistentChatEndpoint | undefined {
+  const holders = state.endpointDistinguishedNames.get(key);
+  return holders === undefined || holders.length === 0 ? undefined : state.endpoints.get(holders[0]!);
 }
 
 /** The well-known user that still routes legacy clients to `legacyPoolFqdn`, if any. */
