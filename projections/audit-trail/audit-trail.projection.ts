@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue, RecordedEvent } from '../../src/event-store
 import type { TopologyCommandType, TopologyEventType } from '../../src/domain';
 import { ACCESS_DENIED, API_TOKEN_ISSUED } from '../../src/application/streams';
 import type { Change, Projection, Row } from '../runner/projection';
+import { upcastOrAsRecorded } from '../../src/domain/events';
 
 /**
  * The audit trail (R21): one row per event of every stream, accepted changes and refused commands
@@ -311,7 +312,8 @@ function withoutTokenHash(data: JsonObject): JsonObject {
 }
 
 /** The row of one event. Runs for every event of a rebuild: a few property reads and two JSON encodings. */
-export function auditRow(event: RecordedEvent): Row {
+export function auditRow(recorded: RecordedEvent): Row {
+  const event = upcastOrAsRecorded(recorded);
   const metadata = isJsonObject(event.metadata) ? event.metadata : EMPTY;
   const data = !isJsonObject(event.data) ? EMPTY : event.type === API_TOKEN_ISSUED ? withoutTokenHash(event.data) : event.data;
   // A denied attempt is a refusal too: its data has the status and error a refused command has.

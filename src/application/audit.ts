@@ -1,9 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 
-/** Bumped when the shape of event metadata changes; readers upcast older shapes. */
-export const METADATA_SCHEMA_VERSION = 1;
-
 /** Who asks for a change, why, and from where: everything the audit trail records beside the events. */
 export interface CommandContext {
   readonly actor: string;
@@ -20,10 +17,12 @@ export interface CommandContext {
   readonly migration?: { readonly id: string; readonly step: number; readonly phase: 'run' | 'rollback' };
 }
 
-/** The metadata every event of a command carries (and every refusal record). */
+/**
+ * The metadata every event of a command carries (and every refusal record). The event's schema
+ * version (`schemaVersion`) is added per event type on append (`withSchemaVersion`).
+ */
 export function auditMetadata(context: CommandContext, extra: JsonObject): JsonObject {
   return {
-    schemaVersion: METADATA_SCHEMA_VERSION,
     actor: context.actor,
     roles: [...context.roles],
     authenticated: context.authenticated,

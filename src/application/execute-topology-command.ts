@@ -9,6 +9,7 @@ import { CONFIG } from '../config/config.module';
 import { KeyedLock } from './keyed-lock';
 import { requireConfiguredReason } from './reason-policy';
 import { CommandOutcome, TopologyRepository } from './topology-repository';
+import { withSchemaVersions } from '../domain/events';
 
 /** A topology command for one deployment, with who asks and why. */
 export class ExecuteTopologyCommand {
@@ -83,7 +84,7 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
         return { commandId: context.commandId, fingerprint: request.fingerprint, events: described, position: 0, warnings, whatIf: request.whatIf, replayed: false };
       }
       try {
-        const appended = await this.store.appendToStream(loaded.streamId, events, {
+        const appended = await this.store.appendToStream(loaded.streamId, withSchemaVersions(events), {
           expectedRevision: loaded.revision < 0 ? 'no_stream' : loaded.revision,
         });
         const outcome: CommandOutcome = {
