@@ -1,0 +1,49 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EVENT_TYPES, UPCASTERS, type LoggedEventType } from '../../src/domain/events';
+import { CATALOG_PAGE_PATH, CATALOG_PATH, catalogPage, type EventCatalog, generateCatalog } from '../support/event-catalog';
+
+/**
+ * The committed event catalog is what the TypeScript types say, and a change of an event's shape
+ * comes with a new version and an upcaster. `WRITE_EVENT_CATALOG=1` (npm run events:catalog)
+ * rewrites the committed files instead, after the same version checks.
+ */
+describe('event catalog', () => {
+  jest.setTimeout(60_000);
+  const generated = generateCatalog();
+  const committed = JSON.parse(fs.readFileSync(CATALOG_PATH, 'utf8')) as EventCatalog;
+  const before = new Map(committed.events.map((e) => [e.type, e]));
+
+  it('lists every event type once, with its version and category', () => {
+    expect(generated.events.map((e) => e.type)).toEqual(Object.keys(EVENT_TYPES).sort());
+    for (const entry of generated.events) {
+      expect(entry.version).toBe(EVENT_TYPES[entry.type as LoggedEventType].version);
+      expect(entry.schema['type']).toBe('object');
+    }
+  });
+
+  it('an event whose shape changed has a new version and an upcaster from the old one', () => {
+    const problems: string[] = [];
+    for (const entry of generated.events) {
+      const old = before.get(entry.type);
+      if (old === undefined) continue;
+      const changed = JSON.stringify(old.schema) !== JSON.stringify(entry.schema);
+      if (changed && entry.version === old.version) problems.push(`${entry.type}: its data's shape changed but its version is still ${old.version}: bump it in EVENT_TYPES and add an upcaster`);
+      if (entry.version < old.version) problems.push(`${entry.type}: version went down from ${old.version} to ${entry.version}`);
+    }
+    for (const [type, { version }] of Object.entries(EVENT_TYPES)) {
+      for (let v = 1; v < version; v++) if (UPCASTERS[type]?.[v] === undefined) problems.push(`${type}: no upcaster from version ${v} to ${v + 1}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('the committed catalog and its page are the generated ones (npm run events:catalog)', () => {
+    if (process.env['WRITE_EVENT_CATALOG'] === '1') {
+      fs.mkdirSync(path.dirname(CATALOG_PATH), { recursive: true });
+      fs.writeFileSync(CATALOG_PATH, `${JSON.stringify(generated, null, 2)}\n`);
+      fs.writeFileSync(CATALOG_PAGE_PATH, catalogPage(generated));
+    }
+    expect(JSON.parse(fs.readFileSync(CATALOG_PATH, 'utf8'))).toEqual(generated);
+    expect(fs.readFileSync(CATALOG_PAGE_PATH, 'utf8')).toBe(catalogPage(generated));
+  });
+});
