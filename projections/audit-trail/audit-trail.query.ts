@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../src/api/commands/input-errors';
+import { InvalidQuery } from '../query-errors';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import type { Row, RowQuery, SqlValue, TableReader } from '../runner/projection';
 import { AUDIT_TABLE, type AuditOutcome, ENTITY_KINDS, type EntityKind } from './audit-trail.projection';
@@ -82,8 +82,8 @@ const OUTCOMES: readonly AuditOutcome[] = ['accepted', 'refused'];
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-function invalid(field: string, message: string): InvalidInput {
-  return new InvalidInput(`Invalid audit query: ${field} ${message}.`, { field, rule: 'schema' });
+function invalid(field: string, message: string): InvalidQuery {
+  return new InvalidQuery(`Invalid audit query: ${field} ${message}.`, field);
 }
 
 function optionalText(value: string | undefined, field: string): string | undefined {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { formatDigest, parseSavedDigest, verifyLog } from '../application/log-verification';
 import { ConfigError, loadConfig } from '../config/config';
 import { openEventStore } from '../event-store/open-event-store';
-import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
+import { StoreFileError } from '../event-store/event-store';
 import { ApiError, connect } from './api-client';
 import { documentForStdout, terminalJson, terminalSafe as safe } from './terminal';
 

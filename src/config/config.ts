@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { Synchronous } from '../event-store/sqlite/sqlite-schema';
+import type { Synchronous } from '../common/sqlite/synchronous';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 
