@@ -1,7 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { uuidFromName } from '../../src/application/audit';
 import { EVENT_TYPES } from '../../src/domain/events';
+import type { JsonObject } from '../../src/event-store/event-store';
+import { HashChainedEventStore } from '../../src/event-store/hash-chain';
+import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import { dumpStoreFile, GOLDEN_DIR, type GoldenRow, replay } from '../support/golden-log';
 import { bearer, command, seedTopology } from '../support/http';
 import { ROOT, startServer, TEST_ADMIN_TOKEN } from '../support/server';
@@ -98,12 +102,68 @@ async function writeCurrentLog(): Promise<GoldenRow[]> {
   return rows;
 }
 
+/**
+ * A log in the shape the previous versions wrote: metadata with `schemaVersion: 1` on every event
+ * (it then versioned the metadata), and `AccessDenied` without `attempts`, `firstOccurredAt`,
+ * `lastOccurredAt` (before denials were aggregated), beside one that has them (aggregated, still
+ * version 1), and one event with no version at all. Appended through the product's hash chain.
+ */
+async function writeAccessDeniedV1Log(): Promise<GoldenRow[]> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-golden-v1-'));
+  const store = new HashChainedEventStore(new SqliteEventStore({ dataDir }));
+  const metadata = (occurredAt: string, extra: JsonObject, versioned = true): JsonObject => ({
+    ...(versioned ? { schemaVersion: 1 } : {}),
+    actor: extra['actor'] ?? 'anonymous',
+    roles: [],
+    authenticated: false,
+    commandId: uuidFromName(`golden-v1/${occurredAt}`),
+    correlationId: uuidFromName(`golden-v1/${occurredAt}`),
+    causationId: null,
+    reason: null,
+    clientAddress: '10.0.0.7',
+    occurredAt,
+    ...extra,
+  });
+  const denied = (status: number, principal: string | null, route: string, aggregated?: { attempts: number; first: string; last: string }): JsonObject => ({
+    principal,
+    credentialFingerprint: principal === null ? '5e884898da28' : null,
+    route,
+    method: route.split(' ')[0]!,
+    command: null,
+    clientAddress: '10.0.0.7',
+    status,
+    reason: status === 401 ? 'unauthenticated' : 'forbidden',
+    deployment: 'default',
+    error: status === 401 ? { code: 'UNAUTHENTICATED', message: 'No valid credential.', details: {} } : { code: 'FORBIDDEN', message: 'The reader role may not read the audit trail.', details: { required: ['admin', 'auditor'] } },
+    ...(aggregated ? { attempts: aggregated.attempts, firstOccurredAt: aggregated.first, lastOccurredAt: aggregated.last } : {}),
+  });
+  try {
+    const admin = { actor: 'admin', roles: ['admin'], authenticated: true, deployment: 'default' };
+    await store.appendToStream('topology-default', [
+      { id: uuidFromName('golden-v1/1'), type: 'SipDomainRegistered', data: { domain: 'contoso.com', isDefault: true, previousDefault: null }, metadata: metadata('2026-06-01T08:00:00.000Z', { ...admin, command: 'RegisterSipDomain' }) },
+    ], { expectedRevision: 'no_stream' });
+    await store.appendToStream('access_denied-default', [
+      { id: uuidFromName('golden-v1/2'), type: 'AccessDenied', data: denied(401, null, 'GET /api/topology'), metadata: metadata('2026-06-01T08:01:00.000Z', { deployment: 'default', command: null }) },
+      { id: uuidFromName('golden-v1/3'), type: 'AccessDenied', data: denied(403, 'reader-token', 'GET /api/audit'), metadata: metadata('2026-06-01T08:02:00.000Z', { actor: 'reader-token', deployment: 'default', command: null }, false) },
+      { id: uuidFromName('golden-v1/4'), type: 'AccessDenied', data: denied(401, null, 'GET /api/topology', { attempts: 4, first: '2026-06-01T08:03:00.000Z', last: '2026-06-01T08:03:40.000Z' }), metadata: metadata('2026-06-01T08:03:00.000Z', { deployment: 'default', command: null }) },
+    ], { expectedRevision: 'no_stream' });
+  } finally {
+    await store.close();
+  }
+  const rows = dumpStoreFile(path.join(dataDir, 'events.sqlite'));
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return rows;
+}
+
 describe('golden logs replay to the committed answers', () => {
   beforeAll(async () => {
     if (!WRITE) return;
     const rows = await writeCurrentLog();
     writeJson('current.log.json', rows);
     writeJson('current.answers.json', (await replay(rows)).answers);
+    const old = await writeAccessDeniedV1Log();
+    writeJson('access-denied-v1.log.json', old);
+    writeJson('access-denied-v1.answers.json', (await replay(old)).answers);
   });
 
   it('the log written by this version holds every event type, verifies on its stored text, and replays to the same topology, audit trail and digest', async () => {
@@ -120,5 +180,23 @@ describe('golden logs replay to the committed answers', () => {
     expect(replayed.verification.broken).toBeNull();
     expect(replayed.verification.events).toBe(rows.length);
     expect(replayed.answers).toEqual(readJson('current.answers.json'));
+  });
+
+  it('a log of the older AccessDenied shape verifies on its stored text and replays through the upcaster to the committed answers', async () => {
+    const rows = readJson<GoldenRow[]>('access-denied-v1.log.json');
+    // The stored text is the old shape, untouched.
+    const stored = rows.filter((r) => r.type === 'AccessDenied').map((r) => ({ data: JSON.parse(r.data), version: JSON.parse(r.metadata).schemaVersion }));
+    expect(stored.map((s) => [s.data.attempts, s.version])).toEqual([[undefined, 1], [undefined, undefined], [4, 1]]);
+    const replayed = await replay(rows);
+    expect(replayed.verification.broken).toBeNull();
+    expect(replayed.verification.events).toBe(rows.length);
+    expect(replayed.answers).toEqual(readJson('access-denied-v1.answers.json'));
+    // What the audit trail says of each denial: how many attempts, first and last, as version 2 has them.
+    const denials = (replayed.answers['auditTrail'] as { type: string; data: JsonObject }[]).filter((e) => e.type === 'AccessDenied').reverse();
+    expect(denials.map((e) => [e.data['attempts'], e.data['firstOccurredAt'], e.data['lastOccurredAt']])).toEqual([
+      [1, '2026-06-01T08:01:00.000Z', '2026-06-01T08:01:00.000Z'],
+      [1, '2026-06-01T08:02:00.000Z', '2026-06-01T08:02:00.000Z'],
+      [4, '2026-06-01T08:03:00.000Z', '2026-06-01T08:03:40.000Z'],
+    ]);
   });
 });
