@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue, RecordedEvent } from '../../src/event-store/event-store';
 import type { TopologyCommandType, TopologyEventType } from '../../src/domain';
-import { ACCESS_DENIED, API_TOKEN_ISSUED } from '../../src/application/streams';
+import { ACCESS_DENIED, API_TOKEN_ISSUED } from '../../src/domain/events/streams';
 import type { Change, Projection, Row } from '../runner/projection';
 import { upcastOrAsRecorded } from '../../src/domain/events';
 

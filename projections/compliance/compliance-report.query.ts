@@ -1,6 +1,6 @@
 import { InvalidQuery } from '../query-errors';
 import type { LogDigest } from '../../src/application/log-verification';
-import { attemptsOf } from '../../src/application/streams';
+import { attemptsOf } from '../../src/domain/events/streams';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import { logDigestAt } from '../audit-digest/audit-digest.query';
 import { AUDIT_TABLE } from '../audit-trail/audit-trail.projection';

@@ -1,4 +1,4 @@
-import { TOPOLOGY_CATEGORY } from '../../src/application/streams';
+import { TOPOLOGY_CATEGORY } from '../../src/domain/events/streams';
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import type { TopologyEvent } from '../../src/domain/topology';
 import type { Change, Projection, ReadModelView, Row, SqlValue, TableSpec } from '../runner/projection';

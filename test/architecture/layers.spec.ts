@@ -39,6 +39,12 @@ describe('imports follow the layers', () => {
     expect(violations(under('projections/'), under('src/api/'))).toEqual([]);
   });
 
+  it('read models are fed by the log only: they do not import the application', () => {
+    // Still to move: the digest's type, which the log verification defines.
+    const known = new Set(['projections/audit-digest/audit-digest.query.ts -> src/application/log-verification', 'projections/compliance/compliance-report.query.ts -> src/application/log-verification']);
+    expect(violations(under('projections/'), under('src/application/')).filter((v) => !known.has(v))).toEqual([]);
+  });
+
   it('the event store (port and adapters) does not import the application', () => {
     expect(violations(under('src/event-store/'), under('src/application/'))).toEqual([]);
   });
