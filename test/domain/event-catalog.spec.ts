@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EVENT_TYPES, UPCASTERS, type LoggedEventType } from '../../src/domain/events';
-import { CATALOG_PAGE_PATH, CATALOG_PATH, catalogPage, type EventCatalog, generateCatalog } from '../support/event-catalog';
+import { CATALOG_PAGE_PATH, CATALOG_PATH, catalogPage, type EventCatalog, generateCatalog, REQUIRED_FIELDS_PATH, requiredFieldsModule } from '../support/event-catalog';
 
 /**
  * The committed event catalog is what the TypeScript types say, and a change of an event's shape
@@ -37,13 +37,15 @@ describe('event catalog', () => {
     expect(problems).toEqual([]);
   });
 
-  it('the committed catalog and its page are the generated ones (npm run events:catalog)', () => {
+  it('the committed catalog, its page and the required fields of the read boundary are the generated ones (npm run events:catalog)', () => {
     if (process.env['WRITE_EVENT_CATALOG'] === '1') {
       fs.mkdirSync(path.dirname(CATALOG_PATH), { recursive: true });
       fs.writeFileSync(CATALOG_PATH, `${JSON.stringify(generated, null, 2)}\n`);
       fs.writeFileSync(CATALOG_PAGE_PATH, catalogPage(generated));
+      fs.writeFileSync(REQUIRED_FIELDS_PATH, requiredFieldsModule(generated));
     }
     expect(JSON.parse(fs.readFileSync(CATALOG_PATH, 'utf8'))).toEqual(generated);
     expect(fs.readFileSync(CATALOG_PAGE_PATH, 'utf8')).toBe(catalogPage(generated));
+    expect(fs.readFileSync(REQUIRED_FIELDS_PATH, 'utf8')).toBe(requiredFieldsModule(generated));
   });
 });

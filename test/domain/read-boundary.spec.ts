@@ -38,23 +38,42 @@ describe('the read boundary: recorded events become domain events in one place',
     expect(() => toAuditRecord(recorded('PoolStarted', {}))).toThrow(RecordedEventUnreadable);
   });
 
+  it('refuses an event whose data lacks a field its version has, naming the field', () => {
+    const event = recorded('SipDomainRegistered', { domain: 'contoso.com', isDefault: true });
+    expect(() => toTopologyEvent(event)).toThrow(/topology-default@3 \(SipDomainRegistered\): data.previousDefault is missing/);
+    // null is a value: absent values are null in every event's data.
+    expect(toTopologyEvent(recorded('SipDomainRegistered', { domain: 'contoso.com', isDefault: true, previousDefault: null })).type).toBe('SipDomainRegistered');
+  });
+
   it('passes a type this version does not know as it is (a later version wrote it): the folds ignore it', () => {
     const event = recorded('SomethingNewHappened', { x: 1 }, { schemaVersion: 7 });
     expect(toTopologyEvent(event)).toEqual({ type: 'SomethingNewHappened', data: { x: 1 } });
   });
 
   it('upcasts AccessDenied 1 -> 2: an attempt before aggregation counts once, first and last at its time', () => {
-    const v1 = recorded('AccessDenied', { status: 401, route: 'GET /api/topology' }, { occurredAt: '2026-06-01T08:01:00.000Z', schemaVersion: 1 });
+    const before = {
+      principal: null,
+      credentialFingerprint: null,
+      route: 'GET /api/topology',
+      method: 'GET',
+      command: null,
+      clientAddress: '10.0.0.7',
+      status: 401,
+      reason: 'no credential',
+      deployment: 'default',
+      error: { code: 'UNAUTHENTICATED', message: 'Authentication required.', details: {} },
+    };
+    const v1 = recorded('AccessDenied', before, { occurredAt: '2026-06-01T08:01:00.000Z', schemaVersion: 1 });
     const record = toAuditRecord(v1);
     expect(record).toEqual({
       type: 'AccessDenied',
-      data: { status: 401, route: 'GET /api/topology', attempts: 1, firstOccurredAt: '2026-06-01T08:01:00.000Z', lastOccurredAt: '2026-06-01T08:01:00.000Z' },
+      data: { ...before, attempts: 1, firstOccurredAt: '2026-06-01T08:01:00.000Z', lastOccurredAt: '2026-06-01T08:01:00.000Z' },
     });
     // What was read is not changed: the stored text stays what the hash chain covers.
-    expect(v1.data).toEqual({ status: 401, route: 'GET /api/topology' });
+    expect(v1.data).toEqual(before);
     // An aggregated event written while it was still version 1 keeps its counts.
     const aggregated = recorded('AccessDenied', { attempts: 4, firstOccurredAt: 'a', lastOccurredAt: 'b' }, { occurredAt: 'a', schemaVersion: 1 });
-    expect(toAuditRecord(aggregated).data).toMatchObject({ attempts: 4, firstOccurredAt: 'a', lastOccurredAt: 'b' });
+    expect(upcast(aggregated).data).toMatchObject({ attempts: 4, firstOccurredAt: 'a', lastOccurredAt: 'b' });
   });
 
   describe('a chain of upcasters (a synthetic event, for the chain itself)', () => {

@@ -22,7 +22,7 @@ describe('the server process', () => {
     expect(await first.stop()).toBe(0);
 
     const store = new SqliteEventStore({ dataDir });
-    await store.appendToStream('topology-default', [{ id: randomUUID(), type: 'SipDomainRegistered', data: { domain: 'contoso.com' } }], {
+    await store.appendToStream('topology-default', [{ id: randomUUID(), type: 'SipDomainRegistered', data: { domain: 'contoso.com', isDefault: true, previousDefault: null } }], {
       expectedRevision: 'no_stream',
     });
     await store.close();

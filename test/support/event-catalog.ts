@@ -5,6 +5,7 @@ import { EVENT_TYPES, type LoggedEventType } from '../../src/domain/events';
 /** The committed catalog: every event type, its current version, its stream category and the JSON Schema of its data. */
 export const CATALOG_PATH = path.join(__dirname, '..', '..', 'docs', 'events', 'catalog.json');
 export const CATALOG_PAGE_PATH = path.join(__dirname, '..', '..', 'docs', 'events.md');
+export const REQUIRED_FIELDS_PATH = path.join(__dirname, '..', '..', 'src', 'domain', 'events', 'required-fields.ts');
 
 type Schema = { [key: string]: unknown };
 
@@ -116,5 +117,20 @@ export function catalogPage(catalog: EventCatalog): string {
     lines.push(`| ${entry.type} | \`${entry.category}\` | ${entry.version} | ${fields} |`);
   }
   lines.push('', 'A field marked `?` may be absent.', '');
+  return lines.join('\n');
+}
+
+/** The read boundary's table of the fields each event's data must have, as TypeScript. */
+export function requiredFieldsModule(catalog: EventCatalog): string {
+  const lines = [
+    '/**',
+    " * Generated with the event catalog (`npm run events:catalog`): the fields each event's data must",
+    ' * have at its current version (null is a value; absent is not). The read boundary checks them.',
+    ' */',
+    'export const REQUIRED_DATA_FIELDS: { readonly [type: string]: readonly string[] } = {',
+    ...catalog.events.map((e) => `  ${e.type}: ${JSON.stringify([...((e.schema['required'] as string[] | undefined) ?? [])].sort()).replace(/"/g, "'").replace(/,/g, ', ')},`),
+    '};',
+    '',
+  ];
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import type { MigrationEvent } from '../migration/process';
 import type { ObservationEvent } from '../observation/observation';
 import type { TopologyEvent } from '../topology/events';
 import type { AuditRecord, RecordJson } from './records';
+import { REQUIRED_DATA_FIELDS } from './required-fields';
 import { UPCASTERS, type UpcasterChain } from './upcasters';
 import { EVENT_TYPES, type EventCategory, isLoggedEventType, SCHEMA_VERSION_FIELD } from './versions';
 
@@ -95,6 +96,8 @@ function toCategory(event: RecordedShape, category: EventCategory, versioning: V
   // the types it does not know, as the read models always have.
   if (!isObject(event.data)) throw new RecordedEventUnreadable(event, 'data must be a JSON object');
   const current = upcast(event, versioning);
+  const missing = (REQUIRED_DATA_FIELDS[current.type] ?? []).filter((field) => current.data[field] === undefined);
+  if (missing.length > 0) throw new RecordedEventUnreadable(event, `data.${missing[0]} is missing (required at version ${versioning.current(current.type) ?? '?'}: ${missing.map((f) => `data.${f}`).join(', ')} absent)`);
   return { type: current.type, data: current.data };
 }
 
