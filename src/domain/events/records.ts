@@ -4,8 +4,7 @@
  * publishes for them and what the read boundary hands out.
  */
 
-/** A JSON value as a record's data holds it. */
-export type RecordJson = null | boolean | number | string | RecordJson[] | { [key: string]: RecordJson };
+import type { DetailValue } from '../errors';
 
 /** A refused command (invalid input, illegal state, conflict), in `refused_command-<deployment>`. */
 export type CommandRefused = {
@@ -15,9 +14,9 @@ export type CommandRefused = {
     command: string;
     deployment: string;
     /** The input as sent, in plain text; its start only when large. */
-    input: RecordJson;
+    input: DetailValue;
     status: number;
-    error: { code: string; message: string; details: { [key: string]: RecordJson } };
+    error: { code: string; message: string; details: { [key: string]: DetailValue } };
   };
 };
 
@@ -40,7 +39,7 @@ export type AccessDenied = {
     status: number;
     reason: string;
     deployment: string;
-    error: { code: string; message: string; details: { [key: string]: RecordJson } };
+    error: { code: string; message: string; details: { [key: string]: DetailValue } };
     attempts: number;
     firstOccurredAt: string;
     lastOccurredAt: string;
@@ -60,7 +59,7 @@ export type ApiTokenIssued = {
     /** base64url */
     hash: string;
     /** The hash: absent on a token issued before hashes were named, which is SHA-256. */
-    kdf?: { name: string; [parameter: string]: RecordJson };
+    kdf?: { name: string; [parameter: string]: DetailValue };
     expiresAt: string | null;
   };
 };

@@ -1,6 +1,6 @@
-import type { RecordJson } from './records';
+import type { DetailValue } from '../errors';
 
-type Data = { readonly [key: string]: RecordJson };
+type Data = { readonly [key: string]: DetailValue };
 type Metadata = Readonly<Record<string, unknown>>;
 
 /** Turns an event's data of version n into version n + 1; the metadata is read only (never changed). */
