@@ -16,6 +16,7 @@ import { MigrationsController } from './api/migrations.controller';
 import { SessionController } from './api/session.controller';
 import { QueriesController } from './api/queries.controller';
 import { ObservationsController } from './api/observations.controller';
+import { EventsController } from './api/events.controller';
 import { Observations } from './application/observations/observations';
 import { ReadModelsModule } from './application/read-models.module';
 import { ExecuteMigrationCommandHandler } from './application/execute-migration-command';
@@ -33,7 +34,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(store), CqrsModule.forRoot(), ReadModelsModule],
-      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController, LiveController, SessionController, ObservationsController],
+      controllers: [HealthController, CommandsController, QueriesController, MigrationsController, TokensController, AuditController, LiveController, SessionController, ObservationsController, EventsController],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_GUARD, useClass: DoorGuard },

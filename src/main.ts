@@ -1,6 +1,6 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
-import { isCorruptionError, StoreFileError } from './event-store/sqlite/sqlite-schema';
+import { isCorruptionError, StoreFileError } from './event-store/event-store';
 import { widerThanPrivate } from './event-store/sqlite/private-files';
 import { announceServer, localUrl } from './config/running-server';
 import type { INestApplication } from '@nestjs/common';

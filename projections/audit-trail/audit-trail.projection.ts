@@ -1,7 +1,8 @@
 import type { JsonObject, JsonValue, RecordedEvent } from '../../src/event-store/event-store';
 import type { TopologyCommandType, TopologyEventType } from '../../src/domain';
-import { ACCESS_DENIED } from '../../src/application/streams';
+import { ACCESS_DENIED } from '../../src/domain/events/streams';
 import type { Change, Projection, Row } from '../runner/projection';
+import { upcastOrAsRecorded } from '../../src/domain/events';
 
 /**
  * The audit trail (R21): one row per event of every stream, accepted changes and refused commands
@@ -303,10 +304,12 @@ function deploymentOf(event: RecordedEvent, metadata: JsonObject): string | null
 }
 
 /**
- * The row of one event. Runs for every event of a rebuild: a few property reads. The event's data and
- * metadata are not in it: reads take them from the log by position (`eventBody`).
+ * The row of one event, at its current version (upcast). Runs for every event of a rebuild: a few
+ * property reads. The event's data and metadata are not in it: reads take them from the log by
+ * position (`eventBody`), and upcast them the same way.
  */
-export function auditRow(event: RecordedEvent): Row {
+export function auditRow(recorded: RecordedEvent): Row {
+  const event = upcastOrAsRecorded(recorded);
   const metadata = isJsonObject(event.metadata) ? event.metadata : EMPTY;
   const data = isJsonObject(event.data) ? event.data : EMPTY;
   // A denied attempt is a refusal too: its data has the status and error a refused command has.

@@ -1,5 +1,5 @@
-import { InvalidInput } from '../../src/api/commands/input-errors';
-import { API_TOKEN_ISSUED } from '../../src/application/streams';
+import { InvalidQuery } from '../query-errors';
+import { API_TOKEN_ISSUED, upcastOrAsRecorded } from '../../src/domain/events';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import type { Row, RowQuery, SqlValue, TableReader } from '../runner/projection';
 import { AUDIT_TABLE, type AuditOutcome, ENTITY_KINDS, type EntityKind } from './audit-trail.projection';
@@ -83,8 +83,8 @@ const OUTCOMES: readonly AuditOutcome[] = ['accepted', 'refused'];
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-function invalid(field: string, message: string): InvalidInput {
-  return new InvalidInput(`Invalid audit query: ${field} ${message}.`, { field, rule: 'schema' });
+function invalid(field: string, message: string): InvalidQuery {
+  return new InvalidQuery(`Invalid audit query: ${field} ${message}.`, field);
 }
 
 function optionalText(value: string | undefined, field: string): string | undefined {
@@ -223,7 +223,16 @@ function withoutTokenHash(data: JsonObject): JsonObject {
 
 /** An entry from a row of the audit trail, with its event's `data` and `metadata` texts (see `TableSpec.eventBody`). */
 export function toAuditEntry(row: Row): AuditEntry {
-  const body = asObject(parseJson(textOf(row, 'data'))) ?? {};
+  // The event as stored, read from the log, shown at its current version (as its row was written).
+  const stored = {
+    streamId: textOf(row, 'stream_id') ?? '',
+    revision: numberOf(row, 'revision') ?? 0,
+    type: textOf(row, 'event_type') ?? '',
+    data: asObject(parseJson(textOf(row, 'data'))) ?? {},
+    metadata: asObject(parseJson(textOf(row, 'metadata'))) ?? {},
+  };
+  const current = upcastOrAsRecorded(stored);
+  const body = asObject(current.data as JsonValue) ?? {};
   const data = row['event_type'] === API_TOKEN_ISSUED ? withoutTokenHash(body) : body;
   const outcome: AuditOutcome = row['outcome'] === 'refused' ? 'refused' : 'accepted';
   const authenticated = numberOf(row, 'authenticated');
@@ -249,7 +258,7 @@ export function toAuditEntry(row: Row): AuditEntry {
     entity: entityId === null ? null : { kind: textOf(row, 'entity_kind'), id: entityId },
     migrationId: textOf(row, 'migration_id'),
     data,
-    metadata: asObject(parseJson(textOf(row, 'metadata'))) ?? {},
+    metadata: asObject(current.metadata as JsonValue) ?? {},
   };
   if (outcome === 'refused') {
     const error = asObject(data['error']);

@@ -1,6 +1,6 @@
-import { InvalidInput } from '../../src/api/commands/input-errors';
+import { InvalidQuery } from '../query-errors';
 import type { LogDigest } from '../../src/application/log-verification';
-import { attemptsOf } from '../../src/application/streams';
+import { attemptsOf } from '../../src/domain/events/streams';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import { logDigestAt } from '../audit-digest/audit-digest.query';
 import { AUDIT_TABLE } from '../audit-trail/audit-trail.projection';
@@ -119,10 +119,10 @@ export interface ComplianceQuery {
 /** `from` and `to` as the audit trail stores times; both are required, and `from` ≤ `to`. */
 export function reportPeriod(from: string | undefined, to: string | undefined): { from: string; to: string } {
   const start = auditTime(from, 'from');
-  if (start === undefined) throw new InvalidInput('Invalid compliance report query: from is required (an ISO-8601 time with a zone, or a date).', { field: 'from' });
+  if (start === undefined) throw new InvalidQuery('Invalid compliance report query: from is required (an ISO-8601 time with a zone, or a date).', 'from');
   const end = auditTime(to, 'to');
-  if (end === undefined) throw new InvalidInput('Invalid compliance report query: to is required (an ISO-8601 time with a zone, or a date).', { field: 'to' });
-  if (start > end) throw new InvalidInput(`Invalid compliance report query: to must not be before from (${start} > ${end}).`, { field: 'to' });
+  if (end === undefined) throw new InvalidQuery('Invalid compliance report query: to is required (an ISO-8601 time with a zone, or a date).', 'to');
+  if (start > end) throw new InvalidQuery(`Invalid compliance report query: to must not be before from (${start} > ${end}).`, 'to');
   return { from: start, to: end };
 }
 

@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import type { Change, Projection, ReadModelView } from '../runner/projection';
+import { upcast } from '../../src/domain/events';
 
 /**
  * Drift between the ledger and the observed deployment (`GET /api/drift`, `topo drift`): one row per
@@ -107,7 +108,8 @@ export const driftProjection: Projection = {
       indexes: [['deployment', 'entity']],
     },
   ],
-  project(event: RecordedEvent, view: ReadModelView): readonly Change[] {
+  project(recorded: RecordedEvent, view: ReadModelView): readonly Change[] {
+    const event = upcast(recorded);
     const migration = MIGRATION_STREAM.exec(event.streamId);
     if (migration) return projectMigration(migration[1]!, event, view);
     const topology = TOPOLOGY_STREAM.exec(event.streamId);

@@ -1,6 +1,7 @@
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import { MIGRATION_EVENT_TYPES, type MigrationEvent } from '../../src/domain';
 import type { Change, Projection, ReadModelView, Row } from '../runner/projection';
+import { toMigrationEvent } from '../../src/domain/events';
 
 /**
  * Migrations and their steps (`GET /api/migrations`, `topo migrate status`): one row per migration
@@ -79,7 +80,7 @@ export const migrationsProjection: Projection = {
     const match = MIGRATION_STREAM.exec(event.streamId);
     if (!match || !EVENT_TYPES.has(event.type)) return [];
     const migrationId = match[1] ?? '';
-    const migrationEvent = { type: event.type, data: event.data } as unknown as MigrationEvent;
+    const migrationEvent = toMigrationEvent(event);
     const { actor, at } = who(event);
     const migration = view.get(MIGRATIONS_TABLE, { migration_id: migrationId });
     const update = (columns: Record<string, string | number | null>): Change[] =>

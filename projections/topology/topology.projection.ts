@@ -1,7 +1,8 @@
-import { TOPOLOGY_CATEGORY } from '../../src/application/streams';
+import { TOPOLOGY_CATEGORY } from '../../src/domain/events/streams';
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import type { TopologyEvent } from '../../src/domain/topology';
 import type { Change, Projection, ReadModelView, Row, SqlValue, TableSpec } from '../runner/projection';
+import { toTopologyEvent } from '../../src/domain/events';
 
 /**
  * The topology of every deployment as rows, one table per kind of entity, each keyed by deployment
@@ -84,7 +85,7 @@ export function topologyDeploymentOf(streamId: string): string | undefined {
 
 /** A recorded event of a topology stream as the domain's event (the write side appends nothing else there). */
 export function asTopologyEvent(event: RecordedEvent): TopologyEvent {
-  return { type: event.type, data: event.data } as unknown as TopologyEvent;
+  return toTopologyEvent(event);
 }
 
 export const topologyProjection: Projection = {

@@ -1,4 +1,4 @@
-import { canonicalJson } from '../../src/application/audit';
+import { canonicalJson } from '../../src/common/canonical-json';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import type {
   LegacyGroupChatPoolStatus,

@@ -4,6 +4,7 @@ import { EVENT_STORE, EventStore, JsonObject } from '../event-store/event-store'
 import { auditMetadata, CommandContext } from './audit';
 import type { AccessDenied } from './authorization';
 import { ACCESS_DENIED, accessDeniedStreamId } from './streams';
+import { withSchemaVersion } from '../domain/events';
 
 /** A denied attempt: who (or which credential), what, from where, and why. */
 export interface DeniedAttempt {
@@ -157,7 +158,7 @@ export class AccessDeniedRecorder implements OnModuleDestroy {
     try {
       await this.store.appendToStream(
         accessDeniedStreamId(attempt.deployment),
-        [{ id: randomUUID(), type: ACCESS_DENIED, data, metadata: auditMetadata(attempt.context, { deployment: attempt.deployment, command: attempt.command }) }],
+        [withSchemaVersion({ id: randomUUID(), type: ACCESS_DENIED, data, metadata: auditMetadata(attempt.context, { deployment: attempt.deployment, command: attempt.command }) })],
         { expectedRevision: 'any' },
       );
     } catch (error) {

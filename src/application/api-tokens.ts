@@ -5,6 +5,7 @@ import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound, Wro
 import { auditMetadata, CommandContext } from './audit';
 import { isRole, Role, ROLES } from './authorization';
 import { API_TOKEN_ISSUED } from './streams';
+import { upcast, withSchemaVersion } from '../domain/events';
 
 /**
  * API tokens. Their whole life is events in one stream (`api_token-registry`): issuing and revoking
@@ -285,7 +286,7 @@ export class ApiTokens implements OnModuleDestroy {
     try {
       const result = await this.store.appendToStream(
         API_TOKEN_STREAM,
-        [{ id: randomUUID(), type, data, metadata: auditMetadata(context, { command }) }],
+        [withSchemaVersion({ id: randomUUID(), type, data, metadata: auditMetadata(context, { command }) })],
         { expectedRevision: this.revision },
       );
       appended = result.nextExpectedRevision;
@@ -320,7 +321,7 @@ export class ApiTokens implements OnModuleDestroy {
   }
 
   private apply(event: RecordedEvent): void {
-    const { data, metadata } = event;
+    const { data, metadata } = upcast(event);
     const actor = typeof metadata['actor'] === 'string' ? metadata['actor'] : 'unknown';
     const at = typeof metadata['occurredAt'] === 'string' ? metadata['occurredAt'] : event.created.toISOString();
     const id = String(data['tokenId']);

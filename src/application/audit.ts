@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
+import { canonicalJson } from '../common/canonical-json';
 
-/** Bumped when the shape of event metadata changes; readers upcast older shapes. */
-export const METADATA_SCHEMA_VERSION = 1;
+// Canonical JSON lives in src/common (the hash chain encodes with it too); re-exported for the callers that take it from here.
+export { canonicalCopy, canonicalJson } from '../common/canonical-json';
 
 /** Who asks for a change, why, and from where: everything the audit trail records beside the events. */
 export interface CommandContext {
@@ -20,10 +21,12 @@ export interface CommandContext {
   readonly migration?: { readonly id: string; readonly step: number; readonly phase: 'run' | 'rollback' };
 }
 
-/** The metadata every event of a command carries (and every refusal record). */
+/**
+ * The metadata every event of a command carries (and every refusal record). The event's schema
+ * version (`schemaVersion`) is added per event type on append (`withSchemaVersion`).
+ */
 export function auditMetadata(context: CommandContext, extra: JsonObject): JsonObject {
   return {
-    schemaVersion: METADATA_SCHEMA_VERSION,
     actor: context.actor,
     roles: [...context.roles],
     authenticated: context.authenticated,
@@ -61,63 +64,4 @@ export function commandIdFrom(commandId: string | undefined, idempotencyKey: str
 /** A fingerprint of what a command asks for, so a reused idempotency key with another request is caught. */
 export function commandFingerprint(name: string, deployment: string, input: JsonValue): string {
   return createHash('sha256').update(`${name}\n${deployment}\n${canonicalJson(input)}`).digest('hex').slice(0, 32);
-}
-
-/** JSON with object keys sorted, so equal values always encode the same. */
-export function canonicalJson(value: JsonValue | undefined): string {
-  // A value whose objects already hold their keys in order encodes the same through the engine's
-  // own JSON.stringify, several times faster: the hash chain writes its events that way.
-  if (value !== undefined && inCanonicalOrder(value)) return JSON.stringify(value);
-  return sortedJson(value);
-}
-
-function sortedJson(value: JsonValue | undefined): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${sortedJson(value[k])}`).join(',')}}`;
-}
-
-/** Whether JSON.stringify gives exactly `sortedJson`: plain objects with ascending keys, no undefined anywhere. */
-function inCanonicalOrder(value: JsonValue | undefined): boolean {
-  if (value === null) return true;
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-      return true;
-    case 'object':
-      break;
-    default:
-      return false;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!inCanonicalOrder(value[i])) return false;
-    return true;
-  }
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return false;
-  let previous: string | undefined;
-  for (const key of Object.keys(value)) {
-    if (previous !== undefined && !(previous < key)) return false;
-    previous = key;
-    if (!inCanonicalOrder(value[key])) return false;
-  }
-  return true;
-}
-
-/** A copy of a JSON value with every object's keys in canonical (sorted) order. */
-export function canonicalCopy<T extends JsonValue>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => canonicalCopy(v)) as T;
-  const copy: { [key: string]: JsonValue } = {};
-  for (const key of Object.keys(value).sort()) {
-    const v = value[key];
-    if (v === undefined) continue;
-    // A `__proto__` key (JSON.parse makes it an own property) is defined, not assigned: assigning it would set the prototype and lose it.
-    if (key === '__proto__') Object.defineProperty(copy, key, { value: canonicalCopy(v), enumerable: true, writable: true, configurable: true });
-    else copy[key] = canonicalCopy(v);
-  }
-  return copy as T;
 }

@@ -115,6 +115,7 @@ export const ROUTE_POLICY: ReadonlyMap<string, RoutePolicy> = new Map<string, Ro
   ['GET /api/session', { roles: READ, what: 'read its own session' }],
   ['POST /api/projections/:name/rebuild', { roles: ADMIN, what: 'rebuild projections' }],
   ['GET /api/observations/schema', { roles: READ, what: 'read the snapshot schema' }],
+  ['GET /api/events/catalog', { roles: READ, what: 'read the event catalog' }],
   ['GET /api/observations/expected', { roles: READ, what: 'read the expected snapshot' }],
   ['GET /api/observations/:id/runbook', { roles: READ, what: 'read the way back to the ledger' }],
   ['POST /api/observations', { roles: ['admin', 'operator'], what: 'record observations' }],

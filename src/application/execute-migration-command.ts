@@ -64,6 +64,7 @@ import { KeyedLock } from './keyed-lock';
 import { requireConfiguredReason } from './reason-policy';
 import { migrationStreamId, topologyStreamId } from './streams';
 import { TopologyRepository } from './topology-repository';
+import { toMigrationEvent, toTopologyEvent, withSchemaVersions } from '../domain/events';
 
 
 /** A command on a migration (plan, run, report a failure, roll back), with who asks and why. */
@@ -535,7 +536,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       id,
       plan,
       later.map((e) => ({
-        event: { type: e.type, data: e.data } as unknown as TopologyEvent,
+        event: toTopologyEvent(e),
         streamId: e.streamId,
         revision: e.revision,
         position: e.position,
@@ -669,7 +670,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       throw error;
     }
     let state = initialMigrationState();
-    for (const event of recorded) state = evolveMigration(state, { type: event.type, data: event.data } as unknown as MigrationEvent);
+    for (const event of recorded) state = evolveMigration(state, toMigrationEvent(event));
     return { migrationId, state, revision: recorded.length > 0 ? recorded[recorded.length - 1]!.revision : -1, events: recorded };
   }
 
@@ -699,7 +700,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const expectedRevision: ExpectedRevision = revision < 0 ? 'no_stream' : revision;
     const result = await this.store.appendToStream(
       streamId,
-      events.map(([key, event]) => ({ id: uuidFromName(`${streamId}/${key}`), type: event.type, data: event.data as unknown as JsonObject, metadata })),
+      withSchemaVersions(events.map(([key, event]) => ({ id: uuidFromName(`${streamId}/${key}`), type: event.type, data: event.data as unknown as JsonObject, metadata }))),
       { expectedRevision },
     );
     return {

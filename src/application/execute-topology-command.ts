@@ -9,6 +9,7 @@ import { CONFIG } from '../config/config.module';
 import { KeyedBatches } from './keyed-lock';
 import { requireConfiguredReason } from './reason-policy';
 import { CommandOutcome, CommandRecord, LoadedTopology, TopologyRepository } from './topology-repository';
+import { withSchemaVersions } from '../domain/events';
 
 /** A topology command for one deployment, with who asks and why. */
 export class ExecuteTopologyCommand {
@@ -120,7 +121,7 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
       const { answers, events, decided, fold } = await this.decide(loaded, batch);
       if (events.length === 0) return { answers, positions: [] };
       try {
-        const appended = await this.store.appendToStream(loaded.streamId, events, {
+        const appended = await this.store.appendToStream(loaded.streamId, withSchemaVersions(events), {
           expectedRevision: loaded.revision < 0 ? 'no_stream' : loaded.revision,
         });
         const firstRevision = loaded.revision + 1;

@@ -10,7 +10,7 @@ import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { createPrivateDirectory, openPrivately } from '../event-store/sqlite/private-files';
 import { STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';
-import { WalCheckpointer } from '../event-store/sqlite/wal-checkpointer';
+import { WalCheckpointer } from '../common/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
 /** How often the read models' write-ahead log is checkpointed (see `openReadModelFile`). */

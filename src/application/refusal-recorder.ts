@@ -4,6 +4,7 @@ import { EVENT_STORE, EventStore, JsonObject, JsonValue } from '../event-store/e
 import { visibleText } from '../domain/shared/plain-text';
 import { auditMetadata, CommandContext } from './audit';
 import { refusalStreamId } from './streams';
+import { withSchemaVersion } from '../domain/events';
 
 export interface Refusal {
   readonly deployment: string;
@@ -61,12 +62,12 @@ export class RefusalRecorder {
       await this.store.appendToStream(
         refusalStreamId(refusal.deployment),
         [
-          {
+          withSchemaVersion({
             id: randomUUID(),
             type: 'CommandRefused',
             data: { command: visibleText(refusal.command), deployment: refusal.deployment, input, status: refusal.status, error: visibleJson(refusal.error) },
             metadata: auditMetadata(refusal.context, { deployment: refusal.deployment, command: refusal.command }),
-          },
+          }),
         ],
         { expectedRevision: 'any' },
       );

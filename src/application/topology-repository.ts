@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound } from '../event-store/event-store';
 import { foldTopology, initialState, TopologyEvent, TopologyState } from '../domain';
 import { topologyStreamId } from './streams';
+import { toTopologyEvent } from '../domain/events';
 
 /** What a command produced, as the API answers it. */
 export interface CommandOutcome {
@@ -114,7 +115,7 @@ export class TopologyRepository {
 }
 
 function asTopologyEvent(event: RecordedEvent): TopologyEvent {
-  return { type: event.type, data: event.data } as unknown as TopologyEvent;
+  return toTopologyEvent(event);
 }
 
 function recordCommand(commands: Map<string, CommandRecord>, event: RecordedEvent): void {

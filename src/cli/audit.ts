@@ -12,7 +12,7 @@ import { readWitnessFile, WitnessRecord } from '../application/witness';
 import type { EventStore } from '../event-store/event-store';
 import { ConfigError, loadConfig } from '../config/config';
 import { openEventStore } from '../event-store/open-event-store';
-import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
+import { StoreFileError } from '../event-store/event-store';
 import { ApiError, connect } from './api-client';
 import { documentForStdout, terminalBlock, terminalJson, terminalSafe as safe } from './terminal';
 import { STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';

@@ -201,7 +201,7 @@ async function connectFor(options: GlobalOptions): ReturnType<typeof connect> {
 function connectionFailure(error: unknown): number {
   // Loaded already when the error is one of theirs.
   const { ConfigError } = require('../config/config') as typeof import('../config/config');
-  const { StoreFileError } = require('../event-store/sqlite/sqlite-schema') as typeof import('../event-store/sqlite/sqlite-schema');
+  const { StoreFileError } = require('../event-store/event-store') as typeof import('../event-store/event-store');
   if (error instanceof ConfigError || error instanceof StoreFileError) {
     console.error(`topo: ${terminalSafe(error.message)}`);
     return 2;

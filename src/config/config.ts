@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Synchronous } from '../event-store/sqlite/sqlite-schema';
+import type { Synchronous } from '../common/sqlite/synchronous';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 /** `auto`: `pretty` when standard output is a terminal, `json` otherwise. */

@@ -6,3 +6,4 @@ export * from './shared/printable';
 export * from './topology';
 export * from './migration';
 export * from './observation';
+export * from './events';

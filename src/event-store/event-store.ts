@@ -226,3 +226,27 @@ export function matchesFilter(filter: EventFilter | undefined, streamId: string,
   if (filter.streamPrefixes && !filter.streamPrefixes.some((p) => streamId.startsWith(p))) return false;
   return true;
 }
+
+/**
+ * The store could not be opened as it is (a file that is not ours, newer, corrupt or not writable by
+ * this account). Nothing was modified. The server and the CLI stop with its message and exit 2.
+ */
+export class StoreFileError extends EventStoreError {
+  readonly code = 'STORE_FILE_INVALID';
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`${file}: ${reason}; the file was not modified`);
+    this.name = 'StoreFileError';
+  }
+}
+
+/**
+ * Whether an error says that a store file is damaged (SQLite's codes: the only store whose damage
+ * can surface outside a call to the port, from a read model's file or a background checkpoint).
+ */
+export function isCorruptionError(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT_'));
+}

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import type { Observable } from 'rxjs';
-import { canonicalCopy, canonicalJson } from '../application/audit';
-import { KeyedLock } from '../application/keyed-lock';
+import { canonicalCopy, canonicalJson } from '../common/canonical-json';
+import { KeyedLock } from '../common/keyed-lock';
 import {
   AppendOptions,
   AppendResult,

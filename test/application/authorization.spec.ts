@@ -22,6 +22,7 @@ const ROUTES: readonly (readonly [string, readonly Role[]])[] = [
   ['GET /api/live', [A, O, U, R]],
   ['GET /api/session', [A, O, U, R]],
   ['GET /api/observations/schema', [A, O, U, R]],
+  ['GET /api/events/catalog', [A, O, U, R]],
   ['GET /api/observations/expected', [A, O, U, R]],
   ['GET /api/observations/:id/runbook', [A, O, U, R]],
   ['GET /api/drift', [A, O, U, R]],

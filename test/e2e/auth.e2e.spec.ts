@@ -72,6 +72,17 @@ describe('the door: authentication, roles, denied attempts', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('serves the committed event catalog to readers and auditors, and to nobody without a credential', async () => {
+    const committed = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs', 'events', 'catalog.json'), 'utf8')) as { events: { type: string; version: number }[] };
+    for (const role of ['reader', 'auditor'] as const) {
+      const served = await get(server.url, '/api/events/catalog', tokens.get(role)!);
+      expect(served.status).toBe(200);
+      expect(served.body).toEqual(committed);
+    }
+    expect(committed.events.find((e) => e.type === 'AccessDenied')).toMatchObject({ version: 2, category: 'access_denied', schema: { type: 'object', required: expect.arrayContaining(['attempts']) } });
+    expect((await get(server.url, '/api/events/catalog', null)).status).toBe(401);
+  });
+
   it('answers every route of the policy by role: 403 exactly where the matrix says no', async () => {
     const notServed: string[] = [];
     const denials = (await readStream(dataDir, 'access_denied-default')).length;

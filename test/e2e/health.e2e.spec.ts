@@ -24,7 +24,7 @@ describe('the server process', () => {
 
     // Through the hash chain, as the product appends: an unchained event after chained ones is a break.
     const store = new HashChainedEventStore(new SqliteEventStore({ dataDir }));
-    await store.appendToStream('topology-default', [{ id: randomUUID(), type: 'SipDomainRegistered', data: { domain: 'contoso.com' } }], {
+    await store.appendToStream('topology-default', [{ id: randomUUID(), type: 'SipDomainRegistered', data: { domain: 'contoso.com', isDefault: true, previousDefault: null } }], {
       expectedRevision: 'no_stream',
     });
     await store.close();

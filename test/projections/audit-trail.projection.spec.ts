@@ -8,7 +8,7 @@ import {
 import { type AuditEntry, type AuditQuery, encodeAuditCursor, entityHistory, queryAudit } from '../../projections/audit-trail/audit-trail.query';
 import type { TableReader } from '../../projections/runner/projection';
 import { projectEvents, recorded } from '../../projections/runner/testing';
-import { InvalidInput } from '../../src/api/commands/input-errors';
+import { InvalidQuery } from '../../projections/query-errors';
 import { auditMetadata, type CommandContext } from '../../src/application/audit';
 import { refusalStreamId, topologyStreamId } from '../../src/application/streams';
 import {
@@ -173,8 +173,8 @@ function expectInvalid(run: () => unknown, field: string): void {
   } catch (error) {
     thrown = error;
   }
-  expect(thrown).toBeInstanceOf(InvalidInput);
-  const error = thrown as InvalidInput;
+  expect(thrown).toBeInstanceOf(InvalidQuery);
+  const error = thrown as InvalidQuery;
   expect(error.code).toBe('INVALID_INPUT');
   expect(error.details).toMatchObject({ field, rule: 'schema' });
   expect(error.message).toContain(field);

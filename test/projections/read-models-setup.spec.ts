@@ -30,7 +30,7 @@ describe("the product's read models (createProjectionRunner)", () => {
       for (let i = 0; i < 20; i++) {
         const result = await store.appendToStream(
           `topology-org${i}`,
-          [{ id: randomUUID(), type: 'SipDomainRegistered', data: { domain: `d${i}.contoso.com`, isDefault: true }, metadata: { deployment: `org${i}` } }],
+          [{ id: randomUUID(), type: 'SipDomainRegistered', data: { domain: `d${i}.contoso.com`, isDefault: true, previousDefault: null }, metadata: { deployment: `org${i}` } }],
           { expectedRevision: 'any' },
         );
         last = result.position;

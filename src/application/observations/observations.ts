@@ -24,6 +24,8 @@ import { observationStreamId } from '../streams';
 import { TopologyRepository } from '../topology-repository';
 import { type DocumentKind, parseDocument } from './parse-snapshot';
 import { SNAPSHOT_FORMAT, SNAPSHOT_SCHEMA_VERSION } from '../../domain';
+import { toObservationEvent } from '../../domain/events';
+import { withSchemaVersions } from '../../domain/events';
 
 export interface ObservationAnswer {
   readonly observationId: string;
@@ -165,7 +167,7 @@ export class Observations {
       try {
         let position = 0;
         if (events.length > 0) {
-          const appended = await this.store.appendToStream(ledger.streamId, events, { expectedRevision: ledger.revision < 0 ? 'no_stream' : ledger.revision });
+          const appended = await this.store.appendToStream(ledger.streamId, withSchemaVersions(events), { expectedRevision: ledger.revision < 0 ? 'no_stream' : ledger.revision });
           position = appended.position;
           this.topology.appended(deployment, adoption.state, appended.nextExpectedRevision, context.commandId, {
             fingerprint,
@@ -200,7 +202,7 @@ export class Observations {
       recorded = [];
     }
     if (recorded.length === 0) return cached;
-    const events = recorded.map((e) => ({ type: e.type, data: e.data }) as unknown as ObservationEvent);
+    const events = recorded.map((e) => toObservationEvent(e));
     const loaded = { state: foldObservations(events, cached.state), revision: recorded[recorded.length - 1]!.revision };
     this.cache.set(deployment, loaded);
     return loaded;
@@ -210,7 +212,7 @@ export class Observations {
     const streamId = observationStreamId(deployment);
     const appended = await this.store.appendToStream(
       streamId,
-      events.map((e, i) => ({ id: uuidFromName(`${streamId}/${idSeed}/${i}`), type: e.type, data: e.data as unknown as JsonObject, metadata })),
+      withSchemaVersions(events.map((e, i) => ({ id: uuidFromName(`${streamId}/${idSeed}/${i}`), type: e.type, data: e.data as unknown as JsonObject, metadata }))),
       { expectedRevision: revision < 0 ? 'no_stream' : revision },
     );
     return appended.position;

@@ -5,14 +5,9 @@ import * as fs from 'node:fs';
 export const APPLICATION_ID = 0x544c4556;
 export const SCHEMA_VERSION = 1;
 
-/** The event store file could not be opened as-is. The file has not been modified. */
-export class StoreFileError extends Error {
-  readonly code = 'STORE_FILE_INVALID';
-  constructor(readonly file: string, reason: string) {
-    super(`${file}: ${reason}; the file was not modified`);
-    this.name = 'StoreFileError';
-  }
-}
+// The port's error for a store that cannot be opened as it is; kept importable from here for the adapter.
+export { isCorruptionError, StoreFileError } from '../event-store';
+import { StoreFileError } from '../event-store';
 
 // No index on type: every index is another page written per commit, and readers filter while they scan by position.
 const SCHEMA_V1 = `
@@ -94,12 +89,9 @@ function probeStoreFile(db: Database.Database): void {
 }
 
 /** An error of SQLite saying the file is damaged or not a database at all. */
-export function isCorruptionError(error: unknown): boolean {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT_'));
-}
 
-export type Synchronous = 'FULL' | 'EXTRA' | 'NORMAL';
+export type { Synchronous } from '../../common/sqlite/synchronous';
+import type { Synchronous } from '../../common/sqlite/synchronous';
 
 /** Opens (creating when new) the store file with the durability settings the product promises. */
 export function openStoreFile(file: string, synchronous: Synchronous): Database.Database {
