@@ -9,7 +9,7 @@ import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { AuditLogBroken, EVENT_STORE, EventStore } from '../event-store/event-store';
 import { HashChainedEventStore, nextLogDigest } from '../event-store/hash-chain';
-import { isCorruptionError } from '../event-store/sqlite/sqlite-schema';
+import { isCorruptionError } from '../event-store/event-store';
 import { AuditKey, AuditKeyError, checkpointProblem, readPrivateKey, SignedCheckpoint, signCheckpoint } from './audit-signing';
 import { BrokenLink, LogReference, LogVerification, storedEventHash, TrustedCheckpoint, verifyLog, VerifyOptions } from './log-verification';
 import { FileWitness, UrlWitness, Witness } from './witness';

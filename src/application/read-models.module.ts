@@ -9,7 +9,7 @@ import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { createPrivateDirectory, openPrivately } from '../event-store/sqlite/private-files';
-import { STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';
+import { STORE_FILE_NAME } from '../event-store/open-event-store';
 import { WalCheckpointer } from '../common/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';

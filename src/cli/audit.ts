@@ -15,7 +15,7 @@ import { openEventStore } from '../event-store/open-event-store';
 import { StoreFileError } from '../event-store/event-store';
 import { ApiError, connect } from './api-client';
 import { documentForStdout, terminalBlock, terminalJson, terminalSafe as safe } from './terminal';
-import { STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';
+import { STORE_FILE_NAME } from '../event-store/open-event-store';
 
 /** `--name value` and `--name=value` options, and `--flag` switches, out of the arguments. */
 function options(argv: readonly string[], valued: readonly string[]): { values: Map<string, string>; flags: Set<string>; rest: string[] } {

@@ -5,9 +5,7 @@ import * as path from 'node:path';
 import { formatDigest } from '../application/log-verification';
 import { loadConfig } from '../config/config';
 import { runningServer } from '../config/running-server';
-import { EsdbEventStore } from '../event-store/esdb/esdb-event-store';
-import { normaliseConnectionString, redactConnectionString } from '../event-store/esdb/mapping';
-import { SqliteEventStore, STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';
+import { normaliseConnectionString, openEsdbStoreAsStored, openSqliteStoreAsStored, redactConnectionString, STORE_FILE_NAME } from '../event-store/open-event-store';
 import { CopyError, copyStore } from '../ops/store-copy';
 import { terminalSafe as safe } from './terminal';
 
@@ -68,8 +66,8 @@ export async function copyCommand(argv: readonly string[]): Promise<number> {
   const key = createHash('sha256').update(to).digest('hex').slice(0, 16);
   const checkpoints = readCheckpoints(checkpointFile);
   const from = fromStart ? 1 : (checkpoints[key]?.position ?? 0) + 1;
-  const source = new SqliteEventStore({ dataDir: config.dataDir });
-  const target = EsdbEventStore.connect(to);
+  const source = openSqliteStoreAsStored(config.dataDir);
+  const target = openEsdbStoreAsStored(to);
   const bar = new SingleBar({ format: 'copy [{bar}] {percentage}% | position {value}/{total} | {eta_formatted} left', stream: process.stderr, hideCursor: true, clearOnComplete: true });
   let reached = from - 1;
   let savedAt = 0;

@@ -4,9 +4,8 @@ import * as path from 'node:path';
 import { formatDigest, verifyLog } from '../application/log-verification';
 import { ConfigError, loadConfig } from '../config/config';
 import { openEventStore } from '../event-store/open-event-store';
-import { STORE_FILE_NAME } from '../event-store/sqlite/sqlite-event-store';
-import { createPrivateDirectory } from '../event-store/sqlite/private-files';
-import { StoreFileError } from '../event-store/sqlite/sqlite-schema';
+import { StoreFileError } from '../event-store/event-store';
+import { createPrivateDirectory, STORE_FILE_NAME } from '../event-store/open-event-store';
 import { BackupError, backupStore, integrityProblems } from '../ops/sqlite-backup';
 import { terminalSafe as safe } from './terminal';
 

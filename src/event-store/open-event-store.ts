@@ -2,7 +2,9 @@ import type { Config } from '../config/config';
 import type { EventStore } from './event-store';
 import { EsdbEventStore } from './esdb/esdb-event-store';
 import { HashChainedEventStore } from './hash-chain';
-import { SqliteEventStore } from './sqlite/sqlite-event-store';
+import { normaliseConnectionString, redactConnectionString } from './esdb/mapping';
+import { SqliteEventStore, STORE_FILE_NAME } from './sqlite/sqlite-event-store';
+import { createPrivateDirectory } from './sqlite/private-files';
 
 /**
  * EventStoreDB / KurrentDB when a connection string is configured, the embedded SQLite file
@@ -14,4 +16,23 @@ export function openEventStore(config: Config): EventStore {
       ? EsdbEventStore.connect(config.eventStoreConnectionString)
       : new SqliteEventStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
   return new HashChainedEventStore(store);
+}
+
+/**
+ * What the tools that work on a store's files need of the adapters (backup and restore, the copy to
+ * EventStoreDB, the read models' attached log), named here so that nothing above the port imports an
+ * adapter: the SQLite log's file name in DATA_DIR, DATA_DIR created private, each adapter opened
+ * without the hash chain (a copy moves events as they are stored), and a connection string's form
+ * and redaction.
+ */
+export { createPrivateDirectory, normaliseConnectionString, redactConnectionString, STORE_FILE_NAME };
+
+/** The SQLite event store in `dataDir`, as stored (no hash chain over it). */
+export function openSqliteStoreAsStored(dataDir: string): EventStore {
+  return new SqliteEventStore({ dataDir });
+}
+
+/** An EventStoreDB / KurrentDB store, as stored (no hash chain over it). */
+export function openEsdbStoreAsStored(connectionString: string): EventStore {
+  return EsdbEventStore.connect(connectionString);
 }
