@@ -60,7 +60,7 @@ describe('the runbook of GET /api/migrations/<id>/runbook is data PowerShell can
       endpointDisplayName: DISPLAY,
     });
     expect(planned.status).toBe(200);
-    const response = await fetch(`${server.url}/api/migrations/${planned.body.migrationId}/runbook`, { headers: bearer() });
+    const response = await fetch(`${server.url}/api/migrations/${planned.body.migrationId}/runbook?minPosition=${planned.body.position}`, { headers: bearer() });
     expect(response.status).toBe(200);
     const runbook = await response.text();
     expect(runbookProblems(runbook, PAYLOADS)).toEqual([]);
