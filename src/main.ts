@@ -1,7 +1,7 @@
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
 import { isCorruptionError, StoreFileError } from './event-store/event-store';
-import { widerThanPrivate } from './event-store/sqlite/private-files';
+import { widerThanPrivate } from './event-store/open-event-store';
 import { announceServer, localUrl } from './config/running-server';
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-import type { LogDigest } from '../../src/application/log-verification';
+import type { LogDigest } from '../../src/event-store/hash-chain';
 import { EMPTY_LOG_DIGEST, LOG_DIGEST_ALGORITHM } from '../../src/event-store/hash-chain';
 import type { TableReader } from '../runner/projection';
 import { DIGEST_TABLES } from './audit-digest.projection';

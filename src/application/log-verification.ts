@@ -12,16 +12,8 @@ import {
 } from '../event-store/hash-chain';
 import { changedFields } from '../event-store/field-evidence';
 
-/** The store-wide digest at a log position: what `GET /api/audit/digest` answers and an auditor keeps. */
-export interface LogDigest {
-  /** Global position of the last event covered (0: the empty log). */
-  readonly position: number;
-  /** The running chain over every event up to `position` (see `LOG_DIGEST_ALGORITHM`). */
-  readonly hash: string;
-  /** How many events it covers. */
-  readonly events: number;
-  readonly algorithm: string;
-}
+import type { LogDigest } from '../event-store/hash-chain';
+export type { LogDigest };
 
 export type BrokenLinkProblem =
   /** The event's content no longer gives its recorded hash: it was edited. */

@@ -8,8 +8,7 @@ import { openReadModelDatabase } from '../../projections/runner/read-model-store
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
-import { createPrivateDirectory, openPrivately } from '../event-store/sqlite/private-files';
-import { STORE_FILE_NAME } from '../event-store/open-event-store';
+import { createPrivateDirectory, openPrivately, STORE_FILE_NAME } from '../event-store/open-event-store';
 import { WalCheckpointer } from '../common/sqlite/wal-checkpointer';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';

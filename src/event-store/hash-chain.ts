@@ -525,3 +525,14 @@ export class HashChainedEventStore implements EventStore {
     return this.inner.close();
   }
 }
+
+/** The store-wide digest at a log position: what `GET /api/audit/digest` answers and an auditor keeps. */
+export interface LogDigest {
+  /** Global position of the last event covered (0: the empty log). */
+  readonly position: number;
+  /** The running chain over every event up to `position` (see `LOG_DIGEST_ALGORITHM`). */
+  readonly hash: string;
+  /** How many events it covers. */
+  readonly events: number;
+  readonly algorithm: string;
+}

@@ -4,7 +4,7 @@ import { EsdbEventStore } from './esdb/esdb-event-store';
 import { HashChainedEventStore } from './hash-chain';
 import { normaliseConnectionString, redactConnectionString } from './esdb/mapping';
 import { SqliteEventStore, STORE_FILE_NAME } from './sqlite/sqlite-event-store';
-import { createPrivateDirectory } from './sqlite/private-files';
+import { createPrivateDirectory, openPrivately, widerThanPrivate } from './sqlite/private-files';
 
 /**
  * EventStoreDB / KurrentDB when a connection string is configured, the embedded SQLite file
@@ -20,12 +20,12 @@ export function openEventStore(config: Config): EventStore {
 
 /**
  * What the tools that work on a store's files need of the adapters (backup and restore, the copy to
- * EventStoreDB, the read models' attached log), named here so that nothing above the port imports an
- * adapter: the SQLite log's file name in DATA_DIR, DATA_DIR created private, each adapter opened
+ * EventStoreDB, the read models' attached log and private files), named here so that nothing above the
+ * port imports an adapter: the SQLite log's file name in DATA_DIR, DATA_DIR and files kept private, each adapter opened
  * without the hash chain (a copy moves events as they are stored), and a connection string's form
  * and redaction.
  */
-export { createPrivateDirectory, normaliseConnectionString, redactConnectionString, STORE_FILE_NAME };
+export { createPrivateDirectory, normaliseConnectionString, openPrivately, redactConnectionString, STORE_FILE_NAME, widerThanPrivate };
 
 /** The SQLite event store in `dataDir`, as stored (no hash chain over it). */
 export function openSqliteStoreAsStored(dataDir: string): EventStore {
