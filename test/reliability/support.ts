@@ -93,22 +93,42 @@ export function logShapeProblems(events: readonly StoredEvent[]): string[] {
 }
 
 /** Folds every `topology-<deployment>` stream through the domain and checks its invariants after each event. */
-export function replayTopologies(events: readonly StoredEvent[]): { readonly states: Map<string, TopologyState>; readonly violations: string[] } {
+/** `every`: check the invariants after every so many events of a stream (and at its end). */
+export function replayTopologies(events: readonly StoredEvent[], every = 1): { readonly states: Map<string, TopologyState>; readonly violations: string[] } {
   const states = new Map<string, TopologyState>();
   const violations: string[] = [];
+  // Each stream in chunks of `every` events, the invariants checked after each. A chunk that does not
+  // apply is replayed event by event, to name the event.
+  const CHUNK = Math.max(1, every);
+  const pending = new Map<string, StoredEvent[]>();
+  const flush = (streamId: string): void => {
+    const chunk = pending.get(streamId) ?? [];
+    pending.delete(streamId);
+    if (chunk.length === 0) return;
+    let state = states.get(streamId) ?? initialState();
+    try {
+      state = foldTopology(chunk.map((e) => ({ type: e.type, data: e.data }) as unknown as TopologyEvent), state);
+    } catch {
+      for (const e of chunk) {
+        try {
+          state = foldTopology([{ type: e.type, data: e.data } as unknown as TopologyEvent], state);
+        } catch (error) {
+          violations.push(`${e.streamId}@${e.revision} ${e.type} does not apply: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
+    const last = chunk[chunk.length - 1]!;
+    for (const v of topologyViolations(state)) violations.push(`${last.streamId}@${last.revision} ${last.type}: ${v}`);
+    states.set(streamId, state);
+  };
   for (const e of events) {
     if (!e.streamId.startsWith('topology-')) continue;
-    const before = states.get(e.streamId) ?? initialState();
-    let after: TopologyState;
-    try {
-      after = foldTopology([{ type: e.type, data: e.data } as unknown as TopologyEvent], before);
-    } catch (error) {
-      violations.push(`${e.streamId}@${e.revision} ${e.type} does not apply: ${error instanceof Error ? error.message : String(error)}`);
-      continue;
-    }
-    for (const v of topologyViolations(after)) violations.push(`${e.streamId}@${e.revision} ${e.type}: ${v}`);
-    states.set(e.streamId, after);
+    const chunk = pending.get(e.streamId) ?? [];
+    chunk.push(e);
+    pending.set(e.streamId, chunk);
+    if (chunk.length >= CHUNK) flush(e.streamId);
   }
+  for (const streamId of [...pending.keys()]) flush(streamId);
   return { states, violations };
 }
 
