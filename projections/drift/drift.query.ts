@@ -93,3 +93,17 @@ export function stepConfirmations(reader: TableReader, migrationId: string): Ste
     observedAt: text(row['observed_at']),
   }));
 }
+
+/** Per deployment: its open drift items and the observations it recorded (what `/metrics` reports). */
+export function driftCounts(reader: TableReader): Map<string, { open: number; observations: number }> {
+  const counts = new Map<string, { open: number; observations: number }>();
+  const of = (deployment: unknown): { open: number; observations: number } => {
+    const key = String(deployment);
+    let count = counts.get(key);
+    if (count === undefined) counts.set(key, (count = { open: 0, observations: 0 }));
+    return count;
+  };
+  for (const row of reader.rows(DRIFT_TABLE, { where: { status: 'open' } })) of(row['deployment']).open += 1;
+  for (const row of reader.rows(OBSERVATIONS_TABLE)) of(row['deployment']).observations += 1;
+  return counts;
+}

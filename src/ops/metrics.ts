@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { driftProjection } from '../../projections/drift/drift.projection';
+import { driftCounts } from '../../projections/drift/drift.query';
 import type { ProjectionRunner } from '../../projections/runner/projection-runner';
 import type { EventStore } from '../event-store/event-store';
 
@@ -130,7 +132,7 @@ export class Metrics {
     if (!NOT_FAULTS.has(name)) this.storeErrors.inc({ operation, code: name });
   }
 
-  /** Gauges read from the projection runner when scraped: each projection's checkpoint, lag and rebuild progress. */
+  /** Gauges read from the projection runner when scraped: each projection's checkpoint, lag and rebuild progress; observations and open drift per deployment. */
   watchProjections(runner: ProjectionRunner): void {
     const registers = [this.registry];
     // Registered first: its collect reads the runner once per scrape and sets the gauges after it.
@@ -155,6 +157,14 @@ export class Metrics {
     const lagEvents = new Gauge({ name: 'topo_projection_lag_events', help: 'Events committed but not yet applied', labelNames: ['projection'], registers });
     const lagSeconds = new Gauge({ name: 'topo_projection_lag_seconds', help: 'Age of the oldest event not yet applied (0 when caught up)', labelNames: ['projection'], registers });
     const failed = new Gauge({ name: 'topo_projection_failed', help: '1 when the projection stopped on an event it cannot apply', labelNames: ['projection'], registers });
+    // Each read when it is collected (prom-client collects the metrics of a scrape side by side).
+    const drift = (which: 'open' | 'observations') =>
+      function collect(this: Gauge): void {
+        this.reset();
+        for (const [deployment, count] of driftCounts(runner.reader(driftProjection.name))) this.set({ deployment }, count[which]);
+      };
+    new Gauge({ name: 'topo_observations', help: 'Observations of the real deployment recorded, per deployment', labelNames: ['deployment'], registers, collect: drift('observations') });
+    new Gauge({ name: 'topo_drift_open', help: 'Drift items open (found by an observation, neither adopted nor gone), per deployment', labelNames: ['deployment'], registers, collect: drift('open') });
     const rebuild = new Gauge({
       name: 'topo_projection_rebuild_progress_ratio',
       help: 'A running rebuild: its checkpoint over the head position (absent when none runs)',

@@ -48,6 +48,16 @@ describe('GET /metrics', () => {
       expect((await scrape(server, bearer(readerSecret))).status).toBe(403);
       expect((await scrape(server, bearer(auditorSecret))).status).toBe(200);
       expect((await scrape(server, bearer())).status).toBe(200);
+      // An observation that finds one endpoint made outside the ledger: one observation, one open drift item.
+      const expected = (await (await fetch(`${server.url}/api/observations/expected`, { headers: bearer() })).json()) as Record<string, unknown>;
+      const observed = await fetch(`${server.url}/api/observations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer() },
+        body: JSON.stringify({ ...expected, endpoints: [{ sipAddress: 'sip:outside@contoso.com', poolFqdn: 'pcpool.contoso.com' }] }),
+      });
+      expect(observed.status).toBe(200);
+      const { position } = (await observed.json()) as { position: number };
+      await fetch(`${server.url}/api/drift?minPosition=${position}`, { headers: bearer() });
       const answer = await scrape(server, bearer(METRICS_TOKEN));
       expect(answer.status).toBe(200);
       expect(answer.headers.get('content-type')).toMatch(/^text\/plain;.*version=0\.0\.4/);
@@ -65,6 +75,8 @@ describe('GET /metrics', () => {
       expect(text).toMatch(/^topo_projection_checkpoint\{projection="[^"]+"\} \d+$/m);
       expect(text).toMatch(/^topo_projection_lag_events\{projection="[^"]+"\} \d+$/m);
       expect(text).toMatch(/^topo_projection_lag_seconds\{projection="[^"]+"\} [\d.]+$/m);
+      expect(value(text, 'topo_observations{deployment="default"}')).toBe(1);
+      expect(value(text, 'topo_drift_open{deployment="default"}')).toBe(1);
       expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
       expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
       // No credential or path text of a client becomes a label.
