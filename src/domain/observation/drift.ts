@@ -141,80 +141,84 @@ export function computeDrift(state: TopologyState, snapshot: Snapshot): DriftIte
     drift.push({ entity: key, kind: 'missing_in_deployment', ledger: known, observed: null });
   };
 
-  if (snapshot.sipDomains) {
+  // One section of the snapshot against the ledger: each observed entry compared with the ledger's view
+  // of it, then each ledger entity the section did not list is missing in the deployment (within `scope`).
+  const section = <O>(
+    kind: DriftEntityKind,
+    observed: readonly O[] | undefined,
+    idOf: (entry: O) => string,
+    viewOf: (entry: O) => EntityView,
+    ledger: { readonly ids: Iterable<string>; view(id: string): EntityView | undefined },
+    options: { readonly skip?: (entry: O) => boolean; readonly scope?: ReadonlySet<string> | null } = {},
+  ): void => {
+    if (!observed) return;
     const seen = new Set<string>();
-    for (const domain of snapshot.sipDomains) {
-      seen.add(domain.name);
-      compare(entityKey('sipDomain', domain.name), { name: domain.name, isDefault: domain.isDefault }, state.sipDomains.has(domain.name) ? sipDomainView(state, domain.name) : undefined);
+    for (const entry of observed) {
+      if (options.skip?.(entry)) continue;
+      const id = idOf(entry);
+      seen.add(id);
+      compare(entityKey(kind, id), viewOf(entry), ledger.view(id));
     }
-    for (const domain of state.sipDomains) if (!seen.has(domain)) missing(entityKey('sipDomain', domain), sipDomainView(state, domain));
-  }
-  if (snapshot.legacyPools) {
-    const seen = new Set<string>();
-    for (const pool of snapshot.legacyPools) {
-      seen.add(pool.fqdn);
-      const known = state.legacyPools.get(pool.fqdn);
-      compare(
-        entityKey('legacyPool', pool.fqdn),
-        present({ fqdn: pool.fqdn, version: pool.version, wellKnownSipAddress: pool.wellKnownSipAddress, status: pool.status }),
-        known && legacyPoolView(known),
-      );
+    for (const id of ledger.ids) {
+      if (seen.has(id) || (options.scope && !options.scope.has(id))) continue;
+      missing(entityKey(kind, id), ledger.view(id)!);
     }
-    for (const pool of state.legacyPools.values()) if (!seen.has(pool.fqdn)) missing(entityKey('legacyPool', pool.fqdn), legacyPoolView(pool));
-  }
-  if (snapshot.persistentChatPools) {
-    const seen = new Set<string>();
-    for (const pool of snapshot.persistentChatPools) {
-      seen.add(pool.fqdn);
-      const known = state.persistentChatPools.get(pool.fqdn);
-      compare(
-        entityKey('persistentChatPool', pool.fqdn),
-        present({
-          fqdn: pool.fqdn,
-          site: pool.site,
-          servers: pool.servers,
-          activeServers: pool.activeServers,
-          poolState: pool.poolState,
-          status: pool.status,
-        }),
-        known && persistentChatPoolView(known),
-      );
-    }
-    for (const pool of state.persistentChatPools.values()) if (!seen.has(pool.fqdn)) missing(entityKey('persistentChatPool', pool.fqdn), persistentChatPoolView(pool));
-  }
-  if (snapshot.principals) {
-    const seen = new Set<string>();
-    for (const principal of snapshot.principals) {
-      seen.add(principal.sipAddress);
-      const known = state.principals.get(principal.sipAddress);
-      compare(
-        entityKey('principal', principal.sipAddress),
-        present({ sipAddress: principal.sipAddress, kind: principal.kind, displayName: principal.displayName, legacyPoolFqdn: principal.legacyPoolFqdn }),
-        known && principalView(known),
-      );
-    }
+  };
+
+  section('sipDomain', snapshot.sipDomains, (d) => d.name, (d) => ({ name: d.name, isDefault: d.isDefault }), {
+    ids: state.sipDomains,
+    view: (id) => (state.sipDomains.has(id as Fqdn) ? sipDomainView(state, id) : undefined),
+  });
+  section('legacyPool', snapshot.legacyPools, (p) => p.fqdn, (p) => present({ fqdn: p.fqdn, version: p.version, wellKnownSipAddress: p.wellKnownSipAddress, status: p.status }), {
+    ids: state.legacyPools.keys(),
+    view: (id) => {
+      const pool = state.legacyPools.get(id as Fqdn);
+      return pool && legacyPoolView(pool);
+    },
+  });
+  section(
+    'persistentChatPool',
+    snapshot.persistentChatPools,
+    (p) => p.fqdn,
+    (p) => present({ fqdn: p.fqdn, site: p.site, servers: p.servers, activeServers: p.activeServers, poolState: p.poolState, status: p.status }),
+    {
+      ids: state.persistentChatPools.keys(),
+      view: (id) => {
+        const pool = state.persistentChatPools.get(id as Fqdn);
+        return pool && persistentChatPoolView(pool);
+      },
+    },
+  );
+  section(
+    'principal',
+    snapshot.principals,
+    (p) => p.sipAddress,
+    (p) => present({ sipAddress: p.sipAddress, kind: p.kind, displayName: p.displayName, legacyPoolFqdn: p.legacyPoolFqdn }),
+    {
+      ids: state.principals.keys(),
+      view: (id) => {
+        const principal = state.principals.get(id as SipUri);
+        return principal && principalView(principal);
+      },
+    },
     // Looked up one by one: only those addresses (and the ones listed) say anything of the ledger's principals.
-    const scope = snapshot.principalLookups ? new Set<string>(snapshot.principalLookups) : null;
-    for (const principal of state.principals.values()) {
-      if (seen.has(principal.sipAddress) || (scope !== null && !scope.has(principal.sipAddress))) continue;
-      missing(entityKey('principal', principal.sipAddress), principalView(principal));
-    }
-  }
-  if (snapshot.endpoints) {
-    const seen = new Set<string>();
-    for (const endpoint of snapshot.endpoints) {
-      // The contact every pool of the ledger got at installation (R7) is part of its pool, not an endpoint.
-      if (state.defaultPoolContacts.has(endpoint.sipAddress)) continue;
-      seen.add(endpoint.sipAddress);
-      const known = state.endpoints.get(endpoint.sipAddress);
-      compare(
-        entityKey('endpoint', endpoint.sipAddress),
-        present({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName }),
-        known && endpointView(known),
-      );
-    }
-    for (const endpoint of state.endpoints.values()) if (!seen.has(endpoint.sipAddress)) missing(entityKey('endpoint', endpoint.sipAddress), endpointView(endpoint));
-  }
+    { scope: snapshot.principalLookups ? new Set<string>(snapshot.principalLookups) : null },
+  );
+  section(
+    'endpoint',
+    snapshot.endpoints,
+    (e) => e.sipAddress,
+    (e) => present({ sipAddress: e.sipAddress, poolFqdn: e.poolFqdn, displayName: e.displayName }),
+    {
+      ids: state.endpoints.keys(),
+      view: (id) => {
+        const endpoint = state.endpoints.get(id as SipUri);
+        return endpoint && endpointView(endpoint);
+      },
+    },
+    // The contact every pool of the ledger got at installation (R7) is part of its pool, not an endpoint.
+    { skip: (e) => state.defaultPoolContacts.has(e.sipAddress) },
+  );
   return drift.sort((a, b) => (a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0));
 }
 
