@@ -16,6 +16,7 @@ import { EXPORT_LEVELS } from '../domain/migration/plan';
 import { evaluate, parseFilter, requireProperties, wildcardRegExp } from './filter-expression';
 import { migrationStepOf } from './migration-steps';
 import { terminalJson, terminalSafe, terminalValues } from './terminal';
+import { poolFqdnOfServiceIdentity } from '../domain/shared/fqdn';
 
 /** The global options of a cmdlet line or script: `--server`, `--json`, `--reason`, `--deployment`. */
 export interface GlobalOptions {
@@ -134,10 +135,8 @@ export function lineOptions(cmdlet: string, parameters: BoundParameters): LineOp
   };
 }
 
-/** `PersistentChatServer:<fqdn>`, `service:PersistentChatServer:<fqdn>` or the bare FQDN: the pool's FQDN. */
-export function poolFqdnOf(identity: string): string {
-  return identity.trim().replace(/^service:/i, '').replace(/^PersistentChatServer:/i, '');
-}
+/** `PersistentChatServer:<fqdn>`, `service:PersistentChatServer:<fqdn>` or the bare FQDN: the pool's FQDN (as the API reads `identity`). */
+export const poolFqdnOf = poolFqdnOfServiceIdentity;
 
 /**
  * The pool a Persistent Chat service identity names. A name that is neither the identity's documented
