@@ -138,13 +138,19 @@ export function lineOptions(cmdlet: string, parameters: BoundParameters): LineOp
 /** `PersistentChatServer:<fqdn>`, `service:PersistentChatServer:<fqdn>` or the bare FQDN: the pool's FQDN (as the API reads `identity`). */
 export const poolFqdnOf = poolFqdnOfServiceIdentity;
 
+/** Is the text a pool's identity in a form the product reads: `PersistentChatServer:<fqdn>`, `service:PersistentChatServer:<fqdn>` or the FQDN? */
+function isPoolIdentity(identity: string | undefined): boolean {
+  if (identity === undefined) return false;
+  const fqdn = poolFqdnOf(identity);
+  return fqdn.includes('.') && !/[\s:]/.test(fqdn);
+}
+
 /**
  * The pool a Persistent Chat service identity names. A name that is neither the identity's documented
  * form nor an FQDN (a page's placeholder such as "PChatServerCollection") is refused naming -Identity.
  */
 function servicePoolFqdn(cmdlet: string, identity: string): string {
-  const fqdn = poolFqdnOf(identity);
-  if (!fqdn.includes('.') || /[\s:]/.test(fqdn)) {
+  if (!isPoolIdentity(identity)) {
     throw new CmdletError(
       'INVALID_IDENTITY',
       `${cmdlet} : -Identity '${identity}' is not the identity of a Persistent Chat pool: write PersistentChatServer:<pool fqdn> ` +
@@ -153,7 +159,59 @@ function servicePoolFqdn(cmdlet: string, identity: string): string {
       { parameter: 'Identity', identity },
     );
   }
-  return fqdn;
+  return poolFqdnOf(identity);
+}
+
+/**
+ * The pool of a Set-CsPersistentChatActiveServer line that names no pool: without -Identity, the one
+ * pool every server named belongs to (or the deployment's only pool when no server is named); several
+ * candidates are refused, naming each. An -Identity that is no pool's identity (the reference's
+ * "PChatServerCollection", or "global" of its Lync Server 2013 edition) stands for the identity
+ * Get-CsService -PersistentChatServer shows: it is refused, naming the -Identity to type in its place.
+ */
+async function activeServerPool(
+  cmdlet: string,
+  identity: string | undefined,
+  servers: readonly string[],
+  client: ApiClient,
+  deployment: string | undefined,
+  minPosition: number | undefined,
+): Promise<string> {
+  const topology = (await client.query('/api/topology', { deployment, minPosition })) as { persistentChatPools?: Array<{ fqdn: string; servers: Array<{ fqdn: string }> }> };
+  const pools = topology.persistentChatPools ?? [];
+  const wanted = servers.map((s) => s.toLowerCase());
+  const candidates = pools.filter((p) => wanted.every((server) => p.servers.some((s) => s.fqdn.toLowerCase() === server))).map((p) => p.fqdn);
+  const typed = (fqdn: string): string => `-Identity "PersistentChatServer:${fqdn}"`;
+  const whose = servers.length > 0 ? `the pool of ${servers.join(', ')}` : 'the pool';
+  const none =
+    servers.length > 0
+      ? `no Persistent Chat pool of this deployment has ${servers.length > 1 ? 'all of the servers' : 'the server'} ${servers.join(', ')}` +
+        (pools.length > 0 ? ` (its pools: ${pools.map((p) => p.fqdn).join(', ')})` : '')
+      : 'this deployment has no Persistent Chat pool';
+  if (identity !== undefined) {
+    const instead =
+      candidates.length === 1
+        ? `Type ${typed(candidates[0]!)} in its place (${whose}).`
+        : candidates.length > 1
+          ? `Type the identity of the pool you mean in its place, one of: ${candidates.map(typed).join(', ')}.`
+          : `No identity can be named in its place: ${none}.`;
+    throw new CmdletError(
+      'INVALID_IDENTITY',
+      `${cmdlet} : -Identity '${identity}' is not the identity of a Persistent Chat pool. The reference's "PChatServerCollection" (and "global" of its Lync Server 2013 edition) stands for the identity ` +
+        `Get-CsService -PersistentChatServer shows for the collection, PersistentChatServer:<pool fqdn> (Get-CsPersistentChatState lists them here). ${instead} Nothing changed.`,
+      `InvalidIdentity,${cmdlet}`,
+      { parameter: 'Identity', identity, candidates },
+    );
+  }
+  if (candidates.length === 1) return candidates[0]!;
+  throw new CmdletError(
+    candidates.length > 1 ? 'AMBIGUOUS_IDENTITY' : 'INVALID_IDENTITY',
+    candidates.length > 1
+      ? `${cmdlet} : -Identity is needed here: ${candidates.length} Persistent Chat pools could be meant (${candidates.join(', ')}). Name one: ${candidates.map(typed).join(', ')}. Nothing changed.`
+      : `${cmdlet} : -Identity is needed here: ${none}. Nothing changed.`,
+    `${candidates.length > 1 ? 'AmbiguousIdentity' : 'InvalidIdentity'},${cmdlet}`,
+    { parameter: 'Identity', candidates },
+  );
 }
 
 type DirectoryEntry = { sipAddress: string; poolFqdn: string; displayName: string | null; distinguishedName: string | null };
@@ -402,14 +460,16 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
   {
     name: 'Set-CsPersistentChatActiveServer',
     parameters: [
-      { name: 'Identity', type: 'string', required: true, position: 0, placeholder: 'PersistentChatServer:<pool fqdn>' },
+      // Optional, as the reference marks it: without it, the pool is the one the servers named belong to.
+      { name: 'Identity', type: 'string', position: 0, placeholder: 'PersistentChatServer:<pool fqdn>' },
       { name: 'ActiveServers', type: 'value', placeholder: '@{Add="fqdn"} | @{Remove="fqdn"} | @{Replace="a","b"} | $Null' },
       { name: 'Swap', type: 'switch' },
+      FORCE,
       WHAT_IF,
       CONFIRM,
     ],
     prepare(parameters, options) {
-      const identity = text(parameters, 'Identity')!;
+      const identity = text(parameters, 'Identity');
       const change: Record<string, JsonValue> = {};
       if (parameters.has('ActiveServers')) {
         const value = parameters.get('ActiveServers')!;
@@ -430,16 +490,27 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
         } else change['replace'] = strings(value);
       }
       if (flag(parameters, 'Swap')) change['swap'] = true;
+      const named = isPoolIdentity(identity) ? poolFqdnOf(identity!) : undefined;
+      const servers = (['add', 'remove', 'replace'] as const).flatMap((k) => (Array.isArray(change[k]) ? (change[k] as string[]) : []));
       return {
         kind: 'command',
         cmdlet: this.name,
         command: 'SetPersistentChatActiveServers',
-        body: withDeployment({ poolFqdn: servicePoolFqdn(this.name, identity), ...change }, options),
-        target: identity,
+        body: withDeployment({ poolFqdn: named ?? '', ...change }, options),
+        target: identity ?? servers.join(', '),
         whatIf: flag(parameters, 'WhatIf'),
         confirm: flag(parameters, 'Confirm'),
         line: lineOptions(this.name, parameters),
         parameters: { poolFqdn: 'Identity', add: 'ActiveServers', remove: 'ActiveServers', replace: 'ActiveServers', clear: 'ActiveServers' },
+        // Without a pool's identity, the pool is read from the topology: the one the servers named belong to.
+        ...(named === undefined
+          ? {
+              resolve: async (client: ApiClient, minPosition: number | undefined) => {
+                const poolFqdn = await activeServerPool(this.name, identity, servers, client, options.deployment, minPosition);
+                return { body: withDeployment({ poolFqdn, ...change }, options), summary: `the active servers of PersistentChatServer:${poolFqdn}` };
+              },
+            }
+          : {}),
       };
     },
   },

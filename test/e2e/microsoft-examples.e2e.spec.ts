@@ -250,22 +250,86 @@ describe(`Import-CsPersistentChatData (${PAGE('Import-CsPersistentChatData')})`,
 });
 
 describe(`Set-CsPersistentChatActiveServer (${PAGE('Set-CsPersistentChatActiveServer')})`, () => {
-  // The page's "PChatServerCollection" stands for the collection's identity; its own text says to read
-  // it from Get-CsService, which answers `PersistentChatServer:<pool fqdn>`. The line is refused with
-  // that form named, and changes nothing.
-  for (const line of [
-    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Add="atl-gc-001.litwareinc.com"}',
-    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Remove="atl-gc-001.litwareinc.com"}',
-    'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers $Null',
-  ]) {
-    it(`refuses the placeholder identity of: ${line}`, async () => {
-      const deployment = await litware();
-      const run = topoRun(deployment, [line]);
-      expect(run.status).not.toBe(0);
-      expect(run.stderr).toContain('-Identity');
-      expect(run.stderr).toContain('PersistentChatServer:<pool fqdn>');
-    });
-  }
+  // "PChatServerCollection" is a placeholder, and the real shell would reject it as typed. The page
+  // (skype/skype-ps/skype/Set-CsPersistentChatActiveServer.md) says, under Example 1, to first read
+  // the identity of the collection from `Get-CsService -PersistentChatServer`, which answers
+  // "Identity : PersistentChatServer:<fqdn>", and then run the line "using the" identity (the
+  // sentence lost its noun). The Lync Server 2013 edition of the same page (TechNet, 2013-03-07)
+  // printed -Identity "global" there; the later edition replaced it by this placeholder and the
+  // instruction to look the identity up, so neither name is a collection's identity. -Identity is an
+  // XdsGlobalRelativeIdentity, looked up as given: no service has either name. The product refuses the
+  // line, changes nothing, and says exactly which -Identity to type in its place: the pool of the
+  // server the line names (a server belongs to one pool), or, for $Null, every pool that could be meant.
+  const typed = (line: string, fqdn: string): string => line.replace('"PChatServerCollection"', `"PersistentChatServer:${fqdn}"`);
+  const active = async (deployment: string, fqdn: string): Promise<string[]> =>
+    ((await getJsonFresh(`${server.url}/api/topology?deployment=${deployment}&minPosition=1`)) as { persistentChatPools: { fqdn: string; servers: { fqdn: string; active: boolean }[] }[] }).persistentChatPools
+      .find((p) => p.fqdn === fqdn)!
+      .servers.filter((s) => s.active)
+      .map((s) => s.fqdn);
+
+  it('Example 1 (@{Add=...}) is refused naming the identity to type; the line as told adds the server to the active servers', async () => {
+    const line = 'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Add="atl-gc-001.litwareinc.com"}';
+    const deployment = await litware();
+    // atl-gc-001.litwareinc.com is the one server of its pool, made inactive so that adding it is meaningful.
+    await send(deployment, 'SetPersistentChatActiveServers', { poolFqdn: 'atl-gc-001.litwareinc.com', clear: true });
+    const run = topoRun(deployment, [line]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("-Identity 'PChatServerCollection' is not the identity of a Persistent Chat pool");
+    expect(run.stderr).toContain('Type -Identity "PersistentChatServer:atl-gc-001.litwareinc.com" in its place (the pool of atl-gc-001.litwareinc.com)');
+    expect(await active(deployment, 'atl-gc-001.litwareinc.com')).toEqual([]);
+    const told = topoRun(deployment, [typed(line, 'atl-gc-001.litwareinc.com')]);
+    expect([told.status, told.stderr]).toEqual([0, '']);
+    expect(await active(deployment, 'atl-gc-001.litwareinc.com')).toEqual(['atl-gc-001.litwareinc.com']);
+  });
+
+  it('Example 2 (@{Remove=...}) is refused naming the identity to type; the line as told removes the server from the active servers', async () => {
+    const line = 'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Remove="atl-gc-001.litwareinc.com"}';
+    const deployment = await litware();
+    const run = topoRun(deployment, [line]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('Type -Identity "PersistentChatServer:atl-gc-001.litwareinc.com" in its place');
+    expect(await active(deployment, 'atl-gc-001.litwareinc.com')).toEqual(['atl-gc-001.litwareinc.com']);
+    const told = topoRun(deployment, [typed(line, 'atl-gc-001.litwareinc.com')]);
+    expect(told.status).toBe(0);
+    expect(await active(deployment, 'atl-gc-001.litwareinc.com')).toEqual([]);
+  });
+
+  it('Example 3 ($Null) names no server: every pool could be meant, and the refusal names each; the line as told removes all the active servers of that pool', async () => {
+    const line = 'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers $Null';
+    const deployment = await litware();
+    const run = topoRun(deployment, [line]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(
+      'Type the identity of the pool you mean in its place, one of: -Identity "PersistentChatServer:atl-gc-001.litwareinc.com", ' +
+        '-Identity "PersistentChatServer:atl-pcpool-001.litwareinc.com", -Identity "PersistentChatServer:pcpool.contoso.com".',
+    );
+    expect(await active(deployment, 'atl-pcpool-001.litwareinc.com')).toEqual(['atl-pc-001.litwareinc.com', 'atl-pc-002.litwareinc.com']);
+    const told = topoRun(deployment, [typed(line, 'atl-pcpool-001.litwareinc.com')]);
+    expect(told.status).toBe(0);
+    expect(await active(deployment, 'atl-pcpool-001.litwareinc.com')).toEqual([]);
+    expect(await active(deployment, 'atl-gc-001.litwareinc.com')).toEqual(['atl-gc-001.litwareinc.com']);
+  });
+
+  it('the Lync Server 2013 edition\'s -Identity "global" is refused in the same words', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Set-CsPersistentChatActiveServer -Identity "global" -ActiveServers @{Remove="atl-gc-001.litwareinc.com"}']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('Type -Identity "PersistentChatServer:atl-gc-001.litwareinc.com" in its place');
+    expect(await active(deployment, 'atl-gc-001.litwareinc.com')).toEqual(['atl-gc-001.litwareinc.com']);
+  });
+
+  it('-Identity is optional, as the reference marks it: the pool is the one the named server belongs to; with no server named and several pools, it is refused naming them', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, ['Set-CsPersistentChatActiveServer -ActiveServers @{Remove="atl-pc-002.litwareinc.com"}']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(await active(deployment, 'atl-pcpool-001.litwareinc.com')).toEqual(['atl-pc-001.litwareinc.com']);
+    const ambiguous = topoRun(deployment, ['Set-CsPersistentChatActiveServer -Swap']);
+    expect(ambiguous.status).toBe(1);
+    expect(ambiguous.stderr).toContain('-Identity is needed here: 3 Persistent Chat pools could be meant (atl-gc-001.litwareinc.com, atl-pcpool-001.litwareinc.com, pcpool.contoso.com)');
+    const unknown = topoRun(deployment, ['Set-CsPersistentChatActiveServer -ActiveServers @{Add="nosuch.litwareinc.com"}']);
+    expect(unknown.stderr).toContain('no Persistent Chat pool of this deployment has the server nosuch.litwareinc.com');
+    expect(await active(deployment, 'atl-pcpool-001.litwareinc.com')).toEqual(['atl-pc-001.litwareinc.com']);
+  });
 });
 
 describe('cases derived from the pages', () => {
