@@ -442,6 +442,12 @@ export function closest(input: string, candidates: readonly string[]): string | 
   return lower.length >= 4 ? candidates.find((c) => c.toLowerCase().includes(lower) || lower.includes(c.toLowerCase())) : undefined;
 }
 
+/** What answers instead, for a Lync cmdlet the product does not model that the pages send a reader to. */
+const INSTEAD: Readonly<Record<string, string>> = {
+  // Set-CsPersistentChatActiveServer's page, Example 1: the collection's identity, read from Get-CsService -PersistentChatServer.
+  'get-csservice': 'Get-CsPersistentChatState lists the Persistent Chat pools with their Identity (service:PersistentChatServer:<pool fqdn>).',
+};
+
 /** Finds the cmdlet named by `name` (case-insensitive), or throws PowerShell's CommandNotFoundException with a suggestion. */
 export function resolveCmdlet<S extends CmdletSpec>(name: string, specs: readonly S[]): S {
   const found = specs.find((s) => s.name.toLowerCase() === name.toLowerCase());
@@ -461,10 +467,11 @@ export function resolveCmdlet<S extends CmdletSpec>(name: string, specs: readonl
   const suggestion = nearest !== undefined && distance(name, nearest) <= 3 ? nearest : undefined;
   const modelled = `This product models: ${specs.map((s) => s.name).join(', ')}.`;
   if (suggestion === undefined && /^[A-Za-z]+-Cs[A-Za-z]/.test(name)) {
+    const instead = INSTEAD[name.toLowerCase()];
     throw new CmdletError(
       'CMDLET_NOT_MODELLED',
       `'${name}' is a Lync Server Management Shell cmdlet this product does not model: it keeps the Persistent Chat topology, ` +
-        `its endpoints and the migrations from Group Chat, and records nothing for this line. ${modelled}`,
+        `its endpoints and the migrations from Group Chat, and records nothing for this line.${instead ? ` ${instead}` : ''} ${modelled}`,
       'CommandNotFoundException',
       { cmdlet: name, modelled: specs.map((s) => s.name) },
     );

@@ -14,7 +14,7 @@ import {
 } from './cmdlet-parser';
 import { EXPORT_LEVELS } from '../domain/migration/plan';
 import { evaluate, parseFilter, requireProperties, wildcardRegExp } from './filter-expression';
-import { migrationStepOf } from './migration-steps';
+import { DataLine, migrationStepOf } from './migration-steps';
 import { terminalJson, terminalSafe, terminalValues } from './terminal';
 import { poolFqdnOfServiceIdentity } from '../domain/shared/fqdn';
 
@@ -61,7 +61,7 @@ export type PreparedCmdlet =
       /** After success, the objects to show (`-PassThru`). */
       readonly passThru?: (client: ApiClient, result: CommandResult) => Promise<Shown>;
       /** A body that depends on what is stored (the open migration a data cmdlet records a step of). */
-      readonly resolve?: (client: ApiClient, minPosition: number | undefined) => Promise<{ body: JsonObject; summary: string }>;
+      readonly resolve?: (client: ApiClient, minPosition: number | undefined) => Promise<DataLine>;
     }
   | {
       readonly kind: 'query';
@@ -697,6 +697,9 @@ async function runOne(prepared: PreparedCmdlet, client: ApiClient, context: RunC
   let summary: string | undefined;
   if (prepared.resolve) {
     const resolved = await prepared.resolve(client, context.minPosition ?? (await client.headPosition()));
+    if (resolved.body === null) {
+      return { lines: [`${prepared.whatIf ? 'What if: ' : ''}${prepared.cmdlet}: ${resolved.note}`], warnings: [] };
+    }
     body = resolved.body;
     summary = resolved.summary;
   }

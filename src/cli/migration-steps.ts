@@ -5,6 +5,14 @@
  */
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { ApiClient, ApiError } from './api-client';
+import { CmdletError } from './cmdlet-parser';
+
+/**
+ * What a data cmdlet line is: the record of a migration step (a body for `RunMigration`), or a line
+ * that changes no topology and is recorded as nothing, said so in `note` (a backup of a Persistent
+ * Chat pool's own database, as the guide asks before the import).
+ */
+export type DataLine = { readonly body: JsonObject; readonly summary: string } | { readonly body: null; readonly note: string };
 
 /** The migrations an Export-/Import-CsPersistentChatData line may be the record of. */
 type MigrationView = {
@@ -36,9 +44,29 @@ export async function migrationStepOf(
   client: ApiClient,
   deployment: string | undefined,
   minPosition: number | undefined,
-): Promise<{ body: JsonObject; summary: string }> {
+): Promise<DataLine> {
   const side = step === 2 ? 'legacy Group Chat pool' : 'Persistent Chat pool';
   const query = { deployment, minPosition };
+  const topology = (await client.query('/api/topology', query)) as {
+    legacyPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
+    persistentChatPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
+  };
+  const sides = step === 2 ? topology.legacyPools ?? [] : topology.persistentChatPools ?? [];
+  if (/<[^>]*>/.test(line.dbInstance)) {
+    // A guide's placeholder ("<backend-FQDN\instance-name>"): say which instance to type in its place.
+    const known = sides.filter((p) => p.databaseInstance !== null);
+    throw new CmdletError(
+      'INVALID_ARGUMENT',
+      `${cmdlet} : -DBInstance '${line.dbInstance}' is the page's placeholder, not a SQL Server instance: type the instance (computer FQDN\\instance) of the ` +
+        `${side}'s database in its place` +
+        (known.length > 0
+          ? `, one of: ${known.map((p) => `-DBInstance "${p.databaseInstance}" (${p.fqdn})`).join(', ')}.`
+          : `; no ${side} of this deployment has its databaseInstance recorded.`) +
+        ' Nothing was recorded.',
+      `CannotConvertArgument,${cmdlet}`,
+      { parameter: 'DBInstance', candidates: known.map((p) => p.databaseInstance!) },
+    );
+  }
   const list = (await client.query('/api/migrations', query)) as { migrations?: Array<{ migrationId: string; status: string }> };
   const open = (list.migrations ?? []).filter((m) => ['Planned', 'Running', 'Failed'].includes(m.status));
   const details = await Promise.all(open.map(async (m) => (await client.query(`/api/migrations/${encodeURIComponent(m.migrationId)}`, { minPosition })) as unknown as MigrationView));
@@ -50,14 +78,27 @@ export async function migrationStepOf(
   const refuse = (code: string, message: string, details: Record<string, JsonValue> = {}): never => {
     throw new ApiError(409, code, `${cmdlet} -DBInstance '${line.dbInstance}': ${message}`, { parameter: 'DBInstance', step, ...details });
   };
+  if (step === 2 && !matching.some((m) => m.nextStep === 2)) {
+    // An export of a Persistent Chat pool's own database is a backup (the guide backs up the target's
+    // database before the import): unless it is the export of a migration's legacy database, named by
+    // the plan's file, it changes no topology and is recorded as nothing.
+    const backups = (topology.persistentChatPools ?? []).filter((p) => p.databaseInstance !== null && sameText(p.databaseInstance, line.dbInstance));
+    const theExport = matching.some((m) => line.fileName === undefined || sameText(line.fileName, m.plan.export.fileName));
+    // A SQL Server instance may hold both pools' databases: then it is a backup only beside a migration at its import.
+    const legacyToo = (topology.legacyPools ?? []).some((p) => p.databaseInstance !== null && sameText(p.databaseInstance, line.dbInstance));
+    if (backups.length > 0 && (!legacyToo || (matching.length > 0 && !theExport))) {
+      const before = details.filter((m) => m.nextStep === 3 && backups.some((p) => sameText(p.fqdn, m.targetPoolFqdn)));
+      return {
+        body: null,
+        note:
+          `a backup of the database of Persistent Chat pool ${backups.map((p) => p.fqdn).join(', ')}` +
+          (before.length > 0 ? `, the guide's backup before the import of migration ${before.map((m) => m.migrationId).join(', ')}` : '') +
+          '. A backup changes no topology: nothing is recorded.',
+      };
+    }
+  }
   if (matching.length === 0) {
-    const topology = (await client.query('/api/topology', query)) as {
-      legacyPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
-      persistentChatPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
-    };
-    const pools = (step === 2 ? topology.legacyPools ?? [] : topology.persistentChatPools ?? []).filter(
-      (p) => p.databaseInstance !== null && sameText(p.databaseInstance, line.dbInstance),
-    );
+    const pools = sides.filter((p) => p.databaseInstance !== null && sameText(p.databaseInstance, line.dbInstance));
     const others = details.map((m) => `${m.migrationId} (${m.legacyPoolFqdn} -> ${m.targetPoolFqdn}, ${step === 2 ? 'legacy' : 'target'} database ${instanceOf(m) ?? 'not recorded'})`);
     refuse(
       'MIGRATION_NOT_FOUND',

@@ -535,6 +535,90 @@ describe('-Identity as the full distinguished name, in the form the Get-/Remove-
   });
 });
 
+/**
+ * The migration guides' own lines. "Migration process - details" of the Lync Server 2013 guide
+ * (MicrosoftDocs/OfficeDocs-SkypeForBusiness, Lync/LyncServer/migration-process-details.md, TechNet
+ * JJ205264) names its cmdlets (Export-CsPersistentChatData, Import-CsPersistentChatData with -WhatIf
+ * then without, New-CsPersistentChatEndpoint) but prints no line of them; it sends the reader to back
+ * up the databases. The lines below are those of the pages that print them:
+ * - "Back up and restore Persistent Chat databases" (Skype/SfbServer/manage/persistent-chat/back-up-and-restore-databases.md),
+ * - "Migrate Persistent Chat pool" (Skype/SfBServer2019/migration/migrate-persistent-chat-pool.md),
+ * - Set-CsPersistentChatActiveServer's page, whose Example 1 sends the reader to Get-CsService.
+ * Each runs in a deployment where a Group Chat pool (database gc-sql.contoso.com\rtc) is being migrated
+ * into pcpool.contoso.com (database atl-sql-001.contoso.com\rtc, the pages' instance).
+ */
+describe("the migration guides' lines", () => {
+  async function contoso(stepsDone: number, exportFileName: string): Promise<{ deployment: string; migrationId: string }> {
+    const deployment = `guide_${++counter}`;
+    await send(deployment, 'RegisterSipDomain', { domain: 'contoso.com' });
+    await send(deployment, 'InstallPersistentChatPool', { fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com', 'pc2.contoso.com'], databaseInstance: 'atl-sql-001.contoso.com\\rtc' });
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.contoso.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@contoso.com', databaseInstance: 'gc-sql.contoso.com\\rtc' });
+    const planned = await send(deployment, 'MigratePool', { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com', exportFileName });
+    if (stepsDone > 0) await send(deployment, 'RunMigration', { migrationId: planned.migrationId, steps: stepsDone });
+    return { deployment, migrationId: planned.migrationId };
+  }
+  const stepState = async (migrationId: string, step: number): Promise<string> => (await migration(migrationId)).steps.find((s: any) => s.step === step).state;
+  /** The log's head: a line that records nothing leaves it where it was. */
+  const head = async (): Promise<number> =>
+    Math.max(...((await getJsonFresh(`${server.url}/api/projections`)) as { projections: { headPosition: number | null }[] }).projections.map((p) => p.headPosition ?? 0));
+
+  it('"Back up and restore Persistent Chat databases": the export of the Persistent Chat database is the guide\'s backup before the import; nothing is recorded, and the import then runs as step 3', async () => {
+    const { deployment, migrationId } = await contoso(2, 'C:\\GroupChat\\gc-export.zip');
+    const before = await head();
+    const backup = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "atl-sql-001.contoso.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect([backup.status, backup.stderr]).toEqual([0, '']);
+    expect(backup.stdout).toContain(
+      `Export-CsPersistentChatData: a backup of the database of Persistent Chat pool pcpool.contoso.com, the guide's backup before the import of migration ${migrationId}. A backup changes no topology: nothing is recorded.`,
+    );
+    expect(await head()).toBe(before);
+    expect(await stepState(migrationId, 3)).toBe('pending');
+    // Steps 5 and 6 of "Migration process - details": the import with -WhatIf, then without.
+    const whatIf = topoRun(deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.contoso.com\\rtc" -FileName "C:\\GroupChat\\gc-export.zip" -WhatIf']);
+    expect(whatIf.status).toBe(0);
+    expect(await stepState(migrationId, 3)).toBe('pending');
+    const imported = topoRun(deployment, ['Import-CsPersistentChatData -DBInstance "atl-sql-001.contoso.com\\rtc" -FileName "C:\\GroupChat\\gc-export.zip"']);
+    expect([imported.status, imported.stderr]).toEqual([0, '']);
+    expect(await stepState(migrationId, 3)).toBe('completed');
+  });
+
+  it('"Back up and restore Persistent Chat databases": the export of the legacy database under its plan\'s file is step 2, not a backup', async () => {
+    const { deployment, migrationId } = await contoso(1, 'C:\\Logs\\PersistentChatData.zip');
+    const run = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "gc-sql.contoso.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(run.stdout).toContain(`recorded as step 2 (export the legacy data) of migration ${migrationId}`);
+    expect(await stepState(migrationId, 2)).toBe('completed');
+  });
+
+  it('"Migrate Persistent Chat pool": both lines name the instance by a placeholder; each is refused naming the -DBInstance to type, and runs as told', async () => {
+    const { deployment, migrationId } = await contoso(1, 'C:\\PersistentChatData.zip');
+    const exportLine = 'Export-CsPersistentChatData -DBInstance "<backend-FQDN\\instance-name>" -FileName "C:\\PersistentChatData.zip"';
+    const importLine = 'Import-CsPersistentChatData -DBInstance "<backend-FQDN\\instance-name>" -FileName "C:\\PersistentChatData.zip"';
+    const before = await head();
+    const exported = topoRun(deployment, [exportLine]);
+    expect(exported.status).toBe(1);
+    expect(exported.stderr).toContain(
+      "-DBInstance '<backend-FQDN\\instance-name>' is the page's placeholder, not a SQL Server instance: type the instance (computer FQDN\\instance) of the legacy Group Chat pool's database in its place, " +
+        'one of: -DBInstance "gc-sql.contoso.com\\rtc" (gc.contoso.com). Nothing was recorded.',
+    );
+    const imported = topoRun(deployment, [importLine]);
+    expect(imported.status).toBe(1);
+    expect(imported.stderr).toContain('of the Persistent Chat pool\'s database in its place, one of: -DBInstance "atl-sql-001.contoso.com\\rtc" (pcpool.contoso.com).');
+    expect(await head()).toBe(before);
+    const told = topoRun(deployment, [exportLine.replace('<backend-FQDN\\instance-name>', 'gc-sql.contoso.com\\rtc'), importLine.replace('<backend-FQDN\\instance-name>', 'atl-sql-001.contoso.com\\rtc')]);
+    expect([told.status, told.stderr]).toEqual([0, '']);
+    expect([await stepState(migrationId, 2), await stepState(migrationId, 3)]).toEqual(['completed', 'completed']);
+  });
+
+  it('a line of a cmdlet the product does not model (Get-CsService -PersistentChatServer, of Set-CsPersistentChatActiveServer\'s page) is refused saying so, naming what it models and what answers instead', async () => {
+    const { deployment } = await contoso(0, 'C:\\PersistentChatData.zip');
+    const run = topoRun(deployment, ['Get-CsService -PersistentChatServer']);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("'Get-CsService' is a Lync Server Management Shell cmdlet this product does not model");
+    expect(run.stderr).toContain('Get-CsPersistentChatState lists the Persistent Chat pools with their Identity');
+    expect(run.stderr).toContain('This product models: New-CsPersistentChatEndpoint, Get-CsPersistentChatEndpoint');
+  });
+});
+
 describe("the migration guide's prerequisite: one Active Directory forest, not one SIP domain", () => {
   it('migrates gc.contoso.com (sip:ocschat@contoso.com) into a pool installed while litwareinc.com was the default SIP domain', async () => {
     const deployment = `forest_${++counter}`;
