@@ -223,6 +223,11 @@ async function runCmdletLine(argv: readonly string[], lineWords?: readonly strin
       console.log(cmdletSyntax(words[0]!));
       return 0;
     }
+    if (!lineWords) {
+      // Words as a shell split them: say what bash did to the line rather than misread its pieces.
+      const split = (await import('./shell-split')).shellSplitError(parsed.rest);
+      if (split) throw split;
+    }
     prepared = prepareLine(readPipeline(words), options);
   } catch (error) {
     printError(renderError(options.json ? error : terminalError(error), undefined, options.json), options.json);

@@ -1,0 +1,77 @@
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT } from '../support/server';
+
+/**
+ * Cmdlet lines typed into bash without quotes, run by bash itself, so that topo receives the words
+ * exactly as bash split them: the script block in pieces, `$_` replaced by bash's own variable,
+ * ASCII quotes removed, typographic quotes split at their spaces. topo says what bash did and gives
+ * the line to type, in single quotes; it never answers with a wrong suggestion ("Did you mean
+ * '-OU'?"). Nothing reaches a store: the line is refused before any connection (exit 2).
+ */
+
+const TOPO = path.join(ROOT, 'bin', 'topo.js');
+jest.setTimeout(60_000);
+
+let dataDir: string;
+beforeAll(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-shell-split-'));
+});
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+/** Runs `topo <rest>` as a bash command line, as an administrator types it. */
+function inBash(rest: string, before = ''): SpawnSyncReturns<string> {
+  const { TOPO_REASON: _ignored, ...inherited } = process.env;
+  return spawnSync('bash', ['-c', `${before}"${process.execPath}" "${TOPO}" ${rest}`], {
+    cwd: ROOT,
+    env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+  });
+}
+
+describe('a cmdlet line bash took apart', () => {
+  it('Where-Object {$_...} unquoted: names the pieces and what bash put for $_, and gives the line in single quotes', () => {
+    const run = inBash(`Get-CsPersistentChatState '|' Where-Object {$_.PoolState -eq "FailedOver"}`, 'echo /opt/last-arg >/dev/null; ');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("the script block came as 3 separate arguments ('{/opt/last-arg.PoolState', '-eq', 'FailedOver}')");
+    expect(run.stderr).toContain("$_ was replaced by '/opt/last-arg' (bash's own variable)");
+    expect(run.stderr).toContain(`Put the whole line in single quotes: topo 'Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"}'`);
+    expect(run.stderr).not.toContain('Did you mean');
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('$_ that bash expanded to nothing, in a block of two comparisons, is put back in each', () => {
+    const run = inBash(`Get-CsPersistentChatState '|' Where-Object {$_.PoolState -eq "FailedOver" -or $_.Identity -like "*contoso*"}`, 'true "" ; ');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('$_ was replaced by nothing');
+    expect(run.stderr).toContain(`topo 'Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver" -or $_.Identity -like "*contoso*"}'`);
+  });
+
+  it('-Filter {DisplayName -eq "..."} unquoted (the Get-CsPersistentChatEndpoint page\'s form): no "Did you mean \'-OU\'?"', () => {
+    const run = inBash('Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("the script block came as 3 separate arguments ('{DisplayName', '-eq', 'Persistent Chat Endpoint 1}')");
+    expect(run.stderr).toContain(`topo 'Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}'`);
+    expect(run.stderr).not.toContain('Did you mean');
+  });
+
+  it('a value in typographic quotes, split by bash at its spaces, is named with the line to type', () => {
+    const line = 'New-CsPersistentChatEndpoint -SipAddress “sip:pce@litwareinc.com” -PersistentChatPoolFqdn “atl-pcpool-001.litwareinc.com” -DisplayName “Persistent Chat Endpoint 1”';
+    const run = inBash(line);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("the value “Persistent Chat Endpoint 1” came as 4 separate arguments ('“Persistent', 'Chat', 'Endpoint', '1”')");
+    expect(run.stderr).toContain('Typographic quotes (“ ” ‘ ’) are quotes to PowerShell, not to bash');
+    expect(run.stderr).toContain(`Put the whole line in single quotes: topo '${line}'`);
+    expect(run.stderr).not.toContain('positional parameter');
+  });
+
+  it('the same lines in single quotes are not taken for split ones', () => {
+    const quoted = inBash(`'Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}' --server http://127.0.0.1:9`);
+    expect(quoted.stderr).not.toContain('SHELL_SPLIT_LINE');
+    const typographic = inBash(`'New-CsPersistentChatEndpoint -SipAddress “sip:pce@litwareinc.com” -PersistentChatPoolFqdn “atl-pcpool-001.litwareinc.com” -DisplayName “Persistent Chat Endpoint 1”' --server http://127.0.0.1:9`);
+    expect(typographic.stderr).not.toContain('SHELL_SPLIT_LINE');
+    expect(typographic.stderr).not.toContain('positional parameter');
+  });
+});
