@@ -202,6 +202,15 @@ describe('cmdlets the product does not model, and placeholders', () => {
     expect(error.message).toContain('Export-CsPersistentChatData, Import-CsPersistentChatData');
   });
 
+  it("the RBAC line of the data cmdlets' and Set-CsPersistentChatState's pages (Get-CsAdminRole | Where-Object ...) is refused as not modelled, en dash and all", () => {
+    // Export-CsPersistentChatData's page (DESCRIPTION), and the Lync Server 2013 edition of Set-CsPersistentChatState's, with its "–match".
+    for (const line of ['Get-CsAdminRole | Where-Object {$_.Cmdlets -match "Export-CsPersistentChatData"}', 'Get-CsAdminRole | Where-Object {$_.Cmdlets \u2013match "Set-CsPersistentChatState"}']) {
+      const error = errorOf(() => prepare(line));
+      expect(error.code).toBe('CMDLET_NOT_MODELLED');
+      expect(error.message).toContain("'Get-CsAdminRole' is a Lync Server Management Shell cmdlet this product does not model");
+    }
+  });
+
   it("refuses a documentation placeholder as PowerShell does ('<' is reserved), saying to put the value in its place", () => {
     // Run backward compatibility for Persistent Chat Server (Lync Server 2013), the line as printed there.
     const error = errorOf(() => prepare('New-CsPersistentChatEndpoint -SipAddress <CO name, ex. persistentchat@contoso.com> -PersistentChatPoolFqdn <pool FQDN, like pcpool.contoso.com>'));
