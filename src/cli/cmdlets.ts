@@ -14,7 +14,7 @@ import {
 } from './cmdlet-parser';
 import { EXPORT_LEVELS } from '../domain/migration/plan';
 import { evaluate, parseFilter, requireProperties, wildcardRegExp } from './filter-expression';
-import { DataLine, migrationStepOf } from './migration-steps';
+import { DataLine, migrationStepOf, requireDbInstance } from './migration-steps';
 import { terminalJson, terminalSafe, terminalValues } from './terminal';
 import { poolFqdnOfServiceIdentity } from '../domain/shared/fqdn';
 
@@ -62,6 +62,11 @@ export type PreparedCmdlet =
       readonly passThru?: (client: ApiClient, result: CommandResult) => Promise<Shown>;
       /** A body that depends on what is stored (the open migration a data cmdlet records a step of). */
       readonly resolve?: (client: ApiClient, minPosition: number | undefined) => Promise<DataLine>;
+      /**
+       * A mistake in the line that only the stored topology shows (a page's placeholder for a pool or a
+       * database instance): `topo run` checks it for every line before the first runs.
+       */
+      readonly check?: (client: ApiClient, minPosition: number | undefined) => Promise<void>;
     }
   | {
       readonly kind: 'query';
@@ -509,6 +514,9 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
                 const poolFqdn = await activeServerPool(this.name, identity, servers, client, options.deployment, minPosition);
                 return { body: withDeployment({ poolFqdn, ...change }, options), summary: `the active servers of PersistentChatServer:${poolFqdn}` };
               },
+              check: async (client: ApiClient, minPosition: number | undefined) => {
+                await activeServerPool(this.name, identity, servers, client, options.deployment, minPosition);
+              },
             }
           : {}),
       };
@@ -559,6 +567,7 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
         line: lineOptions(this.name, parameters),
         parameters: { migrationId: 'DBInstance' },
         resolve: (client, minPosition) => migrationStepOf(this.name, 2, { dbInstance, fileName, level, scope }, client, options.deployment, minPosition),
+        check: async (client, minPosition) => void (await requireDbInstance(this.name, 2, dbInstance, client, options.deployment, minPosition)),
       };
     },
   },
@@ -586,6 +595,7 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
         line: lineOptions(this.name, parameters),
         parameters: { migrationId: 'DBInstance' },
         resolve: (client, minPosition) => migrationStepOf(this.name, 3, { dbInstance, fileName }, client, options.deployment, minPosition),
+        check: async (client, minPosition) => void (await requireDbInstance(this.name, 3, dbInstance, client, options.deployment, minPosition)),
       };
     },
   },

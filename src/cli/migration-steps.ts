@@ -24,6 +24,41 @@ type MigrationView = {
   plan: { legacyDatabaseInstance: string | null; targetDatabaseInstance: string | null; export: { fileName: string; level: string; scope: string | null } };
 };
 
+type PoolsWithDatabases = {
+  legacyPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
+  persistentChatPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
+};
+
+/**
+ * Refuses a -DBInstance that is a guide's placeholder ("<backend-FQDN\\instance-name>"), naming the
+ * instances to type in its place: the legacy pools' for an export (step 2), the Persistent Chat pools'
+ * for an import (step 3). Answers the topology it read.
+ */
+export async function requireDbInstance(
+  cmdlet: string,
+  step: 2 | 3,
+  dbInstance: string,
+  client: ApiClient,
+  deployment: string | undefined,
+  minPosition: number | undefined,
+): Promise<PoolsWithDatabases> {
+  const topology = (await client.query('/api/topology', { deployment, minPosition })) as PoolsWithDatabases;
+  if (!/<[^>]*>/.test(dbInstance)) return topology;
+  const side = step === 2 ? 'legacy Group Chat pool' : 'Persistent Chat pool';
+  const known = (step === 2 ? topology.legacyPools ?? [] : topology.persistentChatPools ?? []).filter((p) => p.databaseInstance !== null);
+  throw new CmdletError(
+    'INVALID_ARGUMENT',
+    `${cmdlet} : -DBInstance '${dbInstance}' is the page's placeholder, not a SQL Server instance: type the instance (computer FQDN\\instance) of the ` +
+      `${side}'s database in its place` +
+      (known.length > 0
+        ? `, one of: ${known.map((p) => `-DBInstance "${p.databaseInstance}" (${p.fqdn})`).join(', ')}.`
+        : `; no ${side} of this deployment has its databaseInstance recorded.`) +
+      ' Nothing was recorded.',
+    `CannotConvertArgument,${cmdlet}`,
+    { parameter: 'DBInstance', candidates: known.map((p) => p.databaseInstance!) },
+  );
+}
+
 const sameText = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
 const scopeList = (value: string): string[] =>
   value
@@ -47,26 +82,8 @@ export async function migrationStepOf(
 ): Promise<DataLine> {
   const side = step === 2 ? 'legacy Group Chat pool' : 'Persistent Chat pool';
   const query = { deployment, minPosition };
-  const topology = (await client.query('/api/topology', query)) as {
-    legacyPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
-    persistentChatPools?: Array<{ fqdn: string; databaseInstance: string | null }>;
-  };
+  const topology = await requireDbInstance(cmdlet, step, line.dbInstance, client, deployment, minPosition);
   const sides = step === 2 ? topology.legacyPools ?? [] : topology.persistentChatPools ?? [];
-  if (/<[^>]*>/.test(line.dbInstance)) {
-    // A guide's placeholder ("<backend-FQDN\instance-name>"): say which instance to type in its place.
-    const known = sides.filter((p) => p.databaseInstance !== null);
-    throw new CmdletError(
-      'INVALID_ARGUMENT',
-      `${cmdlet} : -DBInstance '${line.dbInstance}' is the page's placeholder, not a SQL Server instance: type the instance (computer FQDN\\instance) of the ` +
-        `${side}'s database in its place` +
-        (known.length > 0
-          ? `, one of: ${known.map((p) => `-DBInstance "${p.databaseInstance}" (${p.fqdn})`).join(', ')}.`
-          : `; no ${side} of this deployment has its databaseInstance recorded.`) +
-        ' Nothing was recorded.',
-      `CannotConvertArgument,${cmdlet}`,
-      { parameter: 'DBInstance', candidates: known.map((p) => p.databaseInstance!) },
-    );
-  }
   const list = (await client.query('/api/migrations', query)) as { migrations?: Array<{ migrationId: string; status: string }> };
   const open = (list.migrations ?? []).filter((m) => ['Planned', 'Running', 'Failed'].includes(m.status));
   const details = await Promise.all(open.map(async (m) => (await client.query(`/api/migrations/${encodeURIComponent(m.migrationId)}`, { minPosition })) as unknown as MigrationView));

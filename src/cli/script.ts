@@ -116,13 +116,33 @@ export async function runScript(
     return 1;
   }
 
+  const connection = await connect();
+  // What only the stored topology shows wrong in a line (a page's placeholder for a pool or a database
+  // instance) is checked for every line before the first runs, as a parse error is.
+  const checks = prepared.filter((line) => line.prepared.kind === 'command' && line.prepared.check);
+  const head = checks.length > 0 ? await connection.client.headPosition() : undefined;
+  for (const line of checks) {
+    if (line.prepared.kind !== 'command' || !line.prepared.check) continue;
+    try {
+      await line.prepared.check(connection.client, head);
+    } catch (error) {
+      problems.push(`${file}:${line.number}: ${line.text}\n${renderError(error, line.prepared.cmdlet, false)}`);
+      problemsJson.push({ line: line.number, text: line.text, error: errorJson(error) });
+    }
+  }
+  if (problems.length > 0) {
+    await connection.close();
+    if (options.json) console.log(JSON.stringify({ file, ran: false, problems: problemsJson }, null, 2));
+    else console.error(`${problems.join('\n\n')}\n\ntopo run: ${problems.length} line(s) of ${file} cannot be run; nothing was run.`);
+    return 1;
+  }
+
   const correlationId = randomUUID();
   const applied: PreparedScriptLine[] = [];
   const report: JsonValue[] = [];
   const passedOver: { line: PreparedScriptLine; error: unknown }[] = [];
   let failed: { line: PreparedScriptLine; error: unknown } | undefined;
   let minPosition: number | undefined;
-  const connection = await connect();
   const show = (line: PreparedScriptLine, outcomes: readonly Outcome[]): void => {
     if (options.json) return;
     console.log(`PS ${file}:${line.number}> ${line.text}`);

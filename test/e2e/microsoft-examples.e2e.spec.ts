@@ -310,6 +310,21 @@ describe(`Set-CsPersistentChatActiveServer (${PAGE('Set-CsPersistentChatActiveSe
     expect(await active(deployment, 'atl-gc-001.litwareinc.com')).toEqual(['atl-gc-001.litwareinc.com']);
   });
 
+  it('in a script, the placeholder is found before any line runs: nothing of the batch is applied', async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, [
+      'Remove-CsPersistentChatEndpoint -Identity "sip:pce@litwareinc.com"',
+      'Set-CsPersistentChatActiveServer -Identity "PChatServerCollection" -ActiveServers @{Remove="atl-gc-001.litwareinc.com"}',
+      'Export-CsPersistentChatData -DBInstance "<backend-FQDN\\instance-name>" -FileName "C:\\PersistentChatData.zip"',
+    ]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('Type -Identity "PersistentChatServer:atl-gc-001.litwareinc.com" in its place');
+    expect(run.stderr).toContain("-DBInstance '<backend-FQDN\\instance-name>' is the page's placeholder");
+    expect(run.stderr).toContain('2 line(s) of');
+    expect(run.stderr).toContain('nothing was run');
+    expect(await endpoints(deployment)).toContain('sip:pce@litwareinc.com');
+  });
+
   it('the Lync Server 2013 edition\'s -Identity "global" is refused in the same words', async () => {
     const deployment = await litware();
     const run = topoRun(deployment, ['Set-CsPersistentChatActiveServer -Identity "global" -ActiveServers @{Remove="atl-gc-001.litwareinc.com"}']);
