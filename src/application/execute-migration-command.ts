@@ -18,7 +18,6 @@ import {
   nextStep,
   OPEN_STATUSES,
   planMigration,
-  ReasonRequired,
   requireNextStep,
   requireRunnable,
   runbookOf,
@@ -61,7 +60,7 @@ import { ExecuteTopologyCommand, TopologyCommandResult } from './execute-topolog
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { KeyedLock } from './keyed-lock';
-import { requireConfiguredReason } from './reason-policy';
+import { requireReason } from './reason-policy';
 import { migrationStreamId, topologyStreamId } from './streams';
 import { TopologyRepository } from './topology-repository';
 import { toMigrationEvent, toTopologyEvent, withSchemaVersions } from '../domain/events';
@@ -148,7 +147,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       let loaded = await this.load(command.migrationId);
       const replay = this.replayOf(loaded, request);
       if (replay) return replay;
-      requireConfiguredReason(this.config.reasonRequiredFor, command.type, request.context.reason);
+      requireReason(this.config.reasonRequiredFor, command.type, request.context.reason, request.whatIf);
       // A step whose topology change was stored but not its record (a crash between the two) is recorded first,
       // so that a failure report counts from the right step and a rollback undoes it.
       if (!request.whatIf && (command.type === 'FailMigrationStep' || command.type === 'RollbackMigration')) loaded = await this.reconcile(request, loaded);
@@ -167,7 +166,6 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
 
   private async plan(request: ExecuteMigrationCommand, command: MigratePool): Promise<MigrationCommandResult> {
     const { deployment, context, whatIf } = request;
-    if (!whatIf && !command.reason?.trim()) throw new ReasonRequired('MigratePool');
     const topology = await this.repository.load(deployment);
     let attempt = 1;
     let latest: LoadedMigration | null = null;
@@ -180,7 +178,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       const replay = this.replayOf(latest, request);
       if (replay) return { ...replay, plan: latest.state.plan ?? undefined, runbook: latest.state.plan ? runbookOf(latest.state.plan) : undefined } as MigrationCommandResult;
     }
-    requireConfiguredReason(this.config.reasonRequiredFor, command.type, context.reason);
+    requireReason(this.config.reasonRequiredFor, command.type, command.reason ?? context.reason, whatIf);
     const migrationId = migrationIdFor(deployment, command.legacyPoolFqdn, attempt);
     const other = latest && OPEN_STATUSES.includes(latest.state.status) ? { migrationId: latest.migrationId, status: latest.state.status } : null;
     const plan = planMigration(command, migrationId, topology.state, other);
