@@ -1,20 +1,16 @@
 import { Inject } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import {
-  assertNever,
   compensateSteps,
   decideApproval,
   decideFailure,
   decidePlan,
   decideRollback,
   decideStep,
-  DomainError,
-  evolveMigration,
   firstTopologyRevision,
   initialMigrationState,
   LAST_STEP,
   MIGRATION_STEPS,
-  MigrationNotFound,
   nextStep,
   OPEN_STATUSES,
   planMigration,
@@ -22,7 +18,6 @@ import {
   requireRunnable,
   runbookOf,
   runSteps,
-  SimulatedSteps,
   stepCommand,
   type ApproveChange,
   type FailMigrationStep,
@@ -36,35 +31,30 @@ import {
   type MigrationStatus,
   type RollbackMigration,
   type RunMigration,
-  type StepOutcome,
-  type StepPhase,
-  type StepPort,
   type StepTopologyEvent,
-  type TopologyCommand,
-  type TopologyEvent,
-  type TopologyState,
 } from '../domain';
-import {
-  EVENT_STORE,
-  EventStore,
-  type ExpectedRevision,
-  type JsonObject,
-  type JsonValue,
-  type RecordedEvent,
-  StreamNotFound,
-  WrongExpectedVersion,
-} from '../event-store/event-store';
-import { auditMetadata, CommandContext, commandFingerprint, uuidFromName } from './audit';
-import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
-import { ExecuteTopologyCommand, TopologyCommandResult } from './execute-topology-command';
+import { toTopologyEvent } from '../domain/events';
+import { EVENT_STORE, EventStore, type JsonValue, WrongExpectedVersion } from '../event-store/event-store';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
+import { type CommandContext, uuidFromName } from './audit';
+import { IdempotencyKeyReused } from './errors';
 import { KeyedLock } from './keyed-lock';
+import {
+  AppliedSteps,
+  type AnsweringPort,
+  type DescribedEvent,
+  describe,
+  DryRun,
+  evolveAll,
+  type LoadedMigration,
+  MigrationStreams,
+  stepCommandId,
+  stepEventsOf,
+} from './migration-steps';
 import { requireReason } from './reason-policy';
-import { migrationStreamId, topologyStreamId } from './streams';
+import { topologyStreamId } from './streams';
 import { TopologyRepository } from './topology-repository';
-import { toMigrationEvent, toTopologyEvent, withSchemaVersions } from '../domain/events';
-
 
 /** A command on a migration (plan, run, report a failure, roll back), with who asks and why. */
 export class ExecuteMigrationCommand {
@@ -76,8 +66,6 @@ export class ExecuteMigrationCommand {
     readonly whatIf: boolean,
   ) {}
 }
-
-type DescribedEvent = { type: string; data: JsonObject; streamId: string; revision: number };
 
 export interface MigrationCommandResult {
   readonly commandId: string;
@@ -97,13 +85,6 @@ export interface MigrationCommandResult {
   /** Four eyes: the plan or rollback is recorded and waits for ApproveChange by another administrator. */
   readonly approvalRequired?: boolean;
   readonly notCompensated?: number[];
-}
-
-interface LoadedMigration {
-  readonly migrationId: string;
-  readonly state: MigrationState;
-  readonly revision: number;
-  readonly events: readonly RecordedEvent[];
 }
 
 /** The reason the migration's plan was recorded with (MigratePool requires one). */
@@ -129,22 +110,25 @@ export function migrationIdFor(deployment: string, legacyPoolFqdn: string, attem
 export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMigrationCommand, MigrationCommandResult> {
   // Per deployment: a plan checks the deployment's other migrations, and steps of one migration never interleave.
   private readonly lock = new KeyedLock();
+  private readonly streams: MigrationStreams;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly repository: TopologyRepository,
     private readonly commandBus: CommandBus,
     @Inject(CONFIG) private readonly config: Config,
-  ) {}
+  ) {
+    this.streams = new MigrationStreams(store);
+  }
 
   async execute(received: ExecuteMigrationCommand): Promise<MigrationCommandResult> {
     const { command } = received;
     if (command.type === 'MigratePool') return this.lock.run(received.deployment, () => this.plan(received, command));
     // A migration is addressed by its id, whatever deployment the request names: it belongs to the one it was planned in.
-    const deployment = (await this.load(command.migrationId)).state.deployment ?? received.deployment;
+    const deployment = (await this.streams.load(command.migrationId)).state.deployment ?? received.deployment;
     const request = new ExecuteMigrationCommand(deployment, command, received.context, received.fingerprint, received.whatIf);
     return this.lock.run(deployment, async () => {
-      let loaded = await this.load(command.migrationId);
+      let loaded = await this.streams.load(command.migrationId);
       const replay = this.replayOf(loaded, request);
       if (replay) return replay;
       requireReason(this.config.reasonRequiredFor, command.type, request.context.reason, request.whatIf);
@@ -170,7 +154,7 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     let attempt = 1;
     let latest: LoadedMigration | null = null;
     for (; ; attempt++) {
-      const found = await this.tryLoad(migrationIdFor(deployment, command.legacyPoolFqdn, attempt));
+      const found = await this.streams.tryLoad(migrationIdFor(deployment, command.legacyPoolFqdn, attempt));
       if (!found) break;
       latest = found;
     }
@@ -276,38 +260,18 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     if (!record) return loaded;
     const outcome = await this.repository.outcomeOf(topology.streamId, commandId, record);
     const { events } = decideStep(loaded.migrationId, plan, state, step, { events: stepEventsOf(outcome) }, topology.state);
-    await this.append(loaded.migrationId, loaded.revision, events, request, 'RunMigration');
-    return this.load(loaded.migrationId);
+    await this.streams.append(loaded.migrationId, loaded.revision, events, { deployment: request.deployment, context: request.context, fingerprint: request.fingerprint, command: 'RunMigration' });
+    return this.streams.load(loaded.migrationId);
   }
 
   // -------------------------------------------------------------------------------------------
   // The ports: the steps applied and recorded for real, or simulated for a dry run
 
-  private async portFor(request: ExecuteMigrationCommand, loaded: LoadedMigration, context: CommandContext, command: MigrationCommandType): Promise<AnsweringPort> {
+  private async portFor(request: ExecuteMigrationCommand, loaded: LoadedMigration, stepContext: CommandContext, command: MigrationCommandType): Promise<AnsweringPort> {
     const deployment = loaded.state.deployment ?? request.deployment;
-    if (request.whatIf) {
-      const topology = await this.repository.load(deployment);
-      return new DryRun(topology.state, topology.revision, loaded.revision, topology.streamId, migrationStreamId(loaded.migrationId));
-    }
-    return new AppliedSteps(this, request, loaded, deployment, context, command);
-  }
-
-  /** A step (or its compensation) through the topology decider, as a command whose id is derived from the migration and step. */
-  applyTopologyCommand(deployment: string, command: TopologyCommand, context: CommandContext, migrationId: string, step: number, phase: StepPhase): Promise<TopologyCommandResult> {
-    const stepContext: CommandContext = {
-      ...context,
-      commandId: stepCommandId(migrationId, step, phase),
-      correlationId: migrationId,
-      causationId: context.commandId,
-      migration: { id: migrationId, step, phase },
-    };
-    return this.commandBus.execute<ExecuteTopologyCommand, TopologyCommandResult>(
-      new ExecuteTopologyCommand(deployment, command, stepContext, commandFingerprint(command.type, deployment, command as unknown as JsonValue), false),
-    );
-  }
-
-  topologyOf(deployment: string): Promise<TopologyState> {
-    return this.repository.load(deployment).then((loaded) => loaded.state);
+    if (request.whatIf) return new DryRun(await this.repository.load(deployment), loaded);
+    const writer = { deployment, context: request.context, fingerprint: request.fingerprint, command };
+    return new AppliedSteps(this.commandBus, this.repository, this.streams, loaded, writer, stepContext);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -385,172 +349,4 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     };
   }
 
-  // -------------------------------------------------------------------------------------------
-  // The migration's stream
-
-  private async tryLoad(migrationId: string): Promise<LoadedMigration | null> {
-    let recorded: RecordedEvent[];
-    try {
-      recorded = await this.store.readStream(migrationStreamId(migrationId));
-    } catch (error) {
-      if (error instanceof StreamNotFound) return null;
-      throw error;
-    }
-    const state = evolveAll(initialMigrationState(), recorded.map((e) => toMigrationEvent(e)));
-    return { migrationId, state, revision: recorded.length > 0 ? recorded[recorded.length - 1]!.revision : -1, events: recorded };
-  }
-
-  private async load(migrationId: string): Promise<LoadedMigration> {
-    const loaded = await this.tryLoad(migrationId.toLowerCase());
-    if (!loaded || !loaded.state.plan) throw new MigrationNotFound(migrationId);
-    return loaded;
-  }
-
-  /** Appends `events` to the migration's stream at `revision`, each with an id derived from what it records. */
-  async append(
-    migrationId: string,
-    revision: number,
-    events: readonly MigrationEvent[],
-    request: ExecuteMigrationCommand,
-    command: MigrationCommandType,
-  ): Promise<{ events: DescribedEvent[]; position: number }> {
-    const streamId = migrationStreamId(migrationId);
-    const step = events.map((e) => ('step' in e.data ? e.data.step : undefined)).find((s) => s !== undefined);
-    const metadata = auditMetadata(request.context, {
-      deployment: request.deployment,
-      command,
-      commandFingerprint: request.fingerprint,
-      migrationId,
-      ...(step !== undefined ? { migrationStep: step } : {}),
-      warnings: [],
-    });
-    const expectedRevision: ExpectedRevision = revision < 0 ? 'no_stream' : revision;
-    const result = await this.store.appendToStream(
-      streamId,
-      withSchemaVersions(events.map((event) => ({ id: uuidFromName(`${streamId}/${eventKey(event, request.context.commandId)}`), type: event.type, data: event.data as unknown as JsonObject, metadata }))),
-      { expectedRevision },
-    );
-    return {
-      events: events.map((event, i) => describe({ ...event, streamId, revision: revision + 1 + i })),
-      position: result.position,
-    };
-  }
-}
-
-/** A port that also gives the command's answer: the events it appended (or would), and the position of the last. */
-interface AnsweringPort extends StepPort {
-  readonly position: number;
-  described(): DescribedEvent[];
-}
-
-/** The port of a dry run: the steps simulated in memory, and listed with the streams they would be appended to. */
-class DryRun extends SimulatedSteps implements AnsweringPort {
-  readonly position = 0;
-
-  constructor(topology: TopologyState, topologyRevision: number, migrationRevision: number, private readonly topologyStream: string, private readonly migrationStream: string) {
-    super(topology, topologyRevision, migrationRevision);
-  }
-
-  described(): DescribedEvent[] {
-    return this.events.map((e) => describe({ ...e, streamId: e.stream === 'topology' ? this.topologyStream : this.migrationStream }));
-  }
-}
-
-/**
- * The port of a real command: each step's topology command goes through the topology's handler
- * (its idempotency, its group commit, its audit metadata), and the migration's records are appended
- * at the revision the migration is at.
- */
-class AppliedSteps implements AnsweringPort {
-  readonly dryRun = false;
-  position = 0;
-  private readonly events: DescribedEvent[] = [];
-  private revision: number;
-
-  constructor(
-    private readonly handler: ExecuteMigrationCommandHandler,
-    private readonly request: ExecuteMigrationCommand,
-    private readonly loaded: LoadedMigration,
-    private readonly deployment: string,
-    private readonly context: CommandContext,
-    private readonly command: MigrationCommandType,
-  ) {
-    this.revision = loaded.revision;
-  }
-
-  async apply(command: TopologyCommand, step: number, phase: StepPhase): Promise<StepOutcome> {
-    let result: TopologyCommandResult;
-    try {
-      result = await this.handler.applyTopologyCommand(this.deployment, command, this.context, this.loaded.migrationId, step, phase);
-    } catch (error) {
-      // Only the topology's refusal fails a step; a lost race or a reused key is the caller's to retry.
-      if (!(error instanceof DomainError) || error instanceof ConcurrencyConflict || error instanceof IdempotencyKeyReused) throw error;
-      return { refusal: error };
-    }
-    this.events.push(...result.events);
-    this.position = Math.max(this.position, result.position);
-    return { events: stepEventsOf(result) };
-  }
-
-  topology(): Promise<TopologyState> {
-    return this.handler.topologyOf(this.deployment);
-  }
-
-  async record(events: readonly MigrationEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const appended = await this.handler.append(this.loaded.migrationId, this.revision, events, this.request, this.command);
-    this.revision += events.length;
-    this.events.push(...appended.events);
-    this.position = Math.max(this.position, appended.position);
-  }
-
-  described(): DescribedEvent[] {
-    return this.events;
-  }
-}
-
-function evolveAll(state: MigrationState, events: readonly MigrationEvent[]): MigrationState {
-  return events.reduce(evolveMigration, state);
-}
-
-/** The topology events a step's command appended, as the migration's record keeps them. */
-function stepEventsOf(outcome: { readonly events: readonly DescribedEvent[]; readonly position: number }): StepTopologyEvent[] {
-  return outcome.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: outcome.position }) as StepTopologyEvent);
-}
-
-function stepCommandId(migrationId: string, step: number, phase: StepPhase): string {
-  return uuidFromName(`${migrationStreamId(migrationId)}/${phase}/${step}`);
-}
-
-/** What an event of the migration's stream is named by in its id: a retry that reaches the store twice is stored once. */
-function eventKey(event: MigrationEvent, commandId: string): string {
-  switch (event.type) {
-    case 'MigrationPlanned':
-      return `planned/${commandId}`;
-    case 'MigrationApproved':
-    case 'MigrationRejected':
-      return `approval/${commandId}`;
-    case 'MigrationRollbackRequested':
-      return `rollback/requested/${commandId}`;
-    case 'MigrationStepCompleted':
-      return `step/${event.data.step}/completed`;
-    case 'MigrationStepFailed':
-      return `step/${event.data.step}/failed`;
-    case 'MigrationCompleted':
-      return 'completed';
-    case 'MigrationRollbackStarted':
-      return `rollback/started/${commandId}`;
-    case 'MigrationStepCompensated':
-    case 'MigrationStepNotCompensated':
-      return `rollback/${event.data.step}`;
-    case 'MigrationRolledBack':
-      return 'rolledback';
-    default:
-      return assertNever(event);
-  }
-}
-
-/** An event as a command's answer lists it: a recorded one, or one appended or simulated at `streamId` and `revision`. */
-function describe(event: { readonly type: string; readonly data: unknown; readonly streamId: string; readonly revision: number }): DescribedEvent {
-  return { type: event.type, data: event.data as JsonObject, streamId: event.streamId, revision: event.revision };
 }
