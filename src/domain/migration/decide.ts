@@ -93,20 +93,16 @@ export function decideStep(
   const { key } = stepInfo(step);
   const continuity = continuityOf(topology, plan, new Set([...state.completed.keys(), step]));
   // R16: the last step checks that the well-known SIP URI reaches the pool that holds the data.
-  const failure: StepFailure | null =
-    'refusal' in outcome
-      ? outcome.refusal.toJSON()
-      : key === 'verifyContinuity' && !continuity.holds
-        ? { code: 'CONTINUITY_BROKEN', message: `R16: ${continuity.message}.`, details: { rule: 'R16', continuity: { ...continuity } } }
-        : null;
-  if (failure) {
-    return {
-      events: [{ type: 'MigrationStepFailed', data: { migrationId, step, key, reason: failure.message, error: { code: failure.code, message: failure.message } } }],
-      failure,
-    };
+  const failed = (failure: StepFailure) => ({
+    events: [{ type: 'MigrationStepFailed', data: { migrationId, step, key, reason: failure.message, error: { code: failure.code, message: failure.message } } }] as MigrationEvent[],
+    failure,
+  });
+  if ('refusal' in outcome) return failed(outcome.refusal.toJSON());
+  if (key === 'verifyContinuity' && !continuity.holds) {
+    return failed({ code: 'CONTINUITY_BROKEN', message: `R16: ${continuity.message}.`, details: { rule: 'R16', continuity: { ...continuity } } });
   }
   const events: MigrationEvent[] = [
-    { type: 'MigrationStepCompleted', data: { migrationId, step, key, events: [...(outcome as { events: readonly StepTopologyEvent[] }).events], continuity, note: stepNote(plan, step) } },
+    { type: 'MigrationStepCompleted', data: { migrationId, step, key, events: [...outcome.events], continuity, note: stepNote(plan, step) } },
   ];
   if (step === LAST_STEP) events.push({ type: 'MigrationCompleted', data: { migrationId, continuity } });
   return { events, failure: null };
