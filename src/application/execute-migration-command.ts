@@ -1,71 +1,60 @@
 import { Inject } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import {
-  decide,
-  DomainError,
-  foldTopology,
-  LAST_STEP,
-  MIGRATION_STEPS,
-  MigrationNotFound,
-  MigrationNotReversible,
-  MigrationStateInvalid,
-  MigrationStepRefused,
-  OPEN_STATUSES,
-  ReasonRequired,
-  RollbackConflict,
-  compensationOf,
-  continuityOf,
-  evolveMigration,
+  compensateSteps,
+  decideApproval,
+  decideFailure,
+  decidePlan,
+  decideRollback,
+  decideStep,
   firstTopologyRevision,
   initialMigrationState,
+  LAST_STEP,
+  MIGRATION_STEPS,
   nextStep,
-  pendingCompensations,
+  OPEN_STATUSES,
   planMigration,
   requireNextStep,
   requireRunnable,
-  rollbackConflicts,
   runbookOf,
+  runSteps,
   stepCommand,
-  stepInfo,
-  stepNote,
+  type ApproveChange,
   type FailMigrationStep,
+  type LaterTopologyEvent,
   type MigratePool,
-  type MigrationEvent,
-  type MigrationPlan,
   type MigrationCommand,
   type MigrationCommandType,
+  type MigrationEvent,
+  type MigrationPlan,
   type MigrationState,
   type MigrationStatus,
-  type ApproveChange,
   type RollbackMigration,
-  ApprovalRequired,
-  approvalSubject,
   type RunMigration,
   type StepTopologyEvent,
-  type TopologyCommand,
-  type TopologyEvent,
 } from '../domain';
-import {
-  EVENT_STORE,
-  EventStore,
-  type ExpectedRevision,
-  type JsonObject,
-  type JsonValue,
-  type RecordedEvent,
-  StreamNotFound,
-  WrongExpectedVersion,
-} from '../event-store/event-store';
-import { auditMetadata, CommandContext, commandFingerprint, uuidFromName } from './audit';
-import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
-import { ExecuteTopologyCommand, TopologyCommandResult } from './execute-topology-command';
+import { toTopologyEvent } from '../domain/events';
+import { EVENT_STORE, EventStore, type JsonValue, WrongExpectedVersion } from '../event-store/event-store';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
+import { type CommandContext, uuidFromName } from './audit';
+import { IdempotencyKeyReused } from './errors';
 import { KeyedLock } from './keyed-lock';
-import { requireConfiguredReason } from './reason-policy';
-import { migrationStreamId, topologyStreamId } from './streams';
+import {
+  AppliedSteps,
+  type AnsweringPort,
+  type DescribedEvent,
+  describe,
+  DryRun,
+  evolveAll,
+  type LoadedMigration,
+  MigrationStreams,
+  stepCommandId,
+  stepEventsOf,
+} from './migration-steps';
+import { requireReason } from './reason-policy';
+import { topologyStreamId } from './streams';
 import { TopologyRepository } from './topology-repository';
-import { toMigrationEvent, toTopologyEvent, withSchemaVersions } from '../domain/events';
-
 
 /** A command on a migration (plan, run, report a failure, roll back), with who asks and why. */
 export class ExecuteMigrationCommand {
@@ -77,8 +66,6 @@ export class ExecuteMigrationCommand {
     readonly whatIf: boolean,
   ) {}
 }
-
-type DescribedEvent = { type: string; data: JsonObject; streamId: string; revision: number };
 
 export interface MigrationCommandResult {
   readonly commandId: string;
@@ -100,13 +87,6 @@ export interface MigrationCommandResult {
   readonly notCompensated?: number[];
 }
 
-interface LoadedMigration {
-  readonly migrationId: string;
-  readonly state: MigrationState;
-  readonly revision: number;
-  readonly events: readonly RecordedEvent[];
-}
-
 /** The reason the migration's plan was recorded with (MigratePool requires one). */
 function plannedReason(loaded: LoadedMigration): string | null {
   const reason = loaded.events.find((e) => e.type === 'MigrationPlanned')?.metadata['reason'];
@@ -119,35 +99,39 @@ export function migrationIdFor(deployment: string, legacyPoolFqdn: string, attem
 }
 
 /**
- * The migration process (R16–R20). A migration is its own stream, `migration-<id>`; each step is
- * applied through the topology decider as a command with an id derived from the migration and
- * the step, so a step reached twice (a retry, a restart after a crash) is stored once, and the
- * migration resumes at its first unfinished step. Rollback derives compensations from what the
- * steps recorded and appends them, last first.
+ * The migration process (R16–R20): loads the migration and the deployment's topology, has the
+ * domain's migration decider decide, appends what it decided, and answers. A migration is its own
+ * stream, `migration-<id>`; each step is applied through the topology decider as a command with an
+ * id derived from the migration and the step, so a step reached twice (a retry, a restart after a
+ * crash) is stored once, and the migration resumes at its first unfinished step. A dry run goes
+ * through the same decisions and the same step loop, on a simulated topology.
  */
 @CommandHandler(ExecuteMigrationCommand)
 export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMigrationCommand, MigrationCommandResult> {
   // Per deployment: a plan checks the deployment's other migrations, and steps of one migration never interleave.
   private readonly lock = new KeyedLock();
+  private readonly streams: MigrationStreams;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly repository: TopologyRepository,
     private readonly commandBus: CommandBus,
     @Inject(CONFIG) private readonly config: Config,
-  ) {}
+  ) {
+    this.streams = new MigrationStreams(store);
+  }
 
   async execute(received: ExecuteMigrationCommand): Promise<MigrationCommandResult> {
     const { command } = received;
     if (command.type === 'MigratePool') return this.lock.run(received.deployment, () => this.plan(received, command));
     // A migration is addressed by its id, whatever deployment the request names: it belongs to the one it was planned in.
-    const deployment = (await this.load(command.migrationId)).state.deployment ?? received.deployment;
+    const deployment = (await this.streams.load(command.migrationId)).state.deployment ?? received.deployment;
     const request = new ExecuteMigrationCommand(deployment, command, received.context, received.fingerprint, received.whatIf);
     return this.lock.run(deployment, async () => {
-      let loaded = await this.load(command.migrationId);
+      let loaded = await this.streams.load(command.migrationId);
       const replay = this.replayOf(loaded, request);
       if (replay) return replay;
-      requireConfiguredReason(this.config.reasonRequiredFor, command.type, request.context.reason);
+      requireReason(this.config.reasonRequiredFor, command.type, request.context.reason, request.whatIf);
       // A step whose topology change was stored but not its record (a crash between the two) is recorded first,
       // so that a failure report counts from the right step and a rollback undoes it.
       if (!request.whatIf && (command.type === 'FailMigrationStep' || command.type === 'RollbackMigration')) loaded = await this.reconcile(request, loaded);
@@ -164,17 +148,13 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     });
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Plan
-
   private async plan(request: ExecuteMigrationCommand, command: MigratePool): Promise<MigrationCommandResult> {
     const { deployment, context, whatIf } = request;
-    if (!whatIf && !command.reason?.trim()) throw new ReasonRequired('MigratePool');
     const topology = await this.repository.load(deployment);
     let attempt = 1;
     let latest: LoadedMigration | null = null;
     for (; ; attempt++) {
-      const found = await this.tryLoad(migrationIdFor(deployment, command.legacyPoolFqdn, attempt));
+      const found = await this.streams.tryLoad(migrationIdFor(deployment, command.legacyPoolFqdn, attempt));
       if (!found) break;
       latest = found;
     }
@@ -182,371 +162,89 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       const replay = this.replayOf(latest, request);
       if (replay) return { ...replay, plan: latest.state.plan ?? undefined, runbook: latest.state.plan ? runbookOf(latest.state.plan) : undefined } as MigrationCommandResult;
     }
-    requireConfiguredReason(this.config.reasonRequiredFor, command.type, context.reason);
+    requireReason(this.config.reasonRequiredFor, command.type, command.reason ?? context.reason, whatIf);
     const migrationId = migrationIdFor(deployment, command.legacyPoolFqdn, attempt);
     const other = latest && OPEN_STATUSES.includes(latest.state.status) ? { migrationId: latest.migrationId, status: latest.state.status } : null;
     const plan = planMigration(command, migrationId, topology.state, other);
-    const planned: MigrationEvent = { type: 'MigrationPlanned', data: { plan, deployment, approvalRequired: this.config.fourEyes } };
-    const base = { commandId: context.commandId, deployment, migrationId, plan, runbook: runbookOf(plan), replayed: false } as const;
-    if (whatIf) {
-      return { ...base, status: 'Planned', events: [{ ...(planned as unknown as { type: string; data: JsonObject }), streamId: migrationStreamId(migrationId), revision: 0 }], position: 0, whatIf: true };
-    }
-    let appended: { events: DescribedEvent[]; position: number };
+    const planned = decidePlan(plan, deployment, this.config.fourEyes);
+    const fresh: LoadedMigration = { migrationId, state: initialMigrationState(), revision: -1, events: [] };
+    const port = await this.portFor(request, fresh, context, 'MigratePool');
     try {
-      appended = await this.append(migrationId, -1, [[`planned/${context.commandId}`, planned]], request, 'MigratePool');
+      await port.record(planned);
     } catch (error) {
       // Another process planned this pool's next migration first: plan again, against it.
       if (error instanceof WrongExpectedVersion) return this.plan(request, command);
       throw error;
     }
-    return { ...base, status: 'Planned', events: appended.events, position: appended.position, whatIf: false, ...(this.config.fourEyes ? { approvalRequired: true } : {}) };
+    const answered = this.answer(request, fresh, port, { state: evolveAll(fresh.state, planned) });
+    // The plan and its runbook first, as the answer has always listed them.
+    const { commandId, deployment: at, migrationId: id, replayed, ...rest } = answered;
+    return { commandId, deployment: at, migrationId: id, plan, runbook: runbookOf(plan), replayed, ...rest };
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Run
-
-  private async run(request: ExecuteMigrationCommand, command: RunMigration, first: LoadedMigration): Promise<MigrationCommandResult> {
-    const id = command.migrationId;
-    const events: DescribedEvent[] = [];
-    const stepsRun: number[] = [];
-    let position = 0;
-    let loaded = first;
-    requireRunnable(id, loaded.state);
-    requireNextStep(id, loaded.state, command.fromStep);
+  private async run(request: ExecuteMigrationCommand, command: RunMigration, loaded: LoadedMigration): Promise<MigrationCommandResult> {
+    requireRunnable(loaded.migrationId, loaded.state);
+    requireNextStep(loaded.migrationId, loaded.state, command.fromStep);
     // The steps' changes are recorded with the migration's reason unless the run gives its own.
     const context: CommandContext = { ...request.context, reason: request.context.reason ?? plannedReason(loaded) };
-    if (request.whatIf) return this.preview(request, loaded, command.steps ?? LAST_STEP);
-    for (let remaining = command.steps ?? LAST_STEP; remaining > 0 && loaded.state.status !== 'Completed'; remaining--) {
-      const plan = requireRunnable(id, loaded.state);
-      const deployment = loaded.state.deployment ?? request.deployment;
-      const step = nextStep(loaded.state);
-      if (step === null) break;
-      const info = stepInfo(step);
-      let stepEvents: StepTopologyEvent[] = [];
-      let failure: { code: string; message: string; details: Record<string, JsonValue> } | null = null;
-      const topologyCommand = stepCommand(plan, step);
-      if (topologyCommand) {
-        try {
-          const result = await this.applyTopologyCommand(deployment, topologyCommand, context, id, step, 'run');
-          stepEvents = result.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: result.position }) as StepTopologyEvent);
-          events.push(...result.events);
-          position = Math.max(position, result.position);
-        } catch (error) {
-          // Only the topology's refusal fails a step; a lost race or a reused key is the caller's to retry.
-          if (!(error instanceof DomainError) || error instanceof ConcurrencyConflict || error instanceof IdempotencyKeyReused) throw error;
-          failure = error.toJSON() as { code: string; message: string; details: Record<string, JsonValue> };
-        }
-      }
-      const topology = (await this.repository.load(deployment)).state;
-      const continuity = continuityOf(topology, plan, new Set([...loaded.state.completed.keys(), step]));
-      if (failure === null && info.key === 'verifyContinuity' && !continuity.holds) {
-        failure = { code: 'CONTINUITY_BROKEN', message: `R16: ${continuity.message}.`, details: { rule: 'R16', continuity: continuity as unknown as JsonObject } };
-      }
-      if (failure) {
-        const failed: MigrationEvent = {
-          type: 'MigrationStepFailed',
-          data: { migrationId: id, step, key: info.key, reason: failure.message, error: { code: failure.code, message: failure.message } },
-        };
-        await this.append(id, loaded.revision, [[`step/${step}/failed`, failed]], request, 'RunMigration', step);
-        throw new MigrationStepRefused(id, step, info.title, failure as { code: string; message: string; details: Record<string, never> });
-      }
-      const toAppend: [string, MigrationEvent][] = [
-        [`step/${step}/completed`, { type: 'MigrationStepCompleted', data: { migrationId: id, step, key: info.key, events: stepEvents, continuity, note: stepNote(plan, step) } }],
-      ];
-      if (step === LAST_STEP) toAppend.push(['completed', { type: 'MigrationCompleted', data: { migrationId: id, continuity } }]);
-      const appended = await this.append(id, loaded.revision, toAppend, request, 'RunMigration', step);
-      events.push(...appended.events);
-      position = Math.max(position, appended.position);
-      stepsRun.push(step);
-      loaded = await this.load(id);
-    }
-    return this.result(request, loaded, events, position, { steps: stepsRun });
+    const port = await this.portFor(request, loaded, context, 'RunMigration');
+    const { state, steps } = await runSteps(loaded.migrationId, loaded.state, command.steps ?? LAST_STEP, port);
+    return this.answer(request, loaded, port, { state, steps });
   }
-
-  /**
-   * `whatIf` on RunMigration: every event the next steps would append, nothing appended. Each step goes
-   * through the topology's decider against the topology as the steps before it leave it (simulated in
-   * memory, as MigratePool's plan does), followed by the migration's own records. A step that would
-   * fail is refused as a run would refuse it, saying nothing was changed.
-   */
-  private async preview(request: ExecuteMigrationCommand, loaded: LoadedMigration, count: number): Promise<MigrationCommandResult> {
-    const id = loaded.migrationId;
-    const plan = requireRunnable(id, loaded.state);
-    const simulation = await this.simulation(request, loaded);
-    const completed = new Set(loaded.state.completed.keys());
-    const steps: number[] = [];
-    for (let step = nextStep(loaded.state); step !== null && step <= LAST_STEP && steps.length < count; step++) {
-      const info = stepInfo(step);
-      const topologyCommand = stepCommand(plan, step);
-      let stepEvents: StepTopologyEvent[] = [];
-      if (topologyCommand) {
-        try {
-          stepEvents = simulation.apply(topologyCommand);
-        } catch (error) {
-          if (!(error instanceof DomainError)) throw error;
-          throw new MigrationStepRefused(id, step, info.title, error.toJSON(), 'dry run');
-        }
-      }
-      completed.add(step);
-      const continuity = continuityOf(simulation.topology, plan, completed);
-      if (info.key === 'verifyContinuity' && !continuity.holds) {
-        throw new MigrationStepRefused(id, step, info.title, { code: 'CONTINUITY_BROKEN', message: `R16: ${continuity.message}.`, details: { rule: 'R16' } }, 'dry run');
-      }
-      simulation.record({ type: 'MigrationStepCompleted', data: { migrationId: id, step, key: info.key, events: stepEvents, continuity, note: stepNote(plan, step) } });
-      if (step === LAST_STEP) simulation.record({ type: 'MigrationCompleted', data: { migrationId: id, continuity } });
-      steps.push(step);
-    }
-    return this.result(request, loaded, simulation.events, 0, { steps, whatIf: true });
-  }
-
-  /**
-   * The deployment's topology and the migration's stream as a dry run changes them, in memory: the
-   * topology commands a run or a rollback would issue are decided in order, each on what the ones
-   * before it left, and every event is listed with the stream and revision it would have.
-   */
-  private async simulation(request: ExecuteMigrationCommand, loaded: LoadedMigration) {
-    const topology = await this.repository.load(loaded.state.deployment ?? request.deployment);
-    const migrationStream = migrationStreamId(loaded.migrationId);
-    let state = topology.state;
-    let topologyRevision = topology.revision;
-    let migrationRevision = loaded.revision;
-    const events: DescribedEvent[] = [];
-    return {
-      events,
-      get topology() {
-        return state;
-      },
-      /** Decides `command` on the simulated topology (a refusal throws) and applies its events. */
-      apply(command: TopologyCommand): StepTopologyEvent[] {
-        const decided = decide(command, state).events;
-        state = foldTopology(decided, state);
-        return decided.map((event) => {
-          topologyRevision += 1;
-          events.push(describe({ ...event, streamId: topology.streamId, revision: topologyRevision }));
-          return { ...event, revision: topologyRevision, position: 0 } as StepTopologyEvent;
-        });
-      },
-      record(event: MigrationEvent): void {
-        migrationRevision += 1;
-        events.push(describe({ ...event, streamId: migrationStream, revision: migrationRevision }));
-      },
-    };
-  }
-
-  /**
-   * `whatIf` on RollbackMigration: the compensations, last step first, as the rollback would append
-   * them (simulated like `preview`), with the migration's records; nothing appended. A compensation the
-   * topology refuses is a conflict unless `force`, which records the step as not compensated instead.
-   */
-  private async previewRollback(
-    request: ExecuteMigrationCommand,
-    loaded: LoadedMigration,
-    command: RollbackMigration,
-    conflicts: ReturnType<typeof rollbackConflicts>,
-  ): Promise<MigrationCommandResult> {
-    const id = command.migrationId;
-    const { state } = loaded;
-    const reason = state.rollback?.reason ?? command.reason;
-    const force = state.rollback?.force === true || command.force === true;
-    const simulation = await this.simulation(request, loaded);
-    if (state.status !== 'RollingBack') simulation.record({ type: 'MigrationRollbackStarted', data: { migrationId: id, reason, force, conflicts } });
-    const compensated = new Set(state.compensated);
-    const notCompensated = new Set(state.notCompensated);
-    for (const step of pendingCompensations(state)) {
-      const info = stepInfo(step);
-      const compensation = compensationOf(state.completed.get(step) ?? [], `rollback of migration ${id}: ${reason}`);
-      if (compensation === null) {
-        simulation.record({ type: 'MigrationStepCompensated', data: { migrationId: id, step, key: info.key, command: null, events: [] } });
-        compensated.add(step);
-        continue;
-      }
-      try {
-        const events = simulation.apply(compensation);
-        simulation.record({ type: 'MigrationStepCompensated', data: { migrationId: id, step, key: info.key, command: compensation.type, events } });
-        compensated.add(step);
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        if (!force) throw new RollbackConflict(id, [], { code: error.code, message: error.message });
-        simulation.record({ type: 'MigrationStepNotCompensated', data: { migrationId: id, step, key: info.key, command: compensation.type, error: { code: error.code, message: error.message } } });
-        notCompensated.add(step);
-      }
-    }
-    const plan = state.plan!;
-    simulation.record({
-      type: 'MigrationRolledBack',
-      data: {
-        migrationId: id,
-        compensated: [...compensated].sort((a, b) => b - a),
-        notCompensated: [...notCompensated].sort((a, b) => b - a),
-        continuity: continuityOf(simulation.topology, plan, new Set()),
-      },
-    });
-    return this.result(request, loaded, simulation.events, 0, {
-      steps: pendingCompensations(state).filter((step) => compensated.has(step)),
-      notCompensated: [...notCompensated],
-      whatIf: true,
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Operator-reported failure
 
   private async fail(request: ExecuteMigrationCommand, command: FailMigrationStep, loaded: LoadedMigration): Promise<MigrationCommandResult> {
-    const id = command.migrationId;
-    requireRunnable(id, loaded.state, 'report a failed step of');
-    const step = nextStep(loaded.state);
-    if (step === null) throw new MigrationStateInvalid(id, 'report a failed step of', 'finished', ['Planned', 'Running']);
-    if (command.step !== undefined && command.step !== step) {
-      throw new MigrationStateInvalid(id, `report step ${command.step} failed for`, `at step ${step}`, [`at step ${command.step}`]);
-    }
-    const failed: MigrationEvent = {
-      type: 'MigrationStepFailed',
-      data: { migrationId: id, step, key: stepInfo(step).key, reason: command.reason, error: null },
-    };
-    if (request.whatIf) return this.result(request, loaded, [{ ...(failed as unknown as { type: string; data: JsonObject }), streamId: migrationStreamId(id), revision: loaded.revision + 1 }], 0, { whatIf: true });
-    const appended = await this.append(id, loaded.revision, [[`step/${step}/failed`, failed]], request, 'FailMigrationStep', step);
-    return this.result(request, await this.load(id), appended.events, appended.position, { steps: [step] });
+    const events = decideFailure(command, loaded.state);
+    const port = await this.portFor(request, loaded, request.context, 'FailMigrationStep');
+    await port.record(events);
+    const steps = events.flatMap((e) => (e.type === 'MigrationStepFailed' ? [e.data.step] : []));
+    return this.answer(request, loaded, port, { state: evolveAll(loaded.state, events), ...(request.whatIf ? {} : { steps }) });
   }
-
-  // -------------------------------------------------------------------------------------------
-  // Four eyes
 
   private async approve(request: ExecuteMigrationCommand, command: ApproveChange, loaded: LoadedMigration): Promise<MigrationCommandResult> {
-    const id = command.migrationId;
-    const asked = [...loaded.events].reverse().find((e) => e.type === (loaded.state.status === 'Planned' && loaded.state.planApproval === 'pending' ? 'MigrationPlanned' : 'MigrationRollbackRequested'));
+    const waiting = loaded.state.status === 'Planned' && loaded.state.planApproval === 'pending' ? 'MigrationPlanned' : 'MigrationRollbackRequested';
+    const asked = [...loaded.events].reverse().find((e) => e.type === waiting);
     const requester = typeof asked?.metadata['actor'] === 'string' ? asked.metadata['actor'] : null;
-    const subject = approvalSubject(id, loaded.state, request.context.actor, requester);
-    const decision: MigrationEvent =
-      command.decision === 'approve'
-        ? { type: 'MigrationApproved', data: { migrationId: id, subject, reason: command.reason ?? null } }
-        : { type: 'MigrationRejected', data: { migrationId: id, subject, reason: command.reason ?? null } };
-    if (request.whatIf) return this.result(request, loaded, [], 0, { whatIf: true });
-    const appended = await this.append(id, loaded.revision, [[`approval/${request.context.commandId}`, decision]], request, 'ApproveChange');
-    return this.result(request, await this.load(id), appended.events, appended.position, {});
+    const events = decideApproval(command, loaded.state, request.context.actor, requester);
+    const port = await this.portFor(request, loaded, request.context, 'ApproveChange');
+    // A dry run of an approval lists nothing: what it would approve is the plan or the rollback already shown.
+    if (!request.whatIf) await port.record(events);
+    return this.answer(request, loaded, port, { state: evolveAll(loaded.state, events) });
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Rollback
-
-  private async rollback(request: ExecuteMigrationCommand, command: RollbackMigration, first: LoadedMigration): Promise<MigrationCommandResult> {
-    const id = command.migrationId;
-    let loaded = first;
+  private async rollback(request: ExecuteMigrationCommand, command: RollbackMigration, loaded: LoadedMigration): Promise<MigrationCommandResult> {
     const { state } = loaded;
-    const plan = state.plan;
-    if (!plan || state.status === 'RolledBack' || state.status === 'Rejected') {
-      throw new MigrationStateInvalid(id, 'roll back', state.status, ['Planned', 'Running', 'Completed', 'Failed', 'RollingBack']);
-    }
     const deployment = state.deployment ?? request.deployment;
     const topology = await this.repository.load(deployment);
-    if (topology.state.legacyPools.get(plan.legacyPoolFqdn)?.status === 'Decommissioned') throw new MigrationNotReversible(id, plan.legacyPoolFqdn);
-
-    if (request.whatIf) {
-      const conflicts = state.status === 'RollingBack' ? [] : await this.conflicts(id, deployment, plan, state);
-      if (conflicts.length > 0 && command.force !== true) throw new RollbackConflict(id, conflicts);
-      return this.previewRollback(request, loaded, command, conflicts);
-    }
-    const events: DescribedEvent[] = [];
-    let position = 0;
-    const request4 = state.rollbackRequest;
-    const approved = request4?.approval === 'approved';
-    // A rollback under way keeps the reason it started with: its compensations are the same commands when resumed.
-    const reason = state.rollback?.reason ?? (approved ? request4.reason : command.reason);
-    // Under four eyes only an approved request may force; otherwise the caller may, also to finish a rollback a refusal stopped.
-    const mayForce = this.config.fourEyes ? approved && request4.force : command.force === true;
-    const force = state.rollback?.force === true || mayForce;
-    if (this.config.fourEyes && !approved && (state.status !== 'RollingBack' || (command.force === true && !force))) {
-      if (state.rollbackRequest?.approval === 'pending') throw new ApprovalRequired(id, 'rollback');
-      if (state.status !== 'RollingBack') {
-        const conflicts = await this.conflicts(id, deployment, plan, state);
-        if (conflicts.length > 0 && command.force !== true) throw new RollbackConflict(id, conflicts);
-      }
-      const requested: MigrationEvent = { type: 'MigrationRollbackRequested', data: { migrationId: id, reason: command.reason, force: command.force === true } };
-      const appended = await this.append(id, loaded.revision, [[`rollback/requested/${request.context.commandId}`, requested]], request, 'RollbackMigration');
-      return this.result(request, await this.load(id), appended.events, appended.position, { approvalRequired: true });
-    }
-    if (state.status !== 'RollingBack') {
-      const conflicts = await this.conflicts(id, deployment, plan, state);
-      if (conflicts.length > 0 && !force) throw new RollbackConflict(id, conflicts);
-      const started = await this.append(id, loaded.revision, [[`rollback/started/${request.context.commandId}`, { type: 'MigrationRollbackStarted', data: { migrationId: id, reason, force, conflicts } }]], request, 'RollbackMigration');
-      events.push(...started.events);
-      position = started.position;
-      loaded = await this.load(id);
-    }
-
-    const compensated: number[] = [];
-    for (const step of pendingCompensations(loaded.state)) {
-      const info = stepInfo(step);
-      const compensation = compensationOf(loaded.state.completed.get(step) ?? [], `rollback of migration ${id}: ${reason}`);
-      let record: MigrationEvent;
-      if (compensation === null) {
-        record = { type: 'MigrationStepCompensated', data: { migrationId: id, step, key: info.key, command: null, events: [] } };
-      } else {
-        try {
-          const result = await this.applyTopologyCommand(deployment, compensation, request.context, id, step, 'rollback');
-          events.push(...result.events);
-          position = Math.max(position, result.position);
-          record = {
-            type: 'MigrationStepCompensated',
-            data: {
-              migrationId: id,
-              step,
-              key: info.key,
-              command: compensation.type,
-              events: result.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: result.position }) as StepTopologyEvent),
-            },
-          };
-        } catch (error) {
-          if (!(error instanceof DomainError) || error instanceof ConcurrencyConflict || error instanceof IdempotencyKeyReused) throw error;
-          if (!force) throw new RollbackConflict(id, [], { code: error.code, message: error.message });
-          record = { type: 'MigrationStepNotCompensated', data: { migrationId: id, step, key: info.key, command: compensation.type, error: { code: error.code, message: error.message } } };
-        }
-      }
-      const appended = await this.append(id, loaded.revision, [[`rollback/${step}`, record]], request, 'RollbackMigration', step);
-      events.push(...appended.events);
-      position = Math.max(position, appended.position);
-      if (record.type === 'MigrationStepCompensated') compensated.push(step);
-      loaded = await this.load(id);
-    }
-
-    const after = (await this.repository.load(deployment)).state;
-    const done: MigrationEvent = {
-      type: 'MigrationRolledBack',
-      data: {
-        migrationId: id,
-        compensated: [...loaded.state.compensated].sort((a, b) => b - a),
-        notCompensated: [...loaded.state.notCompensated].sort((a, b) => b - a),
-        continuity: continuityOf(after, plan, new Set()),
-      },
-    };
-    const appended = await this.append(id, loaded.revision, [['rolledback', done]], request, 'RollbackMigration');
-    events.push(...appended.events);
-    position = Math.max(position, appended.position);
-    const final = await this.load(id);
-    return this.result(request, final, events, position, { steps: compensated, notCompensated: [...final.state.notCompensated] });
+    // R20's conflict check reads the topology's changes since the first step, when a rollback starts.
+    const later = state.status === 'RollingBack' ? [] : await this.laterChanges(loaded, deployment);
+    const decision = decideRollback(command, state, topology.state, { fourEyes: this.config.fourEyes, dryRun: request.whatIf, later });
+    const port = await this.portFor(request, loaded, request.context, 'RollbackMigration');
+    await port.record(decision.events);
+    const started = evolveAll(state, decision.events);
+    if (decision.kind === 'request') return this.answer(request, loaded, port, { state: started, approvalRequired: true });
+    const done = await compensateSteps(loaded.migrationId, started, decision.terms, port);
+    return this.answer(request, loaded, port, { state: done.state, steps: done.steps, notCompensated: [...done.state.notCompensated] });
   }
 
-  /** R20: later changes, outside this migration, to what it changed. */
-  private async conflicts(id: string, deployment: string, plan: MigrationPlan, state: MigrationState) {
-    const from = firstTopologyRevision(state);
+  /** R20: the topology's events since the migration's first step, each with who appended it and for which migration. */
+  private async laterChanges(loaded: LoadedMigration, deployment: string): Promise<LaterTopologyEvent[]> {
+    const from = firstTopologyRevision(loaded.state);
     if (from === null) return [];
+    const id = loaded.migrationId;
     const later = await this.store.readStream(topologyStreamId(deployment), { fromRevision: from });
-    const own = new Set(MIGRATION_STEPS.flatMap(({ step }) => [this.stepCommandId(id, step, 'run'), this.stepCommandId(id, step, 'rollback')]));
+    const own = new Set(MIGRATION_STEPS.flatMap(({ step }) => [stepCommandId(id, step, 'run'), stepCommandId(id, step, 'rollback')]));
     const text = (value: JsonValue | undefined): string | null => (typeof value === 'string' ? value : null);
-    return rollbackConflicts(
-      id,
-      plan,
-      later.map((e) => ({
-        event: toTopologyEvent(e),
-        streamId: e.streamId,
-        revision: e.revision,
-        position: e.position,
-        // Its own steps, also one stored by a process that died before tagging could be read back (found by command id).
-        migrationId: own.has(text(e.metadata['commandId']) ?? '') ? id : text(e.metadata['migrationId']),
-        actor: text(e.metadata['actor']),
-        command: text(e.metadata['command']),
-        occurredAt: text(e.metadata['occurredAt']),
-      })),
-    );
+    return later.map((e) => ({
+      event: toTopologyEvent(e),
+      streamId: e.streamId,
+      revision: e.revision,
+      position: e.position,
+      // Its own steps, also one stored by a process that died before tagging could be read back (found by command id).
+      migrationId: own.has(text(e.metadata['commandId']) ?? '') ? id : text(e.metadata['migrationId']),
+      actor: text(e.metadata['actor']),
+      command: text(e.metadata['command']),
+      occurredAt: text(e.metadata['occurredAt']),
+    }));
   }
 
   /** Records as completed the next step if its topology command was already applied (found by its command id). */
@@ -555,51 +253,29 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
     const plan = state.plan;
     const step = nextStep(state);
     if (!plan || step === null || state.status === 'RollingBack' || state.status === 'RolledBack' || state.status === 'Rejected') return loaded;
-    const topologyCommand = stepCommand(plan, step);
-    if (!topologyCommand) return loaded;
-    const deployment = state.deployment ?? request.deployment;
-    const topology = await this.repository.load(deployment);
-    const record = topology.commands.get(this.stepCommandId(loaded.migrationId, step, 'run'));
+    if (!stepCommand(plan, step)) return loaded;
+    const topology = await this.repository.load(state.deployment ?? request.deployment);
+    const commandId = stepCommandId(loaded.migrationId, step, 'run');
+    const record = topology.commands.get(commandId);
     if (!record) return loaded;
-    const outcome = await this.repository.outcomeOf(topology.streamId, this.stepCommandId(loaded.migrationId, step, 'run'), record);
-    const events = outcome.events.map((e) => ({ ...(e as unknown as TopologyEvent), revision: e.revision, position: outcome.position }) as StepTopologyEvent);
-    const continuity = continuityOf(topology.state, plan, new Set([...state.completed.keys(), step]));
-    const completed: MigrationEvent = { type: 'MigrationStepCompleted', data: { migrationId: loaded.migrationId, step, key: stepInfo(step).key, events, continuity, note: stepNote(plan, step) } };
-    await this.append(loaded.migrationId, loaded.revision, [[`step/${step}/completed`, completed]], request, 'RunMigration', step);
-    return this.load(loaded.migrationId);
-  }
-
-  private stepCommandId(migrationId: string, step: number, phase: 'run' | 'rollback'): string {
-    return uuidFromName(`${migrationStreamId(migrationId)}/${phase}/${step}`);
+    const outcome = await this.repository.outcomeOf(topology.streamId, commandId, record);
+    const { events } = decideStep(loaded.migrationId, plan, state, step, { events: stepEventsOf(outcome) }, topology.state);
+    await this.streams.append(loaded.migrationId, loaded.revision, events, { deployment: request.deployment, context: request.context, fingerprint: request.fingerprint, command: 'RunMigration' });
+    return this.streams.load(loaded.migrationId);
   }
 
   // -------------------------------------------------------------------------------------------
-  // Plumbing
+  // The ports: the steps applied and recorded for real, or simulated for a dry run
 
-  /** A step (or its compensation) through the topology decider, as a command whose id is derived from the migration and step. */
-  private applyTopologyCommand(
-    deployment: string,
-    command: TopologyCommand,
-    context: CommandContext,
-    migrationId: string,
-    step: number,
-    phase: 'run' | 'rollback',
-  ): Promise<TopologyCommandResult> {
-    const stepContext: CommandContext = {
-      ...context,
-      commandId: this.stepCommandId(migrationId, step, phase),
-      correlationId: migrationId,
-      causationId: context.commandId,
-      migration: { id: migrationId, step, phase },
-    };
-    return this.commandBus.execute<ExecuteTopologyCommand, TopologyCommandResult>(
-      new ExecuteTopologyCommand(deployment, command, stepContext, this.fingerprintOf(deployment, command), false),
-    );
+  private async portFor(request: ExecuteMigrationCommand, loaded: LoadedMigration, stepContext: CommandContext, command: MigrationCommandType): Promise<AnsweringPort> {
+    const deployment = loaded.state.deployment ?? request.deployment;
+    if (request.whatIf) return new DryRun(await this.repository.load(deployment), loaded);
+    const writer = { deployment, context: request.context, fingerprint: request.fingerprint, command };
+    return new AppliedSteps(this.commandBus, this.repository, this.streams, loaded, writer, stepContext);
   }
 
-  private fingerprintOf(deployment: string, command: TopologyCommand): string {
-    return commandFingerprint(command.type, deployment, command as unknown as JsonValue);
-  }
+  // -------------------------------------------------------------------------------------------
+  // Answers
 
   /**
    * A request whose command id already wrote to this migration gets what it wrote, and nothing runs
@@ -634,83 +310,43 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
       ];
     });
     return {
-      ...this.result(request, loaded, listed, mine[mine.length - 1]!.position, extra),
+      ...this.result(request, loaded.migrationId, loaded.state, listed, mine[mine.length - 1]!.position, extra),
       replayed: true,
     };
   }
 
-  private result(
+  /** The answer to a command that went through `port`: a dry run answers with the migration as it is, nothing changed. */
+  private answer(
     request: ExecuteMigrationCommand,
     loaded: LoadedMigration,
+    port: AnsweringPort,
+    outcome: { state?: MigrationState; steps?: number[]; notCompensated?: number[]; approvalRequired?: boolean },
+  ): MigrationCommandResult {
+    const { state, ...extra } = outcome;
+    return this.result(request, loaded.migrationId, request.whatIf ? loaded.state : (state ?? loaded.state), port.described(), port.position, { ...extra, whatIf: request.whatIf });
+  }
+
+  private result(
+    request: ExecuteMigrationCommand,
+    migrationId: string,
+    state: MigrationState,
     events: DescribedEvent[],
     position: number,
     extra: { steps?: number[]; notCompensated?: number[]; whatIf?: boolean; approvalRequired?: boolean },
   ): MigrationCommandResult {
     return {
       commandId: request.context.commandId,
-      deployment: loaded.state.deployment ?? request.deployment,
-      migrationId: loaded.migrationId,
-      status: loaded.state.status,
+      deployment: state.deployment ?? request.deployment,
+      migrationId,
+      status: state.status,
       events,
       position,
       whatIf: extra.whatIf === true,
       replayed: false,
       ...(extra.steps ? { steps: extra.steps } : {}),
       ...(extra.notCompensated ? { notCompensated: extra.notCompensated } : {}),
-      ...(extra.approvalRequired || loaded.state.planApproval === 'pending' ? { approvalRequired: true } : {}),
+      ...(extra.approvalRequired || state.planApproval === 'pending' ? { approvalRequired: true } : {}),
     };
   }
 
-  private async tryLoad(migrationId: string): Promise<LoadedMigration | null> {
-    let recorded: RecordedEvent[];
-    try {
-      recorded = await this.store.readStream(migrationStreamId(migrationId));
-    } catch (error) {
-      if (error instanceof StreamNotFound) return null;
-      throw error;
-    }
-    let state = initialMigrationState();
-    for (const event of recorded) state = evolveMigration(state, toMigrationEvent(event));
-    return { migrationId, state, revision: recorded.length > 0 ? recorded[recorded.length - 1]!.revision : -1, events: recorded };
-  }
-
-  private async load(migrationId: string): Promise<LoadedMigration> {
-    const loaded = await this.tryLoad(migrationId.toLowerCase());
-    if (!loaded || !loaded.state.plan) throw new MigrationNotFound(migrationId);
-    return loaded;
-  }
-
-  private async append(
-    migrationId: string,
-    revision: number,
-    events: readonly (readonly [string, MigrationEvent])[],
-    request: ExecuteMigrationCommand,
-    command: MigrationCommandType,
-    step?: number,
-  ): Promise<{ events: DescribedEvent[]; position: number }> {
-    const streamId = migrationStreamId(migrationId);
-    const metadata = auditMetadata(request.context, {
-      deployment: request.deployment,
-      command,
-      commandFingerprint: request.fingerprint,
-      migrationId,
-      ...(step !== undefined ? { migrationStep: step } : {}),
-      warnings: [],
-    });
-    const expectedRevision: ExpectedRevision = revision < 0 ? 'no_stream' : revision;
-    const result = await this.store.appendToStream(
-      streamId,
-      withSchemaVersions(events.map(([key, event]) => ({ id: uuidFromName(`${streamId}/${key}`), type: event.type, data: event.data as unknown as JsonObject, metadata }))),
-      { expectedRevision },
-    );
-    return {
-      events: events.map(([, event], i) => describe({ ...event, streamId, revision: revision + 1 + i })),
-      position: result.position,
-    };
-  }
-}
-
-/** An event as a command's answer lists it: a recorded one, or one appended or simulated at `streamId` and `revision`. */
-function describe(event: { readonly type: string; readonly data: unknown; readonly streamId: string; readonly revision: number }): DescribedEvent {
-  return { type: event.type, data: event.data as JsonObject, streamId: event.streamId, revision: event.revision };
 }

@@ -7,7 +7,7 @@ import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { KeyedBatches } from './keyed-lock';
-import { requireConfiguredReason } from './reason-policy';
+import { requireReason } from './reason-policy';
 import { CommandOutcome, CommandRecord, LoadedTopology, TopologyRepository } from './topology-repository';
 import { withSchemaVersions } from '../domain/events';
 
@@ -172,7 +172,7 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
         // The product's own policy is the decider's; the deployment's (REASON_REQUIRED_FOR) comes after it,
         // and after the replay above: a retry of a change already made is answered, not refused.
         const decision = decide(request.command, fold.state);
-        if (this.config) requireConfiguredReason(this.config.reasonRequiredFor, request.command.type, context.reason);
+        if (this.config) requireReason(this.config.reasonRequiredFor, request.command.type, context.reason, request.whatIf);
         const warnings: JsonObject[] = decision.warnings.map((w) => ({ code: w.code, rule: w.rule, message: w.message }));
         const metadata = auditMetadata(context, {
           deployment: request.deployment,

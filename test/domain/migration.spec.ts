@@ -3,8 +3,14 @@ import { DomainError, MigrationPreconditionsFailed, MigrationStepOutOfOrder } fr
 import {
   type MigratePool,
   type MigrationPlan,
+  type MigrationState,
   type StepTopologyEvent,
   LAST_STEP,
+  SimulatedSteps,
+  compensateSteps,
+  decideRollback,
+  evolveMigration,
+  runSteps as runMigrationSteps,
   approvalSubject,
   compensationOf,
   requireNextStep,
@@ -52,26 +58,24 @@ function refusedPreconditions(history: readonly TopologyEvent[], other: { migrat
   throw new Error('the plan was not refused');
 }
 
-/** Applies steps 1..count of a plan through the decider, as the migration process does. */
-function runSteps(state: TopologyState, migrationPlan: MigrationPlan, count: number): { state: TopologyState; completed: Map<number, StepTopologyEvent[]> } {
-  const completed = new Map<number, StepTopologyEvent[]>();
-  let revision = 100;
-  for (let step = 1; step <= count; step++) {
-    const command = stepCommand(migrationPlan, step);
-    const events = command ? decide(command, state).events : [];
-    state = foldTopology(events, state);
-    completed.set(step, events.map((e) => ({ ...e, revision: revision, position: revision++ }) as StepTopologyEvent));
-  }
-  return { state, completed };
+/** Runs steps 1..count of a plan with the migration's own step loop, on a simulated topology. */
+async function runSteps(
+  state: TopologyState,
+  migrationPlan: MigrationPlan,
+  count: number,
+): Promise<{ state: TopologyState; migration: MigrationState; completed: ReadonlyMap<number, readonly StepTopologyEvent[]> }> {
+  const port = new SimulatedSteps(state, 99, 0);
+  const run = await runMigrationSteps(ID, foldMigration([{ type: 'MigrationPlanned', data: { plan: migrationPlan, deployment: 'default' } }]), count, port);
+  return { state: await port.topology(), migration: run.state, completed: run.state.completed };
 }
 
-/** Compensates completed steps, last first, as RollbackMigration does. */
-function rollBack(state: TopologyState, completed: ReadonlyMap<number, StepTopologyEvent[]>): TopologyState {
-  for (const step of [...completed.keys()].sort((a, b) => b - a)) {
-    const compensation = compensationOf(completed.get(step) ?? [], 'rollback');
-    if (compensation) state = foldTopology(decide(compensation, state).events, state);
-  }
-  return state;
+/** Rolls the migration back with the decider and its compensation loop, as RollbackMigration does. */
+async function rollBack(state: TopologyState, migration: MigrationState): Promise<TopologyState> {
+  const decision = decideRollback({ type: 'RollbackMigration', migrationId: ID, reason: 'rollback' }, migration, state, { fourEyes: false, dryRun: false, later: [] });
+  if (decision.kind !== 'compensate') throw new Error('expected the rollback to start');
+  const port = new SimulatedSteps(state, 0, 0);
+  await compensateSteps(ID, decision.events.reduce(evolveMigration, migration), decision.terms, port);
+  return port.topology();
 }
 
 describe('migration plan (preconditions of the seed scenario)', () => {
@@ -196,7 +200,7 @@ describe('migration plan (preconditions of the seed scenario)', () => {
 });
 
 describe('migration steps and their compensations', () => {
-  it('R16: the import needs the legacy pool stopped (the offline window)', () => {
+  it('R14: the import needs the legacy pool Stopped (the offline window)', () => {
     given(...seed)
       .when({ type: 'ImportLegacyPoolData', legacyPoolFqdn: fqdn('gc.contoso.com'), targetPoolFqdn: fqdn('pcpool.contoso.com'), fileName: 'a.zip' })
       .thenThrows('POOL_STATE_INVALID', { rule: 'R14' });
@@ -230,8 +234,8 @@ describe('migration steps and their compensations', () => {
       .thenThrows('WELL_KNOWN_ADDRESS_MISMATCH', { rule: 'R15' });
   });
 
-  it('R3: a well-known user cannot be restored over a new owner of its address', () => {
-    const { state, completed } = runSteps(foldTopology(seed), plan(), 5);
+  it('R3: a well-known user cannot be restored over a new owner of its address', async () => {
+    const { state, completed } = await runSteps(foldTopology(seed), plan(), 5);
     const removed = foldTopology(decide({ type: 'RemoveEndpoint', identity: 'sip:ocschat@contoso.com', reason: 'x' }, state).events, state);
     const taken = foldTopology([principalRegistered('sip:ocschat@contoso.com', 'contact')], removed);
     const compensation = compensationOf(completed.get(4) ?? [], 'rollback');
@@ -245,13 +249,13 @@ describe('migration steps and their compensations', () => {
       .then([{ type: 'PoolStartReverted', data: { fqdn: fqdn('pcpool.contoso.com'), poolKind: 'persistentChat', status: 'Installed', previousStatus: 'Started' } }]);
   });
 
-  it('R16: continuity holds before and after the offline window, and is reported inside it', () => {
+  it('R16: continuity holds before and after the offline window, and is reported inside it', async () => {
     const p = plan();
     const before = foldTopology(seed);
     expect(continuityOf(before, p, new Set())).toMatchObject({ window: 'before', holds: true, routesTo: 'gc.contoso.com' });
-    const offline = runSteps(before, p, 4);
+    const offline = await runSteps(before, p, 4);
     expect(continuityOf(offline.state, p, new Set(offline.completed.keys()))).toMatchObject({ window: 'offline', holds: false, owner: null });
-    const done = runSteps(before, p, 6);
+    const done = await runSteps(before, p, 6);
     expect(continuityOf(done.state, p, new Set(done.completed.keys()))).toMatchObject({ window: 'after', holds: true, routesTo: 'pcpool.contoso.com' });
   });
 
@@ -325,10 +329,10 @@ describe('four eyes (policy)', () => {
 describe('migrate + rollback (property)', () => {
   const noise = fc.array(topologyCommand, { maxLength: 25 });
 
-  it('R20: for random topologies and random points of failure, rollback restores the topology of before the migration', () => {
+  it('R20: for random topologies and random points of failure, rollback restores the topology of before the migration', async () => {
     let migrations = 0;
-    fc.assert(
-      fc.property(noise, fc.integer({ min: 0, max: LAST_STEP }), (commands, failAfter) => {
+    await fc.assert(
+      fc.asyncProperty(noise, fc.integer({ min: 0, max: LAST_STEP }), async (commands, failAfter) => {
         const before = decideAll(foldTopology(seed), commands);
         const state = foldTopology(before, foldTopology(seed));
         let migrationPlan: MigrationPlan;
@@ -339,8 +343,8 @@ describe('migrate + rollback (property)', () => {
           throw error;
         }
         migrations++;
-        const { state: migrated, completed } = runSteps(state, migrationPlan, failAfter);
-        expect(rollBack(migrated, completed)).toEqual(state);
+        const { state: migrated, migration } = await runSteps(state, migrationPlan, failAfter);
+        expect(await rollBack(migrated, migration)).toEqual(state);
       }),
       { numRuns: 300 },
     );

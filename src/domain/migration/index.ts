@@ -1,3 +1,4 @@
 export * from './plan';
 export * from './process';
 export * from './runbook';
+export * from './decide';

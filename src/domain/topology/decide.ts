@@ -595,7 +595,7 @@ function resolveEndpointIdentity(state: TopologyState, rawIdentity: string): Per
 
 function importLegacyPoolData(command: ImportLegacyPoolData, state: TopologyState): Decision {
   const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
-  // R16: data moves inside the offline window only, while the legacy pool can no longer change it.
+  // R14: the import needs the legacy pool Stopped, so the data moves while the legacy pool can no longer change it (the offline window).
   if (legacy.status !== 'Stopped') throw new PoolStateInvalid(legacy.fqdn, 'import the data of', legacy.status, ['Stopped']);
   if (legacy.dataMigratedTo !== null) throw new LegacyDataAlreadyImported(legacy.fqdn, legacy.dataMigratedTo);
   const target = requirePersistentChatPool(state, command.targetPoolFqdn, 'targetPoolFqdn');
