@@ -16,7 +16,10 @@ export type WriteRefusal =
   /** Not the append's own fault (the file could not be written): the caller hears that the store is unavailable. */
   | { readonly kind: 'failed'; readonly message: string };
 
-export type WriteOutcome = { readonly ok: true; readonly nextExpectedRevision: number; readonly position: number } | { readonly ok: false; readonly refusal: WriteRefusal };
+export type WriteOutcome =
+  /** `firstPosition`: where the events just written start (consecutive from it); absent for a retry answered with the earlier result. */
+  | { readonly ok: true; readonly nextExpectedRevision: number; readonly position: number; readonly firstPosition?: number }
+  | { readonly ok: false; readonly refusal: WriteRefusal };
 
 /** The writer's answer to one batch, sent once its transaction is committed (fsynced, with synchronous=FULL) or rolled back. */
 export type CommitReply =
@@ -199,6 +202,7 @@ function writerThread(): void {
       p.expected === last;
     if (!ok) throw wrongVersion(p.streamId, p.expected, last);
     const created = Date.now();
+    const firstPosition = nextPosition;
     let revision = last ?? -1;
     for (const e of p.events) {
       revision += 1;
@@ -212,7 +216,7 @@ function writerThread(): void {
       nextPosition += 1;
     }
     written.push([p.streamId, revision, nextPosition - 1]);
-    return { ok: true, nextExpectedRevision: revision, position: nextPosition - 1 };
+    return { ok: true, nextExpectedRevision: revision, position: nextPosition - 1, firstPosition };
   };
 
   const refusalOf = (error: unknown): WriteRefusal =>
