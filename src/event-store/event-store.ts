@@ -58,8 +58,8 @@ export interface AppendResult {
   /**
    * Optional: the global position of the first event appended, when the append's events took
    * consecutive positions from it (SQLite's do), so that each event's is `firstPosition + i`.
-   * Absent when the store cannot say so (EventStoreDB's positions are log offsets) and for an
-   * idempotent retry answered with an earlier result: the caller then reads the positions back.
+   * Absent when the store cannot say so (EventStoreDB's positions are log offsets): the caller then
+   * reads the positions back. A retry answered with the earlier result answers it as that did.
    */
   readonly firstPosition?: number;
 }

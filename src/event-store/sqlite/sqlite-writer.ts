@@ -17,7 +17,7 @@ export type WriteRefusal =
   | { readonly kind: 'failed'; readonly message: string };
 
 export type WriteOutcome =
-  /** `firstPosition`: where the events just written start (consecutive from it); absent for a retry answered with the earlier result. */
+  /** `firstPosition`: where the append's events start (consecutive from it); absent when they are not consecutive (a retry of events stored by several appends). */
   | { readonly ok: true; readonly nextExpectedRevision: number; readonly position: number; readonly firstPosition?: number }
   | { readonly ok: false; readonly refusal: WriteRefusal };
 
@@ -188,7 +188,12 @@ function writerThread(): void {
       p.expected === 'any' || p.expected === 'stream_exists' || (p.expected === 'no_stream' && expectedBefore === -1) || p.expected === expectedBefore;
     if (!sameRun) throw new Refused({ kind: 'duplicate_event_id', eventId: p.events[0]!.id, streamId: p.streamId });
     if (!compatible) throw wrongVersion(p.streamId, p.expected, last);
-    return { ok: true, nextExpectedRevision: first.revision + p.events.length - 1, position: stored[stored.length - 1]!.position };
+    const firstPosition = stored[0]!.position;
+    const position = stored[stored.length - 1]!.position;
+    // The earlier result as it was answered: with where it started when its events are consecutive.
+    return position - firstPosition === p.events.length - 1
+      ? { ok: true, nextExpectedRevision: first.revision + p.events.length - 1, position, firstPosition }
+      : { ok: true, nextExpectedRevision: first.revision + p.events.length - 1, position };
   };
 
   const append = (p: WriteRequest): WriteOutcome => {
