@@ -214,7 +214,7 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
    * The global position of each event of the append. A store whose append took consecutive
    * positions says where they start (`firstPosition`: SQLite); a lone command needs only the last
    * one's, which every store answers; otherwise (a group on EventStoreDB, whose positions are log
-   * offsets, or a retry answered with an earlier result) they are read back, once for the group.
+   * offsets) they are read back, once for the group.
    */
   private async positionsOf(streamId: string, firstRevision: number, count: number, appended: AppendResult, all: boolean): Promise<readonly number[]> {
     if (appended.firstPosition !== undefined && appended.position === appended.firstPosition + count - 1) {
