@@ -461,6 +461,9 @@ async function main(): Promise<number> {
         unit: 'µs',
         ratio: oneP99 / p99,
       },
+      // What the append costs beside all the rest, and how far the tail is the machine's: the do-nothing application's own p99 under the same clients.
+      { figure: `CreateEndpoint, ${clients} clients on one deployment, to the dry runs (baseline D)`, value: oneRate, unit: 'commands/s', ratio: oneRate / dryRunRate },
+      { figure: `CreateEndpoint, ${clients} clients on one deployment, p99 latency, to the framework ceiling's p99 (baseline C)`, value: us(oneP99), unit: 'µs', ratio: oneP99 / framework.latencyMs.p99 },
       { figure: 'CreateEndpoint, 1 client on one deployment, to Emmett (baseline E)', value: oneClient.okPerSecond, unit: 'commands/s', ratio: oneClient.okPerSecond / peerRate },
       { figure: 'CreateEndpoint, 1 client on one deployment, p50 latency', value: us(oneClient.latencyMs.p50), unit: 'µs' },
       { figure: 'CreateEndpoint non-200 responses, every product load, warm-up included (none expected)', value: nonOk, unit: 'responses' },
@@ -528,6 +531,8 @@ async function main(): Promise<number> {
           oneDeploymentP99Ms: oneP99,
           oneDeploymentToSpread: +oneToSpread.toFixed(3),
           oneDeploymentToPeer: +(oneRate / peerRate).toFixed(3),
+          oneDeploymentToDryRuns: +(oneRate / dryRunRate).toFixed(3),
+          oneDeploymentP99ToFrameworkP99: +(oneP99 / framework.latencyMs.p99).toFixed(3),
           oneDeploymentTargetsMet: { toSpread: oneToSpread >= ONE_TO_SPREAD_TARGET, toPeer: oneRate / peerRate >= ONE_TO_PEER_TARGET, p99: oneP99Met },
           oneClientCommandsPerSecond: Math.round(oneClient.okPerSecond),
           oneClientLatencyMs: oneClient.latencyMs,

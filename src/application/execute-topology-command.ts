@@ -1,7 +1,7 @@
 import { Inject, Optional } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { decide, TopologyCommand, TopologyFold } from '../domain';
-import { EVENT_STORE, EventStore, EventToAppend, JsonObject, WrongExpectedVersion } from '../event-store/event-store';
+import { AppendResult, EVENT_STORE, EventStore, EventToAppend, JsonObject, WrongExpectedVersion } from '../event-store/event-store';
 import { auditMetadata, CommandContext, uuidFromName } from './audit';
 import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
 import type { Config } from '../config/config';
@@ -126,7 +126,7 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
         });
         const firstRevision = loaded.revision + 1;
         const records = new Map<string, CommandRecord>();
-        const positions = await this.positionsOf(loaded.streamId, firstRevision, events.length, appended.position, decided.length > 1);
+        const positions = await this.positionsOf(loaded.streamId, firstRevision, events.length, appended, decided.length > 1);
         for (const d of decided) {
           records.set(d.commandId, {
             fingerprint: d.fingerprint,
@@ -211,14 +211,18 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
   }
 
   /**
-   * The global position of each event of the append. The store answers the last one's, which is all
-   * a lone command needs; with more than one command in the append the others are read back
-   * (positions need not be consecutive: EventStoreDB's are log offsets).
+   * The global position of each event of the append. A store whose append took consecutive
+   * positions says where they start (`firstPosition`: SQLite); a lone command needs only the last
+   * one's, which every store answers; otherwise (a group on EventStoreDB, whose positions are log
+   * offsets) they are read back, once for the group.
    */
-  private async positionsOf(streamId: string, firstRevision: number, count: number, lastPosition: number, all: boolean): Promise<readonly number[]> {
+  private async positionsOf(streamId: string, firstRevision: number, count: number, appended: AppendResult, all: boolean): Promise<readonly number[]> {
+    if (appended.firstPosition !== undefined && appended.position === appended.firstPosition + count - 1) {
+      return Array.from({ length: count }, (_, i) => appended.firstPosition! + i);
+    }
     if (!all) {
       const positions = new Array<number>(count);
-      positions[count - 1] = lastPosition;
+      positions[count - 1] = appended.position;
       return positions;
     }
     const stored = await this.store.readStream(streamId, { fromRevision: firstRevision, maxCount: count });

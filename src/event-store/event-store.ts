@@ -55,6 +55,13 @@ export interface AppendResult {
   readonly nextExpectedRevision: number;
   /** Global position of the last event appended. */
   readonly position: number;
+  /**
+   * Optional: the global position of the first event appended, when the append's events took
+   * consecutive positions from it (SQLite's do), so that each event's is `firstPosition + i`.
+   * Absent when the store cannot say so (EventStoreDB's positions are log offsets): the caller then
+   * reads the positions back. A retry answered with the earlier result answers it as that did.
+   */
+  readonly firstPosition?: number;
 }
 
 export type Direction = 'forwards' | 'backwards';

@@ -49,6 +49,23 @@ describe('SQLite event store', () => {
     await store.close();
   });
 
+  it('says where an append starts (its events take consecutive positions), a retry answered with the earlier result too', async () => {
+    const store = new SqliteEventStore({ dataDir: dir });
+    await store.appendToStream('p-0', [event()], { expectedRevision: 'no_stream' });
+    const three = [event(), event(), event()];
+    const [appended, other] = await Promise.all([
+      store.appendToStream('p-1', three, { expectedRevision: 'no_stream' }),
+      store.appendToStream('p-2', [event(), event()], { expectedRevision: 'no_stream' }),
+    ]);
+    const stored = await store.readStream('p-1');
+    expect(stored.map((e) => e.position)).toEqual([0, 1, 2].map((i) => appended.firstPosition! + i));
+    expect(appended.position).toBe(stored[2]!.position);
+    expect((await store.readStream('p-2')).map((e) => e.position)).toEqual([other.firstPosition!, other.firstPosition! + 1]);
+    const retry = await store.appendToStream('p-1', three, { expectedRevision: 'no_stream' });
+    expect(retry).toEqual(appended);
+    await store.close();
+  });
+
   it('knows the revision of the streams it appended to last, until another process appends to the file', async () => {
     const store = new SqliteEventStore({ dataDir: dir });
     const other = new SqliteEventStore({ dataDir: dir });

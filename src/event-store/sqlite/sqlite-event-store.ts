@@ -88,6 +88,7 @@ export class SqliteEventStore implements EventStore {
   private writing: Promise<void> | undefined;
   private readonly writer: SqliteWriter;
   private readonly committed$ = new Subject<void>();
+  private notifyScheduled = false;
   private liveSubscribers = 0;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastDataVersion = 0;
@@ -201,10 +202,25 @@ export class SqliteEventStore implements EventStore {
     this.appends += batch.length;
     reply.outcomes.forEach((outcome, i) => {
       const p = batch[i]!;
-      if (outcome.ok) p.resolve({ nextExpectedRevision: outcome.nextExpectedRevision, position: outcome.position });
-      else p.reject(refusalError(outcome.refusal));
+      if (!outcome.ok) p.reject(refusalError(outcome.refusal));
+      else if (outcome.firstPosition === undefined) p.resolve({ nextExpectedRevision: outcome.nextExpectedRevision, position: outcome.position });
+      else p.resolve({ nextExpectedRevision: outcome.nextExpectedRevision, position: outcome.position, firstPosition: outcome.firstPosition });
     });
-    this.committed$.next();
+    this.notifyCommitted();
+  }
+
+  /**
+   * Tells the live subscriptions that there is more to read, once the appends just answered have
+   * been carried on (their commands answered, the next group decided and handed to the writer):
+   * reading the new events for the read models is not on the path of a command.
+   */
+  private notifyCommitted(): void {
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    setImmediate(() => {
+      this.notifyScheduled = false;
+      this.committed$.next();
+    });
   }
 
   /** After a commit: the streams it wrote are known, unless another writer appended since this store's last commit. */

@@ -16,7 +16,10 @@ export type WriteRefusal =
   /** Not the append's own fault (the file could not be written): the caller hears that the store is unavailable. */
   | { readonly kind: 'failed'; readonly message: string };
 
-export type WriteOutcome = { readonly ok: true; readonly nextExpectedRevision: number; readonly position: number } | { readonly ok: false; readonly refusal: WriteRefusal };
+export type WriteOutcome =
+  /** `firstPosition`: where the append's events start (consecutive from it); absent when they are not consecutive (a retry of events stored by several appends). */
+  | { readonly ok: true; readonly nextExpectedRevision: number; readonly position: number; readonly firstPosition?: number }
+  | { readonly ok: false; readonly refusal: WriteRefusal };
 
 /** The writer's answer to one batch, sent once its transaction is committed (fsynced, with synchronous=FULL) or rolled back. */
 export type CommitReply =
@@ -185,7 +188,12 @@ function writerThread(): void {
       p.expected === 'any' || p.expected === 'stream_exists' || (p.expected === 'no_stream' && expectedBefore === -1) || p.expected === expectedBefore;
     if (!sameRun) throw new Refused({ kind: 'duplicate_event_id', eventId: p.events[0]!.id, streamId: p.streamId });
     if (!compatible) throw wrongVersion(p.streamId, p.expected, last);
-    return { ok: true, nextExpectedRevision: first.revision + p.events.length - 1, position: stored[stored.length - 1]!.position };
+    const firstPosition = stored[0]!.position;
+    const position = stored[stored.length - 1]!.position;
+    // The earlier result as it was answered: with where it started when its events are consecutive.
+    return position - firstPosition === p.events.length - 1
+      ? { ok: true, nextExpectedRevision: first.revision + p.events.length - 1, position, firstPosition }
+      : { ok: true, nextExpectedRevision: first.revision + p.events.length - 1, position };
   };
 
   const append = (p: WriteRequest): WriteOutcome => {
@@ -199,6 +207,7 @@ function writerThread(): void {
       p.expected === last;
     if (!ok) throw wrongVersion(p.streamId, p.expected, last);
     const created = Date.now();
+    const firstPosition = nextPosition;
     let revision = last ?? -1;
     for (const e of p.events) {
       revision += 1;
@@ -212,7 +221,7 @@ function writerThread(): void {
       nextPosition += 1;
     }
     written.push([p.streamId, revision, nextPosition - 1]);
-    return { ok: true, nextExpectedRevision: revision, position: nextPosition - 1 };
+    return { ok: true, nextExpectedRevision: revision, position: nextPosition - 1, firstPosition };
   };
 
   const refusalOf = (error: unknown): WriteRefusal =>
