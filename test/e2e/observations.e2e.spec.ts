@@ -174,6 +174,61 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
   });
 });
 
+describe('an endpoint adopted from an observation keeps the contact the deployment has', () => {
+  let dataDir: string;
+  let server: RunningServer;
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-observe-contact-'));
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await seedTopology(server.url);
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  const post = async (snapshot: object) => {
+    const response = await fetch(`${server.url}/api/observations`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify(snapshot) });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  it("adopts with the Identity Get-CsPersistentChatEndpoint gives (the contact's GUID DN); a snapshot without it is still read", async () => {
+    const expected = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
+    // The Identity as Microsoft's page writes it, a space after the first comma and the GUID in upper case.
+    const identity = 'CN={33E5014B-DCBA-46B5-9BF7-48F4D5FCA69D}, CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=contoso,DC=com';
+    const observed = await post({
+      ...expected,
+      collectedAt: new Date().toISOString(),
+      endpoints: [
+        ...expected.endpoints,
+        { sipAddress: 'sip:pcendpoint1@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: 'Endpoint 1', distinguishedName: identity },
+        { sipAddress: 'sip:older@contoso.com', poolFqdn: 'pcpool.contoso.com' },
+      ],
+    });
+    expect(observed.status).toBe(200);
+    const adopted = await command(server.url, 'AdoptObservedState', { observationId: observed.body.observationId, reason: 'CHG-7 made in the shell' });
+    expect(adopted.status).toBe(200);
+    const endpoints = (await getJson(server.url, `/api/endpoints?minPosition=${adopted.body.position}`)).body.endpoints as { sipAddress: string; distinguishedName: string }[];
+    expect(endpoints.find((e) => e.sipAddress === 'sip:pcendpoint1@contoso.com')?.distinguishedName).toBe(
+      'CN={33e5014b-dcba-46b5-9bf7-48f4d5fca69d},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=contoso,DC=com',
+    );
+    expect(endpoints.find((e) => e.sipAddress === 'sip:older@contoso.com')).toBeDefined();
+
+    // The same Identity seen again: no drift. Another contact for the same address: drift on its DN.
+    const again = await post({ ...(await getJson(server.url, '/api/observations/expected?deployment=default')).body, collectedAt: new Date().toISOString() });
+    expect(again.body.drift).toEqual([]);
+    const other = await post({
+      ...(await getJson(server.url, '/api/observations/expected?deployment=default')).body,
+      collectedAt: new Date().toISOString(),
+      endpoints: [{ sipAddress: 'sip:pcendpoint1@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: 'Endpoint 1', distinguishedName: identity.replace('33E5014B', '44E5014B') }],
+    });
+    expect(other.body.drift).toEqual(expect.arrayContaining([expect.objectContaining({ entity: 'endpoint:sip:pcendpoint1@contoso.com', kind: 'differs', fields: ['distinguishedName'] })]));
+
+    const wrong = await post({ ...expected, collectedAt: new Date().toISOString(), endpoints: [{ sipAddress: 'sip:x@contoso.com', poolFqdn: 'pcpool.contoso.com', distinguishedName: 'CN=x,DC=contoso,DC=com' }] });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error).toMatchObject({ code: 'INVALID_SNAPSHOT', details: { path: '$.endpoints[0].distinguishedName' } });
+  });
+});
+
 describe('a migration confirmed by later observations', () => {
   let dataDir: string;
   let server: RunningServer;

@@ -1,6 +1,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
+  contactDistinguishedName,
   type Fqdn,
   InvalidSnapshot,
   type ObservedEndpoint,
@@ -8,6 +9,7 @@ import {
   type ObservedPersistentChatPool,
   type ObservedPrincipal,
   type ObservedSipDomain,
+  parseContactDistinguishedName,
   parseFqdn,
   parseSipUri,
   type SipUri,
@@ -62,7 +64,7 @@ interface RawSnapshot {
   sipDomains?: { name: string; isDefault: boolean }[];
   persistentChatPools?: { fqdn: string; servers: string[]; site?: string | null; activeServers?: string[]; poolState?: 'Normal' | 'FailedOver'; status?: 'Installed' | 'Started' | 'Stopped' }[];
   legacyPools?: { fqdn: string; version: 'Lync2010' | 'OCS2007R2'; wellKnownSipAddress: string; status?: 'Started' | 'Stopped' | 'Decommissioned' }[];
-  endpoints?: { sipAddress: string; poolFqdn: string; displayName?: string | null }[];
+  endpoints?: { sipAddress: string; poolFqdn: string; displayName?: string | null; distinguishedName?: string }[];
   principals?: { sipAddress: string; kind: 'user' | 'contact' | 'wellKnownUser'; displayName?: string | null; legacyPoolFqdn?: string }[];
   principalLookups?: string[];
 }
@@ -92,6 +94,13 @@ function unique<T>(items: readonly T[], key: (item: T) => string, section: strin
     seen.add(k);
   });
   return items as T[];
+}
+
+/** An endpoint's Identity: its contact's DN, written as the ledger writes one. */
+function contactDnOf(dn: string, path: string): string {
+  const contact = parseContactDistinguishedName(dn);
+  if (!contact) throw new InvalidSnapshot(path, 'the distinguished name of an application contact, CN={guid},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=...', dn);
+  return contactDistinguishedName(contact.guid, contact.forestDomain);
 }
 
 function normalize(raw: RawSnapshot): Snapshot {
@@ -134,6 +143,7 @@ function normalize(raw: RawSnapshot): Snapshot {
       sipAddress: parseSipUri(e.sipAddress, `$.endpoints[${i}].sipAddress`),
       poolFqdn: parseFqdn(e.poolFqdn, `$.endpoints[${i}].poolFqdn`),
       ...(e.displayName !== undefined ? { displayName: e.displayName } : {}),
+      ...(e.distinguishedName !== undefined ? { distinguishedName: contactDnOf(e.distinguishedName, `$.endpoints[${i}].distinguishedName`) } : {}),
     }));
     snapshot.endpoints = unique(endpoints, (e) => e.sipAddress, 'endpoints');
   }
