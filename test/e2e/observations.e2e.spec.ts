@@ -156,6 +156,13 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     expect(refused.body.error).toMatchObject({ code: 'SIP_ADDRESS_IN_USE', details: { rule: 'R3', entity: 'endpoint:sip:bob@contoso.com' } });
     const topologyAfter = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
     expect({ ...topologyAfter, collectedAt: null }).toEqual({ ...topologyBefore, collectedAt: null });
+
+    // The refusal's audit entry names the entity the adoption was about, as an accepted adoption's events do.
+    const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+    const report = (await getJson(server.url, `/api/compliance/report?deployment=default&${period}`)).body as { refused: { command: string; entity: unknown }[] };
+    expect(report.refused.filter((r) => r.command === 'AdoptObservedState')).toEqual([
+      expect.objectContaining({ command: 'AdoptObservedState', entity: { kind: 'endpoint', id: 'sip:bob@contoso.com' } }),
+    ]);
   });
 
   it("gives the way back: the cmdlet lines that bring the deployment to the ledger's state for the newest observation's drift", async () => {
