@@ -63,8 +63,30 @@ export interface BrokenLink {
   readonly changes?: readonly FieldChange[];
   /** The signed checkpoint the break was found against, for checkpoint breaks. */
   readonly checkpoint?: { readonly position: number; readonly digest: string; readonly time?: string };
+  /** For a cut tail: the events the signed checkpoint vouched for that the log no longer has. */
+  readonly missing?: MissingEvents;
   readonly message: string;
 }
+
+/** The events after the log's end up to a signed checkpoint's position. */
+export interface MissingEvents {
+  /** The position of the log's last event (0: none is left). */
+  readonly afterPosition: number;
+  /** The checkpoint's position: the last event it vouched for. */
+  readonly throughPosition: number;
+  /**
+   * How many: from the positions in the SQLite log (they follow one another), else from the read
+   * models' copy; null when neither can tell (EventStoreDB's positions are byte offsets).
+   */
+  readonly events: number | null;
+  /** Those the read models kept a copy of (at most {@link MAX_NAMED_MISSING}): empty without them. */
+  readonly named: readonly { readonly position: number; readonly streamId: string; readonly revision: number; readonly type: string }[];
+}
+
+/** How many missing events a break names one by one; the count covers them all. */
+export const MAX_NAMED_MISSING = 1_000;
+/** How many of them its message lists. */
+const LISTED_MISSING = 10;
 
 export interface LogVerification {
   /** Events checked (up to the first broken link, or all). */
@@ -301,6 +323,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   const finish = async (): Promise<LogVerification> => {
     if (reference !== undefined) {
       for (let i = 0; i < breaks.length; i++) {
+        breaks[i] = namedMissing(breaks[i]!, reference);
         const range = toLocate.get(breaks[i]!);
         if (range !== undefined) breaks[i] = (await locate(store, reference, range.samples, range.to, breaks[i]!, options.decodeAll)) ?? breaks[i]!;
         breaks[i] = await withChanges(store, breaks[i]!, reference);
@@ -338,13 +361,15 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     const signed = { position: checkpoint.position, digest: checkpoint.digest, ...(checkpoint.time ? { time: checkpoint.time } : {}) };
     const range = `between positions ${lastGoodPosition} and ${checkpoint.position}`;
     if (through === undefined) {
+      const missing: MissingEvents = { afterPosition: position, throughPosition: checkpoint.position, events: store.kind === 'sqlite' ? checkpoint.position - position : null, named: [] };
       return {
         problem: 'truncated',
         streamId: null,
         revision: null,
         position: checkpoint.position,
         checkpoint: signed,
-        message: `the log ends at position ${position}, before the signed checkpoint at position ${checkpoint.position}: its tail was cut off`,
+        missing,
+        message: `the log ends at position ${position}, before the signed checkpoint at position ${checkpoint.position}: its tail was cut off; ${describeMissing(missing)}`,
       };
     }
     const broken: BrokenLink = {
@@ -504,6 +529,30 @@ async function locate(store: EventStore, reference: LogReference, samples: reado
     from = page[page.length - 1]!.position + 1;
   }
   return goneBefore(to + 1);
+}
+
+/** What a cut tail lost, in words: how many events, their positions, and those the read models name. */
+function describeMissing(missing: MissingEvents): string {
+  const count = missing.events === null ? 'the events' : `${missing.events} event(s)`;
+  const range = missing.afterPosition + 1 === missing.throughPosition ? `position ${missing.throughPosition}` : `positions ${missing.afterPosition + 1} to ${missing.throughPosition}`;
+  const listed = missing.named.slice(0, LISTED_MISSING).map((e) => `${e.streamId}@${e.revision} (${e.type}) at position ${e.position}`);
+  const more = missing.named.length > LISTED_MISSING ? `, and ${missing.named.length - LISTED_MISSING} more the read models name` : '';
+  return `missing: ${count}, ${range}, vouched for by the signed checkpoint at position ${missing.throughPosition}${listed.length > 0 ? `: ${listed.join(', ')}${more}` : ''}`;
+}
+
+/** A cut tail's break with the missing events the read models kept a copy of named (they lie in DATA_DIR too: names, not proof). */
+function namedMissing(broken: BrokenLink, reference: LogReference): BrokenLink {
+  const missing = broken.missing;
+  if (missing === undefined) return broken;
+  const named: MissingEvents['named'][number][] = [];
+  for (let at = reference.positionAfter(missing.afterPosition); at !== undefined && at <= missing.throughPosition && named.length < MAX_NAMED_MISSING; at = reference.positionAfter(at)) {
+    const kept = reference.eventAt(at);
+    if (kept !== undefined) named.push({ position: at, streamId: kept.streamId, revision: kept.revision, type: kept.type });
+  }
+  if (named.length === 0) return broken;
+  const withNames: MissingEvents = { ...missing, events: missing.events ?? (named.length < MAX_NAMED_MISSING ? named.length : null), named };
+  const cut = broken.message.slice(0, broken.message.indexOf('; missing: '));
+  return { ...broken, missing: withNames, message: `${cut}; ${describeMissing(withNames)}` };
 }
 
 /** A break that names one event, with the fields that differ from the read models' copy of it, when they kept one. */

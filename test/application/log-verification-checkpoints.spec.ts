@@ -100,7 +100,22 @@ describe('verifying the log against signed checkpoints', () => {
     const db = new Database(path.join(dir, STORE_FILE_NAME));
     db.prepare('DELETE FROM events WHERE position > 8').run();
     db.close();
-    expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 10) })).broken).toMatchObject({ problem: 'truncated', position: 10 });
+    const cut = (await verifyLog(store, { checkpoints: checkpointsAt(3, 10) })).broken;
+    // SQLite's positions follow one another: the checkpoint says how many events are gone, and where.
+    expect(cut).toMatchObject({ problem: 'truncated', position: 10, missing: { afterPosition: 8, throughPosition: 10, events: 2, named: [] } });
+    expect(cut?.message).toContain('missing: 2 event(s), positions 9 to 10, vouched for by the signed checkpoint at position 10');
+    // The read models' copy names them.
+    const named = (await verifyLog(store, { checkpoints: checkpointsAt(3, 10), reference })).broken;
+    expect(named?.missing).toEqual({
+      afterPosition: 8,
+      throughPosition: 10,
+      events: 2,
+      named: [
+        { position: 9, streamId: 'topology-a', revision: 4, type: 'Happened' },
+        { position: 10, streamId: 'topology-b', revision: 4, type: 'Happened' },
+      ],
+    });
+    expect(named?.message).toContain('topology-a@4 (Happened) at position 9, topology-b@4 (Happened) at position 10');
   });
 
   it('a rejected line of the witness is a break of its own', async () => {
