@@ -236,6 +236,27 @@ describe('an endpoint adopted from an observation keeps the contact the deployme
   });
 });
 
+/** The records of an RFC 4180 CSV document (quoted cells may hold commas, quotes and line breaks). */
+function csvRecords(text: string): string[][] {
+  const records: string[][] = [];
+  let cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') cells.push(cell), (cell = '');
+    else if (c === '\r' && text[i + 1] === '\n') {
+      cells.push(cell), records.push(cells), (cells = []), (cell = ''), i++;
+    } else cell += c;
+  }
+  return records;
+}
+
 describe('a migration confirmed by later observations', () => {
   let dataDir: string;
   let server: RunningServer;
@@ -288,5 +309,17 @@ describe('a migration confirmed by later observations', () => {
     const back = await post({ ...expected, collectedAt: new Date(Date.now() + 1000).toISOString() });
     steps = await stepsOf(id, back.position);
     expect(steps.find((s) => s.step === 5)!.observed[0]!.state).toBe('confirmed');
+
+    // The compliance report's migration rows say who, with which roles, authenticated or not, from where, as its other rows do.
+    const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+    const csv = await (await fetch(`${server.url}/api/compliance/report?deployment=default&format=csv&${period}&minPosition=${back.position}`, { headers: bearer() })).text();
+    const [columns, ...records] = csvRecords(csv);
+    const rows = records.filter((cells) => cells[0] === 'migration').map((cells) => Object.fromEntries(cells.map((cell, i) => [columns![i], cell])));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row).toMatchObject({ roles: 'admin', authenticated: 'true', client_address: '127.0.0.1' });
+    const html = await (await fetch(`${server.url}/api/compliance/report?deployment=default&format=html&${period}`, { headers: bearer() })).text();
+    const migrationTable = html.slice(html.indexOf('<h3>Migration '));
+    expect(migrationTable).toContain('<th>roles</th>');
+    expect(migrationTable).toContain('<th>client address</th>');
   });
 });
