@@ -156,6 +156,27 @@ export interface VerifyOptions {
   readonly betweenPages?: () => Promise<void>;
   /** Check every event by decoding it, never from its stored text alone: the reference, slower. */
   readonly decodeAll?: boolean;
+  /**
+   * Go on from an earlier verification's end instead of the log's start: only the events after it are
+   * read and checked (with the checkpoints past it), and the event it ended at must still be there and
+   * give the same hash. Edits before it are not looked for: that is the full verification's job.
+   */
+  readonly resume?: VerifiedPrefix;
+  /** Called, when no break was found, with where the walk ended: what `resume` takes next time. */
+  readonly onVerified?: (prefix: VerifiedPrefix) => void;
+}
+
+/** The state of the walk at the end of a verified prefix of the log, to go on from it. */
+export interface VerifiedPrefix {
+  readonly position: number;
+  readonly digest: string;
+  /** The hash of the event at `position` (empty when the log was empty). */
+  readonly lastHash: string;
+  readonly events: number;
+  readonly chained: number;
+  readonly unchained: number;
+  readonly decoded: number;
+  readonly streams: ReadonlyMap<string, Readonly<StreamLink>>;
 }
 
 /** The per-stream state of the walk: the last revision seen and the hash the next event must link to. */
@@ -282,17 +303,20 @@ export function fieldChanges(before: Record<string, unknown>, after: Record<stri
  * proven as its page is read, then its links.
  */
 export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<LogVerification> {
-  const streams = new Map<string, StreamLink>();
-  const saved = options.digest;
-  const checkpoints = options.checkpoints ?? [];
+  const resume = options.resume;
+  // Copied: a walk that breaks leaves the prefix it went on from as it was.
+  const streams = new Map<string, StreamLink>([...(resume?.streams ?? [])].map(([id, link]) => [id, { ...link }]));
+  const saved = resume === undefined ? options.digest : undefined;
+  const checkpoints = (options.checkpoints ?? []).filter((c) => resume === undefined || c.position > resume.position);
   const reference = options.reference;
   const breaks: BrokenLink[] = [];
-  let digest = EMPTY_LOG_DIGEST;
-  let events = 0;
-  let chained = 0;
-  let unchained = 0;
-  let decoded = 0;
-  let position = 0;
+  let digest = resume?.digest ?? EMPTY_LOG_DIGEST;
+  let events = resume?.events ?? 0;
+  let chained = resume?.chained ?? 0;
+  let unchained = resume?.unchained ?? 0;
+  let decoded = resume?.decoded ?? 0;
+  let position = resume?.position ?? 0;
+  let lastHash = resume?.lastHash ?? '';
   let digestChecked = false;
   let nextCheckpoint = 0;
   let checkedCheckpoints = 0;
@@ -301,10 +325,10 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
    * checkpoints and read models to compare with: a break is then looked for from the last sample the
    * read models agree with, without keeping every event walked.
    */
-  let samples: Sample[] = [{ position: 0, digest: EMPTY_LOG_DIGEST }];
+  let samples: Sample[] = [{ position, digest }];
   let sinceSample = 0;
   const toLocate = new Map<BrokenLink, { samples: Sample[]; to: number }>();
-  let lastGoodPosition = 0;
+  let lastGoodPosition = position;
   const latest = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1]! : null;
   const result = (): LogVerification => ({
     events,
@@ -329,6 +353,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
         breaks[i] = await withChanges(store, breaks[i]!, reference);
       }
     }
+    if (breaks.length === 0) options.onVerified?.({ position, digest, lastHash, events, chained, unchained, decoded, streams });
     return result();
   };
   /** Records a break; true when the walk stops there. */
@@ -422,9 +447,29 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     }
     return false;
   };
+  if (resume !== undefined && resume.position > 0) {
+    // The event the earlier walk ended at is still there, with the same hash: the log was not cut or
+    // rewritten at the seam (anything before it is the full verification's to find).
+    const [last] = await store.readAllStored(resume.position, 1);
+    const proof = last !== undefined && last.position === resume.position ? proveEvent(last, options.decodeAll) : undefined;
+    if (proof === undefined || proof.altered !== undefined || proof.hash !== resume.lastHash) {
+      const gone = proof === undefined;
+      report({
+        problem: gone ? 'missing' : 'altered',
+        streamId: proof?.streamId ?? null,
+        revision: proof?.revision ?? null,
+        position: resume.position,
+        eventType: proof?.type ?? null,
+        message: gone
+          ? `the event at position ${resume.position}, verified before, is gone from the log`
+          : `the event at position ${resume.position} no longer gives the hash it had when verified before (altered after it was written)`,
+      });
+      return finish();
+    }
+  }
   const keepSamples = checkpoints.length > 0 && reference !== undefined;
   const pageSize = options.pageSize ?? PAGE;
-  for (let from = 1; ; ) {
+  for (let from = position + 1; ; ) {
     const page = await store.readAllStored(from, pageSize);
     for (const event of page) {
       const proof = proveEvent(event, options.decodeAll);
@@ -448,6 +493,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
       else unchained += 1;
       events += 1;
       position = proof.position;
+      lastHash = proof.hash;
       digest = nextLogDigest(digest, proof.hash);
       if (keepSamples && ++sinceSample === SAMPLE) {
         samples.push({ position, digest });
