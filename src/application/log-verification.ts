@@ -580,7 +580,13 @@ async function locate(store: EventStore, reference: LogReference, samples: reado
 /** What a cut tail lost, in words: how many events, their positions, and those the read models name. */
 function describeMissing(missing: MissingEvents): string {
   const count = missing.events === null ? 'the events' : `${missing.events} event(s)`;
-  const range = missing.afterPosition + 1 === missing.throughPosition ? `position ${missing.throughPosition}` : `positions ${missing.afterPosition + 1} to ${missing.throughPosition}`;
+  // Positions that do not follow one another (EventStoreDB's) are named by the range they fall in.
+  const range =
+    missing.events === null
+      ? `after position ${missing.afterPosition} up to position ${missing.throughPosition}`
+      : missing.afterPosition + 1 === missing.throughPosition
+        ? `position ${missing.throughPosition}`
+        : `positions ${missing.afterPosition + 1} to ${missing.throughPosition}`;
   const listed = missing.named.slice(0, LISTED_MISSING).map((e) => `${e.streamId}@${e.revision} (${e.type}) at position ${e.position}`);
   const more = missing.named.length > LISTED_MISSING ? `, and ${missing.named.length - LISTED_MISSING} more the read models name` : '';
   return `missing: ${count}, ${range}, vouched for by the signed checkpoint at position ${missing.throughPosition}${listed.length > 0 ? `: ${listed.join(', ')}${more}` : ''}`;
