@@ -11,7 +11,8 @@
     Get-CsService.md                -PersistentChatServer; PoolFqdn
     Get-CsPool.md                   Identity, Computers
     Get-CsPersistentChatState.md    -Identity PersistentChatServer:<pool fqdn>; PoolState
-    Get-CsPersistentChatEndpoint.md -PersistentChatPoolFqdn; Identity
+    Get-CsPersistentChatEndpoint.md -PersistentChatPoolFqdn; Identity (the contact's distinguished name,
+                                    CN={guid},CN=Application Contacts,...: the ledger keeps it)
     Get-CsAdContact.md              -Identity; SipAddress, DisplayName (an endpoint is a contact object)
     Get-CsUser.md                   -Identity; SipAddress, DisplayName
   Not observed (so not compared): sites (SiteId is an id, the ledger keeps the site's name), active servers,
@@ -46,9 +47,11 @@ foreach ($service in @(Get-CsService -PersistentChatServer)) {
     }
     foreach ($endpoint in @(Get-CsPersistentChatEndpoint -PersistentChatPoolFqdn $poolFqdn)) {
         # An endpoint is a contact object: its SIP address and display name are read as Get-CsAdContact
-        # documents them; when the contact cannot be read, its Identity (the SIP address) stands alone.
+        # documents them; when the contact cannot be read, its Identity stands alone. Its Identity is the
+        # contact's distinguished name, kept so that an adopted endpoint has the deployment's contact.
         $contact = Get-CsAdContact -Identity $endpoint.Identity -ErrorAction SilentlyContinue
         $entry = [ordered]@{ sipAddress = [string]$endpoint.Identity; poolFqdn = $poolFqdn }
+        if ([string]$endpoint.Identity -like 'CN=*') { $entry['distinguishedName'] = [string]$endpoint.Identity }
         if ($null -ne $contact -and $contact.SipAddress) {
             $entry['sipAddress'] = [string]$contact.SipAddress
             $entry['displayName'] = [string]$contact.DisplayName

@@ -14,6 +14,7 @@ import { setUpOpenApi } from './api/openapi';
 import { doorMiddleware, principalOf } from './api/door';
 import { RateLimiter } from './api/rate-limit';
 import { securityHeaders } from './api/security-headers';
+import { answerRefusedHeaders } from './api/client-error';
 import { ApiTokens } from './application/api-tokens';
 import { Authenticator, LocalSession } from './application/authentication';
 import { serveConsole } from './api/console';
@@ -103,6 +104,7 @@ export async function createApp(config: Config, log: Logger = createLog(config, 
     }),
   );
   limitSlowRequests(app.getHttpServer() as Server);
+  answerRefusedHeaders(app.getHttpServer() as Server);
   // Not strict: a body that is valid JSON but not an object (`null`, `5`, `"x"`) reaches the handler, which
   // says what it is instead of calling it invalid JSON.
   // Observations are documents (a snapshot, a topology XML), read as bytes and larger than any command.

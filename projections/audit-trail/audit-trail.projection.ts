@@ -3,6 +3,7 @@ import type { TopologyCommandType, TopologyEventType } from '../../src/domain';
 import { ACCESS_DENIED } from '../../src/domain/events/streams';
 import type { Change, Projection, Row } from '../runner/projection';
 import { upcastOrAsRecorded } from '../../src/domain/events';
+import { parseEntityKey } from '../../src/domain/observation/drift';
 
 /**
  * The audit trail (R21): one row per event of every stream, accepted changes and refused commands
@@ -208,6 +209,17 @@ function applyRule(rule: EntityRule, data: JsonObject, normalize: boolean): Audi
   }
 }
 
+/**
+ * The entity a refusal's error names (`details.entity`, `endpoint:sip:bob@contoso.com`), for a command
+ * whose input names none: an adoption of observed state names the drift it was refused for.
+ */
+function refusedEntity(error: JsonValue | undefined): AuditEntity | null {
+  const details = isJsonObject(error) ? error['details'] : undefined;
+  const key = isJsonObject(details) ? text(details['entity']) : null;
+  const parsed = key !== null && key.length <= MAX_ENTITY_ID ? parseEntityKey(key) : undefined;
+  return parsed ? { kind: parsed.kind, id: parsed.id } : null;
+}
+
 function fallbackEntity(data: JsonObject): AuditEntity | null {
   for (const [name, kind] of FALLBACK_FIELDS) {
     const id = normalizedId(data[name]);
@@ -230,7 +242,7 @@ export function entityOf(eventType: string, data: JsonObject): AuditEntity | nul
     if (!isJsonObject(input)) return null;
     const command = data['command'];
     if (typeof command === 'string' && hasOwn(COMMAND_ENTITIES, command)) return applyRule(COMMAND_ENTITIES[command], input, true);
-    return fallbackEntity(input);
+    return fallbackEntity(input) ?? refusedEntity(data['error']);
   }
   return fallbackEntity(data);
 }
@@ -350,8 +362,9 @@ export function auditRow(recorded: RecordedEvent): Row {
 
 export const auditTrailProjection: Projection = {
   name: 'audit_trail',
-  // 2: recorded_at. 3: the events' data and metadata read from the log, no longer copied.
-  version: 3,
+  // 2: recorded_at. 3: the events' data and metadata read from the log, no longer copied. 4: a refused
+  // adoption names the entity its error names.
+  version: 4,
   tables: [{ name: AUDIT_TABLE, key: ['position'], columns: AUDIT_COLUMNS, temporal: false, integerKey: true, indexes: AUDIT_INDEXES, eventBody: true }],
   project(event: RecordedEvent): readonly Change[] {
     return [{ kind: 'put', table: AUDIT_TABLE, row: auditRow(event) }];

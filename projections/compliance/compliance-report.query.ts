@@ -66,6 +66,9 @@ export type ReportMigrationEvent = {
   occurredAt: string | null;
   eventType: string;
   actor: string | null;
+  roles: string[] | null;
+  authenticated: boolean | null;
+  clientAddress: string | null;
   command: string | null;
   step: JsonValue;
   reason: string | null;
@@ -204,7 +207,19 @@ export function complianceReport(auditReader: TableReader, digestReader: TableRe
     if (entry.migrationId !== null || entry.streamId.startsWith(MIGRATION_STREAM)) {
       const id = entry.migrationId ?? entry.streamId.slice(MIGRATION_STREAM.length);
       const list = migrations.get(id) ?? [];
-      list.push({ position: entry.position, occurredAt: entry.occurredAt, eventType: entry.type, actor: entry.actor, command: entry.command, step, reason: entry.reason, data: entry.data });
+      list.push({
+        position: entry.position,
+        occurredAt: entry.occurredAt,
+        eventType: entry.type,
+        actor: entry.actor,
+        roles: entry.roles,
+        authenticated: entry.authenticated,
+        clientAddress: entry.clientAddress,
+        command: entry.command,
+        step,
+        reason: entry.reason,
+        data: entry.data,
+      });
       migrations.set(id, list);
       migrationEvents += 1;
       if (entry.streamId.startsWith(MIGRATION_STREAM)) {

@@ -146,12 +146,15 @@ export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] =
         position: e.position,
         occurred_at: e.occurredAt,
         actor: e.actor,
+        roles: e.roles?.join(' ') ?? null,
         command: e.command,
         event_type: e.eventType,
         after: json(e.data),
         reason: e.reason,
         migration_id: m.migrationId,
         migration_step: json(e.step),
+        authenticated: e.authenticated === null ? null : String(e.authenticated),
+        client_address: e.clientAddress,
       });
     }
   }
@@ -264,8 +267,19 @@ export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] 
           .map(
             (m) =>
               `<h3>Migration ${escapeHtml(m.migrationId)}</h3>${table(
-                ['position', 'time', 'event', 'step', 'actor', 'reason', 'data'],
-                m.events.map((e) => [String(e.position), escapeHtml(e.occurredAt), escapeHtml(e.eventType), code(e.step), escapeHtml(e.actor), escapeHtml(e.reason), code(e.data)]),
+                ['position', 'time', 'event', 'step', 'actor', 'roles', 'authenticated', 'client address', 'reason', 'data'],
+                m.events.map((e) => [
+                  String(e.position),
+                  escapeHtml(e.occurredAt),
+                  escapeHtml(e.eventType),
+                  code(e.step),
+                  escapeHtml(e.actor),
+                  escapeHtml(e.roles?.join(', ')),
+                  escapeHtml(e.authenticated === null ? '' : e.authenticated ? 'yes' : 'no'),
+                  escapeHtml(e.clientAddress),
+                  escapeHtml(e.reason),
+                  code(e.data),
+                ]),
                 '',
               )}`,
           )

@@ -11,7 +11,7 @@ import { AuditLogBroken, EVENT_STORE, EventStore } from '../event-store/event-st
 import { HashChainedEventStore, nextLogDigest } from '../event-store/hash-chain';
 import { isCorruptionError } from '../event-store/event-store';
 import { AuditKey, AuditKeyError, checkpointProblem, readPrivateKey, SignedCheckpoint, signCheckpoint } from './audit-signing';
-import { BrokenLink, LogReference, LogVerification, storedEventHash, TrustedCheckpoint, verifyLog, VerifyOptions } from './log-verification';
+import { BrokenLink, LogReference, LogVerification, storedEventHash, TrustedCheckpoint, VerifiedPrefix, verifyLog, VerifyOptions } from './log-verification';
 import { FileWitness, UrlWitness, Witness } from './witness';
 
 /** What `/health` and reports say of the log's protection. */
@@ -82,7 +82,9 @@ export class AuditMonitor implements BeforeApplicationShutdown {
   private readonly witnesses: WitnessEntry[] = [];
   private state: AuditLogStatus = 'unprotected';
   private brokenAt: BrokenLink | undefined;
-  private lastVerified: { at: string; events: number; position: number } | undefined;
+  private lastVerified: { at: string; events: number; position: number; fromPosition: number } | undefined;
+  /** Where the last verification that found no break ended: the background one goes on from there. */
+  private verifiedPrefix: VerifiedPrefix | undefined;
   /** The signer's digest: the log up to `position` as verified, then as signed. */
   private signer: { position: number; digest: string } | undefined;
   private latest: SignedCheckpoint | undefined;
@@ -156,7 +158,7 @@ export class AuditMonitor implements BeforeApplicationShutdown {
     warning?: string;
     key?: string;
     latestCheckpoint?: { position: number; digest: string; time: string };
-    lastVerified?: { at: string; events: number; position: number };
+    lastVerified?: { at: string; events: number; position: number; fromPosition: number };
     witnesses: WitnessHealth[];
     at?: BrokenLink;
   } {
@@ -197,8 +199,12 @@ export class AuditMonitor implements BeforeApplicationShutdown {
   }
 
   /**
-   * Verifies the whole log in the background (yielding between pages) against the witnesses'
-   * latest checkpoints and the read models; on a break, stops every append. One at a time.
+   * Verifies the log in the background (yielding between pages) against the witnesses' latest
+   * checkpoints and the read models; on a break, stops every append. One at a time. At start the
+   * whole log; then every interval only what was appended since the last verification ended (its
+   * last event must still give the same hash), so that a long log is not read again and again. The
+   * whole log is verified again on demand (`GET /api/audit/verify`, `topo audit verify`), which finds
+   * an edit before that point.
    */
   verify(why: 'start' | 'interval'): Promise<LogVerification | undefined> {
     if (this.verifying !== undefined) return this.verifying;
@@ -206,12 +212,20 @@ export class AuditMonitor implements BeforeApplicationShutdown {
       if (this.state === 'broken' && why === 'interval') return undefined;
       // Taken before the walk: every checkpoint signed so far covers events already in the log.
       const checkpoints = await this.trustedCheckpoints();
-      const result = await this.verifyWith({ checkpoints, reference: readModelReference(this.runner), checkReference: true, betweenPages: yieldToOthers });
+      const resume = why === 'interval' ? this.verifiedPrefix : undefined;
+      const result = await this.verifyWith({
+        checkpoints,
+        reference: readModelReference(this.runner),
+        checkReference: true,
+        betweenPages: yieldToOthers,
+        ...(resume !== undefined ? { resume } : {}),
+        onVerified: (prefix) => (this.verifiedPrefix = prefix),
+      });
       if (result.broken !== null) {
         this.markBroken(result.broken);
         return result;
       }
-      this.lastVerified = { at: new Date().toISOString(), events: result.events, position: result.digest.position };
+      this.lastVerified = { at: new Date().toISOString(), events: result.events, position: result.digest.position, fromPosition: resume?.position ?? 0 };
       if (this.key !== undefined && this.state !== 'broken') this.state = 'verified';
       if (why === 'start' && this.key !== undefined && this.signer === undefined) {
         this.signer = { position: result.digest.position, digest: result.digest.hash };
@@ -261,7 +275,7 @@ export class AuditMonitor implements BeforeApplicationShutdown {
       };
       let result: LogVerification;
       try {
-        result = await this.verifyWith({ ...options, checkpoints, reference: readModelReference(this.runner), checkReference: true, betweenPages });
+        result = await this.verifyWith({ ...options, checkpoints, reference: readModelReference(this.runner), checkReference: true, betweenPages, onVerified: (prefix) => (this.verifiedPrefix = prefix) });
       } catch (error) {
         if (error instanceof VerificationAbandoned) return undefined;
         throw error;

@@ -63,8 +63,30 @@ export interface BrokenLink {
   readonly changes?: readonly FieldChange[];
   /** The signed checkpoint the break was found against, for checkpoint breaks. */
   readonly checkpoint?: { readonly position: number; readonly digest: string; readonly time?: string };
+  /** For a cut tail: the events the signed checkpoint vouched for that the log no longer has. */
+  readonly missing?: MissingEvents;
   readonly message: string;
 }
+
+/** The events after the log's end up to a signed checkpoint's position. */
+export interface MissingEvents {
+  /** The position of the log's last event (0: none is left). */
+  readonly afterPosition: number;
+  /** The checkpoint's position: the last event it vouched for. */
+  readonly throughPosition: number;
+  /**
+   * How many: from the positions in the SQLite log (they follow one another), else from the read
+   * models' copy; null when neither can tell (EventStoreDB's positions are byte offsets).
+   */
+  readonly events: number | null;
+  /** Those the read models kept a copy of (at most {@link MAX_NAMED_MISSING}): empty without them. */
+  readonly named: readonly { readonly position: number; readonly streamId: string; readonly revision: number; readonly type: string }[];
+}
+
+/** How many missing events a break names one by one; the count covers them all. */
+export const MAX_NAMED_MISSING = 1_000;
+/** How many of them its message lists. */
+const LISTED_MISSING = 10;
 
 export interface LogVerification {
   /** Events checked (up to the first broken link, or all). */
@@ -134,6 +156,27 @@ export interface VerifyOptions {
   readonly betweenPages?: () => Promise<void>;
   /** Check every event by decoding it, never from its stored text alone: the reference, slower. */
   readonly decodeAll?: boolean;
+  /**
+   * Go on from an earlier verification's end instead of the log's start: only the events after it are
+   * read and checked (with the checkpoints past it), and the event it ended at must still be there and
+   * give the same hash. Edits before it are not looked for: that is the full verification's job.
+   */
+  readonly resume?: VerifiedPrefix;
+  /** Called, when no break was found, with where the walk ended: what `resume` takes next time. */
+  readonly onVerified?: (prefix: VerifiedPrefix) => void;
+}
+
+/** The state of the walk at the end of a verified prefix of the log, to go on from it. */
+export interface VerifiedPrefix {
+  readonly position: number;
+  readonly digest: string;
+  /** The hash of the event at `position` (empty when the log was empty). */
+  readonly lastHash: string;
+  readonly events: number;
+  readonly chained: number;
+  readonly unchained: number;
+  readonly decoded: number;
+  readonly streams: ReadonlyMap<string, Readonly<StreamLink>>;
 }
 
 /** The per-stream state of the walk: the last revision seen and the hash the next event must link to. */
@@ -260,17 +303,20 @@ export function fieldChanges(before: Record<string, unknown>, after: Record<stri
  * proven as its page is read, then its links.
  */
 export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<LogVerification> {
-  const streams = new Map<string, StreamLink>();
-  const saved = options.digest;
-  const checkpoints = options.checkpoints ?? [];
+  const resume = options.resume;
+  // Copied: a walk that breaks leaves the prefix it went on from as it was.
+  const streams = new Map<string, StreamLink>([...(resume?.streams ?? [])].map(([id, link]) => [id, { ...link }]));
+  const saved = resume === undefined ? options.digest : undefined;
+  const checkpoints = (options.checkpoints ?? []).filter((c) => resume === undefined || c.position > resume.position);
   const reference = options.reference;
   const breaks: BrokenLink[] = [];
-  let digest = EMPTY_LOG_DIGEST;
-  let events = 0;
-  let chained = 0;
-  let unchained = 0;
-  let decoded = 0;
-  let position = 0;
+  let digest = resume?.digest ?? EMPTY_LOG_DIGEST;
+  let events = resume?.events ?? 0;
+  let chained = resume?.chained ?? 0;
+  let unchained = resume?.unchained ?? 0;
+  let decoded = resume?.decoded ?? 0;
+  let position = resume?.position ?? 0;
+  let lastHash = resume?.lastHash ?? '';
   let digestChecked = false;
   let nextCheckpoint = 0;
   let checkedCheckpoints = 0;
@@ -279,10 +325,10 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
    * checkpoints and read models to compare with: a break is then looked for from the last sample the
    * read models agree with, without keeping every event walked.
    */
-  let samples: Sample[] = [{ position: 0, digest: EMPTY_LOG_DIGEST }];
+  let samples: Sample[] = [{ position, digest }];
   let sinceSample = 0;
   const toLocate = new Map<BrokenLink, { samples: Sample[]; to: number }>();
-  let lastGoodPosition = 0;
+  let lastGoodPosition = position;
   const latest = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1]! : null;
   const result = (): LogVerification => ({
     events,
@@ -301,11 +347,13 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   const finish = async (): Promise<LogVerification> => {
     if (reference !== undefined) {
       for (let i = 0; i < breaks.length; i++) {
+        breaks[i] = namedMissing(breaks[i]!, reference);
         const range = toLocate.get(breaks[i]!);
         if (range !== undefined) breaks[i] = (await locate(store, reference, range.samples, range.to, breaks[i]!, options.decodeAll)) ?? breaks[i]!;
         breaks[i] = await withChanges(store, breaks[i]!, reference);
       }
     }
+    if (breaks.length === 0) options.onVerified?.({ position, digest, lastHash, events, chained, unchained, decoded, streams });
     return result();
   };
   /** Records a break; true when the walk stops there. */
@@ -338,13 +386,15 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     const signed = { position: checkpoint.position, digest: checkpoint.digest, ...(checkpoint.time ? { time: checkpoint.time } : {}) };
     const range = `between positions ${lastGoodPosition} and ${checkpoint.position}`;
     if (through === undefined) {
+      const missing: MissingEvents = { afterPosition: position, throughPosition: checkpoint.position, events: store.kind === 'sqlite' ? checkpoint.position - position : null, named: [] };
       return {
         problem: 'truncated',
         streamId: null,
         revision: null,
         position: checkpoint.position,
         checkpoint: signed,
-        message: `the log ends at position ${position}, before the signed checkpoint at position ${checkpoint.position}: its tail was cut off`,
+        missing,
+        message: `the log ends at position ${position}, before the signed checkpoint at position ${checkpoint.position}: its tail was cut off; ${describeMissing(missing)}`,
       };
     }
     const broken: BrokenLink = {
@@ -397,9 +447,29 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     }
     return false;
   };
+  if (resume !== undefined && resume.position > 0) {
+    // The event the earlier walk ended at is still there, with the same hash: the log was not cut or
+    // rewritten at the seam (anything before it is the full verification's to find).
+    const [last] = await store.readAllStored(resume.position, 1);
+    const proof = last !== undefined && last.position === resume.position ? proveEvent(last, options.decodeAll) : undefined;
+    if (proof === undefined || proof.altered !== undefined || proof.hash !== resume.lastHash) {
+      const gone = proof === undefined;
+      report({
+        problem: gone ? 'missing' : 'altered',
+        streamId: proof?.streamId ?? null,
+        revision: proof?.revision ?? null,
+        position: resume.position,
+        eventType: proof?.type ?? null,
+        message: gone
+          ? `the event at position ${resume.position}, verified before, is gone from the log`
+          : `the event at position ${resume.position} no longer gives the hash it had when verified before (altered after it was written)`,
+      });
+      return finish();
+    }
+  }
   const keepSamples = checkpoints.length > 0 && reference !== undefined;
   const pageSize = options.pageSize ?? PAGE;
-  for (let from = 1; ; ) {
+  for (let from = position + 1; ; ) {
     const page = await store.readAllStored(from, pageSize);
     for (const event of page) {
       const proof = proveEvent(event, options.decodeAll);
@@ -423,6 +493,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
       else unchained += 1;
       events += 1;
       position = proof.position;
+      lastHash = proof.hash;
       digest = nextLogDigest(digest, proof.hash);
       if (keepSamples && ++sinceSample === SAMPLE) {
         samples.push({ position, digest });
@@ -504,6 +575,36 @@ async function locate(store: EventStore, reference: LogReference, samples: reado
     from = page[page.length - 1]!.position + 1;
   }
   return goneBefore(to + 1);
+}
+
+/** What a cut tail lost, in words: how many events, their positions, and those the read models name. */
+function describeMissing(missing: MissingEvents): string {
+  const count = missing.events === null ? 'the events' : `${missing.events} event(s)`;
+  // Positions that do not follow one another (EventStoreDB's) are named by the range they fall in.
+  const range =
+    missing.events === null
+      ? `after position ${missing.afterPosition} up to position ${missing.throughPosition}`
+      : missing.afterPosition + 1 === missing.throughPosition
+        ? `position ${missing.throughPosition}`
+        : `positions ${missing.afterPosition + 1} to ${missing.throughPosition}`;
+  const listed = missing.named.slice(0, LISTED_MISSING).map((e) => `${e.streamId}@${e.revision} (${e.type}) at position ${e.position}`);
+  const more = missing.named.length > LISTED_MISSING ? `, and ${missing.named.length - LISTED_MISSING} more the read models name` : '';
+  return `missing: ${count}, ${range}, vouched for by the signed checkpoint at position ${missing.throughPosition}${listed.length > 0 ? `: ${listed.join(', ')}${more}` : ''}`;
+}
+
+/** A cut tail's break with the missing events the read models kept a copy of named (they lie in DATA_DIR too: names, not proof). */
+function namedMissing(broken: BrokenLink, reference: LogReference): BrokenLink {
+  const missing = broken.missing;
+  if (missing === undefined) return broken;
+  const named: MissingEvents['named'][number][] = [];
+  for (let at = reference.positionAfter(missing.afterPosition); at !== undefined && at <= missing.throughPosition && named.length < MAX_NAMED_MISSING; at = reference.positionAfter(at)) {
+    const kept = reference.eventAt(at);
+    if (kept !== undefined) named.push({ position: at, streamId: kept.streamId, revision: kept.revision, type: kept.type });
+  }
+  if (named.length === 0) return broken;
+  const withNames: MissingEvents = { ...missing, events: missing.events ?? (named.length < MAX_NAMED_MISSING ? named.length : null), named };
+  const cut = broken.message.slice(0, broken.message.indexOf('; missing: '));
+  return { ...broken, missing: withNames, message: `${cut}; ${describeMissing(withNames)}` };
 }
 
 /** A break that names one event, with the fields that differ from the read models' copy of it, when they kept one. */

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkpointProblem, keyFingerprint, signCheckpoint } from '../../src/application/audit-signing';
-import { LogReference, TrustedCheckpoint, verifyLog } from '../../src/application/log-verification';
+import { LogReference, TrustedCheckpoint, VerifiedPrefix, verifyLog } from '../../src/application/log-verification';
 import type { JsonObject } from '../../src/event-store/event-store';
 import { EMPTY_LOG_DIGEST, eventHash, HashChainedEventStore, hashOfRecorded, nextLogDigest } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
@@ -100,7 +100,53 @@ describe('verifying the log against signed checkpoints', () => {
     const db = new Database(path.join(dir, STORE_FILE_NAME));
     db.prepare('DELETE FROM events WHERE position > 8').run();
     db.close();
-    expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 10) })).broken).toMatchObject({ problem: 'truncated', position: 10 });
+    const cut = (await verifyLog(store, { checkpoints: checkpointsAt(3, 10) })).broken;
+    // SQLite's positions follow one another: the checkpoint says how many events are gone, and where.
+    expect(cut).toMatchObject({ problem: 'truncated', position: 10, missing: { afterPosition: 8, throughPosition: 10, events: 2, named: [] } });
+    expect(cut?.message).toContain('missing: 2 event(s), positions 9 to 10, vouched for by the signed checkpoint at position 10');
+    // The read models' copy names them.
+    const named = (await verifyLog(store, { checkpoints: checkpointsAt(3, 10), reference })).broken;
+    expect(named?.missing).toEqual({
+      afterPosition: 8,
+      throughPosition: 10,
+      events: 2,
+      named: [
+        { position: 9, streamId: 'topology-a', revision: 4, type: 'Happened' },
+        { position: 10, streamId: 'topology-b', revision: 4, type: 'Happened' },
+      ],
+    });
+    expect(named?.message).toContain('topology-a@4 (Happened) at position 9, topology-b@4 (Happened) at position 10');
+  });
+
+  it('goes on from the end of an earlier verification, reading only what came after it; the full verification still finds an edit before it', async () => {
+    let prefix: VerifiedPrefix | undefined;
+    const full = await verifyLog(store, { checkpoints: checkpointsAt(3, 10), reference, onVerified: (p) => (prefix = p) });
+    expect(full.broken).toBeNull();
+    expect(prefix).toMatchObject({ position: 10, events: 10 });
+    for (let i = 10; i < 12; i++) {
+      await store.appendToStream('topology-b', [{ id: randomUUID(), type: 'Happened', data: { n: i, pool: 'pcpool.contoso.com' }, metadata: { actor: 'alice' } }], { expectedRevision: 'any' });
+    }
+    // What the store is asked for: an incremental walk reads the seam (position 10) and what follows, nothing before.
+    const reads: number[] = [];
+    const counted = Object.assign(Object.create(store) as HashChainedEventStore, {
+      readAllStored: (from: number, count: number) => (reads.push(from), store.readAllStored(from, count)),
+    });
+    let next: VerifiedPrefix | undefined;
+    const incremental = await verifyLog(counted, { checkpoints: checkpointsAt(3, 10), reference, resume: prefix!, onVerified: (p) => (next = p) });
+    expect(incremental).toMatchObject({ broken: null, events: 12, digest: { position: 12 } });
+    expect(Math.min(...reads)).toBe(10);
+    expect(incremental.digest.hash).toBe((await verifyLog(store)).digest.hash);
+
+    // An edit before the verified end (hash recomputed, stream relinked; position 12 is topology-b's, untouched).
+    forge(5, { n: 4, pool: 'evil.contoso.com' });
+    expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 10), reference, resume: next! })).broken).toBeNull();
+    expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 10), reference })).broken).toMatchObject({ problem: 'checkpoint_mismatch', position: 5, eventType: 'Happened' });
+
+    // The seam itself cut or edited: found by the incremental walk.
+    const db = new Database(path.join(dir, STORE_FILE_NAME));
+    db.prepare('DELETE FROM events WHERE position = 12').run();
+    db.close();
+    expect((await verifyLog(store, { resume: next! })).broken).toMatchObject({ problem: 'missing', position: 12 });
   });
 
   it('a rejected line of the witness is a break of its own', async () => {

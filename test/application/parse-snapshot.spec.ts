@@ -38,6 +38,25 @@ describe('the topology document (Get-CsTopology -AsXml)', () => {
     });
   });
 
+  it('decodes character references and the predefined entities in text and attribute values, as a Topology Builder export writes them', () => {
+    const exported = fixture('topology-builder.tbxml')
+      .replace('>Dublin</Name>', '>Montr&#xE9;al &amp; Qu&#233;bec</Name>')
+      .replace('Fqdn="pc2.contoso.com"', 'Fqdn="pc2&#46;contoso&#x2E;com"')
+      .replace('DefaultDomain="contoso.com"', 'DefaultDomain="contoso&#x2e;com"');
+    expect(parseTopologyXml(exported)).toEqual({
+      collectedAt: null,
+      source: 'topologyXml',
+      sipDomains: [{ name: 'contoso.com', isDefault: true }],
+      persistentChatPools: [{ fqdn: 'pcpool.contoso.com', servers: ['pc1.contoso.com', 'pc2.contoso.com', 'pc3.contoso.com'], site: 'Montr\u00e9al & Qu\u00e9bec' }],
+    });
+  });
+
+  it('refuses a reference XML does not define (an HTML name, a forbidden code point), naming it', () => {
+    const doc = (name: string): string => fixture('topology-builder.tbxml').replace('>Dublin</Name>', `>Dublin${name}</Name>`);
+    expect(refusal(() => parseTopologyXml(doc('&eacute;')))).toMatchObject({ code: 'INVALID_SNAPSHOT', details: { problem: 'it contains &eacute;' } });
+    expect(refusal(() => parseTopologyXml(doc('&#0;')))).toMatchObject({ code: 'INVALID_SNAPSHOT', details: { problem: 'it contains &#0;' } });
+  });
+
   it('refuses a DTD with an external entity (XXE), naming it, before reading anything', () => {
     const xxe = `<?xml version="1.0"?><!DOCTYPE Topology [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Topology xmlns="urn:schema:Microsoft.Rtc.Management.Deploy.Topology.2008"><InternalDomains DefaultDomain="&xxe;"/></Topology>`;
     const error = refusal(() => parseTopologyXml(xxe));

@@ -70,7 +70,7 @@ describe('drift between the ledger and an observation', () => {
     const snapshot: Snapshot = { ...observedContoso(), endpoints: [] };
     const [item, ...rest] = computeDrift(ledger(...contoso), snapshot);
     expect(rest).toEqual([]);
-    expect(item).toEqual({ entity: 'endpoint:sip:chat@contoso.com', kind: 'missing_in_deployment', ledger: { sipAddress: 'sip:chat@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: null }, observed: null });
+    expect(item).toEqual({ entity: 'endpoint:sip:chat@contoso.com', kind: 'missing_in_deployment', ledger: { sipAddress: 'sip:chat@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: null, distinguishedName: expect.stringMatching(/^CN=.*,CN=Application Contacts,/) }, observed: null });
   });
 
   it('differs: names the fields that differ, with both sides', () => {

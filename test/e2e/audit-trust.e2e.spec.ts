@@ -223,12 +223,21 @@ describe('audit trust: signed checkpoints and witnesses', () => {
     it('the log cut before the latest checkpoint: truncated', () => {
       const dir = copy();
       const db = open(dir);
+      const cut = db.prepare('SELECT position, stream_id, revision, type FROM events WHERE position > (SELECT max(position) - 2 FROM events) ORDER BY position').all() as Row[];
       db.prepare('DELETE FROM events WHERE position > (SELECT max(position) - 2 FROM events)').run();
       db.close();
       expect(topo(dir, {}, 'audit', 'verify').status).toBe(0);
       const result = verify(dir);
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/BROKEN: truncated at position \d+: the log ends at position \d+, before the signed checkpoint at position \d+/);
+      // Which events the signed checkpoint vouched for are gone: how many, their positions, and (from the read models' copy) which.
+      const json = JSON.parse(verify(dir, '--json').stdout) as { broken: { position: number; missing: { afterPosition: number; throughPosition: number; events: number; named: unknown[] } } };
+      const { afterPosition, throughPosition } = json.broken.missing;
+      const vouched = cut.filter((e) => e.position <= json.broken.position);
+      expect(afterPosition).toBe(cut[0]!.position - 1);
+      expect(json.broken.missing).toMatchObject({ events: throughPosition - afterPosition, named: vouched.map((e) => ({ position: e.position, streamId: e.stream_id, revision: e.revision, type: e.type })) });
+      expect(result.stderr).toContain(`missing: ${throughPosition - afterPosition} event(s), `);
+      expect(result.stderr).toContain(`${vouched[0]!.stream_id}@${vouched[0]!.revision} (${vouched[0]!.type}) at position ${vouched[0]!.position}`);
     });
 
     it('the whole file rewritten consistently and signed with a new key: the trusted key rejects the forged witness; the real one shows the rewrite', () => {

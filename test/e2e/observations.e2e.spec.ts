@@ -156,6 +156,13 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     expect(refused.body.error).toMatchObject({ code: 'SIP_ADDRESS_IN_USE', details: { rule: 'R3', entity: 'endpoint:sip:bob@contoso.com' } });
     const topologyAfter = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
     expect({ ...topologyAfter, collectedAt: null }).toEqual({ ...topologyBefore, collectedAt: null });
+
+    // The refusal's audit entry names the entity the adoption was about, as an accepted adoption's events do.
+    const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+    const report = (await getJson(server.url, `/api/compliance/report?deployment=default&${period}`)).body as { refused: { command: string; entity: unknown }[] };
+    expect(report.refused.filter((r) => r.command === 'AdoptObservedState')).toEqual([
+      expect.objectContaining({ command: 'AdoptObservedState', entity: { kind: 'endpoint', id: 'sip:bob@contoso.com' } }),
+    ]);
   });
 
   it("gives the way back: the cmdlet lines that bring the deployment to the ledger's state for the newest observation's drift", async () => {
@@ -173,6 +180,82 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     expect(unknown.status).toBe(404);
   });
 });
+
+describe('an endpoint adopted from an observation keeps the contact the deployment has', () => {
+  let dataDir: string;
+  let server: RunningServer;
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-observe-contact-'));
+    server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    await seedTopology(server.url);
+  });
+  afterAll(async () => {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  const post = async (snapshot: object) => {
+    const response = await fetch(`${server.url}/api/observations`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify(snapshot) });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  it("adopts with the Identity Get-CsPersistentChatEndpoint gives (the contact's GUID DN); a snapshot without it is still read", async () => {
+    const expected = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
+    // The Identity as Microsoft's page writes it, a space after the first comma and the GUID in upper case.
+    const identity = 'CN={33E5014B-DCBA-46B5-9BF7-48F4D5FCA69D}, CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=contoso,DC=com';
+    const observed = await post({
+      ...expected,
+      collectedAt: new Date().toISOString(),
+      endpoints: [
+        ...expected.endpoints,
+        { sipAddress: 'sip:pcendpoint1@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: 'Endpoint 1', distinguishedName: identity },
+        { sipAddress: 'sip:older@contoso.com', poolFqdn: 'pcpool.contoso.com' },
+      ],
+    });
+    expect(observed.status).toBe(200);
+    const adopted = await command(server.url, 'AdoptObservedState', { observationId: observed.body.observationId, reason: 'CHG-7 made in the shell' });
+    expect(adopted.status).toBe(200);
+    const endpoints = (await getJson(server.url, `/api/endpoints?minPosition=${adopted.body.position}`)).body.endpoints as { sipAddress: string; distinguishedName: string }[];
+    expect(endpoints.find((e) => e.sipAddress === 'sip:pcendpoint1@contoso.com')?.distinguishedName).toBe(
+      'CN={33e5014b-dcba-46b5-9bf7-48f4d5fca69d},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=contoso,DC=com',
+    );
+    expect(endpoints.find((e) => e.sipAddress === 'sip:older@contoso.com')).toBeDefined();
+
+    // The same Identity seen again: no drift. Another contact for the same address: drift on its DN.
+    const again = await post({ ...(await getJson(server.url, '/api/observations/expected?deployment=default')).body, collectedAt: new Date().toISOString() });
+    expect(again.body.drift).toEqual([]);
+    const other = await post({
+      ...(await getJson(server.url, '/api/observations/expected?deployment=default')).body,
+      collectedAt: new Date().toISOString(),
+      endpoints: [{ sipAddress: 'sip:pcendpoint1@contoso.com', poolFqdn: 'pcpool.contoso.com', displayName: 'Endpoint 1', distinguishedName: identity.replace('33E5014B', '44E5014B') }],
+    });
+    expect(other.body.drift).toEqual(expect.arrayContaining([expect.objectContaining({ entity: 'endpoint:sip:pcendpoint1@contoso.com', kind: 'differs', fields: ['distinguishedName'] })]));
+
+    const wrong = await post({ ...expected, collectedAt: new Date().toISOString(), endpoints: [{ sipAddress: 'sip:x@contoso.com', poolFqdn: 'pcpool.contoso.com', distinguishedName: 'CN=x,DC=contoso,DC=com' }] });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error).toMatchObject({ code: 'INVALID_SNAPSHOT', details: { path: '$.endpoints[0].distinguishedName' } });
+  });
+});
+
+/** The records of an RFC 4180 CSV document (quoted cells may hold commas, quotes and line breaks). */
+function csvRecords(text: string): string[][] {
+  const records: string[][] = [];
+  let cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') cells.push(cell), (cell = '');
+    else if (c === '\r' && text[i + 1] === '\n') {
+      cells.push(cell), records.push(cells), (cells = []), (cell = ''), i++;
+    } else cell += c;
+  }
+  return records;
+}
 
 describe('a migration confirmed by later observations', () => {
   let dataDir: string;
@@ -226,5 +309,17 @@ describe('a migration confirmed by later observations', () => {
     const back = await post({ ...expected, collectedAt: new Date(Date.now() + 1000).toISOString() });
     steps = await stepsOf(id, back.position);
     expect(steps.find((s) => s.step === 5)!.observed[0]!.state).toBe('confirmed');
+
+    // The compliance report's migration rows say who, with which roles, authenticated or not, from where, as its other rows do.
+    const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+    const csv = await (await fetch(`${server.url}/api/compliance/report?deployment=default&format=csv&${period}&minPosition=${back.position}`, { headers: bearer() })).text();
+    const [columns, ...records] = csvRecords(csv);
+    const rows = records.filter((cells) => cells[0] === 'migration').map((cells) => Object.fromEntries(cells.map((cell, i) => [columns![i], cell])));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row).toMatchObject({ roles: 'admin', authenticated: 'true', client_address: '127.0.0.1' });
+    const html = await (await fetch(`${server.url}/api/compliance/report?deployment=default&format=html&${period}`, { headers: bearer() })).text();
+    const migrationTable = html.slice(html.indexOf('<h3>Migration '));
+    expect(migrationTable).toContain('<th>roles</th>');
+    expect(migrationTable).toContain('<th>client address</th>');
   });
 });

@@ -1,6 +1,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
+  contactDistinguishedName,
   type Fqdn,
   InvalidSnapshot,
   type ObservedEndpoint,
@@ -8,6 +9,7 @@ import {
   type ObservedPersistentChatPool,
   type ObservedPrincipal,
   type ObservedSipDomain,
+  parseContactDistinguishedName,
   parseFqdn,
   parseSipUri,
   type SipUri,
@@ -62,7 +64,7 @@ interface RawSnapshot {
   sipDomains?: { name: string; isDefault: boolean }[];
   persistentChatPools?: { fqdn: string; servers: string[]; site?: string | null; activeServers?: string[]; poolState?: 'Normal' | 'FailedOver'; status?: 'Installed' | 'Started' | 'Stopped' }[];
   legacyPools?: { fqdn: string; version: 'Lync2010' | 'OCS2007R2'; wellKnownSipAddress: string; status?: 'Started' | 'Stopped' | 'Decommissioned' }[];
-  endpoints?: { sipAddress: string; poolFqdn: string; displayName?: string | null }[];
+  endpoints?: { sipAddress: string; poolFqdn: string; displayName?: string | null; distinguishedName?: string }[];
   principals?: { sipAddress: string; kind: 'user' | 'contact' | 'wellKnownUser'; displayName?: string | null; legacyPoolFqdn?: string }[];
   principalLookups?: string[];
 }
@@ -92,6 +94,13 @@ function unique<T>(items: readonly T[], key: (item: T) => string, section: strin
     seen.add(k);
   });
   return items as T[];
+}
+
+/** An endpoint's Identity: its contact's DN, written as the ledger writes one. */
+function contactDnOf(dn: string, path: string): string {
+  const contact = parseContactDistinguishedName(dn);
+  if (!contact) throw new InvalidSnapshot(path, 'the distinguished name of an application contact, CN={guid},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=...', dn);
+  return contactDistinguishedName(contact.guid, contact.forestDomain);
 }
 
 function normalize(raw: RawSnapshot): Snapshot {
@@ -134,6 +143,7 @@ function normalize(raw: RawSnapshot): Snapshot {
       sipAddress: parseSipUri(e.sipAddress, `$.endpoints[${i}].sipAddress`),
       poolFqdn: parseFqdn(e.poolFqdn, `$.endpoints[${i}].poolFqdn`),
       ...(e.displayName !== undefined ? { displayName: e.displayName } : {}),
+      ...(e.distinguishedName !== undefined ? { distinguishedName: contactDnOf(e.distinguishedName, `$.endpoints[${i}].distinguishedName`) } : {}),
     }));
     snapshot.endpoints = unique(endpoints, (e) => e.sipAddress, 'endpoints');
   }
@@ -162,13 +172,47 @@ export const PERSISTENT_CHAT_ROLE = 'PersistentChatServer';
 
 const REPEATED = new Set(['InternalDomain', 'CentralSite', 'Cluster', 'Machine', 'Service', 'Dependency', 'NetInterface', 'Port', 'SqlInstance', 'BranchSite', 'RemoteSite']);
 
+const PREDEFINED_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+/** XML 1.0 `Char`: the code points a character reference may name. */
+const isXmlChar = (c: number): boolean =>
+  c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+
+/**
+ * Decodes the references XML itself defines in text and attribute values: character references
+ * (`&#xE9;`, `&#233;`) and the five predefined entities. A document without a DTD can define no other
+ * entity, so any other reference (`&eacute;`, an HTML name) or a reference to a code point XML forbids
+ * makes the document not well-formed, and it is refused. (fast-xml-parser decodes character references
+ * only with its HTML entity table, which would also read HTML names XML does not have.)
+ */
+const xmlReferences = {
+  decode(text: string): string {
+    if (!text.includes('&')) return text;
+    return text.replace(/&([^;&\s]*);?/g, (reference, name: string) => {
+      const numeric = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(name);
+      const code = numeric ? parseInt(numeric[1] ?? numeric[2] ?? '', numeric[1] !== undefined ? 16 : 10) : NaN;
+      const decoded = numeric ? (isXmlChar(code) ? String.fromCodePoint(code) : undefined) : reference.endsWith(';') ? PREDEFINED_ENTITIES[name] : undefined;
+      if (decoded === undefined) {
+        throw new InvalidSnapshot('/', 'only the references XML defines (&#NNN; or &#xHHHH; naming a character XML allows, &amp; &lt; &gt; &quot; &apos;)', `it contains ${reference}`);
+      }
+      return decoded;
+    });
+  },
+  // No DTD is ever read, so no entity is ever added.
+  setExternalEntities: (): void => undefined,
+  addInputEntities: (): void => undefined,
+  reset: (): void => undefined,
+  setXmlVersion: (): void => undefined,
+};
+
 const xmlParser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   // Namespace declarations are kept: the root's must be the topology's. Topology documents use default namespaces, not prefixes.
   removeNSPrefix: false,
-  // Entities stay text: no DTD is ever read (documents that declare one are refused before parsing).
-  processEntities: false,
+  // Character references and the five predefined entities are decoded in text and attribute values, as in
+  // any XML reader; no DTD is ever read (documents that declare one are refused before parsing).
+  processEntities: true,
+  entityDecoder: xmlReferences,
   parseTagValue: false,
   parseAttributeValue: false,
   isArray: (name) => REPEATED.has(name),

@@ -71,7 +71,17 @@ export const SNAPSHOT_JSON_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['sipAddress', 'poolFqdn'],
-        properties: { sipAddress, poolFqdn: fqdn, displayName },
+        properties: {
+          sipAddress,
+          poolFqdn: fqdn,
+          displayName,
+          distinguishedName: {
+            type: 'string',
+            maxLength: 1024,
+            description:
+              "The endpoint's Identity as Get-CsPersistentChatEndpoint gives it: its contact's distinguished name, CN={guid},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=...",
+          },
+        },
       },
     },
     principals: {

@@ -4,6 +4,7 @@ import { decide, type DomainWarning } from '../topology/decide';
 import type { TopologyEvent } from '../topology/events';
 import { foldTopology, TopologyFold } from '../topology/evolve';
 import type { TopologyState } from '../topology/state';
+import { parseContactDistinguishedName } from '../shared/distinguished-name';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
 import { type Coverage, covers, type DriftItem, type EntityValue, type EntityView, fieldsThatDiffer, ledgerViewOf, parseEntityKey } from './drift';
@@ -100,7 +101,11 @@ function phasesOf(item: DriftItem, reason: string, addresses: AddressContext): (
       if (item.kind !== 'missing_in_ledger') phases[1] = () => [{ type: 'RemoveEndpoint', identity: sipAddress, reason }];
       if (item.kind !== 'missing_in_deployment' && observed) {
         const displayName = text(observed['displayName']);
-        phases[6] = () => [{ type: 'CreateEndpoint', sipAddress, poolFqdn: String(observed['poolFqdn']) as Fqdn, ...(displayName ? { displayName } : {}) }];
+        // The contact the deployment has: its objectGUID, so the ledger's DN is the deployment's.
+        const contact = parseContactDistinguishedName(text(observed['distinguishedName']) ?? '');
+        phases[6] = () => [
+          { type: 'CreateEndpoint', sipAddress, poolFqdn: String(observed['poolFqdn']) as Fqdn, ...(displayName ? { displayName } : {}), ...(contact ? { objectGuid: contact.guid } : {}) },
+        ];
       }
       break;
     }

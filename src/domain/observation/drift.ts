@@ -1,4 +1,5 @@
 import type { LegacyGroupChatPool, PersistentChatEndpoint, PersistentChatPool, SipPrincipal, TopologyState } from '../topology/state';
+import { parseContactDistinguishedName } from '../shared/distinguished-name';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
 import type { Snapshot } from './snapshot';
@@ -60,7 +61,12 @@ const principalView = (principal: SipPrincipal): EntityView => ({
   displayName: principal.displayName,
   legacyPoolFqdn: principal.legacyPoolFqdn,
 });
-const endpointView = (endpoint: PersistentChatEndpoint): EntityView => ({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName });
+const endpointView = (endpoint: PersistentChatEndpoint): EntityView => ({
+  sipAddress: endpoint.sipAddress,
+  poolFqdn: endpoint.poolFqdn,
+  displayName: endpoint.displayName,
+  distinguishedName: endpoint.distinguishedName,
+});
 
 /** The ledger's view of one entity, undefined when the ledger does not have it. */
 export function ledgerViewOf(state: TopologyState, key: string): EntityView | undefined {
@@ -208,7 +214,7 @@ export function computeDrift(state: TopologyState, snapshot: Snapshot): DriftIte
     'endpoint',
     snapshot.endpoints,
     (e) => e.sipAddress,
-    (e) => present({ sipAddress: e.sipAddress, poolFqdn: e.poolFqdn, displayName: e.displayName }),
+    (e) => present({ sipAddress: e.sipAddress, poolFqdn: e.poolFqdn, displayName: e.displayName, distinguishedName: e.distinguishedName }),
     {
       ids: state.endpoints.keys(),
       view: (id) => {
@@ -274,7 +280,13 @@ export function expectedSnapshot(state: TopologyState, collectedAt: string): Sna
     })),
     endpoints: [...state.endpoints.values()]
       .sort(byKey((e) => e.sipAddress))
-      .map((endpoint) => ({ sipAddress: endpoint.sipAddress, poolFqdn: endpoint.poolFqdn, displayName: endpoint.displayName })),
+      .map((endpoint) => ({
+        sipAddress: endpoint.sipAddress,
+        poolFqdn: endpoint.poolFqdn,
+        displayName: endpoint.displayName,
+        // A DN the ledger derived from the address (endpoints created before contacts had GUIDs) is no Identity a collector sees.
+        ...(parseContactDistinguishedName(endpoint.distinguishedName) ? { distinguishedName: endpoint.distinguishedName } : {}),
+      })),
     principals: [...state.principals.values()]
       .sort(byKey((p) => p.sipAddress))
       .map((principal) => ({

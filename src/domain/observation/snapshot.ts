@@ -55,6 +55,11 @@ export interface ObservedEndpoint {
   readonly poolFqdn: Fqdn;
   /** Absent: not observed (not compared). */
   readonly displayName?: string | null;
+  /**
+   * Its contact's DN (`CN={guid},CN=Application Contacts,...`: the Identity Get-CsPersistentChatEndpoint
+   * gives), written as the ledger writes one. Absent: not observed (snapshots of the first collector).
+   */
+  readonly distinguishedName?: string;
 }
 
 export type ObservedPrincipalKind = 'user' | 'contact' | 'wellKnownUser';

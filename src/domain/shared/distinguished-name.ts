@@ -22,6 +22,18 @@ export function contactDistinguishedName(guid: string, forestDomain: string): st
 }
 
 /**
+ * The objectGUID and forest of an application contact's DN (`CN={guid},CN=Application Contacts,CN=RTC
+ * Service,CN=Services,CN=Configuration,DC=...`, as Get-CsPersistentChatEndpoint gives an endpoint's
+ * Identity; spaces after commas and case do not matter), or undefined when `dn` is not one.
+ */
+export function parseContactDistinguishedName(dn: string): { readonly guid: string; readonly forestDomain: string } | undefined {
+  const match = /^cn=(\{[^}]*\}),cn=application contacts,cn=rtc service,cn=services,cn=configuration,((?:dc=[a-z0-9-]+,)*dc=[a-z0-9-]+)$/.exec(distinguishedNameKey(dn));
+  const guid = match ? parseGuid(match[1]!) : undefined;
+  if (!match || guid === undefined) return undefined;
+  return { guid, forestDomain: match[2]!.split(',').map((part) => part.slice('dc='.length)).join('.') };
+}
+
+/**
  * How two DNs compare: each relative name trimmed (the reference writes `CN={...}, CN=Application
  * Contacts,...` with a space after a comma), without regard to case; escaped commas stay in their value.
  */
