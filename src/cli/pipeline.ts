@@ -117,17 +117,27 @@ export function prepareLine(stages: readonly CmdletLine[], options: GlobalOption
       );
     }
     const bound = bind(definition, stage, true);
+    if (bound.has(piped.name)) {
+      // PowerShell binds a piped object only to a parameter the line leaves unbound: with -Identity typed,
+      // the objects of the query have nowhere to go, and the line is refused before anything runs.
+      throw new CmdletError(
+        'PIPELINE_NOT_SUPPORTED',
+        `${definition.name} : The input object cannot be bound to any parameters for the command: -${piped.name} is already given on the line, ` +
+          `and it is the only parameter that takes the objects of ${head.cmdlet} from the pipeline. ` +
+          `Drop -${piped.name} to act on each object piped in, or drop "${head.cmdlet} |" to act on the -${piped.name} alone. Nothing was run.`,
+        `InputObjectNotBound,${definition.name}`,
+        { parameter: piped.name, cmdlet: definition.name, from: head.cmdlet },
+      );
+    }
     const lineOfSink = lineOptions(definition.name, bound);
     sink = {
       cmdlet: definition.name,
       line: lineOfSink,
       prepare: (object) => {
         const own = new Map(bound);
-        if (!own.has(piped.name)) {
-          const key = Object.keys(object).find((k) => k.toLowerCase() === piped.name.toLowerCase());
-          const value = key === undefined ? undefined : object[key];
-          if (typeof value === 'string') own.set(piped.name, value);
-        }
+        const key = Object.keys(object).find((k) => k.toLowerCase() === piped.name.toLowerCase());
+        const value = key === undefined ? undefined : object[key];
+        if (typeof value === 'string') own.set(piped.name, value);
         return definition.prepare(own, options);
       },
     };

@@ -517,6 +517,24 @@ describe('cases derived from the pages', () => {
     expect(await endpoints(deployment)).toEqual(['sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
   });
 
+  it('a pipeline whose Set-/Remove- cmdlet is also given -Identity is refused before anything runs, as PowerShell refuses to bind the piped objects', async () => {
+    const deployment = await litware();
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    const removed = spawnSync(
+      process.execPath,
+      [TOPO, 'Get-CsPersistentChatEndpoint -Identity sip:pce2@litwareinc.com | Remove-CsPersistentChatEndpoint -Identity sip:pce@litwareinc.com', '--reason', 'x', '--server', server.url, '--token', TEST_ADMIN_TOKEN, '--deployment', deployment],
+      { cwd: ROOT, env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, encoding: 'utf8' },
+    );
+    expect(removed.status).not.toBe(0);
+    expect(removed.stderr).toContain('The input object cannot be bound to any parameters for the command: -Identity is already given on the line');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+
+    const set = topoRun(deployment, ['Get-CsPersistentChatState | Set-CsPersistentChatState -Identity PersistentChatServer:atl-gc-001.litwareinc.com -PoolState FailedOver']);
+    expect(set.status).not.toBe(0);
+    expect(set.stderr).toContain('-Identity is already given on the line');
+    expect(await poolState(deployment, 'atl-gc-001.litwareinc.com')).toBe('Normal');
+  });
+
   it('a pipe pasted into bash closes the output: the CLI says so in one line, without a stack trace', async () => {
     const deployment = await litware();
     const { TOPO_REASON: _ignored, ...inherited } = process.env;
