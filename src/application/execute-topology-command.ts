@@ -7,7 +7,7 @@ import { ConcurrencyConflict, IdempotencyKeyReused } from './errors';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { KeyedBatches } from './keyed-lock';
-import { requireReason } from './reason-policy';
+import { reasonWarning, requireReason } from './reason-policy';
 import { CommandOutcome, CommandRecord, LoadedTopology, TopologyRepository } from './topology-repository';
 import { withSchemaVersions } from '../domain/events';
 
@@ -174,6 +174,8 @@ export class ExecuteTopologyCommandHandler implements ICommandHandler<ExecuteTop
         const decision = decide(request.command, fold.state);
         if (this.config) requireReason(this.config.reasonRequiredFor, request.command.type, context.reason, request.whatIf);
         const warnings: JsonObject[] = decision.warnings.map((w) => ({ code: w.code, rule: w.rule, message: w.message }));
+        const unreasoned = this.config ? reasonWarning(this.config.reasonRequiredFor, request.command.type, context.reason, request.whatIf) : undefined;
+        if (unreasoned) warnings.push(unreasoned);
         const metadata = auditMetadata(context, {
           deployment: request.deployment,
           command: request.command.type,

@@ -17,3 +17,14 @@ export function requireReason(configured: ReadonlySet<string>, command: string, 
   if (PRODUCT_REQUIRED.has(command)) throw new ReasonRequired(command);
   if (configured.has(command)) throw new ReasonRequired(command, 'configured');
 }
+
+/**
+ * A dry run needs no reason, but the change it previews may: the warning a dry run without a reason
+ * carries when the real run would be refused for want of one (so a batch can be checked before it runs).
+ */
+export function reasonWarning(configured: ReadonlySet<string>, command: string, reason: string | null | undefined, whatIf: boolean): { code: string; rule: string; message: string } | undefined {
+  if (!whatIf || reason?.trim()) return undefined;
+  if (!PRODUCT_REQUIRED.has(command) && !configured.has(command)) return undefined;
+  const policy = PRODUCT_REQUIRED.has(command) ? 'the product records every plan with why it was made' : 'REASON_REQUIRED_FOR lists it';
+  return { code: 'REASON_REQUIRED', rule: 'reason-policy', message: `${command} needs a reason when it runs for real (policy: ${policy}); this dry run was given none.` };
+}

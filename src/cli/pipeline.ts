@@ -59,7 +59,7 @@ export interface PreparedPipeline {
   readonly source: Extract<PreparedCmdlet, { kind: 'query' }>;
   readonly filters: readonly FilterExpression[];
   /** Prepares the command for one object piped in. */
-  readonly sink?: { readonly cmdlet: string; readonly line: LineOptions; prepare(object: Readonly<Record<string, unknown>>): PreparedCmdlet };
+  readonly sink?: { readonly cmdlet: string; readonly line: LineOptions; readonly confirm: boolean; prepare(object: Readonly<Record<string, unknown>>): PreparedCmdlet };
   readonly line: LineOptions;
 }
 
@@ -133,6 +133,7 @@ export function prepareLine(stages: readonly CmdletLine[], options: GlobalOption
     sink = {
       cmdlet: definition.name,
       line: lineOfSink,
+      confirm: bound.get('Confirm') === true,
       prepare: (object) => {
         const own = new Map(bound);
         const key = Object.keys(object).find((k) => k.toLowerCase() === piped.name.toLowerCase());

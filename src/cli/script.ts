@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import type { JsonValue } from '../event-store/event-store';
 import { parsePipeline } from './cmdlet-parser';
 import { ACTION_PREFERENCES, ActionPreference, GlobalOptions, LineStopped, Outcome, renderError, renderOutcome } from './cmdlets';
+import { CmdletError } from './cmdlet-parser';
+import { ApiError } from './api-client';
 import { asWhatIf, LineOutcome, PreparedLine, prepareLine, runLine, validateLine } from './pipeline';
 import type { ApiClient } from './api-client';
 
@@ -89,8 +91,7 @@ export async function runScript(
   }
   const lines = scriptLines(source);
   const prepared: PreparedScriptLine[] = [];
-  const problems: string[] = [];
-  const problemsJson: JsonValue[] = [];
+  const problems: { number: number; text: string; json: JsonValue }[] = [];
   let preference: ActionPreference | undefined;
   for (const line of lines) {
     try {
@@ -106,34 +107,38 @@ export async function runScript(
       await validateLine(p);
       prepared.push({ ...line, prepared: p });
     } catch (error) {
-      problems.push(`${file}:${line.number}: ${line.text}\n${renderError(error, cmdletOf(line.text), false)}`);
-      problemsJson.push({ line: line.number, text: line.text, error: errorJson(error) });
+      problems.push({ number: line.number, text: `${file}:${line.number}: ${line.text}\n${renderError(error, cmdletOf(line.text), false)}`, json: { line: line.number, text: line.text, error: errorJson(error) } });
     }
   }
-  if (problems.length > 0) {
-    if (options.json) console.log(JSON.stringify({ file, ran: false, problems: problemsJson }, null, 2));
-    else console.error(`${problems.join('\n\n')}\n\ntopo run: ${problems.length} line(s) of ${file} cannot be run; nothing was run.`);
+  // What only the stored topology or the run itself shows wrong is checked for every line that parsed,
+  // before the first runs, and reported with the lines that did not parse: one report of every line
+  // certain to fail (a page's placeholder, a reason the policy asks for, -Confirm with no one to ask).
+  let connection: Awaited<ReturnType<typeof connect>>;
+  try {
+    connection = await connect();
+  } catch (error) {
+    if (problems.length === 0) throw error;
+    if (options.json) console.log(JSON.stringify({ file, ran: false, problems: problems.map((p) => p.json) }, null, 2));
+    else console.error(`${problems.map((p) => p.text).join('\n\n')}\n\ntopo run: ${new Set(problems.map((p) => p.number)).size} line(s) of ${file} cannot be run; nothing was run.`);
     return 1;
   }
-
-  const connection = await connect();
-  // What only the stored topology shows wrong in a line (a page's placeholder for a pool or a database
-  // instance) is checked for every line before the first runs, as a parse error is.
-  const checks = prepared.filter((line) => line.prepared.kind === 'command' && line.prepared.check);
-  const head = checks.length > 0 ? await connection.client.headPosition() : undefined;
-  for (const line of checks) {
-    if (line.prepared.kind !== 'command' || !line.prepared.check) continue;
-    try {
-      await line.prepared.check(connection.client, head);
-    } catch (error) {
-      problems.push(`${file}:${line.number}: ${line.text}\n${renderError(error, line.prepared.cmdlet, false)}`);
-      problemsJson.push({ line: line.number, text: line.text, error: errorJson(error) });
+  try {
+    const head = await connection.client.headPosition();
+    for (const line of prepared) {
+      for (const error of await preRunProblems(line.prepared, connection.client, head, options, whatIf)) {
+        problems.push({ number: line.number, text: `${file}:${line.number}: ${line.text}\n${renderError(error, line.prepared.cmdlet, false)}`, json: { line: line.number, text: line.text, error: errorJson(error) } });
+      }
     }
+  } catch (error) {
+    await connection.close();
+    throw error;
   }
   if (problems.length > 0) {
     await connection.close();
-    if (options.json) console.log(JSON.stringify({ file, ran: false, problems: problemsJson }, null, 2));
-    else console.error(`${problems.join('\n\n')}\n\ntopo run: ${problems.length} line(s) of ${file} cannot be run; nothing was run.`);
+    problems.sort((a, b) => a.number - b.number);
+    const lineCount = new Set(problems.map((p) => p.number)).size;
+    if (options.json) console.log(JSON.stringify({ file, ran: false, problems: problems.map((p) => p.json) }, null, 2));
+    else console.error(`${problems.map((p) => p.text).join('\n\n')}\n\ntopo run: ${lineCount} line(s) of ${file} cannot be run; nothing was run.`);
     return 1;
   }
 
@@ -249,6 +254,57 @@ export async function runScript(
   // A line passed over under -ErrorAction Continue is still a failure of the batch; one the administrator
   // silenced (SilentlyContinue, Ignore) is not.
   return failed || passedOver.some((p) => p.line.prepared.line.errorAction === 'Continue') ? 1 : 0;
+}
+
+/**
+ * What is certain to fail in a line that parsed, found before anything runs: a page's placeholder the
+ * stored topology names no object for; `-Confirm` when the input is not a terminal (no one to answer);
+ * without --reason/TOPO_REASON, a change the reason policy refuses without one (a dry run of the line
+ * says so: refused for a removal, a warning for a command REASON_REQUIRED_FOR lists).
+ */
+async function preRunProblems(prepared: PreparedLine, client: ApiClient, head: number | undefined, options: GlobalOptions, whatIf: boolean): Promise<unknown[]> {
+  const found: unknown[] = [];
+  if (prepared.kind === 'command' && prepared.check) {
+    try {
+      await prepared.check(client, head);
+    } catch (error) {
+      found.push(error);
+    }
+  }
+  const confirm = prepared.kind === 'command' ? prepared.confirm : prepared.kind === 'pipeline' ? (prepared.sink?.confirm ?? false) : false;
+  if (confirm && !whatIf && !process.stdin.isTTY) {
+    found.push(
+      new CmdletError(
+        'CONFIRMATION_REQUIRED',
+        `${prepared.cmdlet} : -Confirm asks for confirmation, but the input is not a terminal. Use -Confirm:$false, or -WhatIf to see what would happen.`,
+        `ConfirmationRequired,${prepared.cmdlet}`,
+        { parameter: 'Confirm' },
+      ),
+    );
+  }
+  if (!whatIf && !options.reason?.trim() && found.length === 0 && (prepared.kind === 'command' || (prepared.kind === 'pipeline' && prepared.sink))) {
+    let outcomes: readonly Outcome[] = [];
+    try {
+      outcomes = (await runLine(asWhatIf(prepared), client, { reason: undefined, correlationId: randomUUID(), minPosition: head })).outcomes;
+    } catch (error) {
+      const failure = error instanceof LineStopped ? error.failure : error;
+      if (failure instanceof ApiError && failure.code === 'REASON_REQUIRED') found.push(failure);
+      // Any other failure of the dry run may be what an earlier line of the batch changes: the run shows it.
+    }
+    for (const outcome of outcomes) {
+      const warning = (outcome.result?.warnings ?? []).find((w): w is { code: string; message: string } => typeof w === 'object' && w !== null && (w as { code?: unknown }).code === 'REASON_REQUIRED');
+      if (warning) {
+        found.push(new ApiError(400, 'REASON_REQUIRED', warning.message.replace(/; this dry run was given none\.$/, '.'), { field: 'reason' }));
+        break;
+      }
+      const failure = outcome.failed;
+      if (failure instanceof ApiError && failure.code === 'REASON_REQUIRED') {
+        found.push(failure);
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 function errorJson(error: unknown): JsonValue {

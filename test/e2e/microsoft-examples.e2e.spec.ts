@@ -535,6 +535,32 @@ describe('cases derived from the pages', () => {
     expect(await poolState(deployment, 'atl-gc-001.litwareinc.com')).toBe('Normal');
   });
 
+  it("topo run's pre-run check reports every line certain to fail at once (syntax, placeholder, reason, -Confirm with no terminal); nothing runs", async () => {
+    const deployment = await litware();
+    const run = topoRun(
+      deployment,
+      [
+        'New-CsPersistentChatEndpoint -SipAddress "sip:first@litwareinc.com" -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com"',
+        'Remove-CsPersistentChatEndpoint -Identity "sip:pce2@litwareinc.com"',
+        'New-CsPersistentChatEndpoint -SipAddress "sip:asked@litwareinc.com" -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com" -Confirm',
+        'Set-CsPersistentChatState -Identity "PChatServerCollection" -PoolState FailedOver',
+        'Export-CsPersistentChatData -DBInstance "<backend-FQDN\\instance-name>" -FileName "C:\\Logs\\PersistentChatData.zip"',
+        'New-CsPersistentChatEndpoint -SipAdress "sip:typo@litwareinc.com" -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com"',
+        'Get-CsPersistentChatEndpoint | Where-Object {$_.SipAddress -like "sip:pce*"} | Remove-CsPersistentChatEndpoint',
+      ],
+      [],
+    );
+    expect(run.status).toBe(1);
+    for (const line of [2, 3, 4, 5, 6, 7]) expect(run.stderr).toMatch(new RegExp(`lines-\\d+\\.ps1:${line}: `));
+    expect(run.stderr).not.toMatch(/lines-\d+\.ps1:1: /);
+    expect(run.stderr).toContain('REASON_REQUIRED');
+    expect(run.stderr).toContain('CONFIRMATION_REQUIRED');
+    expect(run.stderr).toContain("A parameter cannot be found that matches parameter name 'SipAdress'");
+    expect(run.stderr).toContain('6 line(s) of');
+    expect(run.stderr).toContain('nothing was run');
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+
   it('a pipe pasted into bash closes the output: the CLI says so in one line, without a stack trace', async () => {
     const deployment = await litware();
     const { TOPO_REASON: _ignored, ...inherited } = process.env;

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { command, get, seedTopology } from '../support/http';
-import { RunningServer, runUntilExit, startServer } from '../support/server';
+import { spawnSync } from 'node:child_process';
+import { ROOT, RunningServer, runUntilExit, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 
 /** REASON_REQUIRED_FOR: a deployment's own list of commands that need a reason, beyond the product's. */
 describe('the configurable reason policy', () => {
@@ -43,6 +44,26 @@ describe('the configurable reason policy', () => {
     expect(given.status).toBe(200);
     // A command the list does not name needs none.
     expect((await command(server.url, 'RegisterSipPrincipal', { sipAddress: 'sip:alice@contoso.com', kind: 'user', displayName: 'Alice' })).status).toBe(200);
+  });
+
+  it("a dry run of a listed command without a reason warns that the real run needs one, and topo run's pre-run check refuses the batch naming the line; nothing runs", async () => {
+    const endpoint = { sipAddress: 'sip:prerun@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };
+    const dryRun = await command(server.url, 'CreateEndpoint', endpoint, { query: 'whatIf=true' });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.warnings).toContainEqual(expect.objectContaining({ code: 'REASON_REQUIRED', rule: 'reason-policy' }));
+    const script = path.join(dataDir, 'prerun.ps1');
+    fs.writeFileSync(script, 'New-CsPersistentChatEndpoint -SipAddress sip:prerun@contoso.com -PersistentChatPoolFqdn pcpool.contoso.com\n');
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'topo.js'), 'run', script, '--server', server.url, '--token', TEST_ADMIN_TOKEN], {
+      cwd: ROOT,
+      env: { ...inherited, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('prerun.ps1:1: ');
+    expect(run.stderr).toContain('CreateEndpoint needs a reason when it runs for real (policy: REASON_REQUIRED_FOR lists it)');
+    expect(run.stderr).toContain('nothing was run');
+    expect(JSON.stringify((await get(server.url, '/api/endpoints')).body)).not.toContain('prerun@contoso.com');
   });
 
   it('a retry of a change already made is answered with its first result, reason or not', async () => {
