@@ -116,13 +116,19 @@ export async function migrationStepOf(
   }
   if (matching.length === 0) {
     const pools = sides.filter((p) => p.databaseInstance !== null && sameText(p.databaseInstance, line.dbInstance));
+    const unrecorded = details.filter((m) => instanceOf(m) === null && m.nextStep === step);
     const others = details.map((m) => `${m.migrationId} (${m.legacyPoolFqdn} -> ${m.targetPoolFqdn}, ${step === 2 ? 'legacy' : 'target'} database ${instanceOf(m) ?? 'not recorded'})`);
     refuse(
       'MIGRATION_NOT_FOUND',
       pools.length > 0
         ? `no open migration ${step === 2 ? 'from' : 'into'} ${pools.map((p) => p.fqdn).join(' or ')}, the ${side} whose database this is; ` +
             `plan it first (topo migrate plan). This line records step ${step} of a migration; nothing was recorded.`
-        : `no ${side} of this deployment has this database instance, and no open migration names it; record the pool's databaseInstance and plan its migration first.` +
+        : `no ${side} of this deployment has this database instance, and no open migration names it. ` +
+            `A pool's databaseInstance is recorded when the pool is defined (${step === 2 ? 'DefineLegacyGroupChatPool' : 'InstallPersistentChatPool'} with "databaseInstance": "<server\\instance>"); ` +
+            `no command records it on a pool already defined.` +
+            (unrecorded.length > 0
+              ? ` ${unrecorded.map((m) => `Migration ${m.migrationId} (${m.legacyPoolFqdn} -> ${m.targetPoolFqdn}) records no ${step === 2 ? 'legacy' : 'target'} database; record its step ${step} with: topo migrate step ${m.migrationId}`).join('. ')}.`
+              : ' Plan the migration first (topo migrate plan); its steps are recorded with topo migrate step <id> when the pools record no database instance.') +
             (others.length > 0 ? ` Open migrations: ${others.join('; ')}.` : ' There is no open migration.'),
       { pools: pools.map((p) => p.fqdn) },
     );

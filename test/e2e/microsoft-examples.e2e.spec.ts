@@ -458,6 +458,19 @@ describe('cases derived from the pages', () => {
     expect(await endpoints(deployment)).toHaveLength(3);
   });
 
+  it('Export-CsPersistentChatData of a legacy pool defined without its databaseInstance names the way forward: the line to record the step', async () => {
+    const deployment = await litware();
+    await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.litwareinc.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@litwareinc.com' });
+    const planned = await send(deployment, 'MigratePool', { legacyPoolFqdn: 'gc.litwareinc.com', targetPoolFqdn: 'atl-pcpool-001.litwareinc.com' });
+    await send(deployment, 'RunMigration', { migrationId: planned.migrationId, steps: 1 });
+    const run = topoRun(deployment, ['Export-CsPersistentChatData -DBInstance "gcsql.litwareinc.com\\rtc" -FileName "C:\\Logs\\PersistentChatData.zip"']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('MIGRATION_NOT_FOUND');
+    expect(run.stderr).toContain('recorded when the pool is defined (DefineLegacyGroupChatPool with "databaseInstance"');
+    expect(run.stderr).toContain(`record its step 2 with: topo migrate step ${planned.migrationId}`);
+    expect((await migration(planned.migrationId)).steps.find((s: any) => s.step === 2).state).toBe('pending');
+  });
+
   it('Export-CsPersistentChatData without an open migration of that database is refused, naming the missing migration; nothing is recorded', async () => {
     const deployment = await litware();
     await send(deployment, 'DefineLegacyGroupChatPool', { fqdn: 'gc.litwareinc.com', version: 'Lync2010', wellKnownSipAddress: 'sip:ocschat@litwareinc.com', databaseInstance: 'atl-sql-001.litwareinc.com\\rtc' });

@@ -80,5 +80,9 @@ describe('the README, run as written', () => {
     expect(rollback.status).toBe('RolledBack');
     const runbook = fs.readFileSync(path.join(workDir, 'migration.ps1'), 'utf8');
     expect(runbook).toContain('Export-CsPersistentChatData');
+    // The seed records each pool's database instance, so the runbook's data lines name them, not a placeholder.
+    expect(runbook).toContain("Export-CsPersistentChatData -DBInstance 'gcsql.contoso.com\\rtc'");
+    expect(runbook).toContain("Import-CsPersistentChatData -DBInstance 'pcsql.contoso.com\\rtc'");
+    expect(runbook).not.toContain('SQL-INSTANCE>>');
   });
 });
