@@ -574,7 +574,7 @@ export function bind(spec: CmdletSpec, line: CmdletLine, piped = false): Map<str
           `${spec.name} : Missing an argument for parameter '${parameter.name}'. Specify a parameter of type '${parameter.type === 'string' ? 'System.String' : 'System.Object'}' and try again.` +
             (parameter.type === 'value' ? ` (In a POSIX shell, quote '$Null'.)` : ''),
           `MissingArgument,${spec.name}`,
-          { parameter: parameter.name },
+          { parameter: parameter.name, ...(parameter.type === 'value' ? { takesNull: true } : {}) },
         );
       }
       value = next.value;

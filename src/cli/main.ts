@@ -145,8 +145,9 @@ export async function main(args: readonly string[]): Promise<number> {
 
 
 /** Takes `--server URL`, `--token TOKEN`, `--json`, `--reason TEXT`, `--deployment NAME` (also `--name=value`) out of the arguments. */
-export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { options: GlobalOptions; rest: string[] } {
+export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { options: GlobalOptions; rest: string[]; optionWords: string[] } {
   const rest: string[] = [];
+  const optionWords: string[] = [];
   const values: Record<string, string> = {};
   let json = false;
   for (let i = 0; i < argv.length; i++) {
@@ -156,12 +157,15 @@ export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = 
       const value = match[2] ?? argv[++i];
       if (value === undefined) throw new Error(`--${match[1]!} needs a value`);
       values[match[1]!] = value;
-    } else if (arg === '--json') json = true;
-    else rest.push(arg);
+      optionWords.push(`--${match[1]!}`, value);
+    } else if (arg === '--json') {
+      json = true;
+      optionWords.push(arg);
+    } else rest.push(arg);
   }
   const reason = values['reason'] ?? (env['TOPO_REASON'] || undefined);
   const token = values['token'] ?? (env['TOPO_TOKEN'] || undefined);
-  return { options: { json, server: values['server'], token, reason, deployment: values['deployment'] }, rest };
+  return { options: { json, server: values['server'], token, reason, deployment: values['deployment'] }, rest, optionWords };
 }
 
 /** The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is one string. */
@@ -225,10 +229,20 @@ async function runCmdletLine(argv: readonly string[], lineWords?: readonly strin
     }
     if (!lineWords) {
       // Words as a shell split them: say what bash did to the line rather than misread its pieces.
-      const split = (await import('./shell-split')).shellSplitError(parsed.rest);
+      const split = (await import('./shell-split')).shellSplitError(parsed.rest, parsed.optionWords);
       if (split) throw split;
     }
-    prepared = prepareLine(readPipeline(words), options);
+    try {
+      prepared = prepareLine(readPipeline(words), options);
+    } catch (error) {
+      // A value parameter with nothing after it, typed into bash: most likely a `$Null` bash expanded to nothing.
+      const details = error instanceof Error && (error as { code?: unknown }).code === 'MISSING_ARGUMENT' ? (error as { details?: { parameter?: unknown; takesNull?: unknown } }).details : undefined;
+      const parameter = details?.takesNull === true ? details.parameter : undefined;
+      const swallowed = !lineWords && typeof parameter === 'string'
+        ? (await import('./shell-split')).swallowedValueError(parsed.rest, parameter, parsed.optionWords)
+        : undefined;
+      throw swallowed ?? error;
+    }
   } catch (error) {
     printError(renderError(options.json ? error : terminalError(error), undefined, options.json), options.json);
     return 2;

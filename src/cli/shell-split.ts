@@ -20,43 +20,103 @@ const braceBalance = (word: string): number => [...word].reduce((n, c) => n + (c
 const singleQuoted = (line: string): string => `'${line.replace(/'/g, "'\\''")}'`;
 
 /**
- * Where a property of `$_` stands in a word (`{$_.PoolState`), what bash left of it: `{.PoolState`
- * when `$_` was empty, `{/usr/bin/node.PoolState` when it was its last argument. Undefined when `$_`
- * is still there, or the block reads a property without it (`-Filter {DisplayName ...}`).
+ * Where a property of `$_` stands in a script block's words (`{$_.PoolState`), what bash left of it:
+ * `{.PoolState` when `$_` was empty, `{/usr/bin/node.PoolState` when it was its last argument, or
+ * several words when that argument held spaces (`{Get-X a b.PoolState`: bash splits the expansion).
+ * Undefined when `$_` is still there, or the block reads a property without it (`-Filter {DisplayName ...}`).
  */
-function eatenVariable(word: string): { left: string; property: string } | undefined {
-  const match = /\{\s*([^\s{}$]*)\.([A-Za-z_]\w*)/.exec(word);
-  if (!match || /^\$/.test(match[1]!)) return undefined;
+function eatenVariable(pieces: readonly string[]): { left: string; property: string } | undefined {
+  // What stands between `{` and `.Property`: words none of which is an operator (`-eq`) or quoted.
+  const match = /\{\s*((?:[^\s{}$"']*)(?: [^\s{}$"'-][^\s{}$"']*)*)\.([A-Za-z_]\w*)/.exec(pieces.join(' '));
+  if (!match) return undefined;
   return { left: match[1]!, property: match[2]! };
 }
 
-/** The script block's words as PowerShell wanted them: `$_` put back, a bare value after a comparison quoted. */
-function restoreBlock(words: readonly string[]): string[] {
-  const eaten = words.map(eatenVariable).find((e) => e !== undefined);
-  return words.map((word, i) => {
+/** What bash put for `$_`, as the message names it: never the whole of a long expansion (it may be a whole earlier command line). */
+const shownExpansion = (left: string): string => (left.length > 40 || left.includes(' ') ? `${left.split(' ').length > 1 ? 'several words' : 'a long text'} ('${left.slice(0, 24)}...')` : `'${left}'`);
+
+/** Words after a comparison that end the operand: nothing was left of the value (a `$Null` bash expanded to nothing). */
+const ENDS_OPERAND = /^([})]|-(and|or|xor)$)/i;
+
+/** The script block's words as PowerShell wanted them: `$_` put back, a swallowed `$Null` put back, a bare value after a comparison quoted. */
+function restoreBlock(pieces: readonly string[]): { words: string[]; swallowed: number } {
+  const eaten = eatenVariable(pieces);
+  let words = [...pieces];
+  if (eaten) {
+    // Every `$_.` of the block became what bash put in its place (split at its spaces, if it had any).
+    const SEP = '\u0000';
+    const joined = words.join(SEP);
+    const restored =
+      eaten.left === '' ? joined.replace(/(^|[({!]|\u0000)\.(?=[A-Za-z_])/g, '$1$$_.') : joined.split(`${eaten.left.split(' ').join(SEP)}.`).join('$_.');
+    words = restored.split(SEP).filter((w) => w !== '');
+  }
+  let swallowed = 0;
+  const out: string[] = [];
+  words.forEach((word, i) => {
     let restored = word;
-    if (eaten) {
-      // Every `$_.` of the block became what bash put in its place.
-      restored =
-        eaten.left === ''
-          ? restored.replace(/(^|[({!])\.(?=[A-Za-z_])/g, '$1$$_.')
-          : restored.split(`${eaten.left}.`).join('$_.');
-    }
     const previous = words[i - 1];
     if (previous !== undefined && COMPARISON.test(previous)) {
-      const value = restored.replace(/[})]+$/, '');
-      const tail = restored.slice(value.length);
-      if (value !== '' && !/^[$"'\u201c\u201d\u2018\u2019(]/.test(value) && !/^-?\d+(\.\d+)?$/.test(value)) restored = `"${value}"${tail}`;
+      if (ENDS_OPERAND.test(restored)) {
+        out.push('$Null');
+        swallowed++;
+      } else {
+        const value = restored.replace(/[})]+$/, '');
+        const tail = restored.slice(value.length);
+        if (value === '') {
+          restored = `$Null${tail}`;
+          swallowed++;
+        } else if (!/^[$"'\u201c\u201d\u2018\u2019(]/.test(value) && !/^-?\d+(\.\d+)?$/.test(value)) restored = `"${value}"${tail}`;
+      }
     }
-    return restored;
+    out.push(restored);
   });
+  if (words.length > 0 && COMPARISON.test(words[words.length - 1]!)) {
+    out.push('$Null');
+    swallowed++;
+  }
+  return { words: out, swallowed };
+}
+
+/** The product's options (`--reason x`, `--json`, ...) after the quoted line, as typed; a token is not repeated. */
+function withOptions(line: string, options: readonly string[]): string {
+  const shown: string[] = [];
+  for (let i = 0; i < options.length; i++) {
+    const word = options[i]!;
+    if (/^--token(=|$)/.test(word)) {
+      shown.push('--token', '"$TOPO_TOKEN"');
+      if (word === '--token') i++;
+      continue;
+    }
+    shown.push(/^[\w@%+=:,./-]+$/.test(word) ? word : singleQuoted(word));
+  }
+  return [`topo ${singleQuoted(line)}`, ...shown].join(' ');
+}
+
+/**
+ * A parameter whose value bash removed: `-ActiveServers $Null` reaches topo as `-ActiveServers` and
+ * nothing (bash expands its own, unset, `$Null`). The error to give, with `$Null` put back, or
+ * undefined when the line does not end that way.
+ */
+export function swallowedValueError(words: readonly string[], parameter: string, options: readonly string[] = []): CmdletError | undefined {
+  const at = words.findIndex((w, i) => i > 0 && /^-[A-Za-z]\w*$/.test(w) && parameter.toLowerCase().startsWith(w.slice(1).toLowerCase()));
+  if (at < 0) return undefined;
+  const next = words[at + 1];
+  if (next !== undefined && !/^-[A-Za-z]/.test(next)) return undefined;
+  const line = [...words.slice(0, at + 1), '$Null', ...words.slice(at + 1)].join(' ');
+  return new CmdletError(
+    'SHELL_SPLIT_LINE',
+    `The shell took this line apart before topo read it: -${parameter} came with no value. bash expands a $name it does not know ($Null, $true, $false) to nothing, ` +
+      `so the value was most likely a PowerShell variable such as $Null. Put the whole line in single quotes, with the variable you meant: ${withOptions(line, options)}`,
+    'ShellSplitLine',
+    { parameter },
+  );
 }
 
 /**
  * The error to give for words a shell split, or undefined when nothing says the shell took the line
  * apart. `words` are the cmdlet line's process arguments, the first being the cmdlet.
  */
-export function shellSplitError(words: readonly string[]): CmdletError | undefined {
+export function shellSplitError(words: readonly string[], options: readonly string[] = []): CmdletError | undefined {
   // A script block whose braces do not close in the word that opens them.
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
@@ -65,13 +125,15 @@ export function shellSplitError(words: readonly string[]): CmdletError | undefin
     let balance = braceBalance(word);
     while (balance > 0 && end + 1 < words.length) balance += braceBalance(words[++end]!);
     const pieces = words.slice(i, end + 1);
-    const eaten = pieces.map(eatenVariable).find((e) => e !== undefined);
-    const line = [...words.slice(0, i), ...restoreBlock(pieces), ...words.slice(end + 1)].join(' ');
+    const eaten = eatenVariable(pieces);
+    const restored = restoreBlock(pieces);
+    const line = [...words.slice(0, i), ...restored.words, ...words.slice(end + 1)].join(' ');
     return new CmdletError(
       'SHELL_SPLIT_LINE',
       `The shell took this line apart before topo read it: the script block came as ${pieces.length} separate arguments (${pieces.map((p) => `'${p}'`).join(', ')})` +
-        (eaten ? `, and $_ was replaced by ${eaten.left === '' ? 'nothing' : `'${eaten.left}'`} (bash's own variable)` : '') +
-        `. bash reads { }, $ and quotes itself. Put the whole line in single quotes: topo ${singleQuoted(line)}`,
+        (eaten ? `, and $_ was replaced by ${eaten.left === '' ? 'nothing' : shownExpansion(eaten.left)} (bash's own variable)` : '') +
+        (restored.swallowed > 0 ? `, and ${restored.swallowed === 1 ? 'a $variable after a comparison was' : `${restored.swallowed} $variables after comparisons were`} expanded to nothing (bash does not know PowerShell's $Null, $true, $false): put back as $Null, type the one you meant` : '') +
+        `. bash reads { }, $ and quotes itself. Put the whole line in single quotes: ${withOptions(line, options)}`,
       'ShellSplitLine',
       { arguments: pieces },
     );
@@ -92,7 +154,7 @@ export function shellSplitError(words: readonly string[]): CmdletError | undefin
       'SHELL_SPLIT_LINE',
       `The shell took this line apart before topo read it: the value ${pieces.join(' ')} came as ${pieces.length} separate arguments (${pieces.map((p) => `'${p}'`).join(', ')}). ` +
         `Typographic quotes (\u201c \u201d \u2018 \u2019) are quotes to PowerShell, not to bash, which splits at the spaces inside them. ` +
-        `Put the whole line in single quotes: topo ${singleQuoted(words.join(' '))}`,
+        `Put the whole line in single quotes: ${withOptions(words.join(' '), options)}`,
       'ShellSplitLine',
       { arguments: pieces },
     );

@@ -67,6 +67,28 @@ describe('a cmdlet line bash took apart', () => {
     expect(run.stderr).not.toContain('positional parameter');
   });
 
+  it('$_ that bash expanded to text with spaces (an earlier line): still found, its text not pasted into the line to type; --reason kept', () => {
+    const run = inBash(`Get-CsPersistentChatState '|' Where-Object {$_.PoolState -eq "FailedOver"} '|' Set-CsPersistentChatState -PoolState Normal --reason CHG-9 --deployment lab`, 'true "echo secret words" ; ');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('SHELL_SPLIT_LINE');
+    expect(run.stderr).toContain('$_ was replaced by several words');
+    expect(run.stderr).toContain(`Put the whole line in single quotes: topo 'Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"} | Set-CsPersistentChatState -PoolState Normal' --reason CHG-9 --deployment lab`);
+    expect(run.stderr).not.toContain('secret words.PoolState');
+    expect(run.stderr).not.toMatch(/topo '.*secret/);
+  });
+
+  it('$Null swallowed by bash is said and put back: in a script block, and as the value of -ActiveServers', () => {
+    const block = inBash(`Get-CsPersistentChatEndpoint '|' Where-Object {$_.DisplayName -eq $Null}`, 'true "" ; ');
+    expect(block.status).toBe(2);
+    expect(block.stderr).toContain('a $variable after a comparison was expanded to nothing');
+    expect(block.stderr).toContain(`topo 'Get-CsPersistentChatEndpoint | Where-Object {$_.DisplayName -eq $Null }'`);
+    const value = inBash('Set-CsPersistentChatActiveServer -Identity PersistentChatServer:pcpool.contoso.com -ActiveServers $Null --reason CHG-3');
+    expect(value.status).toBe(2);
+    expect(value.stderr).toContain('SHELL_SPLIT_LINE');
+    expect(value.stderr).toContain('-ActiveServers came with no value');
+    expect(value.stderr).toContain(`topo 'Set-CsPersistentChatActiveServer -Identity PersistentChatServer:pcpool.contoso.com -ActiveServers $Null' --reason CHG-3`);
+  });
+
   it('the same lines in single quotes are not taken for split ones', () => {
     const quoted = inBash(`'Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}' --server http://127.0.0.1:9`);
     expect(quoted.stderr).not.toContain('SHELL_SPLIT_LINE');
