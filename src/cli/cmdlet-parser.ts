@@ -114,7 +114,7 @@ export function tokenize(text: string): string[] {
   const words: string[] = [];
   let i = 0;
   const n = line.length;
-  const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+  const isSpace = (c: string | undefined): boolean => c !== undefined && POWERSHELL_SPACE.test(c);
   while (i < n) {
     while (i < n && isSpace(line[i])) i++;
     if (i >= n || line[i] === '#') break;
@@ -174,6 +174,13 @@ export function tokenize(text: string): string[] {
   }
   return words;
 }
+
+/**
+ * What PowerShell's tokenizer reads as whitespace between tokens: space, tab, vertical tab, form feed,
+ * the line breaks, NEL (U+0085), and every Unicode space separator (U+00A0 no-break space, U+2000-U+200A,
+ * U+202F, U+205F, U+3000, ...), as a line copied from a web page or a word processor has them.
+ */
+const POWERSHELL_SPACE = /^[ \t\v\f\r\n\u0085\p{Zs}]$/u;
 
 /** The word that separates the stages of a pipeline. */
 export const PIPE = '|';

@@ -45,6 +45,11 @@ describe('tokenize', () => {
     ]);
   });
 
+  it('separates tokens at every space PowerShell reads as whitespace (no-break space, em space, ...), not inside quotes', () => {
+    expect(tokenize('Get-X\u00a0-Identity\u2003sip:a@contoso.com\u3000-DisplayName "a\u00a0b"')).toEqual(['Get-X', '-Identity', 'sip:a@contoso.com', '-DisplayName', '"a\u00a0b"']);
+    expect(tokenize('Get-X\u00a0|\u00a0Remove-X\u202f-Force')).toEqual(['Get-X', '|', 'Remove-X', '-Force']);
+  });
+
   it('keeps -Param:value as one word and refuses an unterminated string', () => {
     expect(tokenize('New-X -Confirm:$false -WhatIf')).toEqual(['New-X', '-Confirm:$false', '-WhatIf']);
     expect(errorOf(() => tokenize('New-X -DisplayName "oops')).code).toBe('PARSE_ERROR');

@@ -164,6 +164,17 @@ describe('topo cmdlet lines through --server', () => {
     }
   });
 
+  it('reads a no-break space (U+00A0) and the other Unicode spaces as whitespace, in a line and in a script', () => {
+    const line = run('New-CsPersistentChatEndpoint\u00a0-SipAddress\u00a0sip:nbsp1@contoso.com\u2003-PersistentChatPoolFqdn\u00a0pcpool.contoso.com\u00a0-Confirm:$false');
+    expect([line.status, line.stderr.includes('cannot be found')]).toEqual([0, false]);
+    const script = path.join(dataDir, 'nbsp.ps1');
+    fs.writeFileSync(script, 'New-CsPersistentChatEndpoint\u00a0-SipAddress sip:nbsp2@contoso.com\u00a0-PersistentChatPoolFqdn\u202fpcpool.contoso.com\n');
+    const batch = run('run', script);
+    expect(batch.status).toBe(0);
+    const listed = run('Get-CsPersistentChatEndpoint\u00a0-Identity\u00a0"sip:nbsp*"', '--json');
+    expect((JSON.parse(listed.stdout) as Array<{ sipAddress: string }>).map((e) => e.sipAddress).sort()).toEqual(['sip:nbsp1@contoso.com', 'sip:nbsp2@contoso.com']);
+  });
+
   it('runs nothing of a script with a line that does not parse', async () => {
     const before = await eventCount(dataDir);
     const script = path.join(dataDir, 'broken.ps1');
