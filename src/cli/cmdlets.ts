@@ -143,11 +143,29 @@ export function lineOptions(cmdlet: string, parameters: BoundParameters): LineOp
 /** `PersistentChatServer:<fqdn>`, `service:PersistentChatServer:<fqdn>` or the bare FQDN: the pool's FQDN (as the API reads `identity`). */
 export const poolFqdnOf = poolFqdnOfServiceIdentity;
 
-/** Is the text a pool's identity in a form the product reads: `PersistentChatServer:<fqdn>`, `service:PersistentChatServer:<fqdn>` or the FQDN? */
+/** Is the text a pool's identity in a form the product reads: `PersistentChatServer:<fqdn>` or `service:PersistentChatServer:<fqdn>`? */
 function isPoolIdentity(identity: string | undefined): boolean {
-  if (identity === undefined) return false;
+  if (identity === undefined || !/^\s*(service:)?PersistentChatServer:/i.test(identity)) return false;
   const fqdn = poolFqdnOf(identity);
   return fqdn.includes('.') && !/[\s:]/.test(fqdn);
+}
+
+/**
+ * A pool's bare FQDN given as -Identity of Get-/Set-CsPersistentChatState or Set-CsPersistentChatActiveServer:
+ * their pages show only the service identity (`PersistentChatServer:<fqdn>`), so the line is refused
+ * naming the identity to type.
+ */
+function refuseBareFqdn(cmdlet: string, identity: string | undefined): void {
+  if (identity === undefined || isPoolIdentity(identity)) return;
+  const fqdn = identity.trim();
+  if (!/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(fqdn)) return;
+  throw new CmdletError(
+    'INVALID_IDENTITY',
+    `${cmdlet} : -Identity '${identity}' is a pool's FQDN, not its service identity: write -Identity "PersistentChatServer:${fqdn}" ` +
+      `(the form the cmdlet's reference shows, as Get-CsPersistentChatState lists it). Nothing changed.`,
+    `InvalidIdentity,${cmdlet}`,
+    { parameter: 'Identity', identity, expected: `PersistentChatServer:${fqdn}` },
+  );
 }
 
 /**
@@ -155,6 +173,7 @@ function isPoolIdentity(identity: string | undefined): boolean {
  * form nor an FQDN (a page's placeholder such as "PChatServerCollection") is refused naming -Identity.
  */
 function servicePoolFqdn(cmdlet: string, identity: string): string {
+  refuseBareFqdn(cmdlet, identity);
   if (!isPoolIdentity(identity)) {
     throw new CmdletError(
       'INVALID_IDENTITY',
@@ -495,6 +514,7 @@ export const DEFINITIONS: readonly CmdletDefinition[] = [
         } else change['replace'] = strings(value);
       }
       if (flag(parameters, 'Swap')) change['swap'] = true;
+      refuseBareFqdn(this.name, identity);
       const named = isPoolIdentity(identity) ? poolFqdnOf(identity!) : undefined;
       const servers = (['add', 'remove', 'replace'] as const).flatMap((k) => (Array.isArray(change[k]) ? (change[k] as string[]) : []));
       return {

@@ -120,6 +120,20 @@ describe('topo cmdlet lines through --server', () => {
     expect(twice.stderr).toContain('SERVER_ALREADY_ACTIVE');
   });
 
+  it("refuses a pool's bare FQDN as -Identity, naming the service identity to type (the only form the pages show); nothing changes", async () => {
+    const before = await eventCount(dataDir);
+    for (const line of [
+      ['Set-CsPersistentChatState', '-Identity', 'pcpool.contoso.com', '-PoolState', 'Normal'],
+      ['Set-CsPersistentChatActiveServer', '-Identity', 'pcpool.contoso.com', '-ActiveServers', '@{Add="pc2.contoso.com"}'],
+      ['Get-CsPersistentChatState', '-Identity', 'pcpool.contoso.com'],
+    ]) {
+      const refused = run(...line);
+      expect([line[0], refused.status]).toEqual([line[0], 2]);
+      expect(refused.stderr).toContain(`${line[0]} : -Identity 'pcpool.contoso.com' is a pool's FQDN, not its service identity: write -Identity "PersistentChatServer:pcpool.contoso.com"`);
+    }
+    expect(await eventCount(dataDir)).toBe(before);
+  });
+
   it('runs a script as one batch, stopping at the failing line and naming what was applied', async () => {
     const script = path.join(dataDir, 'batch.ps1');
     fs.writeFileSync(
