@@ -241,7 +241,8 @@ export function entityOf(eventType: string, data: JsonObject): AuditEntity | nul
     const input = data['input'];
     if (!isJsonObject(input)) return null;
     const command = data['command'];
-    if (typeof command === 'string' && hasOwn(COMMAND_ENTITIES, command)) return applyRule(COMMAND_ENTITIES[command], input, true);
+    // The entity the refusal's error names comes first: the input may name it indirectly (an endpoint by its DN).
+    if (typeof command === 'string' && hasOwn(COMMAND_ENTITIES, command)) return refusedEntity(data['error']) ?? applyRule(COMMAND_ENTITIES[command], input, true);
     return fallbackEntity(input) ?? refusedEntity(data['error']);
   }
   return fallbackEntity(data);
@@ -363,8 +364,9 @@ export function auditRow(recorded: RecordedEvent): Row {
 export const auditTrailProjection: Projection = {
   name: 'audit_trail',
   // 2: recorded_at. 3: the events' data and metadata read from the log, no longer copied. 4: a refused
-  // adoption names the entity its error names.
-  version: 4,
+  // adoption names the entity its error names. 5: so does any refusal whose error names one (RemoveEndpoint
+  // by distinguished or display name: the endpoint's SIP address).
+  version: 5,
   tables: [{ name: AUDIT_TABLE, key: ['position'], columns: AUDIT_COLUMNS, temporal: false, integerKey: true, indexes: AUDIT_INDEXES, eventBody: true }],
   project(event: RecordedEvent): readonly Change[] {
     return [{ kind: 'put', table: AUDIT_TABLE, row: auditRow(event) }];

@@ -75,12 +75,13 @@ export class ReasonRequired extends DomainError {
   readonly code = 'REASON_REQUIRED';
   readonly category = 'invalid';
   /** `configured`: the deployment's own policy (`REASON_REQUIRED_FOR`) lists the command, beyond the product's. */
-  constructor(command: string, policy: 'product' | 'configured' = 'product') {
+  /** `entity`: the entity key the command is about when its input names it indirectly (an endpoint by DN or display name). */
+  constructor(command: string, policy: 'product' | 'configured' = 'product', entity?: string) {
     super(
       policy === 'product'
         ? `${command} needs a reason (policy: every destructive change is recorded with why it was made).`
         : `${command} needs a reason (policy: REASON_REQUIRED_FOR lists it).`,
-      { field: 'reason', details: { command, policy: policy === 'product' ? 'destructive commands' : 'REASON_REQUIRED_FOR' } },
+      { field: 'reason', details: { command, policy: policy === 'product' ? 'destructive commands' : 'REASON_REQUIRED_FOR', ...(entity !== undefined ? { entity } : {}) } },
     );
   }
 }

@@ -605,6 +605,29 @@ describe('-Identity as the full distinguished name, in the form the Get-/Remove-
     expect([removed.status, removed.stderr]).toEqual([0, '']);
     expect(await endpoints(deployment)).not.toContain('sip:pcendpoint1@litwareinc.com');
   });
+
+  it("a refusal of a removal by DN is filed in the audit trail under the endpoint's SIP address, where topo audit --entity finds it", async () => {
+    const deployment = await litware();
+    await send(deployment, 'CreateEndpoint', { sipAddress: 'sip:pcendpoint1@litwareinc.com', persistentChatPoolFqdn: 'atl-pcpool-001.litwareinc.com', objectGuid: '33e5014b-dcba-46b5-9bf7-48f4d5fca69d' });
+    const { TOPO_REASON: _ignored, ...inherited } = process.env;
+    const topo = (...args: string[]): SpawnSyncReturns<string> =>
+      spawnSync(process.execPath, [TOPO, ...args, '--server', server.url, '--token', TEST_ADMIN_TOKEN, '--deployment', deployment], {
+        cwd: ROOT,
+        env: { ...inherited, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+        encoding: 'utf8',
+      });
+    const refused = topo(`Remove-CsPersistentChatEndpoint -Identity "${documented}"`);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('REASON_REQUIRED');
+    const head = ((await getJsonFresh(`${server.url}/health`)) as { headPosition: number }).headPosition;
+    const audit = (await getJsonFresh(`${server.url}/api/audit?deployment=${deployment}&entity=${encodeURIComponent('endpoint:sip:pcendpoint1@litwareinc.com')}&minPosition=${head}`)) as { entries: any[] };
+    const refusals = audit.entries.filter((e) => e.outcome === 'refused');
+    expect(refusals).toHaveLength(1);
+    expect(JSON.stringify(refusals[0])).toContain('REASON_REQUIRED');
+    const cli = topo('audit', '--entity', 'endpoint:sip:pcendpoint1@litwareinc.com', '--json');
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toContain('REASON_REQUIRED');
+  });
 });
 
 /**

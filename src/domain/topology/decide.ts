@@ -2,6 +2,7 @@ import {
   ActiveServersUnchanged,
   AmbiguousIdentity,
   DefaultSipDomainRequired,
+  DomainError,
   EndpointNotFound,
   FqdnInUse,
   LastServerOfPool,
@@ -558,6 +559,17 @@ function createEndpoint(command: CreateEndpoint, state: TopologyState): Decision
 }
 
 function removeEndpoint(command: RemoveEndpoint, state: TopologyState): Decision {
+  if (optionalText(command.reason) === null) {
+    // The refusal names the endpoint an -Identity by distinguished or display name stands for, so that
+    // the audit trail files it under that endpoint (its SIP address), as it files the removal.
+    let known: PersistentChatEndpoint | undefined;
+    try {
+      known = resolveEndpointIdentity(state, command.identity);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+    }
+    throw new ReasonRequired(command.type, 'product', known ? `endpoint:${known.sipAddress}` : undefined);
+  }
   const reason = requireReason(command.reason, command.type);
   const endpoint = resolveEndpointIdentity(state, command.identity);
   const data: EndpointData = { ...endpoint };
