@@ -148,6 +148,16 @@ export async function runScript(
   const passedOver: { line: PreparedScriptLine; error: unknown }[] = [];
   let failed: { line: PreparedScriptLine; error: unknown } | undefined;
   let minPosition: number | undefined;
+  // What the batch changed: each command applied (a pipeline sends one per object) and the events it appended.
+  let commandsApplied = 0;
+  let eventsAppended = 0;
+  const count = (outcomes: readonly Outcome[]): void => {
+    for (const o of outcomes) {
+      if (o.position === undefined || o.failed !== undefined) continue;
+      commandsApplied++;
+      eventsAppended += o.result?.events.length ?? 0;
+    }
+  };
   const show = (line: PreparedScriptLine, outcomes: readonly Outcome[]): void => {
     if (options.json) return;
     console.log(`PS ${file}:${line.number}> ${line.text}`);
@@ -174,6 +184,7 @@ export async function runScript(
           minPosition = Math.max(...reached);
           applied.push(line);
         }
+        count(partial);
         report.push({ line: line.number, text: line.text, ...(partial.length > 0 ? { result: resultOf(partial) } : {}), error: errorJson(error) });
         show(line, partial);
         const action = line.prepared.line.errorAction;
@@ -197,6 +208,7 @@ export async function runScript(
         minPosition = outcome.position;
         applied.push(line);
       }
+      count(outcome.outcomes);
       report.push({ line: line.number, text: line.text, result: resultOf(outcome.outcomes) });
       show(line, outcome.outcomes);
       // Objects of a pipeline whose command failed while its -ErrorAction let it go on.
@@ -217,6 +229,8 @@ export async function runScript(
           whatIf,
           lines: report,
           applied: applied.map((l) => ({ line: l.number, text: l.text })),
+          commandsApplied,
+          eventsAppended,
           failed: failed ? { line: failed.line.number, text: failed.line.text } : null,
           passedOver: passedOver.map((p) => ({ line: p.line.number, text: p.line.text, errorAction: p.line.prepared.line.errorAction ?? null })),
           notRun: notRun.map((l) => ({ line: l.number, text: l.text })),
@@ -229,7 +243,8 @@ export async function runScript(
     const list = (ls: readonly ScriptLine[]): string => (ls.length === 0 ? '  (none)' : ls.map((l) => `  line ${l.number}: ${l.text}`).join('\n'));
     console.error(
       `topo run: line ${failed.line.number} failed: ${failed.line.text}\n${renderError(failed.error, failed.line.prepared.cmdlet, false)}\n\n` +
-        `Already applied (correlation id ${correlationId}):\n${list(applied)}\nNot run:\n${list(notRun)}`,
+        `Already applied (correlation id ${correlationId}):\n${list(applied)}\n` +
+        `  (${commandsApplied} command(s) applied, ${eventsAppended} event(s) appended)\nNot run:\n${list(notRun)}`,
     );
   } else if (!failed) {
     if (passedOver.length > 0) {
@@ -243,7 +258,8 @@ export async function runScript(
       whatIf
         ? `topo run: what if: ${prepared.length} line(s) of ${file} checked, each against the topology as it is now ` +
             `(not as the lines before it would leave it); nothing was changed.`
-        : `topo run: ${prepared.length} line(s) of ${file} run, ${applied.length} change(s) applied (correlation id ${correlationId}).`,
+        : `topo run: ${prepared.length} line(s) of ${file} run, ${applied.length} of them changed the topology: ` +
+            `${commandsApplied} command(s) applied, ${eventsAppended} event(s) appended (correlation id ${correlationId}).`,
     );
   } else {
     console.error(

@@ -450,6 +450,19 @@ describe('cases derived from the pages', () => {
     expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com']);
   });
 
+  it("topo run's summary counts the lines run and the changes applied: a pipeline line is one line of several commands", async () => {
+    const deployment = await litware();
+    const run = topoRun(deployment, [
+      'Get-CsPersistentChatEndpoint | Where-Object {$_.SipAddress -like "*@litwareinc.com"} | Remove-CsPersistentChatEndpoint',
+      'Get-CsPersistentChatEndpoint',
+    ]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/topo run: 2 line\(s\) of \S+ run, 1 of them changed the topology: 2 command\(s\) applied, 2 event\(s\) appended \(correlation id [0-9a-f-]{36}\)\./);
+    const json = topoRun(deployment, ['Get-CsPersistentChatState | Set-CsPersistentChatState -PoolState FailedOver -ErrorAction SilentlyContinue'], ['--json']);
+    const summary = JSON.parse(json.stdout);
+    expect([summary.applied.length, summary.commandsApplied, summary.eventsAppended]).toEqual([1, 2, 2]);
+  });
+
   it('without a reason the policy refuses the pipeline removal, and nothing is removed', async () => {
     const deployment = await litware();
     const run = topoRun(deployment, ['Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint'], []);
