@@ -168,9 +168,16 @@ export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = 
   return { options: { json, server: values['server'], token, reason, deployment: values['deployment'] }, rest, optionWords };
 }
 
-/** The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is one string. */
+/**
+ * The process arguments as words of a cmdlet line: an argument the shell kept whole, spaces and all, is
+ * one string. So is an argument that begins with `<`: bash would have read an unquoted `<` as a
+ * redirection, so it came in quotes bash removed (a page's placeholder, `"<backend-FQDN\instance-name>"`),
+ * and is read as the string it was, to be refused as a placeholder rather than as PowerShell's reserved `<`.
+ */
 function wordsOf(argv: readonly string[]): string[] {
-  return argv.map((arg) => (/\s/.test(arg) && !/^[@'"{\u201C\u201D\u2018\u2019]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg) ? `'${arg.replace(/'/g, "''")}'` : arg));
+  return argv.map((arg) =>
+    (/\s/.test(arg) && !/^[@'"{\u201C\u201D\u2018\u2019]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg)) || arg.startsWith('<') ? `'${arg.replace(/'/g, "''")}'` : arg,
+  );
 }
 
 /**

@@ -89,6 +89,13 @@ describe('a cmdlet line bash took apart', () => {
     expect(value.stderr).toContain(`topo 'Set-CsPersistentChatActiveServer -Identity PersistentChatServer:pcpool.contoso.com -ActiveServers $Null' --reason CHG-3`);
   });
 
+  it('a page\'s "<placeholder>" whose quotes bash removed gets the placeholder advice, not "The \'<\' operator is reserved"', () => {
+    const run = inBash('Export-CsPersistentChatData -DBInstance "<backend-FQDN\\instance-name>" -FileName "C:\\Logs\\PersistentChatData.zip"');
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("-DBInstance '<backend-FQDN\\instance-name>' is the page's placeholder, not a SQL Server instance");
+    expect(run.stderr).not.toContain('operator is reserved');
+  });
+
   it('the same lines in single quotes are not taken for split ones', () => {
     const quoted = inBash(`'Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}' --server http://127.0.0.1:9`);
     expect(quoted.stderr).not.toContain('SHELL_SPLIT_LINE');
