@@ -535,12 +535,15 @@ export function bind(spec: CmdletSpec, line: CmdletLine, piped = false): Map<str
         { parameter: parameter.name },
       );
     }
+    refuseUnsupported(parameter);
+    bound.set(parameter.name, value);
+  };
+  const refuseUnsupported = (parameter: ParameterSpec): void => {
     if (parameter.unsupported) {
       throw new CmdletError('UNSUPPORTED_PARAMETER', `${spec.name} : -${parameter.name} is not supported here: ${parameter.unsupported}`, `ParameterNotSupported,${spec.name}`, {
         parameter: parameter.name,
       });
     }
-    bound.set(parameter.name, value);
   };
   const positional = spec.parameters.filter((p) => p.position !== undefined).sort((a, b) => a.position! - b.position!);
   const args = line.args;
@@ -587,6 +590,9 @@ export function bind(spec: CmdletSpec, line: CmdletLine, piped = false): Map<str
       value = next.value;
       i++;
     }
+    // A parameter the product does not support is refused as such, whatever its value (an unquoted
+    // `ou=x,dc=contoso,dc=com` reads as a list, not a string).
+    refuseUnsupported(parameter);
     if (parameter.type === 'string' && typeof value !== 'string') {
       throw new CmdletError(
         'INVALID_ARGUMENT',

@@ -96,6 +96,13 @@ describe('a cmdlet line bash took apart', () => {
     expect(run.stderr).not.toContain('operator is reserved');
   });
 
+  it('-OU "ou=x,dc=contoso,dc=com" whose quotes bash removed is refused as the quoted line is: -OU is not supported here', () => {
+    const run = inBash('Get-CsPersistentChatEndpoint -Identity sip:n1@contoso.com -OU "ou=x,dc=contoso,dc=com"');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('Get-CsPersistentChatEndpoint : -OU is not supported here');
+    expect(run.stderr).not.toContain('Cannot convert value');
+  });
+
   it('the same lines in single quotes are not taken for split ones', () => {
     const quoted = inBash(`'Get-CsPersistentChatEndpoint -Filter {DisplayName -eq "Persistent Chat Endpoint 1"}' --server http://127.0.0.1:9`);
     expect(quoted.stderr).not.toContain('SHELL_SPLIT_LINE');
