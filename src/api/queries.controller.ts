@@ -15,6 +15,9 @@ const DIRECTORY = endpointDirectoryProjection.name;
 const AUDIT = auditTrailProjection.name;
 
 /** The read side: every answer comes from a read model, never from scanning the log. */
+/** The query parameters of `GET /api/audit`: its filters, paging, and read-your-writes. */
+const AUDIT_QUERY = ['deployment', 'actor', 'entity', 'command', 'outcome', 'from', 'to', 'limit', 'cursor', 'minPosition', 'waitMs'] as const;
+
 @Controller('api')
 export class QueriesController {
   constructor(private readonly runner: ProjectionRunner) {}
@@ -85,6 +88,15 @@ export class QueriesController {
 
   @Get('audit')
   async audit(@Query() params: QueryParams): Promise<JsonObject> {
+    // A filter the trail does not know is refused, not ignored: ignoring it would answer the whole trail.
+    for (const name of Object.keys(params)) {
+      if (AUDIT_QUERY.includes(name as (typeof AUDIT_QUERY)[number])) continue;
+      const near = AUDIT_QUERY.find((k) => k.toLowerCase() === name.toLowerCase());
+      throw new InvalidInput(
+        `GET /api/audit takes no query parameter '${name}'${near ? ` (did you mean '${near}'?)` : ''}; it takes ${AUDIT_QUERY.join(', ')}.`,
+        { field: name, rule: 'schema' },
+      );
+    }
     const options = readOptions({ ...params, deployment: undefined });
     await this.ready([AUDIT], options);
     return queryAudit(this.runner.reader(AUDIT), {

@@ -75,6 +75,21 @@ describe('queries over HTTP, answered from read models', () => {
     expect(new Set(positions).size).toBe(6);
   });
 
+  it('GET /api/audit refuses a query parameter it does not take with 400 naming it, rather than answer the whole trail', async () => {
+    for (const [query, name] of [
+      ['correlationId=0f7c0e4e-1d4b-4f55-9d4e-2d1f6c7a9b10', 'correlationId'],
+      ['bogus=1', 'bogus'],
+      ['Actor=admin', 'Actor'],
+    ] as const) {
+      const refused = await get(`/api/audit?${query}`);
+      expect([query, refused.status]).toEqual([query, 400]);
+      expect(refused.body.error.details).toMatchObject({ field: name, rule: 'schema' });
+      expect(refused.body.error.message).toContain(`GET /api/audit takes no query parameter '${name}'`);
+    }
+    expect((await get('/api/audit?Actor=admin')).body.error.message).toContain("(did you mean 'actor'?)");
+    expect((await get('/api/audit?actor=admin&outcome=accepted&limit=1')).status).toBe(200);
+  });
+
   it("an audit entry's recordedAt is the moment asOf shows the topology with that change", async () => {
     expect((await command(server.url, 'RegisterSipDomain', { domain: 'contoso.com', deployment: 'asof' })).status).toBe(200);
     const installed = await command(server.url, 'InstallPersistentChatPool', { fqdn: 'asof.contoso.com', servers: ['asof1.contoso.com'], deployment: 'asof' });
