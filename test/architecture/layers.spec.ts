@@ -57,6 +57,19 @@ describe('imports follow the layers', () => {
     expect(violations(under('src/common/'), (target) => !target.startsWith('src/common/'))).toEqual([]);
   });
 
+  it('the CLI reaches commands without the HTTP layer', () => {
+    expect(violations(under('src/cli/'), under('src/api/'))).toEqual([]);
+  });
+
+  it('the CLI reaches the domain through the application only', () => {
+    expect(violations(under('src/cli/'), under('src/domain/'))).toEqual([]);
+  });
+
+  it('the application, which the CLI loads, imports no OpenAPI library: the API derives the document', () => {
+    const swagger = FILES.filter(under('src/application/')).filter((file) => /from\s+'@nestjs\/swagger'|require\(\s*'@nestjs\/swagger'/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(swagger).toEqual([]);
+  });
+
   it('the domain imports no other layer', () => {
     expect(violations(under('src/domain/'), (target) => !target.startsWith('src/domain/'))).toEqual([]);
   });

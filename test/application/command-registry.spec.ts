@@ -1,7 +1,7 @@
 import { DomainError } from '../../src/domain';
-import { type AdminCommandType, commandNames, parseCommandBody, parseCommandBodySync, COMMANDS } from '../../src/api/commands/command-registry';
-import { closestName, InvalidInput, UnknownCommand } from '../../src/api/commands/input-errors';
-import { CommandDto } from '../../src/api/commands/topology-command.dtos';
+import { type AdminCommandType, commandNames, parseCommandBody, parseCommandBodySync, COMMANDS } from '../../src/application/commands/command-registry';
+import { closestName, InvalidInput, UnknownCommand } from '../../src/application/commands/input-errors';
+import { CommandDto } from '../../src/application/commands/topology-command.dtos';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
