@@ -1,5 +1,5 @@
 import { InvalidQuery } from '../query-errors';
-import type { LogDigest } from '../../src/event-store/hash-chain';
+import type { LogDigest } from '../../src/event-store/chain-hash';
 import { attemptsOf } from '../../src/domain/events/streams';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import { logDigestAt } from '../audit-digest/audit-digest.query';
