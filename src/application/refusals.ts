@@ -18,7 +18,7 @@ const CATEGORY_STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const
 /** The response of a refusal; undefined for an error that refuses nothing (a fault). */
 export function refusalOf(error: unknown): RefusalResponse | undefined {
   if (error instanceof DomainError) {
-    return { status: CATEGORY_STATUS[error.category], code: error.code, message: error.message, details: error.details as JsonObject };
+    return { status: CATEGORY_STATUS[error.category], code: error.code, message: error.message, details: error.details };
   }
   return undefined;
 }

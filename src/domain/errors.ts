@@ -1,3 +1,5 @@
+import type { JsonValue } from '../common/json';
+
 /**
  * Every refusal the domain can give. The `code` is stable (scripts and the CLI match on it), the
  * `category` is what the API maps to a status (invalid → 400, not_found → 404, conflict → 409),
@@ -9,9 +11,8 @@ export type DomainErrorCategory = 'invalid' | 'not_found' | 'conflict';
 /** Rule ids of domain.md, e.g. 'R3'. */
 export type RuleId = `R${number}`;
 
-/** Values that survive JSON.stringify unchanged, so `details` can go straight into a response body. */
-export type DetailValue = null | boolean | number | string | readonly DetailValue[] | { readonly [key: string]: DetailValue };
-export type ErrorDetails = Readonly<Record<string, DetailValue>>;
+/** JSON values only, so `details` can go straight into a response body. */
+export type ErrorDetails = Readonly<Record<string, JsonValue>>;
 
 export interface DomainErrorInit {
   readonly rule?: RuleId;
@@ -630,7 +631,7 @@ export class MigrationStepRefused extends DomainError {
 
 /** A change made after a migration step, outside the migration, to something the migration changed. */
 export interface RollbackConflictDetails {
-  readonly [key: string]: DetailValue;
+  readonly [key: string]: JsonValue;
   readonly streamId: string;
   readonly revision: number;
   readonly position: number;

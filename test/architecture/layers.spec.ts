@@ -70,7 +70,13 @@ describe('imports follow the layers', () => {
     expect(swagger).toEqual([]);
   });
 
-  it('the domain imports no other layer', () => {
-    expect(violations(under('src/domain/'), (target) => !target.startsWith('src/domain/'))).toEqual([]);
+  it('the domain imports no other layer, only the JSON value type every layer shares', () => {
+    expect(violations(under('src/domain/'), (target) => !target.startsWith('src/domain/') && target !== 'src/common/json')).toEqual([]);
+  });
+
+  it('the JSON value type is declared once, in src/common/json.ts, which holds types only', () => {
+    const declaring = FILES.filter((file) => /export type (JsonValue|DetailValue)\b/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(declaring).toEqual(['src/common/json.ts']);
+    expect(fs.readFileSync(path.join(ROOT, 'src/common/json.ts'), 'utf8')).not.toMatch(/^(import|export (const|function|class|let))/m);
   });
 });
