@@ -284,14 +284,19 @@ export class PoolNotLegacyGroupChat extends DomainError {
   }
 }
 
+/**
+ * A pool's life-cycle `status` (as the topology state calls it: Installed, Started, Stopped,
+ * Decommissioned) does not allow the action. The code and the details' names (`state`,
+ * `requiredStates`) are stable: clients match on them.
+ */
 export class PoolStateInvalid extends DomainError {
   readonly code = 'POOL_STATE_INVALID';
   readonly category = 'conflict';
   /** `field`: the command's field that named the pool, when an administrator's command did. */
-  constructor(fqdn: string, action: string, state: string, requiredStates: readonly string[], field?: string) {
+  constructor(fqdn: string, action: string, status: string, requiredStatuses: readonly string[], field?: string) {
     super(
-      `R14 (policy: pool life cycle): cannot ${action} ${fqdn} while it is ${state}; it must be ${requiredStates.join(' or ')}.`,
-      { rule: 'R14', ...(field ? { field } : {}), details: { fqdn, action, state, requiredStates: [...requiredStates] } },
+      `R14 (policy: pool life cycle): cannot ${action} ${fqdn} while it is ${status}; it must be ${requiredStatuses.join(' or ')}.`,
+      { rule: 'R14', ...(field ? { field } : {}), details: { fqdn, action, state: status, requiredStates: [...requiredStatuses] } },
     );
   }
 }
@@ -612,7 +617,8 @@ export class MigrationStepOutOfOrder extends DomainError {
   }
 }
 
-export class MigrationStepRefused extends DomainError {
+/** A step of a migration failed (or, in a preview, would fail): the class is named as its stable code. */
+export class MigrationStepFailed extends DomainError {
   readonly code = 'MIGRATION_STEP_FAILED';
   readonly category = 'conflict';
   /** `dryRun`: the step would fail in a run (a `whatIf` preview); nothing was recorded. */
@@ -628,6 +634,11 @@ export class MigrationStepRefused extends DomainError {
     );
   }
 }
+
+/** @deprecated The former name of {@link MigrationStepFailed}, kept until every caller uses the new one. */
+export const MigrationStepRefused = MigrationStepFailed;
+/** @deprecated See {@link MigrationStepFailed}. */
+export type MigrationStepRefused = MigrationStepFailed;
 
 /** A change made after a migration step, outside the migration, to something the migration changed. */
 export interface RollbackConflictDetails {
