@@ -1,4 +1,4 @@
-import { DomainError } from '../domain';
+import { Refusal } from '../common/refusal';
 import type { JsonObject } from '../event-store/event-store';
 
 /**
@@ -15,9 +15,9 @@ export interface RefusalResponse {
 
 const CATEGORY_STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;
 
-/** The response of a refusal; undefined for an error that refuses nothing (a fault). */
+/** The response of a refusal (the domain's or the application's); undefined for an error that refuses nothing (a fault). */
 export function refusalOf(error: unknown): RefusalResponse | undefined {
-  if (error instanceof DomainError) {
+  if (error instanceof Refusal) {
     return { status: CATEGORY_STATUS[error.category], code: error.code, message: error.message, details: error.details };
   }
   return undefined;

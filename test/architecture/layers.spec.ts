@@ -70,8 +70,15 @@ describe('imports follow the layers', () => {
     expect(swagger).toEqual([]);
   });
 
-  it('the domain imports no other layer, only the JSON value type every layer shares', () => {
-    expect(violations(under('src/domain/'), (target) => !target.startsWith('src/domain/') && target !== 'src/common/json')).toEqual([]);
+  it('the domain imports no other layer, only what every layer shares of refusals and JSON', () => {
+    const shared = ['src/common/json', 'src/common/refusal'];
+    expect(violations(under('src/domain/'), (target) => !target.startsWith('src/domain/') && !shared.includes(target))).toEqual([]);
+  });
+
+  it('the refusals of the application and its edges are not domain errors: they extend Refusal', () => {
+    const outside = FILES.filter((file) => !file.startsWith('src/domain/'));
+    const misnamed = outside.filter((file) => /extends DomainError\b/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(misnamed).toEqual([]);
   });
 
   it('the JSON value type is declared once, in src/common/json.ts, which holds types only', () => {
