@@ -1,13 +1,7 @@
 /**
- * `npm run bench:audit`: on a generated history of 1,000,000 events written through the hash chain,
- * `audit verify` of the whole log beside a plain `readAll` of it, and one-month compliance reports
- * beside a plain read of the same audit-trail rows, all measured in the same run.
- *
- *   --events N        events in the generated history (default 1,000,000)
- *   --deployments D   deployments they are spread over (default 5,000, as bench:projections)
- *   --months M        months the history's times are spread over (default 12)
- *   --dir PATH        where the files go (default .bench-data/audit); a history of the same shape there is reused
- *   --json            print the figures as one JSON object on the last line
+ * `npm run bench:audit`: `audit verify` of a generated history beside a plain read of it, and
+ * one-month compliance reports beside a plain read of their rows. Options, figures and results:
+ * bench/README.md.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

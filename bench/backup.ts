@@ -1,12 +1,6 @@
 /**
- * `npm run bench:backup`: `topo store backup`'s copy (SQLite's online backup API, then the copy's
- * check) of a store of 1,000,000 events, against copying the same file with `cp`, in the same run.
- * The target: the backup (its default check) takes at most twice `cp`'s time; `--full-check` is shown beside it. Each is run three times, alternating, each
- * into a new file; the medians are compared. The kept history (generated on the first run, through the
- * hash chain as the product writes) stays in .bench-data/backup.
- *
- *   --events N   the store's size (default 1,000,000)
- *   --dir PATH   where the files go (default .bench-data/backup)
+ * `npm run bench:backup`: `topo store backup`'s copy of a kept store beside `cp` of the same file,
+ * medians of alternating runs. Options, target and results: bench/README.md.
  */
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';

@@ -1,14 +1,7 @@
 /**
- * `npm run bench:projections`: rebuilding the read models from a generated history, beside a raw
- * read + parse of the same log in the same run; as-of query latency; projection lag under writes.
- *
- *   --events N        events in the generated history (default 1,000,000)
- *   --deployments D   deployments they are spread over (default 5,000)
- *   --dir PATH        where the files go (default .bench-data/projections); an existing history of the
- *                     same size there is reused
- *   --json            print the figures as one JSON object on the last line
- *
- * The rebuild runs in a child process of its own, so its peak RSS is the rebuild's alone.
+ * `npm run bench:projections`: rebuilding the read models from a kept history beside a raw read of the
+ * same log, as-of query latency, projection lag under writes. The rebuild runs in a child process, so
+ * its peak RSS is its own. Options, figures and results: bench/README.md.
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';

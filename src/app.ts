@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ConfigError } from './config/config';
 import type { Config } from './config/config';
-import { COMMANDS } from './api/commands/command-registry';
+import { COMMANDS } from './application/commands/command-registry';
 import { openEventStore } from './event-store/open-event-store';
 import { randomBytes } from 'node:crypto';
 import { setUpOpenApi } from './api/openapi';

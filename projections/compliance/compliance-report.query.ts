@@ -1,6 +1,5 @@
 import { InvalidQuery } from '../query-errors';
-import type { LogDigest } from '../../src/event-store/hash-chain';
-import { attemptsOf } from '../../src/domain/events/streams';
+import type { LogDigest } from '../../src/event-store/chain-hash';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import { logDigestAt } from '../audit-digest/audit-digest.query';
 import { AUDIT_TABLE } from '../audit-trail/audit-trail.projection';
@@ -145,7 +144,10 @@ function repeated(message: string | null, attempts: number, data: JsonObject): s
 
 function refusalOf(entry: AuditEntry): ReportRefusal {
   const denied = entry.type === ACCESS_DENIED;
-  const attempts = denied ? attemptsOf(entry.data) : 1;
+  // Entries are at their current version: the upcaster gave an AccessDenied recorded before repeats
+  // were aggregated its one attempt. Only one this product cannot read (a later version) may lack it.
+  const recorded = entry.data['attempts'];
+  const attempts = denied && typeof recorded === 'number' ? recorded : 1;
   const message = denied ? entry.data['message'] : undefined;
   const code = denied ? entry.data['code'] : undefined;
   return {

@@ -10,7 +10,7 @@ import { ProjectionRunner } from '../../projections/runner/projection-runner';
 import { AuditMonitor } from '../application/audit-monitor';
 import { formatDigest } from '../application/log-verification';
 import { AuditLogBroken, JsonObject } from '../event-store/event-store';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { PRODUCT_REASON_POLICY, REPORT_FORMATS, REPORT_HTML_POLICY, ReportFormat, reportCsv, reportHtml } from './compliance-report.render';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { toErrorResponse } from './error-response';
 
 /** Node's own answers to the other requests its parser refuses, as it writes them when no listener does. */

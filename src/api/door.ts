@@ -7,7 +7,7 @@ import type { CommandContext } from '../application/audit';
 import { Authentication, Authenticator, LOCAL_USER_HEADER } from '../application/authentication';
 import { AccessDenied, Attempt, authorize, COMMAND_ROUTE_KEY, Principal, ROUTE_POLICY } from '../application/authorization';
 import { firstHiddenCharacter, visibleText } from '../domain/shared/plain-text';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '../application/streams';
 import type { RateLimiter } from './rate-limit';
 import { canonicalPath, DOCS_PATH } from './security-headers';

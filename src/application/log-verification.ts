@@ -9,10 +9,10 @@ import {
   PREV_HASH_FIELD,
   provenChainFields,
   stillHashesTo,
-} from '../event-store/hash-chain';
+} from '../event-store/chain-hash';
 import { changedFields } from '../event-store/field-evidence';
 
-import type { LogDigest } from '../event-store/hash-chain';
+import type { LogDigest } from '../event-store/chain-hash';
 export type { LogDigest };
 
 export type BrokenLinkProblem =

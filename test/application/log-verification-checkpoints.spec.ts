@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { checkpointProblem, keyFingerprint, signCheckpoint } from '../../src/application/audit-signing';
 import { LogReference, TrustedCheckpoint, VerifiedPrefix, verifyLog } from '../../src/application/log-verification';
 import type { JsonObject } from '../../src/event-store/event-store';
-import { EMPTY_LOG_DIGEST, eventHash, HashChainedEventStore, hashOfRecorded, nextLogDigest } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST, eventHash, hashOfRecorded, nextLogDigest } from '../../src/event-store/chain-hash';
+import { HashChainedEventStore } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 
 /** The log against signed checkpoints, on a real SQLite store edited as an attacker would. */

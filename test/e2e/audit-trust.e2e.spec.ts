@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createKeyFiles, readPrivateKey, signCheckpoint } from '../../src/application/audit-signing';
-import { EMPTY_LOG_DIGEST, eventHash, nextLogDigest } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST, eventHash, nextLogDigest } from '../../src/event-store/chain-hash';
 import { bearer, command, seedTopology } from '../support/http';
 import { ROOT, RunningServer, runUntilExit, startServer } from '../support/server';
 

@@ -3,7 +3,7 @@ import {
   DomainError,
   MigrationNotReversible,
   MigrationStateInvalid,
-  MigrationStepRefused,
+  MigrationStepFailed,
   RollbackConflict,
 } from '../errors';
 import type { TopologyCommand } from '../topology/commands';
@@ -111,7 +111,7 @@ export function decideStep(
 /**
  * RunMigration's steps: the next `count` of them, or until the migration completes. Each step's
  * topology command goes through the port, then the step's record; a refused step is recorded as
- * failed (a real run) and refuses the command (MigrationStepRefused).
+ * failed (a real run) and refuses the command (MigrationStepFailed).
  */
 export async function runSteps(
   migrationId: string,
@@ -128,10 +128,10 @@ export async function runSteps(
     const command = stepCommand(plan, step);
     const outcome: StepOutcome = command ? await port.apply(command, step, 'run') : { events: [] };
     const { events, failure } = decideStep(migrationId, plan, state, step, outcome, await port.topology());
-    if (failure && port.dryRun) throw new MigrationStepRefused(migrationId, step, stepInfo(step).title, failure, 'dry run');
+    if (failure && port.dryRun) throw new MigrationStepFailed(migrationId, step, stepInfo(step).title, failure, 'dry run');
     await port.record(events);
     state = evolveAll(state, events);
-    if (failure) throw new MigrationStepRefused(migrationId, step, stepInfo(step).title, failure);
+    if (failure) throw new MigrationStepFailed(migrationId, step, stepInfo(step).title, failure);
     steps.push(step);
   }
   return { state, steps };
