@@ -42,6 +42,8 @@ async function main(): Promise<void> {
   const cpSyncSeconds: number[] = [];
   const backupSeconds: number[] = [];
   const fullSeconds: number[] = [];
+  const copySeconds: number[] = [];
+  const checkSeconds: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     fs.rmSync(out, { recursive: true, force: true });
     fs.mkdirSync(out, { recursive: true });
@@ -56,8 +58,10 @@ async function main(): Promise<void> {
     fs.closeSync(fd);
     cpSyncSeconds.push((performance.now() - start) / 1000);
     start = performance.now();
-    await backupStore(source, path.join(out, `backup-${run}.sqlite`));
+    const made = await backupStore(source, path.join(out, `backup-${run}.sqlite`));
     backupSeconds.push((performance.now() - start) / 1000);
+    copySeconds.push(made.seconds.copy);
+    checkSeconds.push(made.seconds.check);
     start = performance.now();
     await backupStore(source, path.join(out, `full-${run}.sqlite`), undefined, { fullCheck: true });
     fullSeconds.push((performance.now() - start) / 1000);
@@ -77,7 +81,9 @@ async function main(): Promise<void> {
     },
     { figure: `topo store backup, copy + check (runs: ${backupSeconds.map((t) => (t * 1000).toFixed(0)).join(', ')} ms)`, value: backup * 1000, unit: 'ms', ratio: cp / backup, target: 0.5 },
   ]);
-  console.log(`\nbackup time / cp time: ${(backup / cp).toFixed(2)} (target: at most 2); backup time / (cp + fsync) time: ${(backup / median(cpSyncSeconds)).toFixed(2)}`);
+  const ms = (values: readonly number[]) => values.map((t) => (t * 1000).toFixed(0)).join(', ');
+  console.log(`\nthe backup's time: copy (the backup API and the copy made durable) ${ms(copySeconds)} ms, check ${ms(checkSeconds)} ms`);
+  console.log(`backup time / cp time: ${(backup / cp).toFixed(2)} (target: at most 2); backup time / (cp + fsync) time: ${(backup / median(cpSyncSeconds)).toFixed(2)}`);
   if (backup > 2 * cp) process.exitCode = 1;
 }
 
