@@ -80,7 +80,7 @@ function notPlainText(request: Request): InvalidInput | undefined {
 
 /**
  * Authenticates every request behind the door from its headers alone, then rate-limits it: by
- * principal, or by client address in the tighter bucket when it is nobody. A request that is nobody
+ * principal, or by client address in the tighter window when it is nobody. A request that is nobody
  * is refused (401) right here: its body is never read and its connection is closed after the answer.
  * An authenticated request whose recorded headers break the plain-text rule is refused (400).
  * `limiter` is the rate limit (`rate-limit.ts`); none when RATE_LIMIT is 0.
