@@ -12,11 +12,12 @@
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../projections';
-import { DEFAULT_BATCH_SIZE } from '../projections/runner/projection-runner';
+import { type BatchTiming, DEFAULT_BATCH_SIZE } from '../projections/runner/projection-runner';
 import { createProjectionRunner, openReadModelFile, READ_MODELS_FILE } from '../src/application/read-models.module';
 import { readTopology } from '../projections/topology/topology.query';
 import { topologyProjection } from '../projections/topology/topology.projection';
@@ -48,12 +49,49 @@ interface ChildFigures {
   lagAfterRebuildP99Ms: number;
   writesPerSecond: number;
   peakRssLiveMb: number;
+  /** The live batches of each window (first 10 s, steady) and the event loop's delay over it. */
+  liveBatches: { afterRebuild: LiveBatchFigures; steady: LiveBatchFigures };
   rawReadPerCpuSecond: number;
   rawCopyPerCpuSecond: number;
   rebuildPerCpuSecond: number;
   logMb: number;
   readModelsMb: number;
   readModelMb: Record<string, number>;
+}
+
+interface LiveBatchFigures {
+  batches: number;
+  eventsP50: number;
+  eventsMax: number;
+  applyP99Ms: number;
+  commitP99Ms: number;
+  /** The slowest batch, apply + commit, and how its time split. */
+  slowestMs: number;
+  slowestApplyMs: number;
+  slowestCommitMs: number;
+  slowestEvents: number;
+  /** The event loop's delay (perf_hooks, 10 ms resolution) over the window, p99 and max. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+function liveBatchFigures(batches: readonly BatchTiming[], loop: ReturnType<typeof monitorEventLoopDelay>): LiveBatchFigures {
+  const sorted = (f: (b: BatchTiming) => number): number[] => batches.map(f).sort((a, b) => a - b);
+  const slowest = batches.reduce<BatchTiming | undefined>((s, b) => (!s || b.applyMs + b.commitMs > s.applyMs + s.commitMs ? b : s), undefined);
+  const ms = (n: number): number => +n.toFixed(1);
+  return {
+    batches: batches.length,
+    eventsP50: percentile(sorted((b) => b.events), 50),
+    eventsMax: Math.max(0, ...batches.map((b) => b.events)),
+    applyP99Ms: ms(percentile(sorted((b) => b.applyMs), 99)),
+    commitP99Ms: ms(percentile(sorted((b) => b.commitMs), 99)),
+    slowestMs: ms(slowest ? slowest.applyMs + slowest.commitMs : 0),
+    slowestApplyMs: ms(slowest?.applyMs ?? 0),
+    slowestCommitMs: ms(slowest?.commitMs ?? 0),
+    slowestEvents: slowest?.events ?? 0,
+    loopDelayP99Ms: ms(loop.percentile(99) / 1e6),
+    loopDelayMaxMs: ms(loop.max / 1e6),
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -206,6 +244,18 @@ async function child(): Promise<void> {
   let peakRssLive = process.memoryUsage().rss;
   const liveSampler = setInterval(() => (peakRssLive = Math.max(peakRssLive, process.memoryUsage().rss)), 50);
   const lagStart = performance.now();
+  // Where the live batches' time goes (applying the events, the commit) and how late the event loop
+  // ran, per window: a lag spike is either a slow batch or a loop busy with something else.
+  const windows = { afterRebuild: [] as BatchTiming[], steady: [] as BatchTiming[] };
+  const loops = { afterRebuild: monitorEventLoopDelay({ resolution: 10 }), steady: monitorEventLoopDelay({ resolution: 10 }) };
+  loops.afterRebuild.enable();
+  const switchLoop = setTimeout(() => {
+    loops.afterRebuild.disable();
+    loops.steady.enable();
+  }, 10_000);
+  const timings = runner.batches.subscribe((batch) => {
+    if (batch.live) (performance.now() - lagStart < 10_000 ? windows.afterRebuild : windows.steady).push(batch);
+  });
   const progress = runner.progress.subscribe(() => {
     const slowest = Math.min(...ALL_PROJECTIONS.map((p) => runner.checkpoint(p.name)));
     while (pending.length && pending[0]!.position <= slowest) {
@@ -236,6 +286,11 @@ async function child(): Promise<void> {
   clearInterval(liveSampler);
   await new Promise((r) => setTimeout(r, 500));
   progress.unsubscribe();
+  timings.unsubscribe();
+  clearTimeout(switchLoop);
+  loops.afterRebuild.disable();
+  loops.steady.disable();
+  const liveBatches = { afterRebuild: liveBatchFigures(windows.afterRebuild, loops.afterRebuild), steady: liveBatchFigures(windows.steady, loops.steady) };
   lags.sort((a, b) => a - b);
   afterRebuild.sort((a, b) => a - b);
   await runner.stop();
@@ -268,6 +323,7 @@ async function child(): Promise<void> {
     lagAfterRebuildP99Ms: +percentile(afterRebuild, 99).toFixed(1),
     writesPerSecond: Math.round(sent / writeSeconds),
     peakRssLiveMb: Math.round(peakRssLive / MB),
+    liveBatches,
     rawReadPerCpuSecond: Math.round(head / rawCpu),
     rawCopyPerCpuSecond: Math.round(head / floorCpu),
     rebuildPerCpuSecond: Math.round(head / rebuildCpu),
@@ -304,6 +360,13 @@ async function main(): Promise<void> {
     { figure: 'projection lag in the first 10 s right after the rebuild, p99', value: figures.lagAfterRebuildP99Ms, unit: 'ms' },
   ];
   printTable(`Projections over a generated history in ${dir}`, rows);
+  for (const [window, b] of Object.entries(figures.liveBatches)) {
+    console.log(
+      `live batches, ${window === 'steady' ? 'steady' : 'first 10 s'}: ${b.batches} batches, events per batch p50 ${b.eventsP50} (max ${b.eventsMax}), ` +
+        `apply p99 ${b.applyP99Ms} ms, commit p99 ${b.commitP99Ms} ms, slowest ${b.slowestMs} ms (${b.slowestEvents} events: apply ${b.slowestApplyMs}, commit ${b.slowestCommitMs}); ` +
+        `event-loop delay p99 ${b.loopDelayP99Ms} ms, max ${b.loopDelayMaxMs} ms`,
+    );
+  }
   const verdicts = {
     rebuild: figures.rebuildEventsPerSecond >= 100_000,
     peakRss: figures.peakRssMb <= 256,
