@@ -163,6 +163,9 @@ async function rawCopy(): Promise<number> {
 }
 
 const MB = 1024 * 1024;
+/** The rebuild's targets, as ratios to the baselines of the same run. */
+const REBUILD_TO_RAW = 0.25;
+const REBUILD_TO_FLOOR = 0.6;
 
 /**
  * CPU time of the whole process (every thread: the checkpoint thread's too) since `since`: on a
@@ -343,8 +346,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [
     { figure: `raw read + JSON.parse of the log (${written.toLocaleString('en')} events, baseline)`, value: figures.rawReadEventsPerSecond, unit: 'events/s' },
     { figure: 'raw read + JSON.parse + one row per event written to a fresh SQLite file (floor of any read model)', value: figures.rawCopyEventsPerSecond, unit: 'events/s', ratio: figures.rawCopyEventsPerSecond / figures.rawReadEventsPerSecond },
-    { figure: `full rebuild of all ${ALL_PROJECTIONS.length} read models (${ALL_PROJECTIONS.map((p) => p.name).join(', ')}), to the raw read`, value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, floor: 100_000 },
-    { figure: 'full rebuild, to the floor', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawCopyEventsPerSecond },
+    { figure: `full rebuild of all ${ALL_PROJECTIONS.length} read models (${ALL_PROJECTIONS.map((p) => p.name).join(', ')}), to the raw read`, value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, target: REBUILD_TO_RAW },
+    { figure: 'full rebuild, to the floor', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawCopyEventsPerSecond, target: REBUILD_TO_FLOOR },
     { figure: 'raw read + JSON.parse, per CPU-second of the process (baseline)', value: figures.rawReadPerCpuSecond, unit: 'events/CPU-s' },
     { figure: 'floor, per CPU-second (its checkpoint thread included)', value: figures.rawCopyPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rawCopyPerCpuSecond / figures.rawReadPerCpuSecond },
     { figure: 'full rebuild per CPU-second, to the floor per CPU-second', value: figures.rebuildPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rebuildPerCpuSecond / figures.rawCopyPerCpuSecond },
@@ -368,12 +371,17 @@ async function main(): Promise<void> {
     );
   }
   const verdicts = {
-    rebuild: figures.rebuildEventsPerSecond >= 100_000,
+    rebuild: figures.rebuildEventsPerSecond >= REBUILD_TO_RAW * figures.rawReadEventsPerSecond && figures.rebuildEventsPerSecond >= REBUILD_TO_FLOOR * figures.rawCopyEventsPerSecond,
     peakRss: figures.peakRssMb <= 256,
     asOfP99: figures.asOfP99Ms <= 10,
-    lagP99: figures.lagP99Ms <= 100,
+    lagAfterRebuildP99: figures.lagAfterRebuildP99Ms <= 100,
+    lagP99: figures.lagP99Ms <= 50,
   };
-  console.log(`\ntargets: rebuild ≥ 100,000 events/s: ${verdicts.rebuild ? 'met' : 'NOT met'}; peak RSS ≤ 256 MB: ${verdicts.peakRss ? 'met' : 'NOT met'}; asOf p99 ≤ 10 ms: ${verdicts.asOfP99 ? 'met' : 'NOT met'}; lag p99 ≤ 100 ms (steady): ${verdicts.lagP99 ? 'met' : 'NOT met'} (${figures.lagAfterRebuildP99Ms} ms in the first 10 s after the rebuild)`);
+  const said = (met: boolean): string => (met ? 'met' : 'NOT met');
+  console.log(
+    `\ntargets: rebuild ≥ ${REBUILD_TO_RAW}× the raw read and ≥ ${REBUILD_TO_FLOOR}× the floor: ${said(verdicts.rebuild)}; peak RSS ≤ 256 MB: ${said(verdicts.peakRss)}; asOf p99 ≤ 10 ms: ${said(verdicts.asOfP99)}; ` +
+      `lag p99 ≤ 100 ms in the first 10 s: ${said(verdicts.lagAfterRebuildP99)}; lag p99 ≤ 50 ms steady: ${said(verdicts.lagP99)}`,
+  );
   if (json) console.log(JSON.stringify({ events: written, deployments, ...figures, targetsMet: verdicts }));
 }
 
