@@ -322,6 +322,21 @@ describe('audit trust: signed checkpoints and witnesses', () => {
         expect(JSON.parse(/event: verdict\ndata: (.*)\n/.exec(verdict)![1]!)).toMatchObject({ ok: false, broken: { problem: 'checkpoint_mismatch', position: created.position } });
       });
 
+      it('restarted on the same store, key and witness: /health, the witness and the report show the checkpoint it holds', async () => {
+        const dir = copy();
+        const copied = witnessCopy();
+        const signedHead = (JSON.parse(fs.readFileSync(copied, 'utf8').trim().split('\n').pop()!) as { position: number; digest: string });
+        tampered = await startServer({ DATA_DIR: dir, LOG_LEVEL: 'warn', AUDIT_KEY_FILE: keyFile, AUDIT_WITNESS_FILE: copied });
+        const url = tampered.url;
+        await waitFor(async () => ((await (await fetch(`${url}/health`)).json()) as { auditLog: string }).auditLog === 'verified');
+        const health = (await (await fetch(`${url}/health`)).json()) as { audit: { latestCheckpoint?: { position: number; digest: string }; witnesses: { latestPosition: number | null }[] } };
+        expect(health.audit.latestCheckpoint).toMatchObject({ position: signedHead.position, digest: signedHead.digest });
+        expect(health.audit.witnesses).toEqual([expect.objectContaining({ published: 0, latestPosition: signedHead.position })]);
+        const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+        const report = (await (await fetch(`${url}/api/compliance/report?${period}&minPosition=${signedHead.position}`, { headers: bearer() })).json()) as { assurance: unknown };
+        expect(report.assurance).toMatchObject({ latestCheckpoint: { position: signedHead.position, digest: signedHead.digest }, coversReport: true });
+      });
+
       it('read models rebuilt on the edited log: the digest the witness contradicts is never served', async () => {
         const dir = tamper();
         fs.rmSync(path.join(dir, 'read-models.sqlite'), { force: true });
