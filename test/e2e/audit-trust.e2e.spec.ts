@@ -311,6 +311,12 @@ describe('audit trust: signed checkpoints and witnesses', () => {
         const refused = await command(url, 'RegisterSipDomain', { domain: 'late.example' });
         expect(refused.status).toBe(503);
         expect(refused.body.error.code).toBe('AUDIT_LOG_BROKEN');
+        // An expected state, not a crash: said once as a warning, without a stack, however many requests it refuses.
+        expect((await command(url, 'RegisterSipDomain', { domain: 'later.example' })).status).toBe(503);
+        const lines = tampered.output().split('\n').filter((line) => line.includes('AUDIT_LOG_BROKEN') && !line.includes('"context":"AuditLog"'));
+        expect(lines.filter((line) => line.includes('"context":"Api"'))).toEqual([expect.stringContaining('"level":"warn"')]);
+        expect(lines.filter((line) => line.includes('"level":"error"'))).toEqual([]);
+        expect(tampered.output()).not.toMatch(/AuditLogBroken: .*\n\s+at /);
         const query = await fetch(`${url}/api/topology`, { headers: bearer() });
         expect(query.status).toBe(200);
         expect(query.headers.get('x-audit-log')).toBe('broken');
