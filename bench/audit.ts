@@ -3,6 +3,7 @@
  * one-month compliance reports beside a plain read of their rows. Options, figures and results:
  * bench/README.md.
  */
+import { topologyProjection } from '../projections/topology/topology.projection';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../projections';
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
   const stored = reportPeriod(period.from, period.to);
   const audit = runner.reader(auditTrailProjection.name);
   const digests = runner.reader(auditDigestProjection.name);
+  const topology = runner.reader(topologyProjection.name);
   const reportMs: number[] = [];
   const rowsMs: number[] = [];
   let entries = 0;
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     const rows = audit.rows(AUDIT_TABLE, { where: { deployment }, range: { occurred_at: stored }, orderBy: ['occurred_at', 'position'] });
     rowsMs.push(performance.now() - t);
     t = performance.now();
-    const report = complianceReport(audit, digests, { deployment, ...period });
+    const report = complianceReport(audit, digests, topology, { deployment, ...period });
     JSON.stringify(report);
     reportMs.push(performance.now() - t);
     if (i === 0) {
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
     entries += rows.length;
     // The whole history of the same deployment, for how the report grows with its entries.
     t = performance.now();
-    const whole = complianceReport(audit, digests, { deployment, ...wholePeriod });
+    const whole = complianceReport(audit, digests, topology, { deployment, ...wholePeriod });
     JSON.stringify(whole);
     wholeMs.push(performance.now() - t);
     wholeEntries += whole.changes.length + whole.refused.length + whole.denied.length;
