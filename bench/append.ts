@@ -1,12 +1,6 @@
 /**
- * `npm run bench:append`: the SQLite adapter against raw better-sqlite3 on the same disk, in one run.
- * Absolute figures vary with the machine; the ratios are what the targets are about.
- *
- *   --events N     events in the read test (default 1,000,000)
- *   --seconds S    duration of each write test (default 2)
- *   --rounds R     write tests run interleaved R times; medians are reported (default 3)
- *   --dir PATH     where the files go, removed afterwards (default .bench-data/append in the project, the DATA_DIR disk)
- *   --json         print the figures as one JSON object on the last line
+ * `npm run bench:append`: the SQLite adapter's writes and `readAll` beside raw better-sqlite3 on the
+ * same disk, in one run. Options, figures and results: bench/README.md.
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';

@@ -1,14 +1,9 @@
 /**
- * `npm run bench:audit`: on a generated history of 1,000,000 events written through the hash chain,
- * `audit verify` of the whole log beside a plain `readAll` of it, and one-month compliance reports
- * beside a plain read of the same audit-trail rows, all measured in the same run.
- *
- *   --events N        events in the generated history (default 1,000,000)
- *   --deployments D   deployments they are spread over (default 5,000, as bench:projections)
- *   --months M        months the history's times are spread over (default 12)
- *   --dir PATH        where the files go (default .bench-data/audit); a history of the same shape there is reused
- *   --json            print the figures as one JSON object on the last line
+ * `npm run bench:audit`: `audit verify` of a generated history beside a plain read of it, and
+ * one-month compliance reports beside a plain read of their rows. Options, figures and results:
+ * bench/README.md.
  */
+import { topologyProjection } from '../projections/topology/topology.projection';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../projections';
@@ -116,6 +111,7 @@ async function main(): Promise<void> {
   const stored = reportPeriod(period.from, period.to);
   const audit = runner.reader(auditTrailProjection.name);
   const digests = runner.reader(auditDigestProjection.name);
+  const topology = runner.reader(topologyProjection.name);
   const reportMs: number[] = [];
   const rowsMs: number[] = [];
   let entries = 0;
@@ -129,7 +125,7 @@ async function main(): Promise<void> {
     const rows = audit.rows(AUDIT_TABLE, { where: { deployment }, range: { occurred_at: stored }, orderBy: ['occurred_at', 'position'] });
     rowsMs.push(performance.now() - t);
     t = performance.now();
-    const report = complianceReport(audit, digests, { deployment, ...period });
+    const report = complianceReport(audit, digests, topology, { deployment, ...period });
     JSON.stringify(report);
     reportMs.push(performance.now() - t);
     if (i === 0) {
@@ -140,7 +136,7 @@ async function main(): Promise<void> {
     entries += rows.length;
     // The whole history of the same deployment, for how the report grows with its entries.
     t = performance.now();
-    const whole = complianceReport(audit, digests, { deployment, ...wholePeriod });
+    const whole = complianceReport(audit, digests, topology, { deployment, ...wholePeriod });
     JSON.stringify(whole);
     wholeMs.push(performance.now() - t);
     wholeEntries += whole.changes.length + whole.refused.length + whole.denied.length;

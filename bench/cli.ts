@@ -1,14 +1,6 @@
 /**
- * `npm run bench:cli`: how long a `topo` call takes, as a whole process (spawn to exit), beside
- * `node -e 0` measured in the same run, interleaved, medians of --runs (default 15) each:
- *
- *   - `topo version` and `topo help`;
- *   - `Get-CsPersistentChatEndpoint --server URL` against a server this run starts (the query answered);
- *   - the same cmdlet in the CLI's own process (no server: the product opens DATA_DIR itself).
- *
- * Target: version, help and a cmdlet sent to a server ≤ 250 ms each on this machine.
- *   --runs N     runs of each (default 15)
- *   --json       also print one JSON object with every figure on the last line
+ * `npm run bench:cli`: `topo` calls as whole processes (spawn to exit) beside `node -e 0`,
+ * interleaved, medians. Options, target and results: bench/README.md.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,42 +1,8 @@
 /**
  * `npm run bench:commands`: `CreateEndpoint` commands per second through the real server over HTTP,
- * against baselines measured in the same run on the same machine and disk.
- *
- *   A  raw better-sqlite3: one INSERT + commit per row, WAL, synchronous=FULL (what a durable write costs here)
- *   B  a do-nothing node:http server under the same load client (the most any Node.js HTTP service gets here)
- *   C  a NestJS application on the product's HTTP platform whose command route does nothing, under the
- *      same requests (the most a command route of this stack gets here; `bench/nest-noop-server.ts`),
- *      and the same application on Nest's Fastify platform, which the product does not use, for comparison
- *   D  the product itself, the same load as dry runs (`?whatIf=true`) right after the measured load:
- *      everything a command does except its append and what follows from it (read models, the answer's wait)
- *   E  Emmett's SQLite event store (`bench/peer.ts`), in this process: one writer appending one event per
- *      command with its expected version, sequentially, WAL with synchronous=FULL, on the same disk
- *
- * The product is measured in three cases on one server, in each round: C clients spread over N
- * deployments (the spread case), the same C clients on one deployment (one stream, one consistency
- * boundary: group commit within a deployment at work), and one client on one deployment. Rounds
- * alternate which of the first two goes first.
- *
- * Then the built server (dist/src/main.js) is started on a fresh DATA_DIR, N deployments are set up
- * (not measured), and the load client (a process of its own) keeps `--clients` requests in flight for
- * `--seconds` after a warm-up. Finally the store is opened read-only and must hold exactly one
- * `PersistentChatEndpointCreated` event per 200 of that load, and none from the dry runs; otherwise,
- * or when a baseline got an answer other than 200 (or none), the exit status is 1.
- *
- *   --clients C        concurrent requests in flight (default 32)
- *   --seconds S        measured duration of each load (default 10)
- *   --warmup W         seconds of load before measuring, not counted (default 1)
- *   --deployments N    deployments the spread case's endpoints are spread over, round-robin (default 32)
- *   --rounds R         rounds of the three product cases, medians reported (default 1)
- *   --peer-seconds P   duration of baseline E (default 2)
- *   --raw-seconds R    duration of baseline A (default 2)
- *   --dir PATH         where the run's files go (default .bench-data in the project); removed afterwards
- *   --cpu-prof DIR     start the server with --cpu-prof and write its profile to DIR (kept); it covers the
- *                      set-up, the measured load and then the dry runs (the profile's last W + S seconds)
- *   --json             print the figures as one JSON object on the last line
- *   --signing R        instead of the above: what signing checkpoints costs. R rounds, each the product
- *                      without AUDIT_KEY_FILE then with it (and AUDIT_WITNESS_FILE), each on a fresh
- *                      DATA_DIR, the same load; reports both rates, CPU per command, and their ratios
+ * beside baselines A to E measured in the same run; `--signing R` measures signed checkpoints instead.
+ * At the end the store is checked (one event per 200 answer, none from the dry runs); a mismatch, or
+ * a baseline that got anything but 200, exits with 1. Options, baselines and results: bench/README.md.
  */
 import Database from 'better-sqlite3';
 import { ChildProcess, spawn } from 'node:child_process';

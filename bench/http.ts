@@ -1,24 +1,6 @@
 /**
- * `npm run bench:http`: the product over HTTP, each figure beside a baseline measured in the same run.
- *
- *   1. Command load. A do-nothing node:http server (the ceiling) and then the product on a fresh
- *      DATA_DIR, each under the same load client (a process of its own) at 32 and 128 clients:
- *      `CreateEndpoint` commands/s and p50/p99 latency.
- *   2. Scaling. A history of the product's own command mix (bench/history.ts) of 10k, 100k and 1M
- *      events (cached in .bench-data/http/), served by the product. At each size: command
- *      throughput and latency on the same 50 deployments (append cost) and `GET /api/topology?atPosition=` latency (as-of
- *      query cost) at random deployments and positions, against the same figures at the smallest size.
- *   3. Cold start. The product started on the largest store, spawn to the first `/health` 200.
- *
- *   --clients LIST      load-client concurrency for part 1 (default 32,128)
- *   --seconds S         measured seconds of each load (default 5), after --warmup W (default 1)
- *   --deployments N     deployments set up for part 1 (default 200)
- *   --sizes LIST        events in the logs of part 2 (default 10000,100000,1000000)
- *   --queries Q         as-of queries per size (default 300)
- *   --rounds R          rounds over the sizes of part 2, medians reported (default 3)
- *   --starts K          cold starts measured; median reported (default 3)
- *   --dir PATH          where the cache and the run's files go (default .bench-data/http in the project)
- *   --json              also print one JSON object with every figure on the last line
+ * `npm run bench:http`: command load beside the HTTP ceiling, command and as-of query cost as the log
+ * grows, and cold start on the largest log. Options, figures and results: bench/README.md.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,25 +1,7 @@
 /**
- * Closed-loop HTTP load client used by `bench/commands.ts`, for the do-nothing server and for the
- * product alike. It runs in a process of its own, so it never shares an event loop with what it measures.
- *
- *   node dist/bench/load-client.js --url http://127.0.0.1:PORT [options]
- *
- *   --url URL            where to send (required)
- *   --mode M             create-endpoint (default): POST /api/commands/CreateEndpoint, a new SIP
- *                        address per request, deployments taken round-robin; what-if: the same requests
- *                        as dry runs (`?whatIf=true`), which decide and answer but append nothing;
- *                        empty: POST / with `{}`
- *   --clients C          concurrent request loops, and sockets in the keep-alive agent (default 32)
- *   --seconds S          measured duration (default 10)
- *   --warmup W           seconds of load before measuring; sent and counted apart (default 1)
- *   --deployments N      deployments the create-endpoint bodies cycle through (default 1000)
- *   --deployment-prefix P  deployments are named P0, P1, ... (default bench)
- *   --first-seq K        number of the first SIP address, `sip:chat<K>@contoso.com` (default 0)
- *   --watch-pid PID      also report that process's CPU use over the measured window (Linux /proc)
- *
- * Requests carry `Authorization: Bearer $TOPO_TOKEN` when that variable is set.
- *
- * Prints one JSON line, a `LoadResult`.
+ * Closed-loop HTTP load client of `bench:commands` and `bench:http`, run in a process of its own so it
+ * never shares an event loop with what it measures. Prints one JSON line, a `LoadResult`.
+ * Options: bench/README.md (`bench:commands`).
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';

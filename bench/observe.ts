@@ -1,9 +1,6 @@
 /**
- * `npm run bench:observe`: reconciling a snapshot of 50,000 endpoints on 20 pools against a ledger of
- * the same size, measured against parsing the document in the same run. Parsing is what every
- * observation pays anyway (JSON.parse, the JSON Schema check, the domain's address parsers);
- * reconciling is computing the drift and deciding the observation's events. Target: reconcile
- * ≤ 3 × parse, peak RSS ≤ 256 MB.
+ * `npm run bench:observe`: reconciling a snapshot against a ledger of the same size beside parsing the
+ * document, in the same run. Target and results: bench/README.md.
  */
 import { performance } from 'node:perf_hooks';
 import { parseDocument } from '../src/application/observations/parse-snapshot';

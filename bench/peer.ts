@@ -1,25 +1,6 @@
 /**
- * `npm run bench:peer`: the same event-store workload on this product's SQLite event store and on
- * a peer's, Emmett's SQLite event store (`@event-driven-io/emmett-sqlite`, with the same version
- * of `@event-driven-io/emmett`), in one run, on one disk.
- *
- * Write workload, "one event per command with an expected version": W writers, each cycling over
- * its own streams; every command appends one event to a stream with the stream's expected version
- * (known from the writer's previous append, as a command handler caching its state knows it), and
- * waits for the acknowledgement before the next. Both stores keep SQLite's durable default:
- * WAL with synchronous=FULL (ours explicitly; Emmett leaves SQLite's compiled-in default, FULL).
- * Rounds alternate product / peer and the medians are reported, so both see the same disk weather.
- *
- * Read workload: both stores are filled with the same events (N over 1,000 streams, appended in
- * batches, not measured); then "read a stream" (every event of 200 random streams) and "read all"
- * (the whole log in pages of 1,000, through each store's own paging API).
- *
- *   --seconds S      duration of each write measurement (default 3)
- *   --rounds R       interleaved rounds; medians reported (default 3)
- *   --writers LIST   concurrent writers to measure, comma-separated (default 1,32)
- *   --events N       events in the read test (default 100,000)
- *   --dir PATH       where the files go, removed afterwards (default .bench-data/peer in the project)
- *   --json           also print one JSON object with every figure on the last line
+ * `npm run bench:peer`: the same event-store workload on this product's SQLite store and on Emmett's,
+ * interleaved rounds, medians. Options, workload and results: bench/README.md.
  */
 import { STREAM_DOES_NOT_EXIST } from '@event-driven-io/emmett';
 import { getSQLiteEventStore, readMessagesBatch, sqliteConnection, type SQLiteEventStore as PeerStore } from '@event-driven-io/emmett-sqlite';

@@ -1,22 +1,16 @@
 /**
- * `npm run bench:projections`: rebuilding the read models from a generated history, beside a raw
- * read + parse of the same log in the same run; as-of query latency; projection lag under writes.
- *
- *   --events N        events in the generated history (default 1,000,000)
- *   --deployments D   deployments they are spread over (default 5,000)
- *   --dir PATH        where the files go (default .bench-data/projections); an existing history of the
- *                     same size there is reused
- *   --json            print the figures as one JSON object on the last line
- *
- * The rebuild runs in a child process of its own, so its peak RSS is the rebuild's alone.
+ * `npm run bench:projections`: rebuilding the read models from a kept history beside a raw read of the
+ * same log, as-of query latency, projection lag under writes. The rebuild runs in a child process, so
+ * its peak RSS is its own. Options, figures and results: bench/README.md.
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../projections';
-import { DEFAULT_BATCH_SIZE } from '../projections/runner/projection-runner';
+import { type BatchTiming, DEFAULT_BATCH_SIZE } from '../projections/runner/projection-runner';
 import { createProjectionRunner, openReadModelFile, READ_MODELS_FILE } from '../src/application/read-models.module';
 import { readTopology } from '../projections/topology/topology.query';
 import { topologyProjection } from '../projections/topology/topology.projection';
@@ -48,12 +42,49 @@ interface ChildFigures {
   lagAfterRebuildP99Ms: number;
   writesPerSecond: number;
   peakRssLiveMb: number;
+  /** The live batches of each window (first 10 s, steady) and the event loop's delay over it. */
+  liveBatches: { afterRebuild: LiveBatchFigures; steady: LiveBatchFigures };
   rawReadPerCpuSecond: number;
   rawCopyPerCpuSecond: number;
   rebuildPerCpuSecond: number;
   logMb: number;
   readModelsMb: number;
   readModelMb: Record<string, number>;
+}
+
+interface LiveBatchFigures {
+  batches: number;
+  eventsP50: number;
+  eventsMax: number;
+  applyP99Ms: number;
+  commitP99Ms: number;
+  /** The slowest batch, apply + commit, and how its time split. */
+  slowestMs: number;
+  slowestApplyMs: number;
+  slowestCommitMs: number;
+  slowestEvents: number;
+  /** The event loop's delay (perf_hooks, 10 ms resolution) over the window, p99 and max. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+function liveBatchFigures(batches: readonly BatchTiming[], loop: ReturnType<typeof monitorEventLoopDelay>): LiveBatchFigures {
+  const sorted = (f: (b: BatchTiming) => number): number[] => batches.map(f).sort((a, b) => a - b);
+  const slowest = batches.reduce<BatchTiming | undefined>((s, b) => (!s || b.applyMs + b.commitMs > s.applyMs + s.commitMs ? b : s), undefined);
+  const ms = (n: number): number => +n.toFixed(1);
+  return {
+    batches: batches.length,
+    eventsP50: percentile(sorted((b) => b.events), 50),
+    eventsMax: Math.max(0, ...batches.map((b) => b.events)),
+    applyP99Ms: ms(percentile(sorted((b) => b.applyMs), 99)),
+    commitP99Ms: ms(percentile(sorted((b) => b.commitMs), 99)),
+    slowestMs: ms(slowest ? slowest.applyMs + slowest.commitMs : 0),
+    slowestApplyMs: ms(slowest?.applyMs ?? 0),
+    slowestCommitMs: ms(slowest?.commitMs ?? 0),
+    slowestEvents: slowest?.events ?? 0,
+    loopDelayP99Ms: ms(loop.percentile(99) / 1e6),
+    loopDelayMaxMs: ms(loop.max / 1e6),
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -125,6 +156,9 @@ async function rawCopy(): Promise<number> {
 }
 
 const MB = 1024 * 1024;
+/** The rebuild's targets, as ratios to the baselines of the same run. */
+const REBUILD_TO_RAW = 0.25;
+const REBUILD_TO_FLOOR = 0.6;
 
 /**
  * CPU time of the whole process (every thread: the checkpoint thread's too) since `since`: on a
@@ -206,6 +240,18 @@ async function child(): Promise<void> {
   let peakRssLive = process.memoryUsage().rss;
   const liveSampler = setInterval(() => (peakRssLive = Math.max(peakRssLive, process.memoryUsage().rss)), 50);
   const lagStart = performance.now();
+  // Where the live batches' time goes (applying the events, the commit) and how late the event loop
+  // ran, per window: a lag spike is either a slow batch or a loop busy with something else.
+  const windows = { afterRebuild: [] as BatchTiming[], steady: [] as BatchTiming[] };
+  const loops = { afterRebuild: monitorEventLoopDelay({ resolution: 10 }), steady: monitorEventLoopDelay({ resolution: 10 }) };
+  loops.afterRebuild.enable();
+  const switchLoop = setTimeout(() => {
+    loops.afterRebuild.disable();
+    loops.steady.enable();
+  }, 10_000);
+  const timings = runner.batches.subscribe((batch) => {
+    if (batch.live) (performance.now() - lagStart < 10_000 ? windows.afterRebuild : windows.steady).push(batch);
+  });
   const progress = runner.progress.subscribe(() => {
     const slowest = Math.min(...ALL_PROJECTIONS.map((p) => runner.checkpoint(p.name)));
     while (pending.length && pending[0]!.position <= slowest) {
@@ -236,6 +282,11 @@ async function child(): Promise<void> {
   clearInterval(liveSampler);
   await new Promise((r) => setTimeout(r, 500));
   progress.unsubscribe();
+  timings.unsubscribe();
+  clearTimeout(switchLoop);
+  loops.afterRebuild.disable();
+  loops.steady.disable();
+  const liveBatches = { afterRebuild: liveBatchFigures(windows.afterRebuild, loops.afterRebuild), steady: liveBatchFigures(windows.steady, loops.steady) };
   lags.sort((a, b) => a - b);
   afterRebuild.sort((a, b) => a - b);
   await runner.stop();
@@ -268,6 +319,7 @@ async function child(): Promise<void> {
     lagAfterRebuildP99Ms: +percentile(afterRebuild, 99).toFixed(1),
     writesPerSecond: Math.round(sent / writeSeconds),
     peakRssLiveMb: Math.round(peakRssLive / MB),
+    liveBatches,
     rawReadPerCpuSecond: Math.round(head / rawCpu),
     rawCopyPerCpuSecond: Math.round(head / floorCpu),
     rebuildPerCpuSecond: Math.round(head / rebuildCpu),
@@ -287,8 +339,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [
     { figure: `raw read + JSON.parse of the log (${written.toLocaleString('en')} events, baseline)`, value: figures.rawReadEventsPerSecond, unit: 'events/s' },
     { figure: 'raw read + JSON.parse + one row per event written to a fresh SQLite file (floor of any read model)', value: figures.rawCopyEventsPerSecond, unit: 'events/s', ratio: figures.rawCopyEventsPerSecond / figures.rawReadEventsPerSecond },
-    { figure: `full rebuild of all ${ALL_PROJECTIONS.length} read models (${ALL_PROJECTIONS.map((p) => p.name).join(', ')}), to the raw read`, value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, floor: 100_000 },
-    { figure: 'full rebuild, to the floor', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawCopyEventsPerSecond },
+    { figure: `full rebuild of all ${ALL_PROJECTIONS.length} read models (${ALL_PROJECTIONS.map((p) => p.name).join(', ')}), to the raw read`, value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawReadEventsPerSecond, target: REBUILD_TO_RAW },
+    { figure: 'full rebuild, to the floor', value: figures.rebuildEventsPerSecond, unit: 'events/s', ratio: figures.rebuildEventsPerSecond / figures.rawCopyEventsPerSecond, target: REBUILD_TO_FLOOR },
     { figure: 'raw read + JSON.parse, per CPU-second of the process (baseline)', value: figures.rawReadPerCpuSecond, unit: 'events/CPU-s' },
     { figure: 'floor, per CPU-second (its checkpoint thread included)', value: figures.rawCopyPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rawCopyPerCpuSecond / figures.rawReadPerCpuSecond },
     { figure: 'full rebuild per CPU-second, to the floor per CPU-second', value: figures.rebuildPerCpuSecond, unit: 'events/CPU-s', ratio: figures.rebuildPerCpuSecond / figures.rawCopyPerCpuSecond },
@@ -304,13 +356,25 @@ async function main(): Promise<void> {
     { figure: 'projection lag in the first 10 s right after the rebuild, p99', value: figures.lagAfterRebuildP99Ms, unit: 'ms' },
   ];
   printTable(`Projections over a generated history in ${dir}`, rows);
+  for (const [window, b] of Object.entries(figures.liveBatches)) {
+    console.log(
+      `live batches, ${window === 'steady' ? 'steady' : 'first 10 s'}: ${b.batches} batches, events per batch p50 ${b.eventsP50} (max ${b.eventsMax}), ` +
+        `apply p99 ${b.applyP99Ms} ms, commit p99 ${b.commitP99Ms} ms, slowest ${b.slowestMs} ms (${b.slowestEvents} events: apply ${b.slowestApplyMs}, commit ${b.slowestCommitMs}); ` +
+        `event-loop delay p99 ${b.loopDelayP99Ms} ms, max ${b.loopDelayMaxMs} ms`,
+    );
+  }
   const verdicts = {
-    rebuild: figures.rebuildEventsPerSecond >= 100_000,
+    rebuild: figures.rebuildEventsPerSecond >= REBUILD_TO_RAW * figures.rawReadEventsPerSecond && figures.rebuildEventsPerSecond >= REBUILD_TO_FLOOR * figures.rawCopyEventsPerSecond,
     peakRss: figures.peakRssMb <= 256,
     asOfP99: figures.asOfP99Ms <= 10,
-    lagP99: figures.lagP99Ms <= 100,
+    lagAfterRebuildP99: figures.lagAfterRebuildP99Ms <= 100,
+    lagP99: figures.lagP99Ms <= 50,
   };
-  console.log(`\ntargets: rebuild ≥ 100,000 events/s: ${verdicts.rebuild ? 'met' : 'NOT met'}; peak RSS ≤ 256 MB: ${verdicts.peakRss ? 'met' : 'NOT met'}; asOf p99 ≤ 10 ms: ${verdicts.asOfP99 ? 'met' : 'NOT met'}; lag p99 ≤ 100 ms (steady): ${verdicts.lagP99 ? 'met' : 'NOT met'} (${figures.lagAfterRebuildP99Ms} ms in the first 10 s after the rebuild)`);
+  const said = (met: boolean): string => (met ? 'met' : 'NOT met');
+  console.log(
+    `\ntargets: rebuild ≥ ${REBUILD_TO_RAW}× the raw read and ≥ ${REBUILD_TO_FLOOR}× the floor: ${said(verdicts.rebuild)}; peak RSS ≤ 256 MB: ${said(verdicts.peakRss)}; asOf p99 ≤ 10 ms: ${said(verdicts.asOfP99)}; ` +
+      `lag p99 ≤ 100 ms in the first 10 s: ${said(verdicts.lagAfterRebuildP99)}; lag p99 ≤ 50 ms steady: ${said(verdicts.lagP99)}`,
+  );
   if (json) console.log(JSON.stringify({ events: written, deployments, ...figures, targetsMet: verdicts }));
 }
 

@@ -7,12 +7,13 @@ import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { ConfigError } from './config/config';
 import type { Config } from './config/config';
-import { COMMANDS } from './api/commands/command-registry';
+import { COMMANDS } from './application/commands/command-registry';
 import { openEventStore } from './event-store/open-event-store';
 import { randomBytes } from 'node:crypto';
 import { setUpOpenApi } from './api/openapi';
 import { doorMiddleware, principalOf } from './api/door';
-import { RateLimiter } from './api/rate-limit';
+import { DoorThrottler, doorThrottlers } from './api/rate-limit';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { securityHeaders } from './api/security-headers';
 import { answerRefusedHeaders } from './api/client-error';
 import { ApiTokens } from './application/api-tokens';
@@ -29,14 +30,6 @@ import { ProbesController } from './api/probes.controller';
 
 /** The largest JSON body accepted; a larger one is answered 413 PAYLOAD_TOO_LARGE. */
 export const BODY_LIMIT = '64kb';
-
-/**
- * Requests per second per client address for requests that name no one (no credential, or one that
- * is refused): a thirtieth of the per-principal limit, at least 1 (10 per second by default).
- */
-export function anonymousRateLimit(perPrincipal: number): number {
-  return perPrincipal <= 0 ? 0 : Math.max(1, Math.ceil(perPrincipal / 30));
-}
 
 /** How long a client may take to send a request's headers, and the whole request; how long an idle keep-alive connection stays open. */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -78,7 +71,14 @@ export async function createApp(config: Config, log: Logger = createLog(config, 
   const instance = express();
   instance.set('case sensitive routing', true);
   const root = AppModule.forRoot(config, store, localSession);
-  const withOps = { ...root, controllers: [...(root.controllers ?? []), MetricsController, ProbesController], providers: [...(root.providers ?? []), { provide: Metrics, useValue: metrics }] };
+  // The rate limit's throttlers (none at RATE_LIMIT=0), called by the door.
+  const limited = config.rateLimit > 0;
+  const withOps = {
+    ...root,
+    imports: [...(root.imports ?? []), ...(limited ? [ThrottlerModule.forRoot(doorThrottlers(config.rateLimit))] : [])],
+    controllers: [...(root.controllers ?? []), MetricsController, ProbesController],
+    providers: [...(root.providers ?? []), { provide: Metrics, useValue: metrics }, ...(limited ? [DoorThrottler] : [])],
+  };
   const app = await NestFactory.create<NestExpressApplication>(withOps, new ExpressAdapter(instance), {
     logger: config.logLevel === 'silent' ? false : new NestPinoLogger(log),
     abortOnError: false,
@@ -97,12 +97,7 @@ export async function createApp(config: Config, log: Logger = createLog(config, 
   app.use(metrics.http);
   app.use(auditLogHeader(app.get(AuditMonitor)));
   app.use(commandLog(log, (request) => principalOf(request)?.actor));
-  app.use(
-    doorMiddleware(app.get(Authenticator), {
-      principal: new RateLimiter(config.rateLimit),
-      anonymous: new RateLimiter(anonymousRateLimit(config.rateLimit)),
-    }),
-  );
+  app.use(doorMiddleware(app.get(Authenticator), limited ? app.get(DoorThrottler) : undefined));
   limitSlowRequests(app.getHttpServer() as Server);
   answerRefusedHeaders(app.getHttpServer() as Server);
   // Not strict: a body that is valid JSON but not an object (`null`, `5`, `"x"`) reaches the handler, which

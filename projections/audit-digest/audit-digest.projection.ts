@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import { fieldEvidence } from '../../src/event-store/field-evidence';
-import { EMPTY_LOG_DIGEST, hashOfRecorded, nextLogDigest } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST, hashOfRecorded, nextLogDigest } from '../../src/event-store/chain-hash';
 import type { Change, Projection, ReadModelView } from '../runner/projection';
 
 /**

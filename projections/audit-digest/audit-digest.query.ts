@@ -1,5 +1,5 @@
-import type { LogDigest } from '../../src/event-store/hash-chain';
-import { EMPTY_LOG_DIGEST, LOG_DIGEST_ALGORITHM } from '../../src/event-store/hash-chain';
+import type { LogDigest } from '../../src/event-store/chain-hash';
+import { EMPTY_LOG_DIGEST, LOG_DIGEST_ALGORITHM } from '../../src/event-store/chain-hash';
 import type { TableReader } from '../runner/projection';
 import { DIGEST_TABLES } from './audit-digest.projection';
 

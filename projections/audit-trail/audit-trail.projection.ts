@@ -220,6 +220,17 @@ function refusedEntity(error: JsonValue | undefined): AuditEntity | null {
   return parsed ? { kind: parsed.kind, id: parsed.id } : null;
 }
 
+/** The first entity key a refused command's input lists (`entities: ["endpoint:sip:x@contoso.com"]`, as AdoptObservedState takes). */
+function listedEntity(input: JsonObject): AuditEntity | null {
+  const listed = input['entities'];
+  const first = Array.isArray(listed) ? listed.find((key): key is string => typeof key === 'string') : undefined;
+  const parsed = first !== undefined && first.length <= MAX_ENTITY_ID ? parseEntityKey(first.trim()) : undefined;
+  return parsed ? { kind: parsed.kind, id: parsed.id.toLowerCase() } : null;
+}
+
+/** The drift item a DriftDetected/DriftResolved is about (`data.entity`, `endpoint:sip:x@contoso.com`). */
+const DRIFT_EVENTS = new Set(['DriftDetected', 'DriftResolved']);
+
 function fallbackEntity(data: JsonObject): AuditEntity | null {
   for (const [name, kind] of FALLBACK_FIELDS) {
     const id = normalizedId(data[name]);
@@ -237,13 +248,18 @@ export function entityOf(eventType: string, data: JsonObject): AuditEntity | nul
     // Domain events hold SIP addresses and FQDNs already lower-cased (R2): no copy needed.
     return applyRule(EVENT_ENTITIES[eventType], data, false);
   }
+  if (DRIFT_EVENTS.has(eventType)) {
+    const key = text(data['entity']);
+    const parsed = key !== null && key.length <= MAX_ENTITY_ID ? parseEntityKey(key) : undefined;
+    if (parsed) return { kind: parsed.kind, id: parsed.id };
+  }
   if (eventType === COMMAND_REFUSED) {
     const input = data['input'];
     if (!isJsonObject(input)) return null;
     const command = data['command'];
     // The entity the refusal's error names comes first: the input may name it indirectly (an endpoint by its DN).
     if (typeof command === 'string' && hasOwn(COMMAND_ENTITIES, command)) return refusedEntity(data['error']) ?? applyRule(COMMAND_ENTITIES[command], input, true);
-    return fallbackEntity(input) ?? refusedEntity(data['error']);
+    return fallbackEntity(input) ?? refusedEntity(data['error']) ?? listedEntity(input);
   }
   return fallbackEntity(data);
 }
@@ -364,8 +380,9 @@ export function auditRow(recorded: RecordedEvent): Row {
 export const auditTrailProjection: Projection = {
   name: 'audit_trail',
   // 2: recorded_at. 3: the events' data and metadata read from the log, no longer copied. 4: a refused
-  // adoption names the entity its error names. 5: so does any refusal whose error names one (RemoveEndpoint
-  // by distinguished or display name: the endpoint's SIP address).
+  // adoption names the entity its error names. 5: a drift event names its drift item's entity; a refused
+  // adoption without one in its error the first of its input's `entities`; any refusal whose error names
+  // an entity is filed under it (RemoveEndpoint by distinguished or display name: the endpoint's SIP address).
   version: 5,
   tables: [{ name: AUDIT_TABLE, key: ['position'], columns: AUDIT_COLUMNS, temporal: false, integerKey: true, indexes: AUDIT_INDEXES, eventBody: true }],
   project(event: RecordedEvent): readonly Change[] {

@@ -1,8 +1,8 @@
 import { InvalidQuery } from '../query-errors';
-import type { LogDigest } from '../../src/event-store/hash-chain';
-import { attemptsOf } from '../../src/domain/events/streams';
+import type { LogDigest } from '../../src/event-store/chain-hash';
 import type { JsonObject, JsonValue } from '../../src/event-store/event-store';
 import { logDigestAt } from '../audit-digest/audit-digest.query';
+import { entityAt } from '../topology/topology.query';
 import { AUDIT_TABLE } from '../audit-trail/audit-trail.projection';
 import { type AuditEntry, auditTime, toAuditEntry } from '../audit-trail/audit-trail.query';
 import type { Row, TableReader } from '../runner/projection';
@@ -133,6 +133,32 @@ function afterOf(entry: AuditEntry): JsonObject | null {
   return ENDING_EVENT.test(entry.type) ? null : entry.data;
 }
 
+const DRIFT_EVENT = /^Drift(Detected|Resolved)$/;
+
+/** A drift item as its DriftDetected/DriftResolved events leave it. */
+function driftItemAfter(state: JsonObject | null, entry: AuditEntry): JsonObject | null {
+  const data = entry.data;
+  if (entry.type === 'DriftDetected') {
+    return { entity: data['entity'] ?? null, status: 'open', kind: data['kind'] ?? null, fields: data['fields'] ?? null, ledger: data['ledger'] ?? null, observed: data['observed'] ?? null };
+  }
+  return state === null ? null : { ...state, status: 'resolved', resolution: data['resolution'] ?? null };
+}
+
+/** The drift item `entry` changes as its earlier drift events of the same entity left it (one indexed read). */
+function driftItemBefore(reader: TableReader, deployment: string, entry: AuditEntry): JsonObject | null {
+  if (entry.entity === null) return null;
+  const where: Record<string, string> = { deployment, entity_id: entry.entity.id, outcome: 'accepted' };
+  if (entry.entity.kind !== null) where['entity_kind'] = entry.entity.kind;
+  const item = entry.data['entity'];
+  let state: JsonObject | null = null;
+  for (const row of reader.rows(AUDIT_TABLE, { where, orderBy: ['position'], range: { position: { to: entry.position - 1 } } })) {
+    if (!DRIFT_EVENT.test(String(row['event_type']))) continue;
+    const earlier = toAuditEntry(row);
+    if (earlier.data['entity'] === item) state = driftItemAfter(state, earlier);
+  }
+  return state;
+}
+
 const entityKey = (entity: ReportEntity): string => (entity === null ? '' : `${entity.kind ?? ''}\u0000${entity.id}`);
 
 /** A message of an aggregated denial says how many times and when: every attempt stays visible in each rendering. */
@@ -145,7 +171,10 @@ function repeated(message: string | null, attempts: number, data: JsonObject): s
 
 function refusalOf(entry: AuditEntry): ReportRefusal {
   const denied = entry.type === ACCESS_DENIED;
-  const attempts = denied ? attemptsOf(entry.data) : 1;
+  // Entries are at their current version: the upcaster gave an AccessDenied recorded before repeats
+  // were aggregated its one attempt. Only one this product cannot read (a later version) may lack it.
+  const recorded = entry.data['attempts'];
+  const attempts = denied && typeof recorded === 'number' ? recorded : 1;
   const message = denied ? entry.data['message'] : undefined;
   const code = denied ? entry.data['code'] : undefined;
   return {
@@ -165,8 +194,11 @@ function refusalOf(entry: AuditEntry): ReportRefusal {
   };
 }
 
-/** The report; `digestReader` is the `audit_digest` projection's. */
-export function complianceReport(auditReader: TableReader, digestReader: TableReader, query: ComplianceQuery): ComplianceReport {
+/**
+ * The report; `digestReader` is the `audit_digest` projection's, `topologyReader` the `topology`
+ * projection's: an entity's before → after is its state there before and after the change.
+ */
+export function complianceReport(auditReader: TableReader, digestReader: TableReader, topologyReader: TableReader, query: ComplianceQuery): ComplianceReport {
   const { from, to } = reportPeriod(query.from, query.to);
   const deployment = query.deployment;
   // The (deployment, occurred_at, position) index walks exactly the period.
@@ -238,9 +270,23 @@ export function complianceReport(auditReader: TableReader, digestReader: TableRe
       count(entry, 'refused');
       continue;
     }
-    const key = entityKey(entry.entity);
-    const before = entry.entity === null ? null : latest.has(key) ? latest.get(key)! : previousState(auditReader, deployment, entry);
-    const after = afterOf(entry);
+    // The entity's state, not the events' payloads: a topology entity as the topology read model has it
+    // just before and just after this event; a drift item folded through its drift events.
+    const drift = DRIFT_EVENT.test(entry.type);
+    const key = `${drift ? 'drift\u0000' : ''}${entityKey(entry.entity)}\u0000${drift ? String(entry.data['entity']) : ''}`;
+    const kept = entry.entity !== null && !drift ? entityAt(topologyReader, deployment, entry.entity.kind ?? '', entry.entity.id, entry.position) : undefined;
+    let before: JsonObject | null;
+    let after: JsonObject | null;
+    if (kept !== undefined && entry.entity !== null) {
+      before = entityAt(topologyReader, deployment, entry.entity.kind ?? '', entry.entity.id, entry.position - 1) ?? null;
+      after = kept;
+    } else if (drift) {
+      before = latest.has(key) ? latest.get(key)! : driftItemBefore(auditReader, deployment, entry);
+      after = driftItemAfter(before, entry);
+    } else {
+      before = entry.entity === null ? null : latest.has(key) ? latest.get(key)! : previousState(auditReader, deployment, entry);
+      after = afterOf(entry);
+    }
     if (entry.entity !== null) latest.set(key, after);
     changes.push({
       position: entry.position,

@@ -35,6 +35,20 @@ export interface Progress {
   readonly checkpoint: number;
 }
 
+/**
+ * Where one committed batch's time went, on the thread that wrote it: applying its events to every
+ * build it fed (the projections and their SQLite writes), then the `COMMIT` (the WAL's frames written,
+ * and SQLite's own checkpoint when the writer met its mark). For the benchmark and diagnostics.
+ */
+export interface BatchTiming {
+  readonly events: number;
+  readonly builds: number;
+  /** Every build it fed was live (rather than catching up or rebuilding). */
+  readonly live: boolean;
+  readonly applyMs: number;
+  readonly commitMs: number;
+}
+
 interface GenerationRow {
   name: string;
   generation: number;
@@ -153,6 +167,9 @@ export class ProjectionRunner {
 
   /** Emits after every committed batch. */
   readonly progress = this.progress$.asObservable();
+  private readonly batches$ = new Subject<BatchTiming>();
+  /** Emits each committed batch's timing (see `BatchTiming`). */
+  readonly batches = this.batches$.asObservable();
 
   constructor(
     private readonly store: EventStore,
@@ -281,6 +298,7 @@ export class ProjectionRunner {
       }
     }
     this.progress$.complete();
+    this.batches$.complete();
     this.stopping = Promise.all(this.onStopped.map(async (action) => action())).then(() => undefined);
     return this.stopping;
   }
@@ -418,9 +436,13 @@ export class ProjectionRunner {
     feed.buffer = [];
     const builds = [...feed.builds];
     const before = builds.map((b) => b.checkpoint);
+    const live = builds.every((b) => b.state === 'live');
+    const started = performance.now();
+    let applied = started;
     try {
       this.db.transaction(() => {
         for (const build of builds) this.applyBatch(build, events);
+        applied = performance.now();
       })();
     } catch (error) {
       // The transaction rolled back: nothing of this batch is stored, so the checkpoints are the old ones.
@@ -452,6 +474,7 @@ export class ProjectionRunner {
       }
       return;
     }
+    if (this.batches$.observed) this.batches$.next({ events: events.length, builds: builds.length, live, applyMs: applied - started, commitMs: performance.now() - applied });
     for (const build of builds) {
       // applyBatch() may have failed the build on a throwing projection.
       if ((build.state as ProjectionState) !== 'failed') {

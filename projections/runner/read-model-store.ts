@@ -340,8 +340,6 @@ export function openReadModelDatabase(file: string, readonly = false): Database.
     // memory between batches. 16 MiB rebuilt a 300,000-event log as fast as 32 MiB did (17,400-20,500
     // against 16,500-18,700 events/s, interleaved) with 20-30 MB less peak RSS; the rebuild's budget is 256 MB.
     db.pragma('cache_size = -16384');
-    // A WAL that grew during a rebuild is cut back to 64 MiB when it starts over, not kept at its largest.
-    db.pragma('journal_size_limit = 67108864');
   }
   db.pragma('busy_timeout = 5000');
   return db;

@@ -85,22 +85,8 @@ export function readTopology(reader: TableReader, deployment: string, atPosition
   const rowsOf = (table: string): Row[] => reader.rows(table, at(atPosition, { where: { deployment } }));
 
   const sipDomains = rowsOf(T.sipDomains).map((row) => ({ domain: text(row, 'domain'), isDefault: row['is_default'] === 1 }));
-  const principals = rowsOf(T.principals).map(
-    (row): PrincipalEntry => ({
-      sipAddress: text(row, 'sip_address'),
-      kind: oneOf(row, 'kind', SIP_PRINCIPAL_KINDS),
-      displayName: optionalText(row, 'display_name'),
-      legacyPoolFqdn: optionalText(row, 'legacy_pool_fqdn'),
-    }),
-  );
-  const endpoints = rowsOf(T.endpoints).map(
-    (row): EndpointEntry => ({
-      sipAddress: text(row, 'sip_address'),
-      poolFqdn: text(row, 'pool_fqdn'),
-      displayName: optionalText(row, 'display_name'),
-      distinguishedName: text(row, 'distinguished_name'),
-    }),
-  );
+  const principals = rowsOf(T.principals).map(principalEntry);
+  const endpoints = rowsOf(T.endpoints).map(endpointEntry);
 
   const principalsByAddress = new Map(principals.map((principal) => [principal.sipAddress, principal]));
   const legacyPools = rowsOf(T.legacyPools).map((row): LegacyPoolEntry => {
@@ -109,36 +95,12 @@ export function readTopology(reader: TableReader, deployment: string, atPosition
     // As the domain's `wellKnownUserOf`: the address must still be owned by this pool's well-known user.
     const principal = principalsByAddress.get(wellKnownSipAddress);
     const routesHere = principal?.kind === 'wellKnownUser' && principal.legacyPoolFqdn === fqdn;
-    return {
-      fqdn,
-      version: oneOf(row, 'version', LEGACY_VERSIONS),
-      status: oneOf(row, 'status', LEGACY_STATUSES),
-      wellKnownSipAddress,
-      wellKnownUser: routesHere ? { sipAddress: principal.sipAddress, displayName: principal.displayName } : null,
-      services: legacyServices(row),
-      databaseInstance: optionalText(row, 'database_instance'),
-      dataMigratedTo: optionalText(row, 'data_migrated_to'),
-    };
+    return legacyPoolEntry(row, routesHere ? { sipAddress: principal.sipAddress, displayName: principal.displayName } : null);
   });
 
   const endpointCounts = new Map<string, number>();
   for (const endpoint of endpoints) endpointCounts.set(endpoint.poolFqdn, (endpointCounts.get(endpoint.poolFqdn) ?? 0) + 1);
-  const persistentChatPools = rowsOf(T.persistentChatPools).map((row): PersistentChatPoolEntry => {
-    const fqdn = text(row, 'fqdn');
-    const active = new Set(serverList(row, 'active_servers'));
-    return {
-      fqdn,
-      site: optionalText(row, 'site'),
-      status: oneOf(row, 'status', PC_STATUSES),
-      state: oneOf(row, 'pool_state', PC_STATES),
-      complianceEnabled: row['compliance_enabled'] === 1,
-      singleServer: row['single_server'] === 1,
-      databaseInstance: optionalText(row, 'database_instance'),
-      defaultContactSipAddress: text(row, 'default_contact_sip_address'),
-      servers: serverList(row, 'servers').map((server) => ({ fqdn: server, active: active.has(server) })),
-      endpointCount: endpointCounts.get(fqdn) ?? 0,
-    };
-  });
+  const persistentChatPools = rowsOf(T.persistentChatPools).map((row) => persistentChatPoolEntry(row, endpointCounts.get(text(row, 'fqdn')) ?? 0));
 
   const last = lastEvent(reader, deployment, atPosition);
   return {
@@ -151,6 +113,98 @@ export function readTopology(reader: TableReader, deployment: string, atPosition
     legacyPools: sortBy(legacyPools, (pool) => pool.fqdn),
     persistentChatPools: sortBy(persistentChatPools, (pool) => pool.fqdn),
     endpoints: sortBy(endpoints, (endpoint) => endpoint.sipAddress),
+  };
+}
+
+/**
+ * One entity of `deployment` as of log position `atPosition` (inclusive), as the topology lists it
+ * without what is derived from other entities (a legacy pool's well-known user, a pool's endpoint
+ * count); null when it does not exist then. `kind` and `id` as the audit trail names entities
+ * (a server is `pool/server`). Undefined for a kind the topology does not hold.
+ */
+export function entityAt(reader: TableReader, deployment: string, kind: string, id: string, atPosition: number): JsonObject | null | undefined {
+  const one = (table: string, where: Row): Row | undefined => reader.rows(table, { where: { deployment, ...where }, atPosition, limit: 1 })[0];
+  switch (kind) {
+    case 'sipDomain': {
+      const row = one(T.sipDomains, { domain: id });
+      return row ? { domain: text(row, 'domain'), isDefault: row['is_default'] === 1 } : null;
+    }
+    case 'principal': {
+      const row = one(T.principals, { sip_address: id });
+      return row ? principalEntry(row) : null;
+    }
+    case 'endpoint': {
+      const row = one(T.endpoints, { sip_address: id });
+      return row ? endpointEntry(row) : null;
+    }
+    case 'legacyPool': {
+      const row = one(T.legacyPools, { fqdn: id });
+      if (!row) return null;
+      const { wellKnownUser: _derived, ...pool } = legacyPoolEntry(row, null);
+      return pool;
+    }
+    case 'persistentChatPool': {
+      const row = one(T.persistentChatPools, { fqdn: id });
+      if (!row) return null;
+      const { endpointCount: _derived, ...pool } = persistentChatPoolEntry(row, 0);
+      return pool;
+    }
+    case 'server': {
+      const slash = id.indexOf('/');
+      const row = slash > 0 ? one(T.persistentChatPools, { fqdn: id.slice(0, slash) }) : undefined;
+      const server = id.slice(slash + 1);
+      if (!row || !serverList(row, 'servers').includes(server)) return null;
+      return { poolFqdn: id.slice(0, slash), fqdn: server, active: serverList(row, 'active_servers').includes(server) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function principalEntry(row: Row): PrincipalEntry {
+  return {
+    sipAddress: text(row, 'sip_address'),
+    kind: oneOf(row, 'kind', SIP_PRINCIPAL_KINDS),
+    displayName: optionalText(row, 'display_name'),
+    legacyPoolFqdn: optionalText(row, 'legacy_pool_fqdn'),
+  };
+}
+
+function endpointEntry(row: Row): EndpointEntry {
+  return {
+    sipAddress: text(row, 'sip_address'),
+    poolFqdn: text(row, 'pool_fqdn'),
+    displayName: optionalText(row, 'display_name'),
+    distinguishedName: text(row, 'distinguished_name'),
+  };
+}
+
+function legacyPoolEntry(row: Row, wellKnownUser: LegacyPoolEntry['wellKnownUser']): LegacyPoolEntry {
+  return {
+    fqdn: text(row, 'fqdn'),
+    version: oneOf(row, 'version', LEGACY_VERSIONS),
+    status: oneOf(row, 'status', LEGACY_STATUSES),
+    wellKnownSipAddress: text(row, 'well_known_sip_address'),
+    wellKnownUser,
+    services: legacyServices(row),
+    databaseInstance: optionalText(row, 'database_instance'),
+    dataMigratedTo: optionalText(row, 'data_migrated_to'),
+  };
+}
+
+function persistentChatPoolEntry(row: Row, endpointCount: number): PersistentChatPoolEntry {
+  const active = new Set(serverList(row, 'active_servers'));
+  return {
+    fqdn: text(row, 'fqdn'),
+    site: optionalText(row, 'site'),
+    status: oneOf(row, 'status', PC_STATUSES),
+    state: oneOf(row, 'pool_state', PC_STATES),
+    complianceEnabled: row['compliance_enabled'] === 1,
+    singleServer: row['single_server'] === 1,
+    databaseInstance: optionalText(row, 'database_instance'),
+    defaultContactSipAddress: text(row, 'default_contact_sip_address'),
+    servers: serverList(row, 'servers').map((server) => ({ fqdn: server, active: active.has(server) })),
+    endpointCount,
   };
 }
 

@@ -7,10 +7,11 @@ import { complianceReport } from '../../projections/compliance/compliance-report
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { type DriftRow, driftFirstSeenBetween } from '../../projections/drift/drift.query';
 import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { topologyProjection } from '../../projections/topology/topology.projection';
 import { AuditMonitor } from '../application/audit-monitor';
 import { formatDigest } from '../application/log-verification';
 import { AuditLogBroken, JsonObject } from '../event-store/event-store';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { PRODUCT_REASON_POLICY, REPORT_FORMATS, REPORT_HTML_POLICY, ReportFormat, reportCsv, reportHtml } from './compliance-report.render';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
@@ -18,6 +19,7 @@ import { QueryParams, readOptions, single } from './read-options';
 
 const DIGEST = auditDigestProjection.name;
 const AUDIT = auditTrailProjection.name;
+const TOPOLOGY = topologyProjection.name;
 
 /** Tamper evidence and compliance: the store-wide digest and the compliance report, from read models. */
 @Controller('api')
@@ -101,9 +103,10 @@ export class AuditController {
       throw new InvalidInput(`Invalid compliance report query: format must be one of ${REPORT_FORMATS.join(', ')} (got ${JSON.stringify(given)}).`, { field: 'format' });
     }
     if (options.minPosition !== undefined) await this.runner.waitFor([AUDIT, DIGEST, driftProjection.name], options.minPosition, options.waitMs);
-    // The digest at the period's last entry needs the digest read model as far as the audit trail.
-    await this.runner.waitFor([DIGEST], this.runner.checkpoint(AUDIT), options.waitMs);
-    const report = complianceReport(this.runner.reader(AUDIT), this.runner.reader(DIGEST), {
+    // The digest at the period's last entry, and each entity's state before and after its changes, need
+    // the digest and topology read models as far as the audit trail.
+    await this.runner.waitFor([DIGEST, TOPOLOGY], this.runner.checkpoint(AUDIT), options.waitMs);
+    const report = complianceReport(this.runner.reader(AUDIT), this.runner.reader(DIGEST), this.runner.reader(TOPOLOGY), {
       deployment: options.deployment,
       from: single(params, 'from'),
       to: single(params, 'to'),

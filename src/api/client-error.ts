@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { toErrorResponse } from './error-response';
+import { apiSecurityHeaders } from './security-headers';
 
 /** Node's own answers to the other requests its parser refuses, as it writes them when no listener does. */
 const BARE_ANSWERS: Readonly<Record<string, string>> = {
@@ -52,6 +53,8 @@ export function headerRefusal(error: ParserError): InvalidInput | undefined {
  * parser cannot tell where the next request would begin.
  */
 export function answerRefusedHeaders(server: Server): void {
+  // The security headers every other API answer carries (Cache-Control: no-store and nosniff among them).
+  const security = apiSecurityHeaders().map(([name, value]) => `${name}: ${value}\r\n`).join('');
   server.on('clientError', (error: ParserError, socket: Duplex) => {
     const response = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (socket.writable && !response?.headersSent && error.code !== 'ECONNRESET') {
@@ -61,7 +64,7 @@ export function answerRefusedHeaders(server: Server): void {
         const text = JSON.stringify({ error: body });
         socket.write(
           `HTTP/1.1 ${status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
-            `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${text}`,
+            `${security}Connection: close\r\n\r\n${text}`,
         );
       } else {
         socket.write(`HTTP/1.1 ${BARE_ANSWERS[error.code ?? ''] ?? '400 Bad Request'}\r\nConnection: close\r\n\r\n`);

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { commandIdFrom, CommandContext } from '../application/audit';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '../application/streams';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { principalOf, requestContext } from './door';
 import { QueryParams, single } from './read-options';
 import { headerText } from './headers';

@@ -6,7 +6,7 @@ import { ExecuteMigrationCommand, MigrationCommandResult } from '../application/
 import { ExecuteTopologyCommand, TopologyCommandResult } from '../application/execute-topology-command';
 import type { JsonObject, JsonValue } from '../event-store/event-store';
 import { assertCommandQuery, commandRequestOf } from './command-request';
-import { isAdoptionCommand, isMigrationCommand, parseCommandBody } from './commands/command-registry';
+import { isAdoptionCommand, isMigrationCommand, parseCommandBody } from '../application/commands/command-registry';
 import { Observations } from '../application/observations/observations';
 
 /**

@@ -7,9 +7,9 @@ import type { CommandContext } from '../application/audit';
 import { Authentication, Authenticator, LOCAL_USER_HEADER } from '../application/authentication';
 import { AccessDenied, Attempt, authorize, COMMAND_ROUTE_KEY, Principal, ROUTE_POLICY } from '../application/authorization';
 import { firstHiddenCharacter, visibleText } from '../domain/shared/plain-text';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN, UNREADABLE_DEPLOYMENT } from '../application/streams';
-import type { RateLimiter } from './rate-limit';
+import type { DoorThrottler } from './rate-limit';
 import { canonicalPath, DOCS_PATH } from './security-headers';
 import { headerText } from './headers';
 
@@ -78,27 +78,21 @@ function notPlainText(request: Request): InvalidInput | undefined {
   return undefined;
 }
 
-/** The rate limits of the door: per principal, and a much tighter one per client address for requests that name no one. */
-export interface DoorLimits {
-  readonly principal: RateLimiter;
-  readonly anonymous: RateLimiter;
-}
-
 /**
  * Authenticates every request behind the door from its headers alone, then rate-limits it: by
- * principal, or by client address in the tighter bucket when it is nobody. A request that is nobody
+ * principal, or by client address in the tighter window when it is nobody. A request that is nobody
  * is refused (401) right here: its body is never read and its connection is closed after the answer.
  * An authenticated request whose recorded headers break the plain-text rule is refused (400).
+ * `limiter` is the rate limit (`rate-limit.ts`); none when RATE_LIMIT is 0.
  */
-export function doorMiddleware(authenticator: Authenticator, limits: DoorLimits): RequestHandler {
+export function doorMiddleware(authenticator: Authenticator, limiter: DoorThrottler | undefined): RequestHandler {
   return (request: Request, response: Response, next: NextFunction): void => {
     if (!behindTheDoor(request.path)) return next();
-    authenticator.authenticate(headerText(request, 'authorization'), headerText(request, LOCAL_USER_HEADER)).then(
-      (authentication) => {
+    authenticator
+      .authenticate(headerText(request, 'authorization'), headerText(request, LOCAL_USER_HEADER))
+      .then(async (authentication) => {
         (request as unknown as WithAuthentication)[AUTHENTICATION] = authentication;
-        const taken = authentication.ok
-          ? limits.principal.take(`${authentication.principal.via}:${authentication.principal.actor}`)
-          : limits.anonymous.take(`address:${request.ip ?? ''}`);
+        const taken = limiter === undefined ? { ok: true as const } : await limiter.take(request, response, authentication);
         if (!taken.ok) {
           if (hasBody(request)) response.setHeader('Connection', 'close');
           response.setHeader('Retry-After', String(taken.retryAfterSeconds));
@@ -116,9 +110,8 @@ export function doorMiddleware(authenticator: Authenticator, limits: DoorLimits)
           return next(authentication.denial);
         }
         next(notPlainText(request));
-      },
-      (error: unknown) => next(error),
-    );
+      })
+      .catch((error: unknown) => next(error));
   };
 }
 

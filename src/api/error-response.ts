@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { AccessDenied } from '../application/authorization';
-import { DomainError } from '../domain';
+import { refusalOf } from '../application/refusals';
 import { EventStoreError, JsonObject } from '../event-store/event-store';
 import { ProjectionLagging, UnknownProjection } from '../../projections/runner/projection-runner';
 
@@ -10,12 +10,11 @@ export interface ErrorBody {
   readonly details: JsonObject;
 }
 
-const CATEGORY_STATUS = { invalid: HttpStatus.BAD_REQUEST, not_found: HttpStatus.NOT_FOUND, conflict: HttpStatus.CONFLICT } as const;
-
 /** The one mapping from errors to HTTP status and body, used by the exception filter and the audit of refusals. */
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
-  if (error instanceof DomainError) {
-    return { status: CATEGORY_STATUS[error.category], body: { code: error.code, message: error.message, details: error.details as JsonObject } };
+  const refusal = refusalOf(error);
+  if (refusal !== undefined) {
+    return { status: refusal.status, body: { code: refusal.code, message: refusal.message, details: refusal.details } };
   }
   if (error instanceof AccessDenied) {
     return { status: error.status, body: { code: error.code, message: error.message, details: error.details } };

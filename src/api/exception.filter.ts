@@ -6,6 +6,7 @@ import { RefusalRecorder } from '../application/refusal-recorder';
 import { COMMAND_ROUTE, commandRequestOf } from './command-request';
 import { authenticationOf, deniedAttempt } from './door';
 import { toErrorResponse } from './error-response';
+import { AuditLogBroken } from '../event-store/event-store';
 
 /** What the body parser answers for a body it could not read: its deployment cannot be known. */
 const UNREADABLE_BODY = new Set(['INVALID_JSON', 'PAYLOAD_TOO_LARGE']);
@@ -20,6 +21,8 @@ const UNREADABLE_BODY = new Set(['INVALID_JSON', 'PAYLOAD_TOO_LARGE']);
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Api');
+  /** A broken audit log refuses every command with 503 until it is dealt with: said once, not per request. */
+  private brokenLogSaid = false;
 
   constructor(
     private readonly refusals: RefusalRecorder,
@@ -39,7 +42,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return;
     }
     const { status, body } = toErrorResponse(error);
-    if (status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    if (error instanceof AuditLogBroken) {
+      // An expected state the server already reported (and `/health` shows), not a crash: no stack.
+      if (!this.brokenLogSaid) this.logger.warn(`refusing commands with 503 AUDIT_LOG_BROKEN: ${error.message}`);
+      this.brokenLogSaid = true;
+    } else if (status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     const send = (): void => void response.status(status).json({ error: body });
     if (request.method !== 'POST' || !COMMAND_ROUTE.test(request.path) || status >= 500) return send();
     const refused = commandRequestOf(request);

@@ -10,7 +10,7 @@ import type { DocumentKind } from '../application/observations/parse-snapshot';
 import { SNAPSHOT_JSON_SCHEMA } from '../application/observations/snapshot-schema';
 import { observationRunbook } from '../domain/observation';
 import type { JsonObject } from '../event-store/event-store';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { principalOf, requestContext } from './door';
 import { flag, type QueryParams, readOptions } from './read-options';
 import { headerText } from './headers';

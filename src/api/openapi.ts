@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema, DocumentBuilder, getSchemaPath, SwaggerModule, type ApiPropertyOptions } from '@nestjs/swagger';
 import { COMMAND_ROUTE_KEY, rolesAllowed } from '../application/authorization';
-import { COMMANDS } from './commands/command-registry';
+import { COMMANDS } from '../application/commands/command-registry';
+import { documentation, type DocumentationRecord } from '../application/commands/documentation';
 import { PRODUCT_VERSION } from '../version';
 
 const ERROR_SCHEMA = {
@@ -29,6 +30,25 @@ const RESULT_SCHEMA = {
   },
 };
 
+const described = new WeakSet<DocumentationRecord>();
+
+/**
+ * The command bodies' documentation as OpenAPI decorations: each record becomes the decorator it
+ * stands for, in the order the body classes recorded them (once per process).
+ */
+function describeCommandBodies(): void {
+  for (const record of documentation()) {
+    if (described.has(record)) continue;
+    described.add(record);
+    if (record.kind === 'schema') {
+      ApiSchema(record.doc)(record.target as unknown as new () => object);
+    } else {
+      const options = record.doc as ApiPropertyOptions;
+      (record.required ? ApiProperty(options) : ApiPropertyOptional(options))(record.target, record.property);
+    }
+  }
+}
+
 /**
  * Serves the OpenAPI description at `/api/docs` (JSON at `/api/docs-json`). Command routes share one
  * handler, so their paths are written here from the registry: one path per command, its body the
@@ -41,6 +61,7 @@ export function setUpOpenApi(app: INestApplication): void {
     .setVersion(PRODUCT_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API token (topo tokens create) or an OIDC JWT' }, 'bearer')
     .build();
+  describeCommandBodies();
   const definitions = [...COMMANDS.values()];
   const document = SwaggerModule.createDocument(app, config, { extraModels: definitions.map((d) => d.dto) });
   delete document.paths['/api/commands/{name}'];

@@ -7,7 +7,7 @@ import { ProjectionRunner } from '../../projections/runner/projection-runner';
 import { diffTopologyBetween, listDeployments, positionAsOf, positionOfMoment, readTopology } from '../../projections/topology/topology.query';
 import { topologyProjection } from '../../projections/topology/topology.projection';
 import type { JsonObject } from '../event-store/event-store';
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { flag, position, QueryParams, readOptions, ReadOptions, single } from './read-options';
 
 const TOPOLOGY = topologyProjection.name;

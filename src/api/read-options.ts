@@ -1,4 +1,4 @@
-import { InvalidInput } from './commands/input-errors';
+import { InvalidInput } from '../application/commands/input-errors';
 import { DEFAULT_DEPLOYMENT, DEPLOYMENT_PATTERN } from '../application/streams';
 
 export type QueryParams = Readonly<Record<string, string | string[] | undefined>>;

@@ -65,3 +65,21 @@ export function securityHeaders(request: Request, response: Response, next: Next
     (DOCS_PATH.test(request.path) ? docsPolicy : apiPolicy)(request, response, next);
   });
 }
+
+/**
+ * The headers `securityHeaders` gives an API answer, as name/value pairs, for answers written to the
+ * socket without Express (a request Node's parser refused): collected by running the same middleware.
+ */
+export function apiSecurityHeaders(): [string, string][] {
+  const collected = new Map<string, [string, string]>();
+  const response = {
+    setHeader: (name: string, value: string | number | readonly string[]) => void collected.set(name.toLowerCase(), [name, String(value)]),
+    removeHeader: (name: string) => void collected.delete(name.toLowerCase()),
+    getHeader: (name: string) => collected.get(name.toLowerCase())?.[1],
+  } as unknown as Response;
+  const request = { path: '/api', method: 'GET', headers: {} } as unknown as Request;
+  let failed: unknown;
+  securityHeaders(request, response, (error?: unknown) => (failed = error));
+  if (failed !== undefined) throw failed;
+  return [...collected.values()];
+}

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
-import { DomainError } from '../domain';
+import { Refusal } from '../common/refusal';
 import { EVENT_STORE, EventStore, JsonObject, RecordedEvent, StreamNotFound, WrongExpectedVersion } from '../event-store/event-store';
 import { auditMetadata, CommandContext } from './audit';
 import { isRole, Role, ROLES } from './authorization';
@@ -53,7 +53,7 @@ interface StoredToken extends ApiTokenView {
 
 export type TokenCheck = { readonly ok: true; readonly token: ApiTokenView } | { readonly ok: false; readonly reason: string };
 
-export class TokenRefused extends DomainError {
+export class TokenRefused extends Refusal {
   readonly code: string;
   readonly category: 'invalid' | 'not_found' | 'conflict';
   constructor(code: 'TOKEN_NAME_IN_USE' | 'TOKEN_NOT_FOUND' | 'INVALID_INPUT', message: string, field: string) {

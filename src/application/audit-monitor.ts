@@ -8,7 +8,8 @@ import { ConfigError } from '../config/config';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { AuditLogBroken, EVENT_STORE, EventStore } from '../event-store/event-store';
-import { HashChainedEventStore, nextLogDigest } from '../event-store/hash-chain';
+import { nextLogDigest } from '../event-store/chain-hash';
+import { HashChainedEventStore } from '../event-store/hash-chain';
 import { isCorruptionError } from '../event-store/event-store';
 import { AuditKey, AuditKeyError, checkpointProblem, readPrivateKey, SignedCheckpoint, signCheckpoint } from './audit-signing';
 import { BrokenLink, LogReference, LogVerification, storedEventHash, TrustedCheckpoint, VerifiedPrefix, verifyLog, VerifyOptions } from './log-verification';
@@ -20,7 +21,10 @@ export type AuditLogStatus = 'unprotected' | 'verifying' | 'verified' | 'broken'
 export interface WitnessHealth {
   readonly name: string;
   readonly ok: boolean;
+  /** Checkpoints handed to it since this process started. */
   readonly published: number;
+  /** Position of the latest checkpoint it holds: read back from it at start, then the last one it kept (null: none known). */
+  readonly latestPosition: number | null;
   readonly failures: number;
   readonly failingSince: string | null;
   readonly lastError: string | null;
@@ -180,19 +184,20 @@ export class AuditMonitor implements BeforeApplicationShutdown {
    * The checkpoints the log is verified against: the witness file's latest (its tail read), the
    * witness service's latest (a GET on its URL, when it answers one), and the latest signed here.
    */
-  async trustedCheckpoints(): Promise<TrustedCheckpoint[]> {
+  async trustedCheckpoints(): Promise<SignedCheckpoint[]> {
     if (this.key === undefined) return [];
     const found: SignedCheckpoint[] = [];
+    const held = (kind: typeof FileWitness | typeof UrlWitness, latest: SignedCheckpoint | undefined): void => {
+      if (latest === undefined) return;
+      found.push(latest);
+      for (const { witness, health } of this.witnesses) {
+        if (witness instanceof kind && (health.latestPosition ?? 0) < latest.position) health.latestPosition = latest.position;
+      }
+    };
     const file = this.config.audit.witnessFile;
-    if (file !== undefined) {
-      const latest = latestInFile(file, this.key);
-      if (latest !== undefined) found.push(latest);
-    }
+    if (file !== undefined) held(FileWitness, latestInFile(file, this.key));
     const url = this.config.audit.witnessUrl;
-    if (url !== undefined) {
-      const latest = await latestFromUrl(url, this.key);
-      if (latest !== undefined) found.push(latest);
-    }
+    if (url !== undefined) held(UrlWitness, await latestFromUrl(url, this.key));
     if (this.latest) found.push(this.latest);
     found.sort((a, b) => a.position - b.position);
     return found.filter((c, i) => i === 0 || c.position !== found[i - 1]!.position || c.digest !== found[i - 1]!.digest);
@@ -229,6 +234,10 @@ export class AuditMonitor implements BeforeApplicationShutdown {
       if (this.key !== undefined && this.state !== 'broken') this.state = 'verified';
       if (why === 'start' && this.key !== undefined && this.signer === undefined) {
         this.signer = { position: result.digest.position, digest: result.digest.hash };
+        // The latest checkpoint a witness holds, just verified against the log: what `/health` and reports rest on
+        // until the next one is signed (a restart signs nothing when every event is signed already).
+        const held = checkpoints[checkpoints.length - 1];
+        if (this.latest === undefined && held !== undefined) this.latest = held;
         if (result.unsigned > 0 || checkpoints.length === 0) {
           if (this.config.logLevel !== 'silent' && result.unsigned > 0) {
             this.logger.warn(`${result.unsigned} event(s) after the latest signed checkpoint (position ${result.checkpoints.latest?.position ?? 0}): their chain holds; signing them now`);
@@ -413,6 +422,7 @@ export class AuditMonitor implements BeforeApplicationShutdown {
       if (entry.pending === checkpoint) entry.pending = undefined;
       entry.lastPosition = checkpoint.position;
       health.published += 1;
+      health.latestPosition = checkpoint.position;
       health.failingSinceMs = undefined;
       health.failingSince = null;
       health.lastError = null;
@@ -440,7 +450,7 @@ export class AuditMonitor implements BeforeApplicationShutdown {
   private addWitness(witness: Witness): void {
     this.witnesses.push({
       witness,
-      health: { name: witness.name, ok: true, published: 0, failures: 0, failingSince: null, lastError: null, consecutive: 0 },
+      health: { name: witness.name, ok: true, published: 0, latestPosition: null, failures: 0, failingSince: null, lastError: null, consecutive: 0 },
       queue: Promise.resolve(),
       lastPosition: 0,
     });
@@ -479,6 +489,7 @@ interface MutableWitnessHealth {
   name: string;
   ok: boolean;
   published: number;
+  latestPosition: number | null;
   failures: number;
   failingSince: string | null;
   lastError: string | null;

@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { LOG_DIGEST_ALGORITHM } from '../event-store/hash-chain';
+import { LOG_DIGEST_ALGORITHM } from '../event-store/chain-hash';
 import { canonicalJson } from './audit';
 
 /**

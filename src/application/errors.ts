@@ -1,7 +1,9 @@
-import { DomainError } from '../domain';
+import { Refusal } from '../common/refusal';
+
+// Refusals of the application, not of a rule of the domain: they extend `Refusal`, not `DomainError`.
 
 /** A command id (or Idempotency-Key) already used for a different request. */
-export class IdempotencyKeyReused extends DomainError {
+export class IdempotencyKeyReused extends Refusal {
   readonly code = 'IDEMPOTENCY_KEY_REUSED';
   readonly category = 'conflict';
   constructor(commandId: string) {
@@ -13,7 +15,7 @@ export class IdempotencyKeyReused extends DomainError {
 }
 
 /** Other writers kept winning the race for the deployment's stream. */
-export class ConcurrencyConflict extends DomainError {
+export class ConcurrencyConflict extends Refusal {
   readonly code = 'CONCURRENCY_CONFLICT';
   readonly category = 'conflict';
   constructor(deployment: string, attempts: number) {

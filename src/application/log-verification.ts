@@ -9,10 +9,10 @@ import {
   PREV_HASH_FIELD,
   provenChainFields,
   stillHashesTo,
-} from '../event-store/hash-chain';
+} from '../event-store/chain-hash';
 import { changedFields } from '../event-store/field-evidence';
 
-import type { LogDigest } from '../event-store/hash-chain';
+import type { LogDigest } from '../event-store/chain-hash';
 export type { LogDigest };
 
 export type BrokenLinkProblem =
@@ -81,6 +81,8 @@ export interface MissingEvents {
   readonly events: number | null;
   /** Those the read models kept a copy of (at most {@link MAX_NAMED_MISSING}): empty without them. */
   readonly named: readonly { readonly position: number; readonly streamId: string; readonly revision: number; readonly type: string }[];
+  /** What vouched for them: a signed checkpoint (absent), or an earlier verification of this process (`verified`). */
+  readonly vouchedBy?: 'verified';
 }
 
 /** How many missing events a break names one by one; the count covers them all. */
@@ -350,6 +352,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
         breaks[i] = namedMissing(breaks[i]!, reference);
         const range = toLocate.get(breaks[i]!);
         if (range !== undefined) breaks[i] = (await locate(store, reference, range.samples, range.to, breaks[i]!, options.decodeAll)) ?? breaks[i]!;
+        if (resume !== undefined && breaks[i]!.problem === 'unlinked') breaks[i] = (await editedEarlier(store, breaks[i]!, reference)) ?? breaks[i]!;
         breaks[i] = await withChanges(store, breaks[i]!, reference);
       }
     }
@@ -454,6 +457,20 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     const proof = last !== undefined && last.position === resume.position ? proveEvent(last, options.decodeAll) : undefined;
     if (proof === undefined || proof.altered !== undefined || proof.hash !== resume.lastHash) {
       const gone = proof === undefined;
+      const head = gone ? await store.headPosition() : undefined;
+      if (head !== undefined && head < resume.position) {
+        // The tail was cut: every event after the log's end up to the one verified before is gone.
+        const missing: MissingEvents = { afterPosition: head, throughPosition: resume.position, events: store.kind === 'sqlite' ? resume.position - head : null, named: [], vouchedBy: 'verified' };
+        report({
+          problem: 'truncated',
+          streamId: null,
+          revision: null,
+          position: resume.position,
+          missing,
+          message: `the log ends at position ${head}, before position ${resume.position} verified before: its tail was cut off; ${describeMissing(missing)}`,
+        });
+        return finish();
+      }
       report({
         problem: gone ? 'missing' : 'altered',
         streamId: proof?.streamId ?? null,
@@ -589,7 +606,8 @@ function describeMissing(missing: MissingEvents): string {
         : `positions ${missing.afterPosition + 1} to ${missing.throughPosition}`;
   const listed = missing.named.slice(0, LISTED_MISSING).map((e) => `${e.streamId}@${e.revision} (${e.type}) at position ${e.position}`);
   const more = missing.named.length > LISTED_MISSING ? `, and ${missing.named.length - LISTED_MISSING} more the read models name` : '';
-  return `missing: ${count}, ${range}, vouched for by the signed checkpoint at position ${missing.throughPosition}${listed.length > 0 ? `: ${listed.join(', ')}${more}` : ''}`;
+  const by = missing.vouchedBy === 'verified' ? `verified before up to position ${missing.throughPosition}` : `vouched for by the signed checkpoint at position ${missing.throughPosition}`;
+  return `missing: ${count}, ${range}, ${by}${listed.length > 0 ? `: ${listed.join(', ')}${more}` : ''}`;
 }
 
 /** A cut tail's break with the missing events the read models kept a copy of named (they lie in DATA_DIR too: names, not proof). */
@@ -612,27 +630,64 @@ async function withChanges(store: EventStore, broken: BrokenLink, reference: Log
   if (broken.position === null || broken.changes !== undefined || broken.problem === 'missing' || broken.problem === 'truncated' || broken.eventType === undefined || broken.eventType === null) {
     return broken;
   }
-  const copy = reference.eventAt(broken.position);
-  if (copy === undefined || copy.streamId !== broken.streamId || copy.revision !== broken.revision) return broken;
-  const [stored] = await store.readAllStored(broken.position, 1);
-  if (stored === undefined || stored.position !== broken.position) return broken;
+  const changes = await keptChanges(store, reference, broken.position, broken.streamId, broken.revision);
+  if (changes === 'reshaped') return { ...broken, message: `${broken.message}; fields were added or removed` };
+  if (changes === undefined || changes.length === 0) return broken;
+  const fields = changes.map((c) => c.field).join(', ');
+  return { ...broken, changes, message: `${broken.message}; changed: ${fields}` };
+}
+
+/**
+ * The fields of the event at `position` that differ from the read models' copy of it (`reshaped`:
+ * fields were added or removed; undefined: no copy of that event, or it cannot be read).
+ */
+async function keptChanges(store: EventStore, reference: LogReference, position: number, streamId: string | null, revision: number | null): Promise<FieldChange[] | 'reshaped' | undefined> {
+  const copy = reference.eventAt(position);
+  if (copy === undefined || copy.streamId !== streamId || copy.revision !== revision) return undefined;
+  const [stored] = await store.readAllStored(position, 1);
+  if (stored === undefined || stored.position !== position) return undefined;
   let now: { data: unknown; metadata: unknown };
   try {
     now = { data: JSON.parse(stored.data) as unknown, metadata: JSON.parse(stored.metadata) as unknown };
   } catch {
-    return broken;
+    return undefined;
   }
-  let changes: FieldChange[];
-  if (copy.data !== undefined) changes = fieldChanges({ type: copy.type, data: copy.data, metadata: copy.metadata }, { type: stored.type, data: now.data, metadata: now.metadata });
-  else if (copy.fields !== undefined) {
-    // Only the field evidence was kept: the fields are named, with what they hold now.
-    const changed = changedFields(copy.fields, { type: stored.type, data: now.data, metadata: now.metadata });
-    if (changed === undefined) return { ...broken, message: `${broken.message}; fields were added or removed` };
-    changes = changed.map(([field, value]) => ({ field, before: NOT_KEPT, after: value }));
-  } else return broken;
-  if (changes.length === 0) return broken;
-  const fields = changes.map((c) => c.field).join(', ');
-  return { ...broken, changes, message: `${broken.message}; changed: ${fields}` };
+  if (copy.data !== undefined) return fieldChanges({ type: copy.type, data: copy.data, metadata: copy.metadata }, { type: stored.type, data: now.data, metadata: now.metadata });
+  if (copy.fields === undefined) return undefined;
+  // Only the field evidence was kept: the fields are named, with what they hold now.
+  const changed = changedFields(copy.fields, { type: stored.type, data: now.data, metadata: now.metadata });
+  return changed === undefined ? 'reshaped' : changed.map(([field, value]) => ({ field, before: NOT_KEPT, after: value }));
+}
+
+// A relinked stream changes these in every event after an edit: the edit is elsewhere.
+const LINK_FIELDS = new Set(['metadata.hash', 'metadata.prevHash']);
+
+/**
+ * An `unlinked` break found past the end of an earlier verification (the walk did not read the
+ * stream's earlier events again): the earlier event of that stream that was edited (its stream then
+ * relinked), found by the read models' copy; undefined when none can be told.
+ */
+async function editedEarlier(store: EventStore, broken: BrokenLink, reference: LogReference): Promise<BrokenLink | undefined> {
+  if (broken.streamId === null || broken.revision === null) return undefined;
+  const events = await store.readStream(broken.streamId);
+  for (const event of events) {
+    if (event.revision >= broken.revision) break;
+    const changes = await keptChanges(store, reference, event.position, event.streamId, event.revision);
+    const edited = changes === 'reshaped' ? [] : (changes ?? []).filter((c) => !LINK_FIELDS.has(c.field));
+    if (changes !== 'reshaped' && edited.length === 0) continue;
+    const name = `${event.streamId}@${event.revision}`;
+    const what = changes === 'reshaped' ? 'fields were added or removed' : `changed: ${edited.map((c) => c.field).join(', ')}`;
+    return {
+      problem: 'altered',
+      streamId: event.streamId,
+      revision: event.revision,
+      position: event.position,
+      eventType: event.type,
+      ...(changes === 'reshaped' ? {} : { changes: edited }),
+      message: `${name}: edited after it was verified, and the events after it in its stream relinked (${what}); found at ${broken.streamId}@${broken.revision} (position ${broken.position}), whose prevHash no longer matches the hash verified before`,
+    };
+  }
+  return undefined;
 }
 
 /**

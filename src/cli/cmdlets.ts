@@ -12,11 +12,11 @@ import {
   resolveCmdlet,
   showValue,
 } from './cmdlet-parser';
-import { EXPORT_LEVELS } from '../domain/migration/plan';
+import { EXPORT_LEVELS } from '../application/commands/parameters';
 import { evaluate, parseFilter, requireProperties, wildcardRegExp } from './filter-expression';
 import { DataLine, migrationStepOf, requireDbInstance } from './migration-steps';
 import { terminalJson, terminalSafe, terminalValues } from './terminal';
-import { poolFqdnOfServiceIdentity } from '../domain/shared/fqdn';
+import { poolFqdnOfServiceIdentity } from '../application/commands/parameters';
 
 /** The global options of a cmdlet line or script: `--server`, `--json`, `--reason`, `--deployment`. */
 export interface GlobalOptions {
@@ -652,14 +652,14 @@ export function inParameterTerms(error: unknown, prepared: PreparedCmdlet): unkn
 export async function validateBody(prepared: PreparedCmdlet): Promise<void> {
   if (prepared.kind !== 'command' || prepared.resolve) return;
   // The command registry (its DTOs and validators) is loaded only by the lines that send a command.
-  const { parseCommandBody } = await import('../api/commands/command-registry');
+  const { parseCommandBody } = await import('../application/commands/command-registry');
   try {
     await parseCommandBody(prepared.command, prepared.body);
   } catch (error) {
-    const { toErrorResponse } = await import('../api/error-response');
-    const { status, body } = toErrorResponse(error);
-    if (status >= 500) throw error;
-    throw inParameterTerms(new ApiError(status, body.code, body.message, body.details), prepared);
+    const { refusalOf } = await import('../application/refusals');
+    const refusal = refusalOf(error);
+    if (refusal === undefined) throw error;
+    throw inParameterTerms(new ApiError(refusal.status, refusal.code, refusal.message, refusal.details), prepared);
   }
 }
 

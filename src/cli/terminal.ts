@@ -1,4 +1,4 @@
-import { printable } from '../domain/shared/printable';
+import { printable } from '../application/display';
 
 /**
  * What the CLI prints on a terminal. A value read from the store or from a server's answer may hold

@@ -1,10 +1,9 @@
+import type { JsonValue } from './json';
+
 /**
  * Canonical JSON: object keys sorted, so that equal values always encode the same. The audit
  * metadata (command fingerprints) and the hash chain (what each event's hash covers) both rely on it.
  */
-
-/** A JSON value (the same as the event store port's `JsonValue`). */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** JSON with object keys sorted, so equal values always encode the same. */
 export function canonicalJson(value: JsonValue | undefined): string {

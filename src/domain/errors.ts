@@ -1,44 +1,14 @@
+import type { JsonValue } from '../common/json';
+import { Refusal, type ErrorDetails, type RefusalCategory, type RuleId } from '../common/refusal';
+
+export type { ErrorDetails, RuleId };
+
 /**
- * Every refusal the domain can give. The `code` is stable (scripts and the CLI match on it), the
- * `category` is what the API maps to a status (invalid → 400, not_found → 404, conflict → 409),
- * and `rule` names the rule of domain.md that refused the command.
+ * Every refusal the domain can give: a `Refusal` (stable `code`, `category` that the API maps to a
+ * status, `details`) whose `rule` names the rule of domain.md that refused the command. The
+ * application's own refusals extend `Refusal`, not this class.
  */
-
-export type DomainErrorCategory = 'invalid' | 'not_found' | 'conflict';
-
-/** Rule ids of domain.md, e.g. 'R3'. */
-export type RuleId = `R${number}`;
-
-/** Values that survive JSON.stringify unchanged, so `details` can go straight into a response body. */
-export type DetailValue = null | boolean | number | string | readonly DetailValue[] | { readonly [key: string]: DetailValue };
-export type ErrorDetails = Readonly<Record<string, DetailValue>>;
-
-export interface DomainErrorInit {
-  readonly rule?: RuleId;
-  readonly field?: string;
-  readonly details?: ErrorDetails;
-}
-
-export abstract class DomainError extends Error {
-  abstract readonly code: string;
-  abstract readonly category: DomainErrorCategory;
-  readonly rule: RuleId | undefined;
-  readonly field: string | undefined;
-  readonly details: ErrorDetails;
-
-  protected constructor(message: string, init: DomainErrorInit = {}) {
-    super(message);
-    this.name = new.target.name;
-    this.rule = init.rule;
-    this.field = init.field;
-    this.details = { ...(init.rule ? { rule: init.rule } : {}), ...(init.field ? { field: init.field } : {}), ...init.details };
-  }
-
-  /** The shape the API and the CLI print: `{ code, message, details }`. */
-  toJSON(): { code: string; message: string; details: ErrorDetails } {
-    return { code: this.code, message: this.message, details: this.details };
-  }
-}
+export abstract class DomainError extends Refusal {}
 
 /** Makes a switch over a union exhaustive: adding a member without handling it fails to compile. */
 export function assertNever(value: never): never {
@@ -284,14 +254,19 @@ export class PoolNotLegacyGroupChat extends DomainError {
   }
 }
 
+/**
+ * A pool's life-cycle `status` (as the topology state calls it: Installed, Started, Stopped,
+ * Decommissioned) does not allow the action. The code and the details' names (`state`,
+ * `requiredStates`) are stable: clients match on them.
+ */
 export class PoolStateInvalid extends DomainError {
   readonly code = 'POOL_STATE_INVALID';
   readonly category = 'conflict';
   /** `field`: the command's field that named the pool, when an administrator's command did. */
-  constructor(fqdn: string, action: string, state: string, requiredStates: readonly string[], field?: string) {
+  constructor(fqdn: string, action: string, status: string, requiredStatuses: readonly string[], field?: string) {
     super(
-      `R14 (policy: pool life cycle): cannot ${action} ${fqdn} while it is ${state}; it must be ${requiredStates.join(' or ')}.`,
-      { rule: 'R14', ...(field ? { field } : {}), details: { fqdn, action, state, requiredStates: [...requiredStates] } },
+      `R14 (policy: pool life cycle): cannot ${action} ${fqdn} while it is ${status}; it must be ${requiredStatuses.join(' or ')}.`,
+      { rule: 'R14', ...(field ? { field } : {}), details: { fqdn, action, state: status, requiredStates: [...requiredStatuses] } },
     );
   }
 }
@@ -332,7 +307,7 @@ export class LegacyPoolStillInUse extends DomainError {
 
 export class TooManyServers extends DomainError {
   readonly code = 'TOO_MANY_SERVERS';
-  readonly category: DomainErrorCategory;
+  readonly category: RefusalCategory;
   constructor(poolFqdn: string, field: string, count: number, max: number, category: 'invalid' | 'conflict') {
     super(`R10: a Persistent Chat pool has at most ${max} server(s); ${poolFqdn} would have ${count}.`, {
       rule: 'R10',
@@ -345,7 +320,7 @@ export class TooManyServers extends DomainError {
 
 export class TooManyActiveServers extends DomainError {
   readonly code = 'TOO_MANY_ACTIVE_SERVERS';
-  readonly category: DomainErrorCategory;
+  readonly category: RefusalCategory;
   constructor(poolFqdn: string, field: string, activeServers: readonly string[], max: number, category: 'invalid' | 'conflict') {
     super(
       `R10: a Persistent Chat pool has at most ${max} active servers; ${poolFqdn} would have ${activeServers.length} (${activeServers.join(', ')}).`,
@@ -612,7 +587,8 @@ export class MigrationStepOutOfOrder extends DomainError {
   }
 }
 
-export class MigrationStepRefused extends DomainError {
+/** A step of a migration failed (or, in a preview, would fail): the class is named as its stable code. */
+export class MigrationStepFailed extends DomainError {
   readonly code = 'MIGRATION_STEP_FAILED';
   readonly category = 'conflict';
   /** `dryRun`: the step would fail in a run (a `whatIf` preview); nothing was recorded. */
@@ -631,7 +607,7 @@ export class MigrationStepRefused extends DomainError {
 
 /** A change made after a migration step, outside the migration, to something the migration changed. */
 export interface RollbackConflictDetails {
-  readonly [key: string]: DetailValue;
+  readonly [key: string]: JsonValue;
   readonly streamId: string;
   readonly revision: number;
   readonly position: number;

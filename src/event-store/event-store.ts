@@ -5,8 +5,9 @@ import type { Observable } from 'rxjs';
  * interface only; the SQLite and EventStoreDB adapters both pass `test/contract`.
  */
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject } from '../common/json';
+
+export type { JsonObject, JsonValue } from '../common/json';
 
 /** What the caller appends. `id` is a UUID chosen by the caller and makes the append idempotent. */
 export interface EventToAppend {

@@ -115,7 +115,8 @@ export function commandLog(log: Logger, actorOf: (request: Request) => string | 
         status,
         ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
       };
-      const level = outcome === 'failed' ? 'error' : 'info';
+      // A broken audit log refuses every command by design (said once at start): a warning, not an error per request.
+      const level = outcome !== 'failed' ? 'info' : code === 'AUDIT_LOG_BROKEN' ? 'warn' : 'error';
       log[level](fields, `${command} ${outcome}${code ? ` (${code})` : ''}`);
     });
     next();

@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { driftCounts } from '../../projections/drift/drift.query';
-import type { ProjectionRunner } from '../../projections/runner/projection-runner';
+import type { ProjectionRunner, ProjectionStatus } from '../../projections/runner/projection-runner';
 import type { EventStore } from '../event-store/event-store';
 
 /** Seconds: command latency buckets, from a cached replay (~1 ms) to a slow disk (10 s). */
@@ -132,32 +132,68 @@ export class Metrics {
     if (!NOT_FAULTS.has(name)) this.storeErrors.inc({ operation, code: name });
   }
 
-  /** Gauges read from the projection runner when scraped: each projection's checkpoint, lag and rebuild progress; observations and open drift per deployment. */
+  /**
+   * Gauges read from the projection runner when scraped: each projection's checkpoint, lag and rebuild
+   * progress; observations and open drift per deployment. prom-client collects a scrape's metrics side
+   * by side, so each gauge reads its value in its own collect(): the runner's gauges await one
+   * snapshot of the runner's statuses, taken by the first of them a scrape collects and shared by the
+   * others of that scrape (never the values of an earlier scrape).
+   */
   watchProjections(runner: ProjectionRunner): void {
     const registers = [this.registry];
-    // Registered first: its collect reads the runner once per scrape and sets the gauges after it.
+    // prom-client calls every metric's collect() in one synchronous pass per scrape: the snapshot is
+    // shared within that pass only, so a scrape never reuses one taken before it began.
+    let pending: Promise<readonly ProjectionStatus[]> | undefined;
+    const snapshot = (): Promise<readonly ProjectionStatus[]> => {
+      if (pending === undefined) {
+        pending = runner.statuses();
+        queueMicrotask(() => {
+          pending = undefined;
+        });
+      }
+      return pending;
+    };
+    const perProjection = (read: (s: ProjectionStatus) => number | undefined) =>
+      async function collect(this: Gauge<'projection'>): Promise<void> {
+        const statuses = await snapshot();
+        this.reset();
+        for (const s of statuses) {
+          const value = read(s);
+          if (value !== undefined) this.set({ projection: s.name }, value);
+        }
+      };
     new Gauge({
       name: 'topo_event_store_head_position',
       help: 'Position of the last event in the log',
       registers,
       async collect() {
-        const statuses = await runner.statuses();
-        this.set(statuses[0]?.headPosition ?? 0);
-        rebuild.reset();
-        for (const s of statuses) {
-          checkpoint.set({ projection: s.name }, s.checkpoint);
-          lagEvents.set({ projection: s.name }, s.lagEvents);
-          lagSeconds.set({ projection: s.name }, s.lagMs / 1000);
-          failed.set({ projection: s.name }, s.state === 'failed' ? 1 : 0);
-          if (s.rebuild) rebuild.set({ projection: s.name }, s.headPosition > 0 ? Math.min(1, s.rebuild.checkpoint / s.headPosition) : 1);
-        }
+        this.set((await snapshot())[0]?.headPosition ?? 0);
       },
     });
-    const checkpoint = new Gauge({ name: 'topo_projection_checkpoint', help: 'Last event position applied by the serving build', labelNames: ['projection'], registers });
-    const lagEvents = new Gauge({ name: 'topo_projection_lag_events', help: 'Events committed but not yet applied', labelNames: ['projection'], registers });
-    const lagSeconds = new Gauge({ name: 'topo_projection_lag_seconds', help: 'Age of the oldest event not yet applied (0 when caught up)', labelNames: ['projection'], registers });
-    const failed = new Gauge({ name: 'topo_projection_failed', help: '1 when the projection stopped on an event it cannot apply', labelNames: ['projection'], registers });
-    // Each read when it is collected (prom-client collects the metrics of a scrape side by side).
+    new Gauge({ name: 'topo_projection_checkpoint', help: 'Last event position applied by the serving build', labelNames: ['projection'], registers, collect: perProjection((s) => s.checkpoint) });
+    new Gauge({ name: 'topo_projection_lag_events', help: 'Events committed but not yet applied', labelNames: ['projection'], registers, collect: perProjection((s) => s.lagEvents) });
+    new Gauge({
+      name: 'topo_projection_lag_seconds',
+      help: 'Age of the oldest event not yet applied (0 when caught up)',
+      labelNames: ['projection'],
+      registers,
+      collect: perProjection((s) => s.lagMs / 1000),
+    });
+    new Gauge({
+      name: 'topo_projection_failed',
+      help: '1 when the projection stopped on an event it cannot apply',
+      labelNames: ['projection'],
+      registers,
+      collect: perProjection((s) => (s.state === 'failed' ? 1 : 0)),
+    });
+    new Gauge({
+      name: 'topo_projection_rebuild_progress_ratio',
+      help: 'A running rebuild: its checkpoint over the head position (absent when none runs)',
+      labelNames: ['projection'],
+      registers,
+      collect: perProjection((s) => (s.rebuild ? (s.headPosition > 0 ? Math.min(1, s.rebuild.checkpoint / s.headPosition) : 1) : undefined)),
+    });
+    // Read when it is collected, from the drift read model (synchronous).
     const drift = (which: 'open' | 'observations') =>
       function collect(this: Gauge): void {
         this.reset();
@@ -165,12 +201,6 @@ export class Metrics {
       };
     new Gauge({ name: 'topo_observations', help: 'Observations of the real deployment recorded, per deployment', labelNames: ['deployment'], registers, collect: drift('observations') });
     new Gauge({ name: 'topo_drift_open', help: 'Drift items open (found by an observation, neither adopted nor gone), per deployment', labelNames: ['deployment'], registers, collect: drift('open') });
-    const rebuild = new Gauge({
-      name: 'topo_projection_rebuild_progress_ratio',
-      help: 'A running rebuild: its checkpoint over the head position (absent when none runs)',
-      labelNames: ['projection'],
-      registers,
-    });
   }
 }
 

@@ -1,24 +1,76 @@
-import { RateLimiter } from '../../src/api/rate-limit';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { anonymousRateLimit, DoorThrottler, doorThrottlers, SlidingWindowStorage } from '../../src/api/rate-limit';
+import type { Authentication } from '../../src/application/authentication';
+import { AccessDenied } from '../../src/application/authorization';
 
-describe('the per-principal rate limit', () => {
-  it('allows a burst of twice the rate, then one request per 1/rate s, per key', () => {
-    let now = 0;
-    const limiter = new RateLimiter(2, () => now);
-    for (let i = 0; i < 4; i++) expect(limiter.take('alice')).toEqual({ ok: true });
-    expect(limiter.take('alice')).toEqual({ ok: false, retryAfterSeconds: 1 });
-    expect(limiter.take('bob')).toEqual({ ok: true });
-    now += 500;
-    expect(limiter.take('alice')).toEqual({ ok: true });
-    expect(limiter.take('alice')).toMatchObject({ ok: false });
+/** The door's throttler at RATE_LIMIT = `perSecond`, on the storage its options give the library (as ThrottlerModule.forRoot does). */
+async function door(perSecond: number): Promise<{ take: (who: Authentication, ip?: string) => Promise<unknown> }> {
+  const options = doorThrottlers(perSecond);
+  const storage = (options as { storage?: unknown }).storage;
+  expect(storage).toBeInstanceOf(SlidingWindowStorage);
+  const guard = new DoorThrottler(options, storage as SlidingWindowStorage, new Reflector());
+  await guard.onModuleInit();
+  const response = { header: () => response, setHeader: () => response } as unknown as Response;
+  return { take: (who, ip = '192.0.2.7') => guard.take({ ip, headers: {} } as Request, response, who) };
+}
+
+const principal = (actor: string, via: 'api_token' | 'oidc' = 'api_token'): Authentication => ({
+  ok: true,
+  principal: { actor, roles: ['operator'], authenticated: true, via },
+  fingerprint: null,
+});
+const nobody: Authentication = { ok: false, denial: AccessDenied.unauthenticated('no credential'), fingerprint: null };
+
+describe('the rate limit at the door (@nestjs/throttler)', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  it('allows a principal a burst of twice the rate, then refuses with the seconds until its oldest request leaves the 2 s window', async () => {
+    const { take } = await door(2);
+    for (let i = 0; i < 4; i++) expect(await take(principal('alice'))).toEqual({ ok: true });
+    expect(await take(principal('alice'))).toEqual({ ok: false, retryAfterSeconds: 2 });
+    // Another principal, and the same name through another credential kind, have their own windows.
+    expect(await take(principal('bob'))).toEqual({ ok: true });
+    expect(await take(principal('alice', 'oidc'))).toEqual({ ok: true });
+    jest.advanceTimersByTime(1_500);
+    expect(await take(principal('alice'))).toEqual({ ok: false, retryAfterSeconds: 1 });
+    // Refused requests are not counted: once the burst has left the window, a full one is allowed again.
+    jest.advanceTimersByTime(500);
+    for (let i = 0; i < 4; i++) expect(await take(principal('alice'))).toEqual({ ok: true });
+    expect(await take(principal('alice'))).toMatchObject({ ok: false });
   });
 
-  it('is off at 0, and forgets idle keys rather than grow without bound', () => {
-    expect(new RateLimiter(0).take('x')).toEqual({ ok: true });
+  it('holds a principal to the rate per second sustained', async () => {
+    const { take } = await door(5);
+    let allowed = 0;
+    // 50 requests a second for 10 s, against RATE_LIMIT=5.
+    for (let ms = 0; ms < 10_000; ms += 20) {
+      if (((await take(principal('alice'))) as { ok: boolean }).ok) allowed++;
+      jest.advanceTimersByTime(20);
+    }
+    expect(allowed).toBe(50);
+  });
+
+  it('gives requests that name no one a thirtieth of the limit, per client address, apart from the principals', async () => {
+    expect([anonymousRateLimit(300), anonymousRateLimit(5), anonymousRateLimit(0)]).toEqual([10, 1, 0]);
+    const { take } = await door(300);
+    for (let i = 0; i < 20; i++) expect(await take(nobody)).toEqual({ ok: true });
+    expect(await take(nobody)).toEqual({ ok: false, retryAfterSeconds: 2 });
+    expect(await take(nobody, '198.51.100.9')).toEqual({ ok: true });
+    // A principal calling from the same address keeps its own, larger window.
+    for (let i = 0; i < 600; i++) expect(await take(principal('alice'))).toEqual({ ok: true });
+    expect(await take(principal('alice'))).toMatchObject({ ok: false });
+  });
+
+  it('keeps at most 10,000 callers, forgetting first those with nothing left in their window', async () => {
     let now = 0;
-    const limiter = new RateLimiter(1, () => now, 3);
-    for (const key of ['a', 'b', 'c']) limiter.take(key);
-    now += 10_000;
-    for (const key of ['d', 'e', 'f', 'g']) expect(limiter.take(key)).toEqual({ ok: true });
-    expect((limiter as unknown as { buckets: Map<string, unknown> }).buckets.size).toBeLessThanOrEqual(3);
+    const storage = new SlidingWindowStorage(() => now);
+    for (let i = 0; i < 10_000; i++) await storage.increment(`idle${i}`, 2_000, 4);
+    now += 2_000;
+    for (let i = 0; i < 3; i++) await storage.increment('busy', 2_000, 4);
+    expect((storage as unknown as { windows: Map<string, unknown> }).windows.size).toBe(1);
+    expect(await storage.increment('busy', 2_000, 4)).toMatchObject({ isBlocked: false, totalHits: 4 });
+    expect(await storage.increment('busy', 2_000, 4)).toMatchObject({ isBlocked: true, timeToBlockExpire: 2 });
   });
 });

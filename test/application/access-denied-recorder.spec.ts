@@ -3,7 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessDeniedRecorder, DeniedAttempt, DENIAL_WINDOW_MS } from '../../src/application/access-denied-recorder';
 import { AccessDenied } from '../../src/application/authorization';
-import { attemptsOf } from '../../src/application/streams';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 
 /** Denials aggregated per window, on a real store; only the recorder's interval and the clock are simulated. */
@@ -62,7 +61,7 @@ describe('AccessDeniedRecorder', () => {
       expect.objectContaining({ attempts: 1 }),
       expect.objectContaining({ attempts: 49, firstOccurredAt: '2026-06-01T10:00:00.100Z', lastOccurredAt: '2026-06-01T10:00:04.900Z', status: 401, reason: 'no credential' }),
     ]);
-    expect(recorded.reduce((sum, d) => sum + attemptsOf(d), 0)).toBe(50);
+    expect(recorded.reduce((sum, d) => sum + (d['attempts'] as number), 0)).toBe(50);
     // The window is closed: the next denial opens a new one, recorded at once.
     await recorder.record(attempt('10.0.0.1'));
     expect((await denials()).length).toBe(3);
@@ -104,11 +103,5 @@ describe('AccessDeniedRecorder', () => {
     expect(repeats).toEqual([expect.objectContaining({ attempts: 191, deploymentCount: 191 })]);
     expect((repeats[0]!['deployments'] as string[]).length).toBe(20);
     await expect(store.readStream('access_denied-flood11')).rejects.toThrow();
-  });
-
-  it('reads an AccessDenied recorded before aggregation as one attempt', () => {
-    expect(attemptsOf({ status: 401 })).toBe(1);
-    expect(attemptsOf({ attempts: 7 })).toBe(7);
-    expect(attemptsOf({ attempts: 'many' })).toBe(1);
   });
 });

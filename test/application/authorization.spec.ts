@@ -1,5 +1,5 @@
 import { authorize, COMMAND_POLICY, COMMAND_ROUTE_KEY, Principal, Role, ROLES, ROUTE_POLICY, rolesAllowed } from '../../src/application/authorization';
-import { commandNames } from '../../src/api/commands/command-registry';
+import { commandNames } from '../../src/application/commands/command-registry';
 
 /**
  * The role matrix, written out by hand as the README states it: every cell of it (route × role,

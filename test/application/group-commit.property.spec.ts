@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { CommandContext } from '../../src/application/audit';
 import { ExecuteTopologyCommand, ExecuteTopologyCommandHandler, TopologyCommandResult } from '../../src/application/execute-topology-command';
 import { TopologyRepository } from '../../src/application/topology-repository';
-import { DomainError, parseFqdn, parseSipUri, TopologyCommand } from '../../src/domain';
+import { Refusal } from '../../src/common/refusal';
+import { parseFqdn, parseSipUri, TopologyCommand } from '../../src/domain';
 import { AppendOptions, AppendResult, EventStore, EventStoreUnavailable, EventToAppend, StoredEvent } from '../../src/event-store/event-store';
 import { HashChainedEventStore } from '../../src/event-store/hash-chain';
 import { EsdbEventStore } from '../../src/event-store/esdb/esdb-event-store';
@@ -149,7 +150,7 @@ async function settle(promise: Promise<TopologyCommandResult>): Promise<Settled>
   try {
     return { ok: await promise };
   } catch (error) {
-    if (error instanceof DomainError) return { refused: error.code };
+    if (error instanceof Refusal) return { refused: error.code };
     if (error instanceof EventStoreUnavailable) return { refused: error.code };
     throw error;
   }

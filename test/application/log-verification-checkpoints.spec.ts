@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { checkpointProblem, keyFingerprint, signCheckpoint } from '../../src/application/audit-signing';
 import { LogReference, TrustedCheckpoint, VerifiedPrefix, verifyLog } from '../../src/application/log-verification';
 import type { JsonObject } from '../../src/event-store/event-store';
-import { EMPTY_LOG_DIGEST, eventHash, HashChainedEventStore, hashOfRecorded, nextLogDigest } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST, eventHash, hashOfRecorded, nextLogDigest } from '../../src/event-store/chain-hash';
+import { HashChainedEventStore } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 
 /** The log against signed checkpoints, on a real SQLite store edited as an attacker would. */
@@ -141,12 +142,22 @@ describe('verifying the log against signed checkpoints', () => {
     forge(5, { n: 4, pool: 'evil.contoso.com' });
     expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 10), reference, resume: next! })).broken).toBeNull();
     expect((await verifyLog(store, { checkpoints: checkpointsAt(3, 10), reference })).broken).toMatchObject({ problem: 'checkpoint_mismatch', position: 5, eventType: 'Happened' });
+    // The edited stream appended to afterwards: the walk past the seam meets a link that no longer holds, and names the edited event.
+    const reopened = new HashChainedEventStore(new SqliteEventStore({ dataDir: dir }));
+    await reopened.appendToStream('topology-a', [{ id: randomUUID(), type: 'Happened', data: { n: 12, pool: 'pcpool.contoso.com' }, metadata: { actor: 'alice' } }], { expectedRevision: 'any' });
+    await reopened.close();
+    const relinked = (await verifyLog(store, { reference, resume: next! })).broken!;
+    expect(relinked).toMatchObject({ problem: 'altered', streamId: 'topology-a', position: 5, eventType: 'Happened', changes: [{ field: 'data.pool', before: 'pcpool.contoso.com', after: 'evil.contoso.com' }] });
+    expect(relinked.message).toContain('found at topology-a@5 (position 13)');
 
     // The seam itself cut or edited: found by the incremental walk.
     const db = new Database(path.join(dir, STORE_FILE_NAME));
-    db.prepare('DELETE FROM events WHERE position = 12').run();
+    db.prepare('DELETE FROM events WHERE position >= 11').run();
     db.close();
-    expect((await verifyLog(store, { resume: next! })).broken).toMatchObject({ problem: 'missing', position: 12 });
+    // A cut tail: how many events and which positions are gone, named by the read models' copy.
+    const cut = (await verifyLog(store, { resume: next!, reference })).broken!;
+    expect(cut).toMatchObject({ problem: 'truncated', position: 12, missing: { afterPosition: 10, throughPosition: 12, events: 2 } });
+    expect(cut.message).toContain('missing: 2 event(s), positions 11 to 12, verified before up to position 12');
   });
 
   it('a rejected line of the witness is a break of its own', async () => {

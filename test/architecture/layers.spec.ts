@@ -57,7 +57,33 @@ describe('imports follow the layers', () => {
     expect(violations(under('src/common/'), (target) => !target.startsWith('src/common/'))).toEqual([]);
   });
 
-  it('the domain imports no other layer', () => {
-    expect(violations(under('src/domain/'), (target) => !target.startsWith('src/domain/'))).toEqual([]);
+  it('the CLI reaches commands without the HTTP layer', () => {
+    expect(violations(under('src/cli/'), under('src/api/'))).toEqual([]);
+  });
+
+  it('the CLI reaches the domain through the application only', () => {
+    expect(violations(under('src/cli/'), under('src/domain/'))).toEqual([]);
+  });
+
+  it('the application, which the CLI loads, imports no OpenAPI library: the API derives the document', () => {
+    const swagger = FILES.filter(under('src/application/')).filter((file) => /from\s+'@nestjs\/swagger'|require\(\s*'@nestjs\/swagger'/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(swagger).toEqual([]);
+  });
+
+  it('the domain imports no other layer, only what every layer shares of refusals and JSON', () => {
+    const shared = ['src/common/json', 'src/common/refusal'];
+    expect(violations(under('src/domain/'), (target) => !target.startsWith('src/domain/') && !shared.includes(target))).toEqual([]);
+  });
+
+  it('the refusals of the application and its edges are not domain errors: they extend Refusal', () => {
+    const outside = FILES.filter((file) => !file.startsWith('src/domain/'));
+    const misnamed = outside.filter((file) => /extends DomainError\b/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(misnamed).toEqual([]);
+  });
+
+  it('the JSON value type is declared once, in src/common/json.ts, which holds types only', () => {
+    const declaring = FILES.filter((file) => /export type (JsonValue|DetailValue)\b/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(declaring).toEqual(['src/common/json.ts']);
+    expect(fs.readFileSync(path.join(ROOT, 'src/common/json.ts'), 'utf8')).not.toMatch(/^(import|export (const|function|class|let))/m);
   });
 });

@@ -52,7 +52,7 @@ function refusedPreconditions(history: readonly TopologyEvent[], other: { migrat
     planMigration(migrate, ID, foldTopology(history), other);
   } catch (error) {
     if (!(error instanceof MigrationPreconditionsFailed)) throw error;
-    const preconditions = error.details['preconditions'] as readonly { id: string; holds: boolean }[];
+    const preconditions = error.details['preconditions'] as { id: string; holds: boolean }[];
     return preconditions.filter((p) => !p.holds).map((p) => p.id);
   }
   throw new Error('the plan was not refused');

@@ -168,6 +168,24 @@ describe('adopting observed state, through the topology decider', () => {
     const error = refusal(ledger(...contoso), snapshot);
     expect(error).toMatchObject({ code: 'SIP_ADDRESS_IN_USE', rule: 'R3' });
     expect(error.details).toMatchObject({ entity: 'endpoint:sip:bob@contoso.com', command: 'CreateEndpoint' });
+    // The owner as observed: the user with its display name.
+    expect(error.details).toMatchObject({ owner: { kind: 'user', sipAddress: 'sip:bob@contoso.com', displayName: 'Bob' } });
+  });
+
+  it('a snapshot without principals changes no principal: a legacy pool whose well-known user it cannot tell is refused (R3), naming the section', () => {
+    // After a migration: the legacy pool's address is an endpoint; principals were not collected.
+    const { principals: _p, principalLookups: _l, ...observed } = observedContoso();
+    const snapshot: Snapshot = { ...observed, endpoints: [...observed.endpoints!, { sipAddress: sip('sip:ocschat@contoso.com'), poolFqdn: fqdn('pcpool.contoso.com'), displayName: null }] };
+    const state = ledger(...contoso.filter((c) => c.type !== 'DefineLegacyGroupChatPool'));
+    const items = computeDrift(state, snapshot);
+    let error: unknown;
+    try {
+      decideAdoption(state, items, 'bootstrap from the collector', coverageOf(snapshot));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ code: 'DRIFT_NOT_ADOPTABLE', rule: 'R3', details: { entity: 'legacyPool:gc.contoso.com', section: 'principals' } });
+    expect((error as Error).message).toContain('principals');
   });
 
   it('R4: refuses an endpoint on a legacy Group Chat pool', () => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { eventHash } from '../../src/event-store/hash-chain';
+import { eventHash } from '../../src/event-store/chain-hash';
 import { bearer, command, seedTopology } from '../support/http';
 import { ROOT, RunningServer, startServer } from '../support/server';
 

@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createKeyFiles, readPrivateKey, signCheckpoint } from '../../src/application/audit-signing';
-import { EMPTY_LOG_DIGEST, eventHash, nextLogDigest } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST, eventHash, nextLogDigest } from '../../src/event-store/chain-hash';
 import { bearer, command, seedTopology } from '../support/http';
 import { ROOT, RunningServer, runUntilExit, startServer } from '../support/server';
 
@@ -311,6 +311,12 @@ describe('audit trust: signed checkpoints and witnesses', () => {
         const refused = await command(url, 'RegisterSipDomain', { domain: 'late.example' });
         expect(refused.status).toBe(503);
         expect(refused.body.error.code).toBe('AUDIT_LOG_BROKEN');
+        // An expected state, not a crash: said once as a warning, without a stack, however many requests it refuses.
+        expect((await command(url, 'RegisterSipDomain', { domain: 'later.example' })).status).toBe(503);
+        const lines = tampered.output().split('\n').filter((line) => line.includes('AUDIT_LOG_BROKEN') && !line.includes('"context":"AuditLog"'));
+        expect(lines.filter((line) => line.includes('"context":"Api"'))).toEqual([expect.stringContaining('"level":"warn"')]);
+        expect(lines.filter((line) => line.includes('"level":"error"'))).toEqual([]);
+        expect(tampered.output()).not.toMatch(/AuditLogBroken: .*\n\s+at /);
         const query = await fetch(`${url}/api/topology`, { headers: bearer() });
         expect(query.status).toBe(200);
         expect(query.headers.get('x-audit-log')).toBe('broken');
@@ -320,6 +326,21 @@ describe('audit trust: signed checkpoints and witnesses', () => {
         expect(((await digest.json()) as { error: { code: string } }).error.code).toBe('AUDIT_LOG_BROKEN');
         const verdict = await fetch(`${url}/api/audit/verify`, { headers: bearer() }).then((r) => r.text());
         expect(JSON.parse(/event: verdict\ndata: (.*)\n/.exec(verdict)![1]!)).toMatchObject({ ok: false, broken: { problem: 'checkpoint_mismatch', position: created.position } });
+      });
+
+      it('restarted on the same store, key and witness: /health, the witness and the report show the checkpoint it holds', async () => {
+        const dir = copy();
+        const copied = witnessCopy();
+        const signedHead = (JSON.parse(fs.readFileSync(copied, 'utf8').trim().split('\n').pop()!) as { position: number; digest: string });
+        tampered = await startServer({ DATA_DIR: dir, LOG_LEVEL: 'warn', AUDIT_KEY_FILE: keyFile, AUDIT_WITNESS_FILE: copied });
+        const url = tampered.url;
+        await waitFor(async () => ((await (await fetch(`${url}/health`)).json()) as { auditLog: string }).auditLog === 'verified');
+        const health = (await (await fetch(`${url}/health`)).json()) as { audit: { latestCheckpoint?: { position: number; digest: string }; witnesses: { latestPosition: number | null }[] } };
+        expect(health.audit.latestCheckpoint).toMatchObject({ position: signedHead.position, digest: signedHead.digest });
+        expect(health.audit.witnesses).toEqual([expect.objectContaining({ published: 0, latestPosition: signedHead.position })]);
+        const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+        const report = (await (await fetch(`${url}/api/compliance/report?${period}&minPosition=${signedHead.position}`, { headers: bearer() })).json()) as { assurance: unknown };
+        expect(report.assurance).toMatchObject({ latestCheckpoint: { position: signedHead.position, digest: signedHead.digest }, coversReport: true });
       });
 
       it('read models rebuilt on the edited log: the digest the witness contradicts is never served', async () => {

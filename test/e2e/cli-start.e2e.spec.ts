@@ -52,6 +52,17 @@ describe("the CLI's start", () => {
       expect(run.packages.filter((p) => SERVER_ONLY.includes(p))).toEqual([]);
     });
 
+    it('checks the lines of a script as the API will, loading the validators but no HTTP or OpenAPI module', () => {
+      const script = path.join(dir, 'refused.ps1');
+      fs.writeFileSync(script, 'New-CsPersistentChatEndpoint -SipAddress persistentchat@contoso.com -PersistentChatPoolFqdn pcpool.contoso.com\n');
+      const run = loadedBy(['run', script, '--server', server.url], { TOPO_TOKEN: TEST_ADMIN_TOKEN });
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain('INVALID_SIP_ADDRESS');
+      expect(run.stderr).toContain('nothing was run');
+      expect(run.packages).toContain('class-validator');
+      expect(run.packages.filter((p) => ['@nestjs/core', '@nestjs/common', '@nestjs/swagger', 'express'].includes(p))).toEqual([]);
+    });
+
     it('says where it sends the command only with --verbose', () => {
       const env = { DATA_DIR: path.join(dir, 'served'), TOPO_TOKEN: TEST_ADMIN_TOKEN };
       const quiet = loadedBy(['Get-CsPersistentChatEndpoint'], env);

@@ -48,6 +48,13 @@ describe('a request header with bytes the HTTP parser refuses', () => {
     expect(status).toBe(400);
     expect(headers).toMatch(/\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
     expect(headers).toMatch(/\r\nconnection: close(\r\n|$)/i);
+    // The security headers of every other answer, as they are on an ordinary refusal.
+    const ordinary = await fetch(`${server.url}/api/commands/RegisterSipDomain`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+    for (const name of ['content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'permissions-policy', 'cache-control']) {
+      const value = ordinary.headers.get(name);
+      expect(value).not.toBeNull();
+      expect(headers.toLowerCase()).toContain(`\r\n${name}: ${value!.toLowerCase()}\r\n`);
+    }
     expect(body).toEqual({
       error: {
         code: 'INVALID_INPUT',

@@ -313,6 +313,18 @@ describe('admin commands over HTTP', () => {
     const schema = document.components.schemas[ref.split('/').pop()!]!;
     expect(schema.required).toEqual(expect.arrayContaining(['sipAddress', 'persistentChatPoolFqdn']));
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['displayName', 'deployment', 'commandId', 'reason']));
+    // The field and class documentation the body classes record, as the API turns it into the schema.
+    expect(Object.keys(schema.properties).slice(0, 4)).toEqual(['deployment', 'commandId', 'reason', 'sipAddress']);
+    expect(schema.properties['sipAddress']).toEqual(expect.objectContaining({ type: 'string', maxLength: 256, format: 'sip-uri', example: 'sip:persistentchat@contoso.com' }));
+    const active = document.components.schemas['SetPersistentChatActiveServersDto']! as { description?: string; properties: Record<string, unknown> };
+    expect(active.description).toMatch(/^Changes which servers of a Persistent Chat pool are active/);
+    expect(active.properties['add']).toEqual(
+      expect.objectContaining({ type: 'array', minItems: 1, maxItems: 32, items: { type: 'string', format: 'hostname', maxLength: 255 } }),
+    );
+    expect(document.components.schemas['DefineLegacyGroupChatPoolDto']!.properties['services']).toEqual({
+      description: 'The computer running each service.',
+      allOf: [{ $ref: '#/components/schemas/LegacyGroupChatServicesDto' }],
+    });
     const page = await fetch(`${server.url}/api/docs`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger');

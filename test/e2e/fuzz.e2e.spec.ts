@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { commandNames } from '../../src/api/commands/command-registry';
+import { commandNames } from '../../src/application/commands/command-registry';
 import { COMMAND_POLICY } from '../../src/application/authorization';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import { seedTopology } from '../support/http';

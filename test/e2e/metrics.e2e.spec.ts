@@ -87,6 +87,35 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('shows in a scrape right after a command the checkpoint and lag the projections have at that moment, not those of the scrape before', async () => {
+    const server = await startServer({ DATA_DIR: path.join(root, 'data'), METRICS_TOKEN });
+    try {
+      const checkpoints = async (): Promise<{ head: number; drift: number; lag: number }> => {
+        const text = await (await scrape(server, bearer(METRICS_TOKEN))).text();
+        return {
+          head: value(text, 'topo_event_store_head_position')!,
+          drift: value(text, 'topo_projection_checkpoint{projection="drift"}')!,
+          lag: value(text, 'topo_projection_lag_events{projection="drift"}')!,
+        };
+      };
+      const before = await checkpoints();
+      for (const domain of ['contoso.com', 'fabrikam.com', 'litwareinc.com']) {
+        const accepted = await command(server.url, 'RegisterSipDomain', { domain });
+        expect(accepted.status).toBe(200);
+        const position = (accepted.body as { position: number }).position;
+        // The drift read model has applied the command once this answers.
+        expect((await fetch(`${server.url}/api/drift?minPosition=${position}`, { headers: bearer() })).status).toBe(200);
+        const after = await checkpoints();
+        expect(after.head).toBeGreaterThanOrEqual(position);
+        expect(after.drift).toBeGreaterThanOrEqual(position);
+        expect(after.lag).toBe(after.head - after.drift);
+        expect(after.drift).toBeGreaterThan(before.drift);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('is anonymous only with AUTHENTICATION=off and no METRICS_TOKEN', async () => {
     const open = await startServer({ DATA_DIR: path.join(root, 'open'), AUTHENTICATION: 'off' });
     try {

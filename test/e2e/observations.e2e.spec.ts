@@ -154,6 +154,8 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     const refused = await command(server.url, 'AdoptObservedState', { observationId: observed.body.observationId, reason: 'try' });
     expect(refused.status).toBe(409);
     expect(refused.body.error).toMatchObject({ code: 'SIP_ADDRESS_IN_USE', details: { rule: 'R3', entity: 'endpoint:sip:bob@contoso.com' } });
+    // The owner the endpoint clashes with, as observed: the user Bob.
+    expect(refused.body.error.details.owner).toMatchObject({ kind: 'user', sipAddress: 'sip:bob@contoso.com', displayName: 'Bob' });
     const topologyAfter = (await getJson(server.url, '/api/observations/expected?deployment=default')).body;
     expect({ ...topologyAfter, collectedAt: null }).toEqual({ ...topologyBefore, collectedAt: null });
 

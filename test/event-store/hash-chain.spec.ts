@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { verifyLog } from '../../src/application/log-verification';
 import { EventToAppend, JsonObject, WrongExpectedVersion } from '../../src/event-store/event-store';
 import fc from 'fast-check';
-import { EMPTY_LOG_DIGEST, eventHash, HashChainedEventStore, nextLogDigest, provenChainFields } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST, eventHash, nextLogDigest, provenChainFields } from '../../src/event-store/chain-hash';
+import { HashChainedEventStore } from '../../src/event-store/hash-chain';
 import { SqliteEventStore, STORE_FILE_NAME } from '../../src/event-store/sqlite/sqlite-event-store';
 
 const event = (type = 'Happened', data: JsonObject = {}): EventToAppend => ({ id: randomUUID(), type, data, metadata: { actor: 'alice', roles: ['admin'] } });

@@ -6,7 +6,8 @@ import { auditDigestProjection } from '../../projections/audit-digest/audit-dige
 import { logDigestAt } from '../../projections/audit-digest/audit-digest.query';
 import { projectEvents } from '../../projections/runner/testing';
 import { verifyLog } from '../../src/application/log-verification';
-import { EMPTY_LOG_DIGEST, HashChainedEventStore } from '../../src/event-store/hash-chain';
+import { EMPTY_LOG_DIGEST } from '../../src/event-store/chain-hash';
+import { HashChainedEventStore } from '../../src/event-store/hash-chain';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 
 describe('the store-wide digest read model', () => {

@@ -232,6 +232,20 @@ describe('entityOf', () => {
     expect(entityOf('CommandRefused', {})).toBeNull();
   });
 
+  it('names the drift item of a drift event, and the entity an adoption refused before any check names from its input', () => {
+    const drift = { observationId: 'obs-1', entity: 'endpoint:sip:bob@contoso.com', kind: 'missing_in_ledger', ledger: null, observed: { poolFqdn: 'pcpool.contoso.com' } };
+    const detected = auditRow(recorded('observation-acme', 'DriftDetected', drift));
+    expect(detected).toMatchObject({ entity_kind: 'endpoint', entity_id: 'sip:bob@contoso.com' });
+    expect(auditRow(recorded('observation-acme', 'DriftResolved', { observationId: 'obs-2', entity: 'principal:sip:ocschat@contoso.com', resolution: 'gone' }))).toMatchObject({ entity_kind: 'principal', entity_id: 'sip:ocschat@contoso.com' });
+    // The observation itself is still the deployment's observation.
+    expect(auditRow(recorded('observation-acme', 'ObservationRecorded', { observationId: 'obs-1' }))).toMatchObject({ entity_kind: 'observation', entity_id: 'acme' });
+    for (const code of ['OBSERVATION_SUPERSEDED', 'REASON_REQUIRED', 'DRIFT_NOT_OPEN']) {
+      const input = { observationId: 'obs-1', entities: ['endpoint:sip:Bob@Contoso.com'], reason: '' };
+      const refused = auditRow(recorded('refused_command-acme', 'CommandRefused', { command: 'AdoptObservedState', deployment: 'acme', input, status: 409, error: { code, message: 'no', details: {} } }));
+      expect(refused).toMatchObject({ outcome: 'refused', error_code: code, entity_kind: 'endpoint', entity_id: 'sip:bob@contoso.com' });
+    }
+  });
+
   it('does not trip over foreign or damaged data', () => {
     expect(entityOf('PersistentChatEndpointCreated', {})).toBeNull();
     expect(entityOf('PersistentChatServerAdded', { poolFqdn: 'pcpool.contoso.com' })).toBeNull();

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Projection } from '../../projections/runner/projection';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { type BatchTiming, ProjectionRunner } from '../../projections/runner/projection-runner';
 import { openReadModelDatabase } from '../../projections/runner/read-model-store';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 
@@ -66,6 +66,27 @@ describe('projection runner', () => {
     expect(counts(runner)).toEqual({ 'a-1': 250, 'b-1': 3 });
     const [status] = await runner.statuses();
     expect(status).toMatchObject({ name: 'counter', checkpoint: written.position, headPosition: written.position, lagEvents: 0, state: 'live' });
+  });
+
+  it("reports each committed batch's timing: every event in one batch, catch-up and live told apart", async () => {
+    await append('a-1', 250);
+    const runner = new ProjectionRunner(store, db, [counter(1)], { batchSize: 100 });
+    runners.push(runner);
+    const batches: BatchTiming[] = [];
+    runner.batches.subscribe((batch) => batches.push(batch));
+    runner.start();
+    await runner.waitFor(['counter'], 250, 5000);
+    // The build turns live once it has seen the head after its last catch-up batch.
+    while ((await runner.statuses())[0]!.state !== 'live') await new Promise((r) => setTimeout(r, 10));
+    const written = await append('b-1', 3);
+    await runner.waitFor(['counter'], written.position, 5000);
+    expect(batches.filter((b) => !b.live).reduce((n, b) => n + b.events, 0)).toBe(250);
+    expect(batches.filter((b) => b.live).reduce((n, b) => n + b.events, 0)).toBe(3);
+    for (const batch of batches) {
+      expect(batch.builds).toBe(1);
+      expect(batch.applyMs).toBeGreaterThanOrEqual(0);
+      expect(batch.commitMs).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it('stores changes and checkpoint together: a restart resumes from the checkpoint without repeating an event', async () => {

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { parseCommandBody } from '../../src/api/commands/command-registry';
+import { parseCommandBody } from '../../src/application/commands/command-registry';
 import { decide, DomainError, foldTopology, initialState, type TopologyCommand, type TopologyEvent, type TopologyState } from '../../src/domain';
 import { command, seedTopology } from '../support/http';
 import { RunningServer, startServer } from '../support/server';

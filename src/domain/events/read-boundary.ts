@@ -1,7 +1,7 @@
 import type { MigrationEvent } from '../migration/process';
 import type { ObservationEvent } from '../observation/observation';
 import type { TopologyEvent } from '../topology/events';
-import type { DetailValue } from '../errors';
+import type { JsonValue } from '../../common/json';
 import type { AuditRecord } from './records';
 import { REQUIRED_DATA_FIELDS } from './required-fields';
 import { UPCASTERS, type UpcasterChain } from './upcasters';
@@ -19,7 +19,7 @@ import { EVENT_TYPES, type EventCategory, isLoggedEventType, SCHEMA_VERSION_FIEL
 /** What the boundary needs of a recorded event (the port's `RecordedEvent` is one). */
 export interface RecordedShape {
   readonly type: string;
-  readonly data: { readonly [key: string]: DetailValue };
+  readonly data: { readonly [key: string]: JsonValue };
   readonly metadata: { readonly [key: string]: unknown };
   readonly streamId?: string;
   readonly revision?: number;
@@ -85,11 +85,11 @@ export function upcastOrAsRecorded<E extends RecordedShape>(event: E, versioning
   }
 }
 
-function isObject(value: unknown): value is { readonly [key: string]: DetailValue } {
+function isObject(value: unknown): value is { readonly [key: string]: JsonValue } {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function toCategory(event: RecordedShape, category: EventCategory, versioning: Versioning): { type: string; data: { readonly [key: string]: DetailValue } } {
+function toCategory(event: RecordedShape, category: EventCategory, versioning: Versioning): { type: string; data: { readonly [key: string]: JsonValue } } {
   if (isLoggedEventType(event.type) && EVENT_TYPES[event.type].category !== category) {
     throw new RecordedEventUnreadable(event, `not an event of a ${category} stream`);
   }

@@ -4,7 +4,7 @@
  * publishes for them and what the read boundary hands out.
  */
 
-import type { DetailValue } from '../errors';
+import type { JsonValue } from '../../common/json';
 
 /** A refused command (invalid input, illegal state, conflict), in `refused_command-<deployment>`. */
 export type CommandRefused = {
@@ -14,9 +14,9 @@ export type CommandRefused = {
     command: string;
     deployment: string;
     /** The input as sent, in plain text; its start only when large. */
-    input: DetailValue;
+    input: JsonValue;
     status: number;
-    error: { code: string; message: string; details: { [key: string]: DetailValue } };
+    error: { code: string; message: string; details: { [key: string]: JsonValue } };
   };
 };
 
@@ -39,7 +39,7 @@ export type AccessDenied = {
     status: number;
     reason: string;
     deployment: string;
-    error: { code: string; message: string; details: { [key: string]: DetailValue } };
+    error: { code: string; message: string; details: { [key: string]: JsonValue } };
     attempts: number;
     firstOccurredAt: string;
     lastOccurredAt: string;
@@ -59,7 +59,7 @@ export type ApiTokenIssued = {
     /** base64url */
     hash: string;
     /** The hash: absent on a token issued before hashes were named, which is SHA-256. */
-    kdf?: { name: string; [parameter: string]: DetailValue };
+    kdf?: { name: string; [parameter: string]: JsonValue };
     expiresAt: string | null;
   };
 };

@@ -21,14 +21,6 @@ export const ACCESS_DENIED_CATEGORY = 'access_denied';
 /** The event type of a denied attempt (401, 403), in `access_denied-<deployment>`. */
 export const ACCESS_DENIED = 'AccessDenied';
 export const accessDeniedStreamId = (deployment: string): string => `${ACCESS_DENIED_CATEGORY}-${deployment}`;
-/**
- * How many denied attempts an `AccessDenied` event's data stands for: its `attempts` (repeats are
- * aggregated per time window), or 1 for an event recorded before they were.
- */
-export function attemptsOf(data: Readonly<Record<string, unknown>>): number {
-  const attempts = data['attempts'];
-  return typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 1 ? attempts : 1;
-}
 /** The event type of an API token's issue, in `api_token-registry`; its data holds the token's salted hash. */
 export const API_TOKEN_ISSUED = 'ApiTokenIssued';
 /** One stream per deployment for its observations and the drift they find: `observation-<deployment>`. */

@@ -1,6 +1,6 @@
-import type { DetailValue } from '../errors';
+import type { JsonValue } from '../../common/json';
 
-type Data = { readonly [key: string]: DetailValue };
+type Data = { readonly [key: string]: JsonValue };
 type Metadata = Readonly<Record<string, unknown>>;
 
 /** Turns an event's data of version n into version n + 1; the metadata is read only (never changed). */

@@ -3,7 +3,7 @@ import {
   DomainError,
   MigrationNotReversible,
   MigrationStateInvalid,
-  MigrationStepRefused,
+  MigrationStepFailed,
   RollbackConflict,
 } from '../errors';
 import type { TopologyCommand } from '../topology/commands';
@@ -111,7 +111,7 @@ export function decideStep(
 /**
  * RunMigration's steps: the next `count` of them, or until the migration completes. Each step's
  * topology command goes through the port, then the step's record; a refused step is recorded as
- * failed (a real run) and refuses the command (MigrationStepRefused).
+ * failed (a real run) and refuses the command (MigrationStepFailed).
  */
 export async function runSteps(
   migrationId: string,
@@ -128,10 +128,12 @@ export async function runSteps(
     const command = stepCommand(plan, step);
     const outcome: StepOutcome = command ? await port.apply(command, step, 'run') : { events: [] };
     const { events, failure } = decideStep(migrationId, plan, state, step, outcome, await port.topology());
-    if (failure && port.dryRun) throw new MigrationStepRefused(migrationId, step, stepInfo(step).title, failure, 'dry run');
+    // R16: a step whose check fails (continuity included) fails the migration; a dry run only says it would.
+    if (failure && port.dryRun) throw new MigrationStepFailed(migrationId, step, stepInfo(step).title, failure, 'dry run');
     await port.record(events);
     state = evolveAll(state, events);
-    if (failure) throw new MigrationStepRefused(migrationId, step, stepInfo(step).title, failure);
+    // R16: a failed step is reported, and the migration is Failed.
+    if (failure) throw new MigrationStepFailed(migrationId, step, stepInfo(step).title, failure);
     steps.push(step);
   }
   return { state, steps };
@@ -145,7 +147,9 @@ export function decideFailure(command: FailMigrationStep, state: MigrationState)
   const id = command.migrationId;
   requireRunnable(id, state, 'report a failed step of');
   const step = nextStep(state);
+  // R20: only a migration under way has a step to fail.
   if (step === null) throw new MigrationStateInvalid(id, 'report a failed step of', 'finished', ['Planned', 'Running']);
+  // R20: only the step under way can be reported failed.
   if (command.step !== undefined && command.step !== step) {
     throw new MigrationStateInvalid(id, `report step ${command.step} failed for`, `at step ${step}`, [`at step ${command.step}`]);
   }
@@ -193,9 +197,11 @@ export type RollbackDecision =
 export function decideRollback(command: RollbackMigration, state: MigrationState, topology: TopologyState, facts: RollbackFacts): RollbackDecision {
   const id = command.migrationId;
   const { plan } = state;
+  // R20: only a migration not yet rolled back can be rolled back.
   if (!plan || state.status === 'RolledBack' || state.status === 'Rejected') {
     throw new MigrationStateInvalid(id, 'roll back', state.status, ['Planned', 'Running', 'Completed', 'Failed', 'RollingBack']);
   }
+  // R20: after step 7 (the legacy pool decommissioned) there is no rollback.
   if (topology.legacyPools.get(plan.legacyPoolFqdn)?.status === 'Decommissioned') throw new MigrationNotReversible(id, plan.legacyPoolFqdn);
   const starting = state.status !== 'RollingBack';
   // R20: later changes to what the migration changed, checked once, when the rollback starts.
@@ -208,6 +214,7 @@ export function decideRollback(command: RollbackMigration, state: MigrationState
 
   if (facts.dryRun) {
     // A dry run shows the compensations under the command's own terms, whatever four eyes would ask first.
+    // R20: a later change to what the migration changed is a conflict, unless forced.
     if (conflicts.length > 0 && command.force !== true) throw new RollbackConflict(id, conflicts);
     return start({ reason: state.rollback?.reason ?? command.reason, force: state.rollback?.force === true || command.force === true });
   }
@@ -219,9 +226,11 @@ export function decideRollback(command: RollbackMigration, state: MigrationState
   const force = state.rollback?.force === true || (facts.fourEyes ? approved && request.force : command.force === true);
   if (facts.fourEyes && !approved && (starting || (command.force === true && !force))) {
     if (request?.approval === 'pending') throw new ApprovalRequired(id, 'rollback');
+    // R20: a later change to what the migration changed is a conflict, unless forced.
     if (conflicts.length > 0 && command.force !== true) throw new RollbackConflict(id, conflicts);
     return { kind: 'request', events: [{ type: 'MigrationRollbackRequested', data: { migrationId: id, reason: command.reason, force: command.force === true } }] };
   }
+  // R20: a later change to what the migration changed is a conflict, unless forced.
   if (conflicts.length > 0 && !force) throw new RollbackConflict(id, conflicts);
   return start({ reason, force });
 }
@@ -242,6 +251,7 @@ export function decideCompensation(
   if (compensation === null) return { type: 'MigrationStepCompensated', data: { migrationId, step, key, command: null, events: [] } };
   if ('events' in outcome) return { type: 'MigrationStepCompensated', data: { migrationId, step, key, command: compensation.type, events: [...outcome.events] } };
   const error = { code: outcome.refusal.code, message: outcome.refusal.message };
+  // R20: a step that cannot be compensated is a conflict, unless forced.
   if (!force) throw new RollbackConflict(migrationId, [], error);
   return { type: 'MigrationStepNotCompensated', data: { migrationId, step, key, command: compensation.type, error } };
 }
@@ -258,6 +268,7 @@ export async function compensateSteps(
 ): Promise<{ readonly state: MigrationState; readonly steps: number[] }> {
   let state = initial;
   const plan = state.plan;
+  // R20: a migration with no plan has nothing to roll back.
   if (!plan) throw new MigrationStateInvalid(migrationId, 'roll back', 'unknown', ['Planned', 'Running', 'Completed', 'Failed', 'RollingBack']);
   const compensated: number[] = [];
   for (const step of pendingCompensations(state)) {

@@ -145,9 +145,12 @@ export function nextStep(state: MigrationState): number | null {
 
 /** Refuses unless the migration may run its next step. */
 export function requireRunnable(migrationId: string, state: MigrationState, action = 'run'): MigrationPlan {
+  // R20: steps run only on a planned migration that is under way and not waiting for its rollback.
   if (!state.plan) throw new MigrationStateInvalid(migrationId, action, 'unknown', ['Planned', 'Running']);
+  // R20: a migration finished, failed or rolled back runs no more steps.
   if (state.status !== 'Planned' && state.status !== 'Running') throw new MigrationStateInvalid(migrationId, action, state.status, ['Planned', 'Running']);
   if (state.planApproval === 'pending') throw new ApprovalRequired(migrationId, 'plan');
+  // R20: a migration whose rollback is asked for waits for that decision.
   if (state.rollbackRequest !== null) throw new MigrationStateInvalid(migrationId, action, 'waiting for its rollback', ['Planned', 'Running']);
   return state.plan;
 }
@@ -352,6 +355,7 @@ export interface RunMigration {
 export function requireNextStep(migrationId: string, state: MigrationState, fromStep: number | undefined): void {
   if (fromStep === undefined) return;
   const next = nextStep(state);
+  // R20: steps run in order, so their compensations can run in reverse.
   if (next !== fromStep) throw new MigrationStepOutOfOrder(migrationId, fromStep, next);
 }
 

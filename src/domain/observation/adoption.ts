@@ -55,11 +55,12 @@ export class AdoptionRefused extends DomainError {
 export class DriftNotAdoptable extends DomainError {
   readonly code = 'DRIFT_NOT_ADOPTABLE';
   readonly category = 'conflict';
-  constructor(entity: string, fields: readonly string[], why: string, rule?: RuleId) {
+  /** `section`: the snapshot section the adoption would have to change without the observation having looked at it. */
+  constructor(entity: string, fields: readonly string[], why: string, rule?: RuleId, section?: string) {
     super(`${entity} cannot be adopted as observed (${fields.join(', ')}): ${why}. Nothing was recorded.`, {
       ...(rule ? { rule } : {}),
       field: 'entities',
-      details: { entity, fields: [...fields] },
+      details: { entity, fields: [...fields], ...(section ? { section } : {}) },
     });
   }
 }
@@ -152,6 +153,16 @@ function phasesOf(item: DriftItem, reason: string, addresses: AddressContext): (
         // that address (none, or another owner), it goes again at once, as migration step 4 deletes it.
         const owner = addresses.observedOwner(wellKnownSipAddress);
         const keep = owner === 'wellKnownUser' || owner === `wellKnownUser:${fqdn}` || (owner === undefined && !addresses.principalObserved(wellKnownSipAddress));
+        // Deleting that user at once is a change of principals: only on the word of an observation that looked at them.
+        if (!keep && !addresses.principalObserved(wellKnownSipAddress)) {
+          throw new DriftNotAdoptable(
+            item.entity,
+            ['wellKnownSipAddress'],
+            `defining the pool creates its well-known user ${wellKnownSipAddress}, which the observation saw owned by ${owner === 'endpoint' ? 'a Persistent Chat endpoint' : `a ${String(owner)}`} (one owner per URI); the snapshot has no principals section for that address, so the adoption may neither keep nor delete that user: collect principals too`,
+            'R3',
+            'principals',
+          );
+        }
         phases[3] = () => [
           { type: 'DefineLegacyGroupChatPool', fqdn, version: observed['version'] === 'OCS2007R2' ? 'OCS2007R2' : 'Lync2010', wellKnownSipAddress },
           ...(keep ? [] : [{ type: 'DeleteWellKnownUser', sipAddress: wellKnownSipAddress, legacyPoolFqdn: fqdn, reason } as const]),

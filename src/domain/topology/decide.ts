@@ -208,7 +208,7 @@ function removeSipDomain(command: RemoveSipDomain, state: TopologyState): Decisi
   const reason = requireReason(command.reason, command.type);
   if (!state.sipDomains.has(command.domain)) throw new SipDomainNotFound(command.domain);
   const inUse = sipAddressesInDomain(state, command.domain);
-  if (inUse.length > 0) throw new SipDomainInUse(command.domain, inUse);
+  if (inUse.length > 0) throw new SipDomainInUse(command.domain, inUse); // R1: a `sip:` address in a valid, registered SIP domain
   const wasDefault = state.defaultSipDomain === command.domain;
   const others = [...state.sipDomains].filter((domain) => domain !== command.domain);
   if (wasDefault && others.length > 0) throw new SipDomainIsDefault(command.domain, others);
@@ -306,8 +306,8 @@ function defineLegacyGroupChatPool(command: DefineLegacyGroupChatPool, state: To
 function decommissionLegacyPool(command: DecommissionLegacyPool, state: TopologyState): Decision {
   const reason = requireReason(command.reason, command.type);
   const pool = requireLegacyPool(state, command.fqdn, 'fqdn');
-  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'decommission', pool.status, ['Stopped'], 'fqdn');
-  if (wellKnownUserOf(state, pool.fqdn) && pool.dataMigratedTo === null) {
+  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'decommission', pool.status, ['Stopped'], 'fqdn'); // R14: pool life cycle
+  if (wellKnownUserOf(state, pool.fqdn) && pool.dataMigratedTo === null) { // R15: a legacy pool and its well-known user
     throw new LegacyPoolStillInUse(pool.fqdn, pool.wellKnownSipAddress);
   }
   // R16, R20: decommissioning ends any chance of rollback, so the data must already be served from its new home.
@@ -333,10 +333,10 @@ function installPersistentChatPool(command: InstallPersistentChatPool, state: To
   const servers = unique(command.servers);
   if (servers.length === 0) throw new ServersRequired('servers');
   const maxServers = command.singleServer === true ? 1 : topologyLimits.maxServersPerPool;
-  if (servers.length > maxServers) throw new TooManyServers(command.fqdn, 'servers', servers.length, maxServers, 'invalid');
+  if (servers.length > maxServers) throw new TooManyServers(command.fqdn, 'servers', servers.length, maxServers, 'invalid'); // R10: at most 8 servers, 4 active; a single-computer pool gains none
   requireNewPoolFqdn(state, command.fqdn);
   for (const server of servers) requireComputerFree(state, server, command.fqdn, 'servers');
-  if (state.defaultSipDomain === null) throw new DefaultSipDomainRequired(command.fqdn);
+  if (state.defaultSipDomain === null) throw new DefaultSipDomainRequired(command.fqdn); // R7: the default pool contact needs a default SIP domain
   const defaultContactSipAddress = defaultPoolContactAddress(command.fqdn, state.defaultSipDomain);
   requireFreeSipAddress(state, defaultContactSipAddress, 'fqdn');
   return accept({
@@ -358,8 +358,8 @@ function removePersistentChatPool(command: RemovePersistentChatPool, state: Topo
   const reason = requireReason(command.reason, command.type);
   const pool = requirePersistentChatPool(state, command.fqdn, 'fqdn');
   const endpoints = endpointsOfPool(state, pool.fqdn);
-  if (endpoints.length > 0) throw new PoolHasEndpoints(pool.fqdn, endpoints);
-  if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'remove', pool.status, ['Installed', 'Stopped'], 'fqdn');
+  if (endpoints.length > 0) throw new PoolHasEndpoints(pool.fqdn, endpoints); // R9: a pool with endpoints is not removed
+  if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'remove', pool.status, ['Installed', 'Stopped'], 'fqdn'); // R14: pool life cycle
   const warnings =
     pool.activeServers.length > 0
       ? activeServerCapacityWarnings({
@@ -393,10 +393,10 @@ function removePersistentChatPool(command: RemovePersistentChatPool, state: Topo
 
 function addPersistentChatServer(command: AddPersistentChatServer, state: TopologyState): Decision {
   const pool = requirePersistentChatPool(state, command.poolFqdn, 'poolFqdn');
-  if (pool.singleServer) throw new SingleServerPool(pool.fqdn);
+  if (pool.singleServer) throw new SingleServerPool(pool.fqdn); // R10: at most 8 servers, 4 active; a single-computer pool gains none
   if (pool.servers.includes(command.serverFqdn)) throw new ServerAlreadyInPool(pool.fqdn, command.serverFqdn);
   const count = pool.servers.length + 1;
-  if (count > topologyLimits.maxServersPerPool) {
+  if (count > topologyLimits.maxServersPerPool) { // R10: at most 8 servers, 4 active; a single-computer pool gains none
     throw new TooManyServers(pool.fqdn, 'serverFqdn', count, topologyLimits.maxServersPerPool, 'conflict');
   }
   requireComputerFree(state, command.serverFqdn, pool.fqdn, 'serverFqdn');
@@ -408,7 +408,7 @@ function removePersistentChatServer(command: RemovePersistentChatServer, state: 
   const pool = requirePersistentChatPool(state, command.poolFqdn, 'poolFqdn');
   if (!pool.servers.includes(command.serverFqdn)) throw new ServerNotFound(pool.fqdn, command.serverFqdn);
   // Refused rather than silently deactivated: an active server may be holding client connections.
-  if (pool.activeServers.includes(command.serverFqdn)) throw new ServerIsActive(pool.fqdn, command.serverFqdn);
+  if (pool.activeServers.includes(command.serverFqdn)) throw new ServerIsActive(pool.fqdn, command.serverFqdn); // R12: the active servers of a pool
   if (pool.servers.length === 1) throw new LastServerOfPool(pool.fqdn, command.serverFqdn);
   return accept({ type: 'PersistentChatServerRemoved', data: { poolFqdn: pool.fqdn, serverFqdn: command.serverFqdn, reason } });
 }
@@ -423,22 +423,22 @@ function setPersistentChatActiveServers(command: SetPersistentChatActiveServers,
     case 'add': {
       const servers = requireServersOfPool(pool, change.servers, change.kind);
       const already = servers.filter((server) => active.has(server));
-      if (already.length > 0) throw new ServerAlreadyActive(pool.fqdn, already, change.kind);
+      if (already.length > 0) throw new ServerAlreadyActive(pool.fqdn, already, change.kind); // R12: the active servers of a pool
       next = new Set([...active, ...servers]);
-      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, change.kind, inPoolOrder(pool, next), max, 'conflict');
+      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, change.kind, inPoolOrder(pool, next), max, 'conflict'); // R10: at most 8 servers, 4 active; a single-computer pool gains none
       break;
     }
     case 'remove': {
       const servers = requireServersOfPool(pool, change.servers, change.kind);
       const inactive = servers.filter((server) => !active.has(server));
-      if (inactive.length > 0) throw new ServerNotActive(pool.fqdn, inactive, change.kind);
+      if (inactive.length > 0) throw new ServerNotActive(pool.fqdn, inactive, change.kind); // R12: the active servers of a pool
       next = new Set([...active].filter((server) => !servers.includes(server)));
       break;
     }
     case 'replace': {
       const servers = unique(change.servers);
       requireMembers(pool, servers, change.kind);
-      if (servers.length > max) throw new TooManyActiveServers(pool.fqdn, change.kind, servers, max, 'invalid');
+      if (servers.length > max) throw new TooManyActiveServers(pool.fqdn, change.kind, servers, max, 'invalid'); // R10: at most 8 servers, 4 active; a single-computer pool gains none
       next = new Set(servers);
       break;
     }
@@ -447,14 +447,14 @@ function setPersistentChatActiveServers(command: SetPersistentChatActiveServers,
       break;
     case 'swap': {
       next = new Set(pool.servers.filter((server) => !active.has(server)));
-      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, change.kind, inPoolOrder(pool, next), max, 'conflict');
+      if (next.size > max) throw new TooManyActiveServers(pool.fqdn, change.kind, inPoolOrder(pool, next), max, 'conflict'); // R10: at most 8 servers, 4 active; a single-computer pool gains none
       break;
     }
     default:
       return assertNever(change);
   }
   const activeServers = inPoolOrder(pool, next);
-  if (sameMembers(activeServers, pool.activeServers)) throw new ActiveServersUnchanged(pool.fqdn, pool.activeServers);
+  if (sameMembers(activeServers, pool.activeServers)) throw new ActiveServersUnchanged(pool.fqdn, pool.activeServers); // R12: the active servers of a pool
 
   const warnings: DomainWarning[] = [];
   if (activeServers.length === 0 && pool.status === 'Started') warnings.push(noActiveServersWarning(pool.fqdn));
@@ -480,7 +480,7 @@ function setPersistentChatActiveServers(command: SetPersistentChatActiveServers,
 
 function setPersistentChatState(command: SetPersistentChatState, state: TopologyState): Decision {
   const pool = requirePersistentChatPool(state, command.poolFqdn, 'poolFqdn');
-  if (pool.poolState === command.poolState) throw new PersistentChatStateUnchanged(pool.fqdn, pool.poolState);
+  if (pool.poolState === command.poolState) throw new PersistentChatStateUnchanged(pool.fqdn, pool.poolState); // R11: pool state Normal or FailedOver
   return accept({
     type: 'PersistentChatStateChanged',
     data: { poolFqdn: pool.fqdn, poolState: command.poolState, previousPoolState: pool.poolState },
@@ -495,14 +495,14 @@ function startPool(command: StartPool, state: TopologyState): Decision {
   if (!found) throw new PoolNotFound(command.fqdn, 'fqdn');
   if (found.kind === 'persistentChat') {
     const { pool } = found;
-    if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Installed', 'Stopped'], 'fqdn');
+    if (pool.status === 'Started') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Installed', 'Stopped'], 'fqdn'); // R14: pool life cycle
     return {
       events: [{ type: 'PoolStarted', data: { fqdn: pool.fqdn, poolKind: found.kind, previousStatus: pool.status } }],
       warnings: pool.activeServers.length === 0 ? [noActiveServersWarning(pool.fqdn)] : [],
     };
   }
   const { pool } = found;
-  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Stopped'], 'fqdn');
+  if (pool.status !== 'Stopped') throw new PoolStateInvalid(pool.fqdn, 'start', pool.status, ['Stopped'], 'fqdn'); // R14: pool life cycle
   return accept({ type: 'PoolStarted', data: { fqdn: pool.fqdn, poolKind: found.kind, previousStatus: pool.status } });
 }
 
@@ -510,7 +510,7 @@ function stopPool(command: StopPool, state: TopologyState): Decision {
   const found = poolOf(state, command.fqdn);
   if (!found) throw new PoolNotFound(command.fqdn, 'fqdn');
   const { status, fqdn } = found.pool;
-  if (status !== 'Started') throw new PoolStateInvalid(fqdn, 'stop', status, ['Started'], 'fqdn');
+  if (status !== 'Started') throw new PoolStateInvalid(fqdn, 'stop', status, ['Started'], 'fqdn'); // R14: pool life cycle
   return accept({ type: 'PoolStopped', data: { fqdn, poolKind: found.kind, previousStatus: status } });
 }
 
@@ -528,7 +528,7 @@ function createEndpoint(command: CreateEndpoint, state: TopologyState): Decision
     : endpointDistinguishedName(command.sipAddress);
   // Both looked up in the state's indexes: a deployment's size must not make each command slower.
   const holder = endpointByDistinguishedNameKey(state, distinguishedNameKey(distinguishedName));
-  if (holder) throw new ObjectGuidInUse(command.objectGuid ?? distinguishedName, holder.sipAddress);
+  if (holder) throw new ObjectGuidInUse(command.objectGuid ?? distinguishedName, holder.sipAddress); // R3: one owner at a time
 
   const warnings: DomainWarning[] = [];
   const existing = firstEndpointsOfPool(state, pool.fqdn, 3);
@@ -582,7 +582,7 @@ function resolveEndpointIdentity(state: TopologyState, rawIdentity: string): Per
   const lowered = identity.toLowerCase();
   if (lowered.startsWith('sip:')) {
     const endpoint = state.endpoints.get(lowered as SipUri);
-    if (endpoint) return endpoint;
+    if (endpoint) return endpoint; // R6: found by its SIP address
     const owner = ownerOf(state, lowered as SipUri);
     throw new EndpointNotFound(identity, undefined, owner ? ownerDetails(owner) : undefined);
   }
@@ -590,14 +590,14 @@ function resolveEndpointIdentity(state: TopologyState, rawIdentity: string): Per
     // The documented form may have a space after each comma.
     const key = distinguishedNameKey(identity);
     const endpoint = [...state.endpoints.values()].find((candidate) => distinguishedNameKey(candidate.distinguishedName) === key);
-    if (endpoint) return endpoint;
+    if (endpoint) return endpoint; // R6: found by its distinguished name
     throw new EndpointNotFound(identity);
   }
   // Active Directory compares display names without regard to case.
   const matches = [...state.endpoints.values()].filter((candidate) => candidate.displayName?.toLowerCase() === lowered);
   const [only] = matches;
-  if (matches.length > 1) throw new AmbiguousIdentity(identity, matches);
-  if (only) return only;
+  if (matches.length > 1) throw new AmbiguousIdentity(identity, matches); // R6: a display name must name one endpoint
+  if (only) return only; // R6: found by its display name
   const withPrefix = `sip:${lowered}`;
   throw new EndpointNotFound(identity, state.endpoints.has(withPrefix as SipUri) ? withPrefix : undefined);
 }
@@ -609,24 +609,24 @@ function importLegacyPoolData(command: ImportLegacyPoolData, state: TopologyStat
   const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
   // R14: the import needs the legacy pool Stopped, so the data moves while the legacy pool can no longer change it (the offline window).
   if (legacy.status !== 'Stopped') throw new PoolStateInvalid(legacy.fqdn, 'import the data of', legacy.status, ['Stopped']);
-  if (legacy.dataMigratedTo !== null) throw new LegacyDataAlreadyImported(legacy.fqdn, legacy.dataMigratedTo);
+  if (legacy.dataMigratedTo !== null) throw new LegacyDataAlreadyImported(legacy.fqdn, legacy.dataMigratedTo); // R18: one legacy pool per target pool
   const target = requirePersistentChatPool(state, command.targetPoolFqdn, 'targetPoolFqdn');
   const other = [...state.legacyPools.values()].find((pool) => pool.dataMigratedTo === target.fqdn && pool.fqdn !== legacy.fqdn);
-  if (other) throw new TargetHoldsOtherLegacyData(target.fqdn, other.fqdn);
+  if (other) throw new TargetHoldsOtherLegacyData(target.fqdn, other.fqdn); // R18: one legacy pool per target pool
   return accept({ type: 'LegacyPoolDataImported', data: { legacyPoolFqdn: legacy.fqdn, targetPoolFqdn: target.fqdn, fileName: command.fileName } });
 }
 
 function revertLegacyPoolDataImport(command: RevertLegacyPoolDataImport, state: TopologyState): Decision {
   const reason = requireReason(command.reason, command.type);
   const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
-  if (legacy.status === 'Decommissioned') throw new PoolStateInvalid(legacy.fqdn, 'revert the data import of', legacy.status, ['Started', 'Stopped']);
-  if (legacy.dataMigratedTo === null) throw new LegacyDataNotImported(legacy.fqdn);
+  if (legacy.status === 'Decommissioned') throw new PoolStateInvalid(legacy.fqdn, 'revert the data import of', legacy.status, ['Started', 'Stopped']); // R14: pool life cycle
+  if (legacy.dataMigratedTo === null) throw new LegacyDataNotImported(legacy.fqdn); // R20: what a rollback can revert
   return accept({ type: 'LegacyPoolDataImportReverted', data: { legacyPoolFqdn: legacy.fqdn, targetPoolFqdn: legacy.dataMigratedTo, reason } });
 }
 
 function deleteWellKnownUser(command: DeleteWellKnownUser, state: TopologyState): Decision {
   const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
-  if (legacy.wellKnownSipAddress !== command.sipAddress) throw new WellKnownAddressMismatch(legacy.fqdn, command.sipAddress, legacy.wellKnownSipAddress);
+  if (legacy.wellKnownSipAddress !== command.sipAddress) throw new WellKnownAddressMismatch(legacy.fqdn, command.sipAddress, legacy.wellKnownSipAddress); // R15: a legacy pool and its well-known user
   const principal = wellKnownUserOf(state, legacy.fqdn);
   if (!principal) {
     const owner = ownerOf(state, command.sipAddress);
@@ -639,8 +639,8 @@ function deleteWellKnownUser(command: DeleteWellKnownUser, state: TopologyState)
 
 function restoreWellKnownUser(command: RestoreWellKnownUser, state: TopologyState): Decision {
   const legacy = requireLegacyPool(state, command.legacyPoolFqdn, 'legacyPoolFqdn');
-  if (legacy.status === 'Decommissioned') throw new PoolStateInvalid(legacy.fqdn, 'restore the well-known user of', legacy.status, ['Started', 'Stopped']);
-  if (legacy.wellKnownSipAddress !== command.sipAddress) throw new WellKnownAddressMismatch(legacy.fqdn, command.sipAddress, legacy.wellKnownSipAddress);
+  if (legacy.status === 'Decommissioned') throw new PoolStateInvalid(legacy.fqdn, 'restore the well-known user of', legacy.status, ['Started', 'Stopped']); // R14: pool life cycle
+  if (legacy.wellKnownSipAddress !== command.sipAddress) throw new WellKnownAddressMismatch(legacy.fqdn, command.sipAddress, legacy.wellKnownSipAddress); // R15: a legacy pool and its well-known user
   requireRegisteredDomain(state, command.sipAddress, 'sipAddress');
   requireFreeSipAddress(state, command.sipAddress, 'sipAddress');
   return accept({
@@ -651,7 +651,7 @@ function restoreWellKnownUser(command: RestoreWellKnownUser, state: TopologyStat
 
 function revertPoolStart(command: RevertPoolStart, state: TopologyState): Decision {
   const pool = requirePersistentChatPool(state, command.fqdn, 'fqdn');
-  if (pool.status !== 'Started') throw new PoolStateInvalid(pool.fqdn, 'revert the start of', pool.status, ['Started']);
+  if (pool.status !== 'Started') throw new PoolStateInvalid(pool.fqdn, 'revert the start of', pool.status, ['Started']); // R14: pool life cycle
   return accept({ type: 'PoolStartReverted', data: { fqdn: pool.fqdn, poolKind: 'persistentChat', status: command.status, previousStatus: pool.status } });
 }
 
@@ -676,13 +676,13 @@ function optionalText(text: string | undefined): string | null {
 /** R1: every SIP address lives in a domain the deployment answers for. */
 function requireRegisteredDomain(state: TopologyState, sipAddress: SipUri, field: string): void {
   const domain = sipDomainOf(sipAddress);
-  if (!state.sipDomains.has(domain)) throw new SipDomainNotRegistered(domain, sipAddress, field);
+  if (!state.sipDomains.has(domain)) throw new SipDomainNotRegistered(domain, sipAddress, field); // R1: a `sip:` address in a valid, registered SIP domain
 }
 
 /** R3: one owner per SIP address. */
 function requireFreeSipAddress(state: TopologyState, sipAddress: SipUri, field: string): void {
   const owner = ownerOf(state, sipAddress);
-  if (owner) throw new SipAddressInUse(sipAddress, ownerDetails(owner), describeOwner(owner), field);
+  if (owner) throw new SipAddressInUse(sipAddress, ownerDetails(owner), describeOwner(owner), field); // R3: one owner at a time
 }
 
 function requireNewPoolFqdn(state: TopologyState, fqdn: Fqdn): void {
@@ -708,7 +708,7 @@ function requirePersistentChatPool(state: TopologyState, fqdn: Fqdn, field: stri
 function requireLegacyPool(state: TopologyState, fqdn: Fqdn, field: string): LegacyGroupChatPool {
   const found = poolOf(state, fqdn);
   if (!found) throw new PoolNotFound(fqdn, field);
-  if (found.kind !== 'legacyGroupChat') throw new PoolNotLegacyGroupChat(fqdn, field);
+  if (found.kind !== 'legacyGroupChat') throw new PoolNotLegacyGroupChat(fqdn, field); // R15: a legacy pool and its well-known user
   return found.pool;
 }
 
@@ -722,7 +722,7 @@ function requireServersOfPool(pool: PersistentChatPool, servers: readonly Fqdn[]
 
 function requireMembers(pool: PersistentChatPool, servers: readonly Fqdn[], field: string): void {
   const strangers = servers.filter((server) => !pool.servers.includes(server));
-  if (strangers.length > 0) throw new ServerNotInPool(pool.fqdn, strangers, field);
+  if (strangers.length > 0) throw new ServerNotInPool(pool.fqdn, strangers, field); // R12: the active servers of a pool
 }
 
 function noActiveServersWarning(poolFqdn: Fqdn): DomainWarning {

@@ -1,11 +1,9 @@
 import 'reflect-metadata';
-import { ApiProperty, ApiPropertyOptional, ApiSchema, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
-  IsBoolean,
   IsDefined,
   IsIn,
   IsInt,
@@ -17,13 +15,12 @@ import {
   Max,
   MaxLength,
   Min,
-  ValidateIf,
   ValidateNested,
-  registerDecorator,
-  type ValidationArguments,
 } from 'class-validator';
-import { EXPORT_LEVELS, LAST_STEP, type LegacyGroupChatVersion, type PersistentChatPoolState } from '../../domain';
-import { firstHiddenCharacter } from '../../domain/shared/plain-text';
+import { LAST_STEP, type LegacyGroupChatVersion, type PersistentChatPoolState } from '../../domain';
+import { EXPORT_LEVELS } from './parameters';
+import { Documented, DocumentedSchema } from './documentation';
+import { BooleanField, compose, type Doc, EnumField, ExactlyOneOf, PlainText, presence, REQUIRED_MESSAGE, StringField, TextField } from './field-decorators';
 
 /**
  * The request bodies of `POST /api/commands/<CommandName>`, one class per topology command.
@@ -90,67 +87,7 @@ export const SIP_PRINCIPAL_KINDS = Object.keys({
 export const ACTIVE_SERVERS_CHANGE_FIELDS = ['add', 'remove', 'replace', 'clear', 'swap'] as const;
 
 // ---------------------------------------------------------------------------------------------
-// Field decorators: validation and OpenAPI documentation side by side
-
-const REQUIRED_MESSAGE = '$property is required';
-
-type Doc = Pick<ApiPropertyOptions, 'description' | 'example'> & { readonly description: string };
-
-function compose(...decorators: PropertyDecorator[]): PropertyDecorator {
-  return (target, key) => {
-    for (const decorator of decorators) decorator(target, key);
-  };
-}
-
-function presence(required: boolean): PropertyDecorator {
-  return required ? IsDefined({ message: REQUIRED_MESSAGE }) : IsOptional();
-}
-
-function api(required: boolean, options: ApiPropertyOptions): PropertyDecorator {
-  return required ? ApiProperty(options) : ApiPropertyOptional(options);
-}
-
-function StringField(max: number, doc: Doc, required = true, extra: Partial<ApiPropertyOptions> = {}): PropertyDecorator {
-  return compose(
-    presence(required),
-    IsString(),
-    MaxLength(max, { message: `$property must be at most ${max} characters long` }),
-    api(required, { type: String, maxLength: max, ...extra, ...doc } as ApiPropertyOptions),
-  );
-}
-
-/** Free text a person reads (a display name, a reason): a string of at most `max` characters, none of them hidden. */
-function TextField(max: number, doc: Doc, required: boolean, options: { lineBreaks: boolean }): PropertyDecorator {
-  return compose(StringField(max, doc, required), PlainText(options));
-}
-
-/** The plain-text rule of TextField, on a string or (`each`) on every string of an array. */
-function PlainText(options: { lineBreaks: boolean; each?: boolean }): PropertyDecorator {
-  const offending = (value: unknown): { item: number | null; found: { codePoint: string; index: number } } | undefined => {
-    const items = options.each && Array.isArray(value) ? value : [value];
-    for (const [i, item] of items.entries()) {
-      const found = typeof item === 'string' ? firstHiddenCharacter(item, options.lineBreaks) : undefined;
-      if (found) return { item: options.each ? i : null, found };
-    }
-    return undefined;
-  };
-  return (target, key) =>
-    registerDecorator({
-      name: 'plainText',
-      target: target.constructor,
-      propertyName: String(key),
-      validator: {
-        validate: (value: unknown) => offending(value) === undefined,
-        defaultMessage: (args: ValidationArguments) => {
-          const hit = offending(args.value);
-          return (
-            `${options.each ? 'each value in ' : ''}$property must be plain text: no control or invisible characters${options.lineBreaks ? ' (line breaks and tabs are allowed)' : ''}` +
-            (hit ? `; found ${hit.found.codePoint} at character ${hit.found.index + 1}${hit.item !== null ? ` of value ${hit.item + 1}` : ''}` : '')
-          );
-        },
-      },
-    });
-}
+// The fields of this product's bodies (the general ones are in field-decorators.ts)
 
 function SipAddressField(doc: Doc, required = true): PropertyDecorator {
   return StringField(INPUT_LIMITS.sipAddress, doc, required, { format: 'sip-uri' });
@@ -170,26 +107,14 @@ function FqdnListField(doc: Doc, options: { required: boolean; minItems: number;
     ArrayMaxSize(max, { message: `$property must name at most ${max} servers` }),
     IsString({ each: true, message: 'each value in $property must be a string' }),
     MaxLength(INPUT_LIMITS.fqdn, { each: true, message: `each value in $property must be at most ${INPUT_LIMITS.fqdn} characters long` }),
-    api(options.required, {
+    Documented(options.required, {
       type: String,
       isArray: true,
       minItems: options.minItems,
       maxItems: max,
       items: { type: 'string', format: 'hostname', maxLength: INPUT_LIMITS.fqdn },
       ...doc,
-    } as ApiPropertyOptions),
-  );
-}
-
-function BooleanField(doc: Doc): PropertyDecorator {
-  return compose(IsOptional(), IsBoolean(), ApiPropertyOptional({ type: Boolean, ...doc }));
-}
-
-function EnumField(values: readonly string[], enumName: string, doc: Doc): PropertyDecorator {
-  return compose(
-    IsDefined({ message: REQUIRED_MESSAGE }),
-    IsIn([...values], { message: `$property must be one of ${values.join(', ')}` }),
-    ApiProperty({ enum: [...values], enumName, ...doc }),
+    }),
   );
 }
 
@@ -203,38 +128,6 @@ function DatabaseInstanceField(): PropertyDecorator {
   );
 }
 
-function isGiven(object: object, key: string): boolean {
-  const value = (object as Record<string, unknown>)[key];
-  return value !== undefined && value !== null;
-}
-
-/**
- * One of several mutually exclusive fields: exactly one of `group` must be given. Fields that are
- * absent are not validated; when none is given, the error sits on the group's first field.
- */
-function ExactlyOneOf(group: readonly string[]): PropertyDecorator {
-  return (target, key) => {
-    const property = String(key);
-    ValidateIf((object: object) => isGiven(object, property) || (property === group[0] && !group.some((k) => isGiven(object, k))))(
-      target,
-      property,
-    );
-    registerDecorator({
-      name: 'exactlyOneOf',
-      target: target.constructor,
-      propertyName: property,
-      constraints: [group],
-      validator: {
-        validate: (_value: unknown, args: ValidationArguments) => group.filter((k) => isGiven(args.object, k)).length === 1,
-        defaultMessage: (args: ValidationArguments) => {
-          const given = group.filter((k) => isGiven(args.object, k));
-          return `exactly one of ${group.join(', ')} must be given, not ${given.length === 0 ? 'none' : given.join(' and ')}`;
-        },
-      },
-    });
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // The fields every command body may carry
 
@@ -245,7 +138,7 @@ export abstract class CommandDto {
     Matches(DEPLOYMENT_PATTERN, {
       message: '$property must be 1 to 63 letters, digits, dots or underscores, starting with a letter or digit',
     }),
-    ApiPropertyOptional({
+    Documented(false, {
       type: String,
       description:
         'The deployment (one organization\'s topology) the command applies to; `default` when absent. ' +
@@ -262,7 +155,7 @@ export abstract class CommandDto {
   @compose(
     IsOptional(),
     IsUUID(undefined, { message: '$property must be a UUID' }),
-    ApiPropertyOptional({
+    Documented(false, {
       type: String,
       format: 'uuid',
       description:
@@ -290,7 +183,7 @@ export abstract class CommandDto {
 // ---------------------------------------------------------------------------------------------
 // SIP domains
 
-@ApiSchema({ description: 'Registers a SIP domain of the deployment (`New-CsSipDomain`).' })
+@DocumentedSchema({ description: 'Registers a SIP domain of the deployment (`New-CsSipDomain`).' })
 export class RegisterSipDomainDto extends CommandDto {
   @FqdnField({ description: 'The SIP domain (`-Identity`), e.g. `contoso.com`. Compared without regard to case.', example: 'contoso.com' })
   domain!: string;
@@ -302,13 +195,13 @@ export class RegisterSipDomainDto extends CommandDto {
   isDefault?: boolean;
 }
 
-@ApiSchema({ description: 'Makes a registered SIP domain the default one (`Set-CsSipDomain -IsDefault $True`).' })
+@DocumentedSchema({ description: 'Makes a registered SIP domain the default one (`Set-CsSipDomain -IsDefault $True`).' })
 export class SetDefaultSipDomainDto extends CommandDto {
   @FqdnField({ description: 'A registered SIP domain.', example: 'contoso.com' })
   domain!: string;
 }
 
-@ApiSchema({ description: 'Removes a SIP domain no SIP address uses any more (`Remove-CsSipDomain`); needs a reason.' })
+@DocumentedSchema({ description: 'Removes a SIP domain no SIP address uses any more (`Remove-CsSipDomain`); needs a reason.' })
 export class RemoveSipDomainDto extends CommandDto {
   @FqdnField({ description: 'A registered SIP domain.', example: 'fabrikam.com' })
   domain!: string;
@@ -317,7 +210,7 @@ export class RemoveSipDomainDto extends CommandDto {
 // ---------------------------------------------------------------------------------------------
 // SIP principals
 
-@ApiSchema({ description: 'Registers a user or contact owning a SIP address.' })
+@DocumentedSchema({ description: 'Registers a user or contact owning a SIP address.' })
 export class RegisterSipPrincipalDto extends CommandDto {
   @SipAddressField({
     description: 'The SIP address (`-SipAddress`), with the `sip:` prefix, in a registered SIP domain (R1); stored lower-cased (R2).',
@@ -335,7 +228,7 @@ export class RegisterSipPrincipalDto extends CommandDto {
   displayName?: string;
 }
 
-@ApiSchema({ description: 'Deletes a user, contact or well-known user, releasing its SIP address; needs a reason.' })
+@DocumentedSchema({ description: 'Deletes a user, contact or well-known user, releasing its SIP address; needs a reason.' })
 export class DeleteSipPrincipalDto extends CommandDto {
   @SipAddressField({ description: 'The SIP address of the principal to delete.', example: 'sip:ocschat@contoso.com' })
   sipAddress!: string;
@@ -344,7 +237,7 @@ export class DeleteSipPrincipalDto extends CommandDto {
 // ---------------------------------------------------------------------------------------------
 // Legacy Group Chat pools
 
-@ApiSchema({ description: 'The computers running each Group Chat service of a legacy pool.' })
+@DocumentedSchema({ description: 'The computers running each Group Chat service of a legacy pool.' })
 export class LegacyGroupChatServicesDto {
   @FqdnField({ description: 'Lookup service computer; the pool FQDN when absent.', example: 'gc.contoso.com' }, false)
   lookup?: string;
@@ -359,7 +252,7 @@ export class LegacyGroupChatServicesDto {
   compliance?: string;
 }
 
-@ApiSchema({
+@DocumentedSchema({
   description: 'Records an existing Lync Server 2010 or OCS 2007 R2 Group Chat pool and creates its well-known user (R15, R3, R1).',
 })
 export class DefineLegacyGroupChatPoolDto extends CommandDto {
@@ -383,7 +276,7 @@ export class DefineLegacyGroupChatPoolDto extends CommandDto {
     IsObject({ message: '$property must be an object' }),
     ValidateNested(),
     Type(() => LegacyGroupChatServicesDto),
-    ApiPropertyOptional({ type: () => LegacyGroupChatServicesDto, description: 'The computer running each service.' }),
+    Documented(false, { type: () => LegacyGroupChatServicesDto, description: 'The computer running each service.' }),
   )
   services?: LegacyGroupChatServicesDto;
 
@@ -391,7 +284,7 @@ export class DefineLegacyGroupChatPoolDto extends CommandDto {
   databaseInstance?: string;
 }
 
-@ApiSchema({ description: 'Decommissions a stopped legacy Group Chat pool whose data has moved (migration step 7); needs a reason.' })
+@DocumentedSchema({ description: 'Decommissions a stopped legacy Group Chat pool whose data has moved (migration step 7); needs a reason.' })
 export class DecommissionLegacyPoolDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the legacy Group Chat pool.', example: 'gc.contoso.com' })
   fqdn!: string;
@@ -400,7 +293,7 @@ export class DecommissionLegacyPoolDto extends CommandDto {
 // ---------------------------------------------------------------------------------------------
 // Persistent Chat pools and servers
 
-@ApiSchema({ description: 'Installs a Persistent Chat pool and its default pool contact (R7, R10, R14).' })
+@DocumentedSchema({ description: 'Installs a Persistent Chat pool and its default pool contact (R7, R10, R14).' })
 export class InstallPersistentChatPoolDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the Persistent Chat pool.', example: 'pcpool.contoso.com' })
   fqdn!: string;
@@ -430,13 +323,13 @@ export class InstallPersistentChatPoolDto extends CommandDto {
   databaseInstance?: string;
 }
 
-@ApiSchema({ description: 'Removes a Persistent Chat pool that has no endpoints left (R9); needs a reason.' })
+@DocumentedSchema({ description: 'Removes a Persistent Chat pool that has no endpoints left (R9); needs a reason.' })
 export class RemovePersistentChatPoolDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the Persistent Chat pool.', example: 'pcpool.contoso.com' })
   fqdn!: string;
 }
 
-@ApiSchema({ description: 'Adds a server to a Persistent Chat pool (R10).' })
+@DocumentedSchema({ description: 'Adds a server to a Persistent Chat pool (R10).' })
 export class AddPersistentChatServerDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the Persistent Chat pool.', example: 'pcpool.contoso.com' })
   poolFqdn!: string;
@@ -445,7 +338,7 @@ export class AddPersistentChatServerDto extends CommandDto {
   serverFqdn!: string;
 }
 
-@ApiSchema({ description: 'Removes an inactive server from a Persistent Chat pool; needs a reason.' })
+@DocumentedSchema({ description: 'Removes an inactive server from a Persistent Chat pool; needs a reason.' })
 export class RemovePersistentChatServerDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the Persistent Chat pool.', example: 'pcpool.contoso.com' })
   poolFqdn!: string;
@@ -456,7 +349,7 @@ export class RemovePersistentChatServerDto extends CommandDto {
 
 const ONE_CHANGE = 'Exactly one of `add`, `remove`, `replace`, `clear`, `swap` is given.';
 
-@ApiSchema({
+@DocumentedSchema({
   description:
     'Changes which servers of a Persistent Chat pool are active (`Set-CsPersistentChatActiveServer`, R12, R10). ' + ONE_CHANGE,
 })
@@ -491,7 +384,7 @@ export class SetPersistentChatActiveServersDto extends CommandDto {
   @compose(
     ExactlyOneOf(ACTIVE_SERVERS_CHANGE_FIELDS),
     IsIn([true], { message: '$property must be true when given (leave it out otherwise)' }),
-    ApiPropertyOptional({
+    Documented(false, {
       type: Boolean,
       enum: [true],
       description: `Make no server active (\`-ActiveServers $Null\`). ${ONE_CHANGE}`,
@@ -503,7 +396,7 @@ export class SetPersistentChatActiveServersDto extends CommandDto {
   @compose(
     ExactlyOneOf(ACTIVE_SERVERS_CHANGE_FIELDS),
     IsIn([true], { message: '$property must be true when given (leave it out otherwise)' }),
-    ApiPropertyOptional({
+    Documented(false, {
       type: Boolean,
       enum: [true],
       description: `Make the active servers inactive and the inactive ones active (\`-Swap\`). ${ONE_CHANGE}`,
@@ -513,7 +406,7 @@ export class SetPersistentChatActiveServersDto extends CommandDto {
   swap?: true;
 }
 
-@ApiSchema({
+@DocumentedSchema({
   description: 'Sets a Persistent Chat pool to its primary or backup databases (`Set-CsPersistentChatState -PoolState`, R11).',
 })
 export class SetPersistentChatStateDto extends CommandDto {
@@ -533,13 +426,13 @@ export class SetPersistentChatStateDto extends CommandDto {
 // ---------------------------------------------------------------------------------------------
 // Pool life cycle (R14), either kind of pool
 
-@ApiSchema({ description: 'Starts a Persistent Chat or legacy Group Chat pool (R14).' })
+@DocumentedSchema({ description: 'Starts a Persistent Chat or legacy Group Chat pool (R14).' })
 export class StartPoolDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the pool, of either kind.', example: 'pcpool.contoso.com' })
   fqdn!: string;
 }
 
-@ApiSchema({ description: 'Stops a started Persistent Chat or legacy Group Chat pool (R14).' })
+@DocumentedSchema({ description: 'Stops a started Persistent Chat or legacy Group Chat pool (R14).' })
 export class StopPoolDto extends CommandDto {
   @FqdnField({ description: 'FQDN of the pool, of either kind.', example: 'gc.contoso.com' })
   fqdn!: string;
@@ -548,7 +441,7 @@ export class StopPoolDto extends CommandDto {
 // ---------------------------------------------------------------------------------------------
 // Persistent Chat endpoints
 
-@ApiSchema({ description: 'Creates a Persistent Chat endpoint (`New-CsPersistentChatEndpoint`, R1, R3, R4, R8).' })
+@DocumentedSchema({ description: 'Creates a Persistent Chat endpoint (`New-CsPersistentChatEndpoint`, R1, R3, R4, R8).' })
 export class CreateEndpointDto extends CommandDto {
   @SipAddressField({
     description:
@@ -570,7 +463,7 @@ export class CreateEndpointDto extends CommandDto {
     IsOptional(),
     IsString(),
     Matches(/^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$/, { message: '$property must be a GUID, e.g. 33e5014b-dcba-46b5-9bf7-48f4d5fca69d' }),
-    ApiPropertyOptional({
+    Documented(false, {
       description:
         "The contact's objectGUID in Active Directory, when it is known: its distinguished name is `CN={guid},CN=Application Contacts,CN=RTC Service,CN=Services,CN=Configuration,DC=...`. Omitted: a new one.",
       example: '33e5014b-dcba-46b5-9bf7-48f4d5fca69d',
@@ -579,14 +472,14 @@ export class CreateEndpointDto extends CommandDto {
   objectGuid?: string;
 }
 
-@ApiSchema({ description: 'Removes a Persistent Chat endpoint (`Remove-CsPersistentChatEndpoint -Identity`, R6); needs a reason.' })
+@DocumentedSchema({ description: 'Removes a Persistent Chat endpoint (`Remove-CsPersistentChatEndpoint -Identity`, R6); needs a reason.' })
 export class RemoveEndpointDto extends CommandDto {
   @compose(
     IsDefined({ message: REQUIRED_MESSAGE }),
     IsString(),
     MaxLength(INPUT_LIMITS.identity, { message: `$property must be at most ${INPUT_LIMITS.identity} characters long` }),
     Matches(/\S/, { message: '$property must not be blank' }),
-    ApiProperty({
+    Documented(true, {
       type: String,
       maxLength: INPUT_LIMITS.identity,
       description:
@@ -604,7 +497,7 @@ function MigrationIdField(): PropertyDecorator {
   return compose(
     IsDefined({ message: REQUIRED_MESSAGE }),
     IsUUID(undefined, { message: '$property must be a UUID' }),
-    ApiProperty({ type: String, format: 'uuid', description: 'The migration, as MigratePool returned it.', example: '0b7e4f6c-4d1a-8f3e-9c2b-5a6d7e8f9a0b' }),
+    Documented(true, { type: String, format: 'uuid', description: 'The migration, as MigratePool returned it.', example: '0b7e4f6c-4d1a-8f3e-9c2b-5a6d7e8f9a0b' }),
   );
 }
 
@@ -614,11 +507,11 @@ function StepField(description: string): PropertyDecorator {
     IsInt({ message: '$property must be a whole number' }),
     Min(1, { message: '$property must be at least 1' }),
     Max(LAST_STEP, { message: `$property must be at most ${LAST_STEP}` }),
-    ApiPropertyOptional({ type: Number, minimum: 1, maximum: LAST_STEP, description }),
+    Documented(false, { type: Number, minimum: 1, maximum: LAST_STEP, description }),
   );
 }
 
-@ApiSchema({
+@DocumentedSchema({
   description:
     'Plans the migration of a legacy Group Chat pool into a Persistent Chat pool (the seed\'s scenario). With `?whatIf=true` it returns the plan ' +
     '(preconditions, steps with their events, what will not be migrated, a PowerShell runbook) and stores nothing; otherwise it records the plan ' +
@@ -637,7 +530,7 @@ export class MigratePoolDto extends CommandDto {
   @compose(
     IsOptional(),
     IsIn([...EXPORT_LEVELS], { message: `$property must be one of ${EXPORT_LEVELS.join(', ')}` }),
-    ApiPropertyOptional({ enum: [...EXPORT_LEVELS], enumName: 'ExportLevel', description: '`-Level` of the export (R17); `All` by default.' }),
+    Documented(false, { enum: [...EXPORT_LEVELS], enumName: 'ExportLevel', description: '`-Level` of the export (R17); `All` by default.' }),
   )
   exportLevel?: (typeof EXPORT_LEVELS)[number];
 
@@ -651,7 +544,7 @@ export class MigratePoolDto extends CommandDto {
     IsString({ each: true, message: 'each value in $property must be a string' }),
     MaxLength(INPUT_LIMITS.categoryPath, { each: true, message: `each value in $property must be at most ${INPUT_LIMITS.categoryPath} characters long` }),
     PlainText({ lineBreaks: false, each: true }),
-    ApiPropertyOptional({
+    Documented(false, {
       type: String,
       isArray: true,
       description: 'The legacy category paths (plain text, one line each), parent first, joined by `/` (`Engineering/Platform`): the plan lists the names flattening changes or cuts (R18).',
@@ -664,7 +557,7 @@ export class MigratePoolDto extends CommandDto {
   endpointDisplayName?: string;
 }
 
-@ApiSchema({ description: 'Runs the next step(s) of a planned migration through the same rules as manual commands; all remaining steps when `steps` is absent.' })
+@DocumentedSchema({ description: 'Runs the next step(s) of a planned migration through the same rules as manual commands; all remaining steps when `steps` is absent.' })
 export class RunMigrationDto extends CommandDto {
   @MigrationIdField()
   migrationId!: string;
@@ -676,7 +569,7 @@ export class RunMigrationDto extends CommandDto {
   fromStep?: number;
 }
 
-@ApiSchema({ description: 'Reports that the next step of a migration failed outside the product; the migration becomes Failed and can be rolled back. Needs a reason.' })
+@DocumentedSchema({ description: 'Reports that the next step of a migration failed outside the product; the migration becomes Failed and can be rolled back. Needs a reason.' })
 export class FailMigrationStepDto extends CommandDto {
   @MigrationIdField()
   migrationId!: string;
@@ -685,7 +578,7 @@ export class FailMigrationStepDto extends CommandDto {
   step?: number;
 }
 
-@ApiSchema({
+@DocumentedSchema({
   description:
     'Rolls a migration back with compensating events derived from its audit trail, last step first (R20); refused with ROLLBACK_CONFLICT when later ' +
     'changes touched what it changed, unless `force`. Needs a reason.',
@@ -698,7 +591,7 @@ export class RollbackMigrationDto extends CommandDto {
   force?: boolean;
 }
 
-@ApiSchema({
+@DocumentedSchema({
   description:
     'Four eyes (FOUR_EYES=on): a second administrator, not the one who asked, approves or rejects the plan of a migration or its requested rollback. ' +
     'A rejected plan ends the migration; a rejected rollback is withdrawn.',
@@ -710,7 +603,7 @@ export class ApproveChangeDto extends CommandDto {
   @compose(
     IsDefined({ message: REQUIRED_MESSAGE }),
     IsIn(['approve', 'reject'], { message: '$property must be one of approve, reject' }),
-    ApiProperty({ enum: ['approve', 'reject'], description: 'The decision.' }),
+    Documented(true, { enum: ['approve', 'reject'], description: 'The decision.' }),
   )
   decision!: 'approve' | 'reject';
 }

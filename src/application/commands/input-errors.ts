@@ -1,9 +1,10 @@
-import { DomainError, type ErrorDetails, type RuleId } from '../../domain';
+import { Refusal, type ErrorDetails, type RuleId } from '../../common/refusal';
 
 /**
- * Refusals of the HTTP edge, before a command reaches the domain. They extend `DomainError` so that
- * one exception filter maps every refusal by `category` (invalid → 400, not_found → 404) and prints
- * `{ error: error.toJSON() }`.
+ * Refusals of the edge, before a command reaches the domain. They are `Refusal`s, as the domain's
+ * errors are, so that one mapping gives every refusal its status by `category` (invalid → 400,
+ * not_found → 404) and prints `{ error: error.toJSON() }`; they are not `DomainError`s: no rule of
+ * the domain refused.
  */
 
 /** One field of a body that failed the schema: its dotted path (`services.web`) and constraint → message. */
@@ -13,13 +14,13 @@ export interface SchemaProblem {
 }
 
 /** The body is not an object, or fails the command's schema (types, required fields, lengths, enums). */
-export class InvalidInput extends DomainError {
+export class InvalidInput extends Refusal {
   readonly code = 'INVALID_INPUT';
   readonly category = 'invalid';
 
   /**
    * `rule` defaults to `'schema'` (the shape of the input), which goes into `details.rule`; a domain
-   * rule id (`R1`, ...) goes where `DomainError` puts rules.
+   * rule id (`R1`, ...) goes where `Refusal` puts rules.
    */
   constructor(message: string, init: { readonly field?: string; readonly rule?: 'schema' | RuleId; readonly details?: ErrorDetails } = {}) {
     const rule = init.rule ?? 'schema';
@@ -61,7 +62,7 @@ export class InvalidInput extends DomainError {
 }
 
 /** `POST /api/commands/<name>` with a name no command has. */
-export class UnknownCommand extends DomainError {
+export class UnknownCommand extends Refusal {
   readonly code = 'UNKNOWN_COMMAND';
   readonly category = 'not_found';
   readonly suggestion: string | undefined;

@@ -5,7 +5,6 @@ import {
   fqdnProblem,
   parseFqdn,
   parseGuid,
-  poolFqdnOfServiceIdentity,
   parseSipUri,
   type ActiveServersChange,
   type Fqdn,
@@ -18,6 +17,7 @@ import {
   type TopologyCommand,
 } from '../../domain';
 import { InvalidInput, UnknownCommand, type SchemaProblem } from './input-errors';
+import { poolFqdnOfServiceIdentity } from './parameters';
 import { AdoptObservedStateDto } from './adopt-observed-state.dto';
 import {
   AddPersistentChatServerDto,

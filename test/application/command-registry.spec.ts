@@ -1,7 +1,7 @@
-import { DomainError } from '../../src/domain';
-import { type AdminCommandType, commandNames, parseCommandBody, parseCommandBodySync, COMMANDS } from '../../src/api/commands/command-registry';
-import { closestName, InvalidInput, UnknownCommand } from '../../src/api/commands/input-errors';
-import { CommandDto } from '../../src/api/commands/topology-command.dtos';
+import { Refusal } from '../../src/common/refusal';
+import { type AdminCommandType, commandNames, parseCommandBody, parseCommandBodySync, COMMANDS } from '../../src/application/commands/command-registry';
+import { closestName, InvalidInput, UnknownCommand } from '../../src/application/commands/input-errors';
+import { CommandDto } from '../../src/application/commands/topology-command.dtos';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -36,11 +36,11 @@ const ALL_COMMAND_TYPES: Record<AdminCommandType, true> = {
 const SEED_ENDPOINT = { sipAddress: 'sip:persistentchat@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };
 
 /** The error a parse is refused with (synchronous or not), for assertions on its fields. */
-async function refusal(name: string, body: unknown, options?: { reason?: string }): Promise<DomainError> {
+async function refusal(name: string, body: unknown, options?: { reason?: string }): Promise<Refusal> {
   try {
     await parseCommandBody(name, body, options);
   } catch (error) {
-    if (error instanceof DomainError) return error;
+    if (error instanceof Refusal) return error;
     throw error;
   }
   throw new Error(`${name} ${JSON.stringify(body)} was accepted`);
