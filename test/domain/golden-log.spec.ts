@@ -13,6 +13,8 @@ import { ROOT, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 jest.setTimeout(300_000);
 
 const WRITE = process.env['WRITE_GOLDEN_LOG'] === '1';
+/** A read model's deliberate change (a new projection version): its answers rewritten from the committed logs, the logs untouched. */
+const WRITE_ANSWERS = process.env['WRITE_GOLDEN_ANSWERS'] === '1';
 const file = (name: string): string => path.join(GOLDEN_DIR, name);
 const readJson = <T>(name: string): T => JSON.parse(fs.readFileSync(file(name), 'utf8')) as T;
 const writeJson = (name: string, value: unknown): void => fs.writeFileSync(file(name), `${JSON.stringify(value, null, 1)}\n`);
@@ -168,6 +170,10 @@ async function writeAccessDeniedV1Log(): Promise<GoldenRow[]> {
 
 describe('golden logs replay to the committed answers', () => {
   beforeAll(async () => {
+    if (WRITE_ANSWERS) {
+      for (const name of ['current', 'access-denied-v1']) writeJson(`${name}.answers.json`, (await replay(readJson<GoldenRow[]>(`${name}.log.json`))).answers);
+      return;
+    }
     if (!WRITE) return;
     const rows = await writeCurrentLog();
     writeJson('current.log.json', rows);
