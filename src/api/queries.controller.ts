@@ -89,12 +89,15 @@ export class QueriesController {
   @Get('audit')
   async audit(@Query() params: QueryParams): Promise<JsonObject> {
     // A filter the trail does not know is refused, not ignored: ignoring it would answer the whole trail.
-    for (const name of Object.keys(params)) {
-      if (AUDIT_QUERY.includes(name as (typeof AUDIT_QUERY)[number])) continue;
-      const near = AUDIT_QUERY.find((k) => k.toLowerCase() === name.toLowerCase());
+    const unknown = Object.keys(params).filter((name) => !AUDIT_QUERY.includes(name as (typeof AUDIT_QUERY)[number]));
+    if (unknown.length > 0) {
+      const named = unknown.map((name) => {
+        const near = AUDIT_QUERY.find((k) => k.toLowerCase() === name.toLowerCase());
+        return `'${name}'${near ? ` (did you mean '${near}'?)` : ''}`;
+      });
       throw new InvalidInput(
-        `GET /api/audit takes no query parameter '${name}'${near ? ` (did you mean '${near}'?)` : ''}; it takes ${AUDIT_QUERY.join(', ')}.`,
-        { field: name, rule: 'schema' },
+        `GET /api/audit takes no query parameter ${named.join(', ')}; it takes ${AUDIT_QUERY.join(', ')}.`,
+        { field: unknown[0]!, rule: 'schema', ...(unknown.length > 1 ? { details: { fields: unknown } } : {}) },
       );
     }
     const options = readOptions({ ...params, deployment: undefined });

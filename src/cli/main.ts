@@ -192,8 +192,8 @@ function guardPipes(): void {
       if (stream === process.stdout) {
         try {
           process.stderr.write(
-            'topo: the output pipe was closed (EPIPE). To pipe one cmdlet into another, quote the whole line ' +
-              `(topo 'Get-CsPersistentChatEndpoint | Remove-CsPersistentChatEndpoint') or put it in a script for topo run.\n`,
+            'topo: the output pipe was closed (EPIPE). If this was a cmdlet pipeline, bash ran the part after | as a program of its own: ' +
+              `put the whole line in single quotes (e.g. topo 'Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"}') or in a script for topo run.\n`,
           );
         } catch {
           // stderr is gone too: nothing left to say it on.

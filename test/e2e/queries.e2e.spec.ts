@@ -87,6 +87,9 @@ describe('queries over HTTP, answered from read models', () => {
       expect(refused.body.error.message).toContain(`GET /api/audit takes no query parameter '${name}'`);
     }
     expect((await get('/api/audit?Actor=admin')).body.error.message).toContain("(did you mean 'actor'?)");
+    const several = await get('/api/audit?bogus=1&other=2');
+    expect(several.body.error.message).toContain("takes no query parameter 'bogus', 'other';");
+    expect(several.body.error.details).toMatchObject({ field: 'bogus', fields: ['bogus', 'other'] });
     expect((await get('/api/audit?actor=admin&outcome=accepted&limit=1')).status).toBe(200);
   });
 
