@@ -175,9 +175,19 @@ export function globalOptions(argv: readonly string[], env: NodeJS.ProcessEnv = 
  * and is read as the string it was, to be refused as a placeholder rather than as PowerShell's reserved `<`.
  */
 function wordsOf(argv: readonly string[]): string[] {
-  return argv.map((arg) =>
+  return argv.flatMap(parameterAndValue).map((arg) =>
     (/\s/.test(arg) && !/^[@'"{\u201C\u201D\u2018\u2019]/.test(arg) && !/^-[A-Za-z]\w*:/.test(arg)) || arg.startsWith('<') ? `'${arg.replace(/'/g, "''")}'` : arg,
   );
+}
+
+/**
+ * `-Identity<no-break space>sip:a@b` arrives from bash as one argument (bash splits at spaces and tabs
+ * only), where PowerShell sees a parameter and its value: a parameter's name holds no space, so the
+ * argument is cut after it. A value on its own keeps its spaces, as quotes may have held them.
+ */
+function parameterAndValue(arg: string): string[] {
+  const match = /^(-[A-Za-z][\w-]*)[\u0085\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]+(.+)$/su.exec(arg);
+  return match ? [match[1]!, match[2]!] : [arg];
 }
 
 /**

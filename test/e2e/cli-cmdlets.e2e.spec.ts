@@ -187,6 +187,12 @@ describe('topo cmdlet lines through --server', () => {
     expect(batch.status).toBe(0);
     const listed = run('Get-CsPersistentChatEndpoint\u00a0-Identity\u00a0"sip:nbsp*"', '--json');
     expect((JSON.parse(listed.stdout) as Array<{ sipAddress: string }>).map((e) => e.sipAddress).sort()).toEqual(['sip:nbsp1@contoso.com', 'sip:nbsp2@contoso.com']);
+    // Typed into bash unquoted: bash splits at the ordinary spaces only, so a parameter and its value
+    // joined by a no-break space arrive as one argument.
+    const typed = run('New-CsPersistentChatEndpoint', '-SipAddress\u00a0sip:nbsp3@contoso.com', '-PersistentChatPoolFqdn', 'pcpool.contoso.com', '-Confirm:$false');
+    expect([typed.status, typed.stderr.includes('cannot be found'), typed.stderr.includes('ERROR')]).toEqual([0, false, false]);
+    const found = run('Get-CsPersistentChatEndpoint', '-Identity\u00a0sip:nbsp3@contoso.com', '--json');
+    expect([found.status, (JSON.parse(found.stdout) as Array<{ sipAddress: string }>).map((e) => e.sipAddress)]).toEqual([0, ['sip:nbsp3@contoso.com']]);
   });
 
   it('runs nothing of a script with a line that does not parse', async () => {
