@@ -12,6 +12,7 @@ const CLOSE_DOUBLE = new Set(['\u201d', '\u201c']);
 const OPEN_SINGLE = new Set(['\u2018', '\u201a', '\u201b']);
 const CLOSE_SINGLE = new Set(['\u2019', '\u2018']);
 const COMPARISON = /^-c?(eq|ne|like|notlike|match|notmatch|gt|lt|ge|le)$/i;
+const LOGICAL = /^-(and|or|xor)$/i;
 
 /** Braces opened minus closed in a word. */
 const braceBalance = (word: string): number => [...word].reduce((n, c) => n + (c === '{' ? 1 : c === '}' ? -1 : 0), 0);
@@ -26,10 +27,25 @@ const singleQuoted = (line: string): string => `'${line.replace(/'/g, "'\\''")}'
  * Undefined when `$_` is still there, or the block reads a property without it (`-Filter {DisplayName ...}`).
  */
 function eatenVariable(pieces: readonly string[]): { left: string; property: string } | undefined {
-  // What stands between `{` and `.Property`: words none of which is an operator (`-eq`) or quoted.
-  const match = /\{\s*((?:[^\s{}$"']*)(?: [^\s{}$"'-][^\s{}$"']*)*)\.([A-Za-z_]\w*)/.exec(pieces.join(' '));
-  if (!match) return undefined;
-  return { left: match[1]!, property: match[2]! };
+  const joined = pieces.join(' ');
+  const open = joined.indexOf('{');
+  if (open < 0) return undefined;
+  const words = joined.slice(open + 1).trim().split(' ').filter((w) => w !== '');
+  // The property is the word an operator follows (`<what bash left>.PoolState -eq`), or that ends the
+  // block or a clause; the words before it are what bash left of `$_`, which may be a whole earlier
+  // command line, parameters included. An operator or a quoted or `$` word before it: no `$_` was eaten.
+  for (let k = 0; k < words.length; k++) {
+    const word = words[k]!;
+    if (k === 0 && /^-not$/i.test(word)) continue;
+    if (COMPARISON.test(word) || LOGICAL.test(word) || /["'$]/.test(word)) return undefined;
+    const next = words[k + 1];
+    const property = /^(.*)\.([A-Za-z_]\w*)\}*$/s.exec(word);
+    if (property && (next === undefined || word.endsWith('}') || COMPARISON.test(next) || LOGICAL.test(next))) {
+      const left = [...words.slice(k === 0 || !/^-not$/i.test(words[0]!) ? 0 : 1, k), property[1]!].filter((w) => w !== '').join(' ');
+      return { left, property: property[2]! };
+    }
+  }
+  return undefined;
 }
 
 /** What bash put for `$_`, as the message names it: never the whole of a long expansion (it may be a whole earlier command line). */

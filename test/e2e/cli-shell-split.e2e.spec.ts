@@ -77,6 +77,17 @@ describe('a cmdlet line bash took apart', () => {
     expect(run.stderr).not.toMatch(/topo '.*secret/);
   });
 
+  it('$_ that bash expanded to an earlier cmdlet line with its parameters: found, and the line to type is the one typed', () => {
+    const run = inBash(
+      `Get-CsPersistentChatState '|' Where-Object {$_.PoolState -eq "FailedOver"}`,
+      'true Get-CsPersistentChatState "-Identity PersistentChatServer:pcpool.contoso.com" >/dev/null; true "Get-CsPersistentChatState -Identity PersistentChatServer:pcpool.contoso.com" ; ',
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('$_ was replaced by several words');
+    expect(run.stderr).toContain(`Put the whole line in single quotes: topo 'Get-CsPersistentChatState | Where-Object {$_.PoolState -eq "FailedOver"}'`);
+    expect(run.stderr).not.toMatch(/topo '.*PersistentChatServer:pcpool/);
+  });
+
   it('$Null swallowed by bash is said and put back: in a script block, and as the value of -ActiveServers', () => {
     const block = inBash(`Get-CsPersistentChatEndpoint '|' Where-Object {$_.DisplayName -eq $Null}`, 'true "" ; ');
     expect(block.status).toBe(2);
