@@ -62,21 +62,25 @@ const MAX_TRACKED = 10_000;
  * set it to 0: the window itself is the block).
  */
 export class SlidingWindowStorage implements ThrottlerStorage {
-  private readonly windows = new Map<string, { expiries: number[]; first: number }>();
+  /** One table per throttler: callers of one (anonymous addresses, say) never push out those of the other. */
+  private readonly tables = new Map<string, Map<string, { expiries: number[]; first: number }>>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+  increment(key: string, ttl: number, limit: number, _blockDuration = 0, throttlerName = ''): Promise<ThrottlerStorageRecord> {
     const now = this.now();
-    let window = this.windows.get(key);
+    let windows = this.tables.get(throttlerName);
+    if (windows === undefined) this.tables.set(throttlerName, (windows = new Map()));
+    let window = windows.get(key);
     if (window === undefined) {
-      if (this.windows.size >= MAX_TRACKED) this.forgetIdle(now);
+      if (windows.size >= MAX_TRACKED) forgetIdle(windows, now);
       window = { expiries: [], first: 0 };
-      this.windows.set(key, window);
+      windows.set(key, window);
     }
     const { expiries } = window;
     while (window.first < expiries.length && expiries[window.first]! <= now) window.first++;
-    if (window.first > 1_024 && window.first * 2 > expiries.length) {
+    // Expired entries leave the array once they are a few: a key holds at most about its limit.
+    if (window.first >= 32 || (window.first > 0 && window.first === expiries.length)) {
       expiries.splice(0, window.first);
       window.first = 0;
     }
@@ -92,15 +96,20 @@ export class SlidingWindowStorage implements ThrottlerStorage {
     });
   }
 
-  private forgetIdle(now: number): void {
-    for (const [key, window] of this.windows) {
-      if ((window.expiries[window.expiries.length - 1] ?? 0) <= now) this.windows.delete(key);
-    }
-    // Still full of busy callers: forget the oldest rather than grow without bound.
-    for (const key of this.windows.keys()) {
-      if (this.windows.size < MAX_TRACKED) break;
-      this.windows.delete(key);
-    }
+  /** Callers tracked by one throttler (for tests and bounds). */
+  tracked(throttlerName = ''): number {
+    return this.tables.get(throttlerName)?.size ?? 0;
+  }
+}
+
+function forgetIdle(windows: Map<string, { expiries: number[]; first: number }>, now: number): void {
+  for (const [key, window] of windows) {
+    if ((window.expiries[window.expiries.length - 1] ?? 0) <= now) windows.delete(key);
+  }
+  // Still full of busy callers: forget the oldest rather than grow without bound.
+  for (const key of windows.keys()) {
+    if (windows.size < MAX_TRACKED) break;
+    windows.delete(key);
   }
 }
 

@@ -69,8 +69,29 @@ describe('the rate limit at the door (@nestjs/throttler)', () => {
     for (let i = 0; i < 10_000; i++) await storage.increment(`idle${i}`, 2_000, 4);
     now += 2_000;
     for (let i = 0; i < 3; i++) await storage.increment('busy', 2_000, 4);
-    expect((storage as unknown as { windows: Map<string, unknown> }).windows.size).toBe(1);
+    expect(storage.tracked()).toBe(1);
     expect(await storage.increment('busy', 2_000, 4)).toMatchObject({ isBlocked: false, totalHits: 4 });
     expect(await storage.increment('busy', 2_000, 4)).toMatchObject({ isBlocked: true, timeToBlockExpire: 2 });
+  });
+
+  it("keeps each throttler's callers apart: anonymous addresses by the thousand never push out a principal's window", async () => {
+    let now = 0;
+    const storage = new SlidingWindowStorage(() => now);
+    for (let i = 0; i < 3; i++) await storage.increment('alice', 2_000, 4, 0, 'principal');
+    for (let i = 0; i < 12_000; i++) await storage.increment(`198.51.${i >> 8}.${i & 255}`, 2_000, 1, 0, 'anonymous');
+    expect([storage.tracked('principal'), storage.tracked('anonymous')]).toEqual([1, 10_000]);
+    expect(await storage.increment('alice', 2_000, 4, 0, 'principal')).toMatchObject({ isBlocked: false, totalHits: 4 });
+    expect(await storage.increment('alice', 2_000, 4, 0, 'principal')).toMatchObject({ isBlocked: true });
+  });
+
+  it('holds about its limit of entries per caller, not every request it ever counted', async () => {
+    let now = 0;
+    const storage = new SlidingWindowStorage(() => now);
+    for (let i = 0; i < 5_000; i++) {
+      now += 10;
+      await storage.increment('steady', 2_000, 1_000, 0, 'principal');
+    }
+    const windows = (storage as unknown as { tables: Map<string, Map<string, { expiries: number[] }>> }).tables.get('principal')!;
+    expect(windows.get('steady')!.expiries.length).toBeLessThanOrEqual(200 + 32);
   });
 });
