@@ -133,7 +133,8 @@ export function prepareLine(stages: readonly CmdletLine[], options: GlobalOption
     sink = {
       cmdlet: definition.name,
       line: lineOfSink,
-      confirm: bound.get('Confirm') === true,
+      // A line with -WhatIf changes nothing and asks nothing, -Confirm or not.
+      confirm: bound.get('Confirm') === true && bound.get('WhatIf') !== true,
       prepare: (object) => {
         const own = new Map(bound);
         const key = Object.keys(object).find((k) => k.toLowerCase() === piped.name.toLowerCase());

@@ -287,7 +287,7 @@ async function preRunProblems(prepared: PreparedLine, client: ApiClient, head: n
       found.push(error);
     }
   }
-  const confirm = prepared.kind === 'command' ? prepared.confirm : prepared.kind === 'pipeline' ? (prepared.sink?.confirm ?? false) : false;
+  const confirm = prepared.kind === 'command' ? prepared.confirm && !prepared.whatIf : prepared.kind === 'pipeline' ? (prepared.sink?.confirm ?? false) : false;
   if (confirm && !whatIf && !process.stdin.isTTY) {
     found.push(
       new CmdletError(

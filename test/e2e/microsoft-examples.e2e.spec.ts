@@ -587,6 +587,19 @@ describe('cases derived from the pages', () => {
     expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
   });
 
+  it("topo run's pre-run check: a line with -WhatIf asks nothing, -Confirm or not, so no terminal is needed", async () => {
+    const deployment = await litware();
+    const run = topoRun(
+      deployment,
+      [
+        'New-CsPersistentChatEndpoint -SipAddress "sip:whatif@litwareinc.com" -PersistentChatPoolFqdn "atl-pcpool-001.litwareinc.com" -WhatIf -Confirm',
+        'Get-CsPersistentChatEndpoint | Where-Object {$_.SipAddress -like "sip:pce*"} | Remove-CsPersistentChatEndpoint -WhatIf -Confirm',
+      ],
+    );
+    expect([run.status, run.stderr.includes('CONFIRMATION_REQUIRED')]).toEqual([0, false]);
+    expect(await endpoints(deployment)).toEqual(['sip:chat@contoso.com', 'sip:pce2@litwareinc.com', 'sip:pce@litwareinc.com']);
+  });
+
   it('a pipe pasted into bash closes the output: the CLI says so in one line, without a stack trace', async () => {
     const deployment = await litware();
     const { TOPO_REASON: _ignored, ...inherited } = process.env;
