@@ -13,6 +13,8 @@ const OPEN_SINGLE = new Set(['\u2018', '\u201a', '\u201b']);
 const CLOSE_SINGLE = new Set(['\u2019', '\u2018']);
 const COMPARISON = /^-c?(eq|ne|like|notlike|match|notmatch|gt|lt|ge|le)$/i;
 const LOGICAL = /^-(and|or|xor)$/i;
+/** A word bash passed with a space, tab or line break in it: quoted where it was typed. */
+const QUOTED = /[ \t\n]/;
 
 /** Braces opened minus closed in a word. */
 const braceBalance = (word: string): number => [...word].reduce((n, c) => n + (c === '{' ? 1 : c === '}' ? -1 : 0), 0);
@@ -136,7 +138,8 @@ export function shellSplitError(words: readonly string[], options: readonly stri
   // A script block whose braces do not close in the word that opens them.
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
-    if (!word.includes('{') || braceBalance(word) <= 0) continue;
+    // bash splits every unquoted word at its spaces: a word that holds one was quoted, and is as typed.
+    if (QUOTED.test(word) || !word.includes('{') || braceBalance(word) <= 0) continue;
     let end = i;
     let balance = braceBalance(word);
     while (balance > 0 && end + 1 < words.length) balance += braceBalance(words[++end]!);
@@ -159,12 +162,12 @@ export function shellSplitError(words: readonly string[], options: readonly stri
     const word = words[i]!;
     const first = word.replace(/^-[A-Za-z]+:/, '')[0];
     const [opens, closes] = first !== undefined && OPEN_DOUBLE.has(first) ? [OPEN_DOUBLE, CLOSE_DOUBLE] : first !== undefined && OPEN_SINGLE.has(first) ? [OPEN_SINGLE, CLOSE_SINGLE] : [];
-    if (!opens || !closes) continue;
+    if (!opens || !closes || QUOTED.test(word)) continue;
     const body = word.replace(/^-[A-Za-z]+:/, '');
     if (body.length > 1 && closes.has(body[body.length - 1]!)) continue;
     let end = i + 1;
-    while (end < words.length && !closes.has(words[end]![words[end]!.length - 1]!)) end++;
-    if (end >= words.length) continue;
+    while (end < words.length && !QUOTED.test(words[end]!) && !closes.has(words[end]![words[end]!.length - 1]!)) end++;
+    if (end >= words.length || QUOTED.test(words[end]!)) continue;
     const pieces = words.slice(i, end + 1);
     return new CmdletError(
       'SHELL_SPLIT_LINE',

@@ -121,4 +121,11 @@ describe('a cmdlet line bash took apart', () => {
     expect(typographic.stderr).not.toContain('SHELL_SPLIT_LINE');
     expect(typographic.stderr).not.toContain('positional parameter');
   });
+
+  it('values quoted word by word, holding typographic quotes or an unbalanced brace, are read as typed', () => {
+    const quotes = inBash(`New-CsPersistentChatEndpoint -SipAddress sip:q@contoso.com -PersistentChatPoolFqdn pcpool.contoso.com -DisplayName '“Sales” desk' -WhatIf --server http://127.0.0.1:9`);
+    expect(quotes.stderr).not.toContain('SHELL_SPLIT_LINE');
+    const brace = inBash(`Get-CsPersistentChatEndpoint -Filter '{DisplayName -like "x{*"}' --server http://127.0.0.1:9`);
+    expect(brace.stderr).not.toContain('SHELL_SPLIT_LINE');
+  });
 });
