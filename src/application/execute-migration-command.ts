@@ -34,7 +34,7 @@ import {
   type StepTopologyEvent,
 } from '../domain';
 import { toTopologyEvent } from '../domain/events';
-import { EVENT_STORE, EventStore, type JsonValue, WrongExpectedVersion } from '../event-store/event-store';
+import { EVENT_STORE, EventStore, type JsonObject, type JsonValue, WrongExpectedVersion } from '../event-store/event-store';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { type CommandContext, uuidFromName } from './audit';
@@ -52,7 +52,7 @@ import {
   stepCommandId,
   stepEventsOf,
 } from './migration-steps';
-import { requireReason } from './reason-policy';
+import { reasonWarning, requireReason } from './reason-policy';
 import { topologyStreamId } from './streams';
 import { TopologyRepository } from './topology-repository';
 
@@ -85,6 +85,8 @@ export interface MigrationCommandResult {
   /** Four eyes: the plan or rollback is recorded and waits for ApproveChange by another administrator. */
   readonly approvalRequired?: boolean;
   readonly notCompensated?: number[];
+  /** A dry run without the reason its real run would need (the reason policy): said, not refused. */
+  readonly warnings?: JsonObject[];
 }
 
 /** The reason the migration's plan was recorded with (MigratePool requires one). */
@@ -122,6 +124,13 @@ export class ExecuteMigrationCommandHandler implements ICommandHandler<ExecuteMi
   }
 
   async execute(received: ExecuteMigrationCommand): Promise<MigrationCommandResult> {
+    const result = await this.decideAndRecord(received);
+    const { command, context, whatIf } = received;
+    const unreasoned = reasonWarning(this.config.reasonRequiredFor, command.type, (command.type === 'MigratePool' ? command.reason : undefined) ?? context.reason, whatIf);
+    return unreasoned && !result.replayed ? { ...result, warnings: [unreasoned] } : result;
+  }
+
+  private async decideAndRecord(received: ExecuteMigrationCommand): Promise<MigrationCommandResult> {
     const { command } = received;
     if (command.type === 'MigratePool') return this.lock.run(received.deployment, () => this.plan(received, command));
     // A migration is addressed by its id, whatever deployment the request names: it belongs to the one it was planned in.

@@ -66,6 +66,15 @@ describe('the configurable reason policy', () => {
     expect(JSON.stringify((await get(server.url, '/api/endpoints')).body)).not.toContain('prerun@contoso.com');
   });
 
+  it('a dry run of a migration command that needs a reason warns so, as a topology command does', async () => {
+    const plan = await command(server.url, 'MigratePool', { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com' }, { query: 'whatIf=true' });
+    expect(plan.status).toBe(200);
+    expect(plan.body.warnings).toContainEqual(expect.objectContaining({ code: 'REASON_REQUIRED', rule: 'reason-policy' }));
+    const reasoned = await command(server.url, 'MigratePool', { legacyPoolFqdn: 'gc.contoso.com', targetPoolFqdn: 'pcpool.contoso.com', reason: 'CHG-7' }, { query: 'whatIf=true' });
+    expect(reasoned.status).toBe(200);
+    expect(reasoned.body.warnings).toBeUndefined();
+  });
+
   it('a retry of a change already made is answered with its first result, reason or not', async () => {
     const body = { sipAddress: 'sip:retry@contoso.com', persistentChatPoolFqdn: 'pcpool.contoso.com' };
     const first = await command(server.url, 'CreateEndpoint', { ...body, reason: 'CHG-43' }, { headers: { 'idempotency-key': 'create-retry-1' } });
