@@ -70,6 +70,9 @@ export function readModelReference(runner: ProjectionRunner): LogReference {
   };
 }
 
+/** The background verification reads the whole log again at least this often (and at start). */
+export const WHOLE_LOG_EVERY_MS = 60 * 60_000;
+
 /**
  * Guards the tamper-evident log while the server runs:
  * - with `AUDIT_KEY_FILE`, signs a checkpoint `{ position, digest, time }` after appends are
@@ -86,7 +89,9 @@ export class AuditMonitor implements BeforeApplicationShutdown {
   private readonly witnesses: WitnessEntry[] = [];
   private state: AuditLogStatus = 'unprotected';
   private brokenAt: BrokenLink | undefined;
-  private lastVerified: { at: string; events: number; position: number; fromPosition: number } | undefined;
+  private lastVerified: { at: string; events: number; position: number; fromPosition: number; wholeLogAt: string } | undefined;
+  /** When the whole log was last verified (at start, then at least every WHOLE_LOG_EVERY_MS in the background). */
+  private wholeLogAt: number | undefined;
   /** Where the last verification that found no break ended: the background one goes on from there. */
   private verifiedPrefix: VerifiedPrefix | undefined;
   /** The signer's digest: the log up to `position` as verified, then as signed. */
@@ -162,7 +167,7 @@ export class AuditMonitor implements BeforeApplicationShutdown {
     warning?: string;
     key?: string;
     latestCheckpoint?: { position: number; digest: string; time: string };
-    lastVerified?: { at: string; events: number; position: number; fromPosition: number };
+    lastVerified?: { at: string; events: number; position: number; fromPosition: number; wholeLogAt: string };
     witnesses: WitnessHealth[];
     at?: BrokenLink;
   } {
@@ -217,7 +222,11 @@ export class AuditMonitor implements BeforeApplicationShutdown {
       if (this.state === 'broken' && why === 'interval') return undefined;
       // Taken before the walk: every checkpoint signed so far covers events already in the log.
       const checkpoints = await this.trustedCheckpoints();
-      const resume = why === 'interval' ? this.verifiedPrefix : undefined;
+      // The whole log again at least every hour: an edit before the last verified position, its stream
+      // never appended to again, is found within the hour, not only at the next start or on demand.
+      const whole = why === 'start' || this.wholeLogAt === undefined || Date.now() - this.wholeLogAt >= WHOLE_LOG_EVERY_MS;
+      const startedAt = Date.now();
+      const resume = whole ? undefined : this.verifiedPrefix;
       const result = await this.verifyWith({
         checkpoints,
         reference: readModelReference(this.runner),
@@ -230,7 +239,14 @@ export class AuditMonitor implements BeforeApplicationShutdown {
         this.markBroken(result.broken);
         return result;
       }
-      this.lastVerified = { at: new Date().toISOString(), events: result.events, position: result.digest.position, fromPosition: resume?.position ?? 0 };
+      if (whole) this.wholeLogAt = startedAt;
+      this.lastVerified = {
+        at: new Date().toISOString(),
+        events: result.events,
+        position: result.digest.position,
+        fromPosition: resume?.position ?? 0,
+        wholeLogAt: new Date(this.wholeLogAt ?? startedAt).toISOString(),
+      };
       if (this.key !== undefined && this.state !== 'broken') this.state = 'verified';
       if (why === 'start' && this.key !== undefined && this.signer === undefined) {
         this.signer = { position: result.digest.position, digest: result.digest.hash };

@@ -9,7 +9,7 @@ import { ROOT, RunningServer, startServer } from '../support/server';
 
 jest.setTimeout(120_000);
 
-type Health = { auditLog: string; audit: { lastVerified?: { position: number; fromPosition: number; events: number } } };
+type Health = { auditLog: string; audit: { lastVerified?: { at: string; position: number; fromPosition: number; events: number; wholeLogAt: string } } };
 
 /**
  * The background verification goes on from where the last one ended (every AUDIT_VERIFY_INTERVAL),
@@ -54,6 +54,8 @@ describe('the background audit verification is incremental', () => {
     // Went on from an earlier verification's end, not from the start of the log.
     expect(before.audit.lastVerified!.fromPosition).toBeGreaterThan(0);
     expect(before.audit.lastVerified!.fromPosition).toBeLessThanOrEqual(before.audit.lastVerified!.position);
+    // It says when the whole log was last verified (at start here: the next whole pass is due within the hour).
+    expect(Date.parse(before.audit.lastVerified!.wholeLogAt)).toBeLessThan(Date.parse(before.audit.lastVerified!.at));
 
     // An attacker edits the first event in the store file (hash recomputed, its stream relinked) while the server runs.
     const db = new Database(path.join(dataDir, 'events.sqlite'));
