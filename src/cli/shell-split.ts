@@ -33,17 +33,17 @@ function eatenVariable(pieces: readonly string[]): { left: string; property: str
   const open = joined.indexOf('{');
   if (open < 0) return undefined;
   const words = joined.slice(open + 1).trim().split(' ').filter((w) => w !== '');
+  const first = /^-not$/i.test(words[0] ?? '') ? 1 : 0;
   // The property is the word an operator follows (`<what bash left>.PoolState -eq`), or that ends the
   // block or a clause; the words before it are what bash left of `$_`, which may be a whole earlier
   // command line, parameters included. An operator or a quoted or `$` word before it: no `$_` was eaten.
-  for (let k = 0; k < words.length; k++) {
+  for (let k = first; k < words.length; k++) {
     const word = words[k]!;
-    if (k === 0 && /^-not$/i.test(word)) continue;
     if (COMPARISON.test(word) || LOGICAL.test(word) || /["'$]/.test(word)) return undefined;
     const next = words[k + 1];
     const property = /^(.*)\.([A-Za-z_]\w*)\}*$/s.exec(word);
     if (property && (next === undefined || word.endsWith('}') || COMPARISON.test(next) || LOGICAL.test(next))) {
-      const left = [...words.slice(k === 0 || !/^-not$/i.test(words[0]!) ? 0 : 1, k), property[1]!].filter((w) => w !== '').join(' ');
+      const left = [...words.slice(first, k), property[1]!].filter((w) => w !== '').join(' ');
       return { left, property: property[2]! };
     }
   }
