@@ -95,6 +95,22 @@ const keyText = (a: ReportAssurance): string =>
   a.signingKey ?? 'none: no AUDIT_KEY_FILE, so the log is not protected against whoever can write DATA_DIR';
 const entityColumns = (entity: ReportEntity): CsvRow => ({ entity_kind: entity?.kind ?? null, entity_id: entity?.id ?? null });
 
+/** Who acted, as every row of the report carries it: changes, refusals, denials and migration events. */
+type Caller = Pick<ComplianceReport['changes'][number], 'actor' | 'roles' | 'authenticated' | 'clientAddress'>;
+const callerColumns = (c: Caller): CsvRow => ({
+  actor: c.actor,
+  roles: c.roles?.join(' ') ?? null,
+  authenticated: c.authenticated === null ? null : String(c.authenticated),
+  client_address: c.clientAddress,
+});
+const CALLER_HEADERS = ['actor', 'roles', 'authenticated', 'client address'] as const;
+const callerCells = (c: Caller): string[] => [
+  escapeHtml(c.actor),
+  escapeHtml(c.roles?.join(', ')),
+  escapeHtml(c.authenticated === null ? '' : c.authenticated ? 'yes' : 'no'),
+  escapeHtml(c.clientAddress),
+];
+
 /** `drift`: the report's drift section (GET /api/drift's items first seen in the period). */
 export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] = []): string {
   const rows: CsvRow[] = [];
@@ -103,8 +119,7 @@ export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] =
       section: 'change',
       position: c.position,
       occurred_at: c.occurredAt,
-      actor: c.actor,
-      roles: c.roles?.join(' ') ?? null,
+      ...callerColumns(c),
       command: c.command,
       ...entityColumns(c.entity),
       event_type: c.eventType,
@@ -112,8 +127,6 @@ export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] =
       after: json(c.after),
       reason: c.reason,
       migration_id: c.migrationId,
-      authenticated: c.authenticated === null ? null : String(c.authenticated),
-      client_address: c.clientAddress,
       correlation_id: c.correlationId,
       command_id: c.commandId,
       migration_step: json(c.migrationStep),
@@ -126,16 +139,13 @@ export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] =
         section,
         position: r.position,
         occurred_at: r.occurredAt,
-        actor: r.actor,
-        roles: r.roles?.join(' ') ?? null,
+        ...callerColumns(r),
         command: r.command,
         ...entityColumns(r.entity),
         reason: r.reason,
         status: r.status,
         error_code: r.errorCode,
         message: r.message,
-        authenticated: r.authenticated === null ? null : String(r.authenticated),
-        client_address: r.clientAddress,
       });
     }
   }
@@ -145,16 +155,13 @@ export function reportCsv(report: ComplianceReport, drift: readonly DriftRow[] =
         section: 'migration',
         position: e.position,
         occurred_at: e.occurredAt,
-        actor: e.actor,
-        roles: e.roles?.join(' ') ?? null,
+        ...callerColumns(e),
         command: e.command,
         event_type: e.eventType,
         after: json(e.data),
         reason: e.reason,
         migration_id: m.migrationId,
         migration_step: json(e.step),
-        authenticated: e.authenticated === null ? null : String(e.authenticated),
-        client_address: e.clientAddress,
       });
     }
   }
@@ -222,14 +229,11 @@ ul.changes { margin: 0; padding-left: 1em; } ul.changes li { margin: 0; } .v { f
 export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] = []): string {
   const s = report.summary;
   const changes = table(
-    ['position', 'time', 'actor', 'roles', 'authenticated', 'client address', 'command', 'entity', 'event', 'changes (before → after)', 'reason / ticket', 'migration (step)', 'correlation id', 'command id'],
+    ['position', 'time', ...CALLER_HEADERS, 'command', 'entity', 'event', 'changes (before → after)', 'reason / ticket', 'migration (step)', 'correlation id', 'command id'],
     report.changes.map((c) => [
       String(c.position),
       escapeHtml(c.occurredAt),
-      escapeHtml(c.actor),
-      escapeHtml(c.roles?.join(', ')),
-      escapeHtml(c.authenticated === null ? '' : c.authenticated ? 'yes' : 'no'),
-      escapeHtml(c.clientAddress),
+      ...callerCells(c),
       escapeHtml(c.command),
       escapeHtml(entityText(c.entity)),
       escapeHtml(c.eventType),
@@ -243,14 +247,11 @@ export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] 
   );
   const refusals = (list: ComplianceReport['refused'], empty: string): string =>
     table(
-      ['position', 'time', 'actor', 'roles', 'authenticated', 'client address', 'command', 'entity', 'status', 'code', 'message', 'reason'],
+      ['position', 'time', ...CALLER_HEADERS, 'command', 'entity', 'status', 'code', 'message', 'reason'],
       list.map((r) => [
         String(r.position),
         escapeHtml(r.occurredAt),
-        escapeHtml(r.actor),
-        escapeHtml(r.roles?.join(', ')),
-        escapeHtml(r.authenticated === null ? '' : r.authenticated ? 'yes' : 'no'),
-        escapeHtml(r.clientAddress),
+        ...callerCells(r),
         escapeHtml(r.command),
         escapeHtml(entityText(r.entity)),
         escapeHtml(r.status),
@@ -267,16 +268,13 @@ export function reportHtml(report: ComplianceReport, drift: readonly DriftRow[] 
           .map(
             (m) =>
               `<h3>Migration ${escapeHtml(m.migrationId)}</h3>${table(
-                ['position', 'time', 'event', 'step', 'actor', 'roles', 'authenticated', 'client address', 'reason', 'data'],
+                ['position', 'time', 'event', 'step', ...CALLER_HEADERS, 'reason', 'data'],
                 m.events.map((e) => [
                   String(e.position),
                   escapeHtml(e.occurredAt),
                   escapeHtml(e.eventType),
                   code(e.step),
-                  escapeHtml(e.actor),
-                  escapeHtml(e.roles?.join(', ')),
-                  escapeHtml(e.authenticated === null ? '' : e.authenticated ? 'yes' : 'no'),
-                  escapeHtml(e.clientAddress),
+                  ...callerCells(e),
                   escapeHtml(e.reason),
                   code(e.data),
                 ]),
