@@ -161,7 +161,9 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
 
     // The refusal's audit entry names the entity the adoption was about, as an accepted adoption's events do.
     const period = `from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
-    const report = (await getJson(server.url, `/api/compliance/report?deployment=default&${period}`)).body as { refused: { command: string; entity: unknown }[] };
+    // Read models follow the log: the report is asked to include the refusal's position (read-your-writes).
+    const head = (await getJson(server.url, '/health')).body.headPosition as number;
+    const report = (await getJson(server.url, `/api/compliance/report?deployment=default&${period}&minPosition=${head}`)).body as { refused: { command: string; entity: unknown }[] };
     expect(report.refused.filter((r) => r.command === 'AdoptObservedState')).toEqual([
       expect.objectContaining({ command: 'AdoptObservedState', entity: { kind: 'endpoint', id: 'sip:bob@contoso.com' } }),
     ]);
