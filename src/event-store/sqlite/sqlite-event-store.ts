@@ -5,12 +5,10 @@ import {
   AppendOptions,
   AppendResult,
   DuplicateEventId,
-  EventFilter,
   EventStore,
   EventStoreUnavailable,
   EventToAppend,
   ExpectedRevision,
-  JsonObject,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
@@ -24,6 +22,7 @@ import { openStoreFile, Synchronous } from './sqlite-schema';
 import { CommitReply, fileIdentity, fileOutOfPlace, SqliteWriter, WriteRefusal, WriteRequest } from './sqlite-writer';
 import { createPrivateDirectory, openPrivately } from './private-files';
 import { WalCheckpointer } from './wal-checkpointer';
+import { DataVersionWatch, EVENT_COLUMNS, EventRows, followLog, rawRows, toRecorded, type EventRow } from './log-follower';
 
 export const STORE_FILE_NAME = 'events.sqlite';
 
@@ -35,9 +34,6 @@ export interface SqliteEventStoreOptions {
   readonly pollIntervalMs?: number;
 }
 
-/** Rows are read as arrays (better-sqlite3's raw mode): building row objects first costs a third of a full read. */
-type EventRow = [position: number, streamId: string, revision: number, id: string, type: string, data: string, metadata: string, created: number];
-
 type StoredRow = [position: number, streamId: string, revision: number, type: string, data: string, metadata: string];
 
 interface PendingAppend {
@@ -48,25 +44,11 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
-const COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata, created';
-const PAGE = 1000;
+const COLUMNS = EVENT_COLUMNS;
 /** Streams whose last revision is remembered (see `knownRevision`); the least recently appended are forgotten beyond it. */
 const MAX_KNOWN_STREAMS = 100_000;
 /** The writer's own automatic checkpoint mark, a backstop behind the checkpoint thread. */
 const BACKSTOP_PAGES = 50_000;
-
-function toRecorded(row: EventRow): RecordedEvent {
-  return {
-    id: row[3],
-    streamId: row[1],
-    revision: row[2],
-    position: row[0],
-    type: row[4],
-    data: JSON.parse(row[5]) as JsonObject,
-    metadata: row[6] === '{}' ? {} : (JSON.parse(row[6]) as JsonObject),
-    created: new Date(row[7]),
-  };
-}
 
 /**
  * The embedded default event store: one SQLite file in WAL mode with `synchronous=FULL`, so an
@@ -88,10 +70,14 @@ export class SqliteEventStore implements EventStore {
   private writing: Promise<void> | undefined;
   private readonly writer: SqliteWriter;
   private readonly committed$ = new Subject<void>();
+  /**
+   * Fires once the appends of a commit have been answered (see `notifyCommitted`), and when the
+   * data_version poll sees another connection's commit while someone follows the log.
+   */
+  readonly commitNotices: Observable<void> = this.committed$.asObservable();
   private notifyScheduled = false;
-  private liveSubscribers = 0;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private lastDataVersion = 0;
+  private readonly watch: DataVersionWatch;
+  private readonly rows: EventRows;
   private closed = false;
   private readonly pollIntervalMs: number;
   private readonly checkpointer: WalCheckpointer;
@@ -124,6 +110,8 @@ export class SqliteEventStore implements EventStore {
     this.checkpointer = new WalCheckpointer(this.db, undefined, BACKSTOP_PAGES);
     this.writer = new SqliteWriter({ file: this.file, synchronous: options.synchronous ?? 'FULL', identity: this.identity, backstopPages: BACKSTOP_PAGES });
     const db = this.db;
+    this.rows = new EventRows(db);
+    this.watch = new DataVersionWatch(db, this.pollIntervalMs, () => this.committed$.next());
     this.stmt = {
       head: db.prepare('SELECT max(position) AS position FROM events'),
       streamExists: db.prepare('SELECT 1 AS one FROM events WHERE stream_id = ? LIMIT 1'),
@@ -267,7 +255,7 @@ export class SqliteEventStore implements EventStore {
     this.assertOpen();
     const backwards = options.direction === 'backwards';
     const from = options.fromPosition ?? (backwards ? Number.MAX_SAFE_INTEGER : 0);
-    return this.readAllRows(backwards ? '<=' : '>=', from, options.maxCount ?? Number.MAX_SAFE_INTEGER, options.filter, backwards).map(
+    return this.rows.read(backwards ? '<=' : '>=', from, options.maxCount ?? Number.MAX_SAFE_INTEGER, options.filter, backwards).map(
       toRecorded,
     );
   }
@@ -285,103 +273,8 @@ export class SqliteEventStore implements EventStore {
     }));
   }
 
-  private readonly filteredStatements = new Map<string, Database.Statement<unknown[], EventRow>>();
-
-  private readAllRows(
-    op: '>' | '>=' | '<=',
-    from: number,
-    maxCount: number,
-    filter: EventFilter | undefined,
-    backwards = false,
-  ): EventRow[] {
-    const types = filter?.eventTypes ?? [];
-    const prefixes = filter?.streamPrefixes ?? [];
-    const key = `${op}|${types.length}|${prefixes.length}|${filter?.eventTypes ? 1 : 0}|${filter?.streamPrefixes ? 1 : 0}`;
-    let stmt = this.filteredStatements.get(key);
-    if (!stmt) {
-      const where = [`position ${op} ?`];
-      if (filter?.eventTypes) where.push(types.length ? `type IN (${types.map(() => '?').join(', ')})` : '0');
-      if (filter?.streamPrefixes) {
-        where.push(prefixes.length ? `(${prefixes.map(() => 'substr(stream_id, 1, ?) = ?').join(' OR ')})` : '0');
-      }
-      stmt = rawRows(this.db.prepare(
-        `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position ${backwards ? 'DESC' : 'ASC'} LIMIT ?`,
-      ));
-      this.filteredStatements.set(key, stmt);
-    }
-    const params: unknown[] = [from, ...types];
-    for (const prefix of prefixes) params.push(prefix.length, prefix);
-    params.push(maxCount);
-    return stmt.all(...params);
-  }
-
   subscribeToAll(options: SubscribeToAllOptions = {}): Observable<RecordedEvent> {
-    return new Observable<RecordedEvent>((subscriber) => {
-      let checkpoint = options.fromPosition ?? 0;
-      let pumping = false;
-      let wanted = false;
-      let timer: NodeJS.Immediate | undefined;
-      // Always reading strictly after the last emitted position is what makes the catch-up to live
-      // switch free of gaps and duplicates: there is no separate live channel to merge.
-      const pump = (): void => {
-        if (subscriber.closed) return;
-        if (pumping) {
-          wanted = true;
-          return;
-        }
-        pumping = true;
-        try {
-          const rows = this.readAllRows('>', checkpoint, PAGE, options.filter);
-          for (const row of rows) {
-            if (subscriber.closed) return;
-            checkpoint = row[0];
-            subscriber.next(toRecorded(row));
-          }
-          if (rows.length === PAGE) wanted = true;
-        } catch (error) {
-          subscriber.error(this.closed ? new EventStoreUnavailable('event store closed') : error);
-          return;
-        } finally {
-          pumping = false;
-        }
-        if (wanted) {
-          wanted = false;
-          timer = setImmediate(pump);
-        }
-      };
-      const live = this.committed$.subscribe(() => pump());
-      this.addLiveSubscriber();
-      timer = setImmediate(pump);
-      return () => {
-        live.unsubscribe();
-        if (timer) clearImmediate(timer);
-        this.removeLiveSubscriber();
-      };
-    });
-  }
-
-  /** Commits by other processes (the CLI on the same DATA_DIR) are seen through SQLite's data_version. */
-  private addLiveSubscriber(): void {
-    this.liveSubscribers += 1;
-    if (this.pollTimer || this.closed) return;
-    this.lastDataVersion = this.db.pragma('data_version', { simple: true }) as number;
-    this.pollTimer = setInterval(() => {
-      if (this.closed) return;
-      const version = this.db.pragma('data_version', { simple: true }) as number;
-      if (version !== this.lastDataVersion) {
-        this.lastDataVersion = version;
-        this.committed$.next();
-      }
-    }, this.pollIntervalMs);
-    this.pollTimer.unref();
-  }
-
-  private removeLiveSubscriber(): void {
-    this.liveSubscribers -= 1;
-    if (this.liveSubscribers === 0 && this.pollTimer) {
-      clearInterval(this.pollTimer);
-      this.pollTimer = undefined;
-    }
+    return followLog(this.rows, this.committed$, options, () => this.closed, this.watch);
   }
 
   /** Group commit at work: how many appends shared how many transactions since the store was opened. */
@@ -415,7 +308,7 @@ export class SqliteEventStore implements EventStore {
       if (!this.writing) break;
       await this.writing;
     }
-    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.watch.close();
     this.committed$.complete();
     await this.writer.stop();
     await this.checkpointer.stop();
@@ -425,10 +318,6 @@ export class SqliteEventStore implements EventStore {
   private assertOpen(): void {
     if (this.closed) throw new EventStoreUnavailable('event store is closed');
   }
-}
-
-function rawRows<P extends unknown[]>(statement: Database.Statement<P, unknown>): Database.Statement<P, EventRow> {
-  return statement.raw(true) as unknown as Database.Statement<P, EventRow>;
 }
 
 /** The port's error for an append the writer refused. */
