@@ -147,102 +147,119 @@ export interface ProjectionRunnerOptions {
   readonly logSchema?: string;
 }
 
-/**
- * Runs projections from the global log into SQLite read models. Each build applies events in
- * batches: the changes and the new checkpoint are committed in one transaction, so a crash at any
- * point neither skips nor repeats an event. A projection whose version changed (or that is asked to
- * rebuild) is built again from the start into new tables while the old build keeps answering; the
- * new one takes over once it has caught up.
- */
-export class ProjectionRunner {
-  private readonly builds = new Map<string, { serving: Build; rebuild: Build | undefined }>();
-  private readonly progress$ = new Subject<Progress>();
-  private readonly batchSize: number;
-  private readonly retryMs: number;
-  private readonly queryDb: Database.Database;
-  private readonly logSchema: string | undefined;
-  private readonly readers = new Map<string, { generation: number; reader: ReadModelReader }>();
-  private stopped = false;
-  private head = 0;
+/** What the engine needs of the log: the event store, or a reader of its file in another thread. */
+export type LogSource = Pick<EventStore, 'subscribeToAll' | 'headPosition'>;
 
-  /** Emits after every committed batch. */
+/** The serving build of a projection as queries see it (the engine's own, or a thread's mirror of it). */
+export interface ServingStatus {
+  readonly version: number;
+  readonly generation: number;
+  readonly checkpoint: number;
+  /** When the last event it applied was created (ms since the epoch; 0: none yet). */
+  readonly lastCreated: number;
+  readonly state: ProjectionState;
+  readonly failedAt: FailedEvent | null;
+  readonly rebuild: ProjectionStatus['rebuild'];
+}
+
+/**
+ * The read models as the rest of the product uses them (queries, `?minPosition=` waits, statuses,
+ * rebuilds, stop): the engine itself (`ProjectionRunner`, in this thread), or the server's view of the
+ * engine running in a thread of its own. What both answer the same way is written here once, from
+ * `serving`: the readers (one per serving generation, on the query connection), waits and statuses.
+ */
+export abstract class ReadModels {
+  protected readonly progress$ = new Subject<Progress>();
+  /** Emits after every committed batch (and when a build fails). */
   readonly progress = this.progress$.asObservable();
-  private readonly batches$ = new Subject<BatchTiming>();
+  protected readonly batches$ = new Subject<BatchTiming>();
   /** Emits each committed batch's timing (see `BatchTiming`). */
   readonly batches = this.batches$.asObservable();
+  /** The log's head as last seen. */
+  protected head = 0;
+  private readonly readers = new Map<string, { generation: number; reader: ReadModelReader }>();
+  private readonly byName: ReadonlyMap<string, Projection>;
+  private readonly onStopped: (() => void | Promise<void>)[] = [];
+  private stopping: Promise<void> | undefined;
 
-  constructor(
-    private readonly store: EventStore,
-    private readonly db: Database.Database,
-    private readonly projections: readonly Projection[],
-    options: ProjectionRunnerOptions = {},
+  protected constructor(
+    protected readonly projections: readonly Projection[],
+    private readonly queryConnection: () => Database.Database,
+    private readonly queryLogSchema: string | undefined,
   ) {
-    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    this.retryMs = options.retryMs ?? 1000;
-    this.queryDb = options.queryDb ?? db;
-    this.logSchema = options.logSchema;
-    if (this.logSchema !== undefined && this.queryDb === db) throw new Error('the log is attached to the query connection: logSchema needs queryDb');
-    db.exec(CATALOG);
-    const names = new Set<string>();
+    const byName = new Map<string, Projection>();
     for (const projection of projections) {
-      if (names.has(projection.name)) throw new Error(`two projections are named ${projection.name}`);
-      names.add(projection.name);
-      this.builds.set(projection.name, this.open(projection));
+      if (byName.has(projection.name)) throw new Error(`two projections are named ${projection.name}`);
+      byName.set(projection.name, projection);
     }
+    this.byName = byName;
   }
 
-  /** Starts the subscription, from its checkpoint, of every build not fed yet (`rebuild` feeds its own). */
-  start(): void {
-    const current: Build[] = [];
-    for (const { serving, rebuild } of this.builds.values()) {
-      // A build of an older version is not fed: today's code would write tomorrow's rows into it.
-      if (serving.version === serving.projection.version && !serving.feed) current.push(serving);
-      if (rebuild && !rebuild.feed) this.subscribe(new Feed([rebuild]));
-    }
-    if (current.length) this.subscribe(new Feed(current));
+  /** Starts feeding every build from its checkpoint. */
+  abstract start(): void;
+
+  /** Builds `name` again from the start into new tables; the current build answers until then. Resolves with the new generation. */
+  abstract rebuild(name: string): Promise<number>;
+
+  /** The serving build of `name`; throws UnknownProjection. */
+  abstract serving(name: string): ServingStatus;
+
+  /** The log's head now. */
+  protected abstract headPosition(): Promise<number>;
+
+  /** Stops feeding the builds; `stop()` then completes the streams and runs the `onStop` actions. */
+  protected abstract halt(): void | Promise<void>;
+
+  /** The projections' names, in the order `statuses` lists them. */
+  projectionNames(): string[] {
+    return this.projections.map((p) => p.name);
   }
 
-  /** Builds `name` again from the start into new tables; the current build answers until then. */
-  rebuild(name: string): number {
-    const entry = this.entry(name);
-    if (entry.rebuild) return entry.rebuild.generation;
-    const generation = this.nextGeneration(name);
-    const build = new Build(this.db, entry.serving.projection, generation, 0, 'rebuilding', entry.serving.projection.version, this.logSchema);
-    if (entry.serving.version !== build.version) entry.serving.feed?.remove(entry.serving);
-    this.saveGeneration(build);
-    entry.rebuild = build;
-    this.subscribe(new Feed([build]));
-    return generation;
+  protected projection(name: string): Projection {
+    const projection = this.byName.get(name);
+    if (!projection) throw new UnknownProjection(name, [...this.byName.keys()]);
+    return projection;
   }
 
   /** The query side of a projection (the build that currently answers). */
   reader(name: string): TableReader {
-    const serving = this.entry(name).serving;
+    const { generation } = this.serving(name);
     const cached = this.readers.get(name);
-    if (cached && cached.generation === serving.generation) return cached.reader;
-    const reader = new ReadModelReader(this.queryDb, serving.tables);
-    this.readers.set(name, { generation: serving.generation, reader });
+    if (cached && cached.generation === generation) return cached.reader;
+    const reader = new ReadModelReader(this.queryConnection(), new ProjectionTables(this.projection(name), generation, this.queryLogSchema));
+    this.readers.set(name, { generation, reader });
     return reader;
   }
 
   checkpoint(name: string): number {
-    return this.entry(name).serving.checkpoint;
+    return this.serving(name).checkpoint;
   }
 
   /** Resolves once the serving build of every named projection has passed `position`; rejects after `timeoutMs`. */
   async waitFor(names: readonly string[], position: number, timeoutMs: number): Promise<void> {
-    const behind = (): boolean => names.some((n) => this.checkpoint(n) < position && this.entry(n).serving.state !== 'failed');
+    const behind = (): boolean =>
+      names.some((n) => {
+        const serving = this.serving(n);
+        return serving.checkpoint < position && serving.state !== 'failed';
+      });
     if (!behind()) return this.assertNotFailed(names, position);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         subscription.unsubscribe();
         reject(new ProjectionLagging(names.map((n) => this.status(n)), position));
       }, timeoutMs);
-      const subscription = this.progress$.subscribe(() => {
-        if (behind()) return;
-        clearTimeout(timer);
-        subscription.unsubscribe();
-        resolve();
+      const subscription = this.progress$.subscribe({
+        next: () => {
+          if (behind()) return;
+          clearTimeout(timer);
+          subscription.unsubscribe();
+          resolve();
+        },
+        // Stopped meanwhile: answer with where they are (the check below).
+        complete: () => {
+          clearTimeout(timer);
+          resolve();
+        },
       });
     });
     return this.assertNotFailed(names, position);
@@ -254,12 +271,12 @@ export class ProjectionRunner {
   }
 
   async statuses(): Promise<ProjectionStatus[]> {
-    this.head = await this.store.headPosition();
+    this.head = await this.headPosition();
     return this.projections.map((p) => this.status(p.name));
   }
 
-  private status(name: string): ProjectionStatus {
-    const { serving, rebuild } = this.entry(name);
+  protected status(name: string): ProjectionStatus {
+    const serving = this.serving(name);
     const lagEvents = Math.max(0, this.head - serving.checkpoint);
     return {
       name,
@@ -271,24 +288,128 @@ export class ProjectionRunner {
       lagMs: lagEvents > 0 && serving.lastCreated > 0 ? Math.max(0, Date.now() - serving.lastCreated) : 0,
       state: serving.state,
       failedAt: serving.failedAt,
-      rebuild: rebuild ? { generation: rebuild.generation, version: rebuild.version, checkpoint: rebuild.checkpoint } : null,
+      rebuild: serving.rebuild,
     };
   }
 
-  private readonly onStopped: (() => void | Promise<void>)[] = [];
-  private stopping: Promise<void> | undefined;
-
-  /** Runs `action` once the runner has stopped (e.g. to close its databases); `stop()` waits for it. */
+  /** Runs `action` once the read models have stopped (e.g. to close their databases); `stop()` waits for it. */
   onStop(action: () => void | Promise<void>): void {
     this.onStopped.push(action);
   }
 
   /**
-   * Stops feeding every build at once. The returned promise settles when the `onStop` actions have
-   * finished (their synchronous part has run by the time this returns).
+   * Stops feeding every build. The returned promise settles when the `onStop` actions have finished
+   * (with the engine in this thread, their synchronous part has run by the time this returns).
    */
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
+    const finish = (): Promise<void> => {
+      this.progress$.complete();
+      this.batches$.complete();
+      return Promise.all(this.onStopped.map(async (action) => action())).then(() => undefined);
+    };
+    const halted = this.halt();
+    this.stopping = halted instanceof Promise ? halted.then(finish) : finish();
+    return this.stopping;
+  }
+}
+
+/**
+ * Runs projections from the global log into SQLite read models. Each build applies events in
+ * batches: the changes and the new checkpoint are committed in one transaction, so a crash at any
+ * point neither skips nor repeats an event. A projection whose version changed (or that is asked to
+ * rebuild) is built again from the start into new tables while the old build keeps answering; the
+ * new one takes over once it has caught up.
+ */
+export class ProjectionRunner extends ReadModels {
+  private readonly builds = new Map<string, { serving: Build; rebuild: Build | undefined }>();
+  private readonly batchSize: number;
+  private readonly retryMs: number;
+  private readonly logSchema: string | undefined;
+  private stopped = false;
+  /** Set by `retireLater`: who is told of a build taken over, whose tables stay until `dropRetired`. */
+  private retiring: ((name: string, generation: number) => void) | undefined;
+
+  constructor(
+    private readonly store: LogSource,
+    private readonly db: Database.Database,
+    projections: readonly Projection[],
+    options: ProjectionRunnerOptions = {},
+  ) {
+    const queryDb = options.queryDb ?? db;
+    super(projections, () => queryDb, options.logSchema);
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.retryMs = options.retryMs ?? 1000;
+    this.logSchema = options.logSchema;
+    if (this.logSchema !== undefined && queryDb === db) throw new Error('the log is attached to the query connection: logSchema needs queryDb');
+    db.exec(CATALOG);
+    for (const projection of projections) this.builds.set(projection.name, this.open(projection));
+  }
+
+  /**
+   * A build that takes over from now on keeps the old build's tables (retired) until `dropRetired`:
+   * for queries made by another thread, which may still be reading them. `told` hears of each.
+   */
+  retireLater(told: (name: string, generation: number) => void): void {
+    this.retiring = told;
+  }
+
+  /** Drops the tables of a retired build (see `retireLater`); those of a serving or rebuilding build are refused. */
+  dropRetired(name: string, generation: number): void {
+    const entry = this.entry(name);
+    if (entry.serving.generation === generation || entry.rebuild?.generation === generation) throw new Error(`${name} generation ${generation} is not retired`);
+    this.dropTables(name, generation);
+  }
+
+  /** Drops every table of one build of `name`, whatever version created them. */
+  private dropTables(name: string, generation: number): void {
+    const tables = this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB ?`).pluck().all(`${name}_g${generation}_*`) as string[];
+    for (const table of tables) this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
+  }
+
+  /** Starts the subscription, from its checkpoint, of every build not fed yet (`rebuild` feeds its own). */
+  override start(): void {
+    const current: Build[] = [];
+    for (const { serving, rebuild } of this.builds.values()) {
+      // A build of an older version is not fed: today's code would write tomorrow's rows into it.
+      if (serving.version === serving.projection.version && !serving.feed) current.push(serving);
+      if (rebuild && !rebuild.feed) this.subscribe(new Feed([rebuild]));
+    }
+    if (current.length) this.subscribe(new Feed(current));
+  }
+
+  /** Builds `name` again from the start into new tables; the current build answers until then. */
+  override async rebuild(name: string): Promise<number> {
+    const entry = this.entry(name);
+    if (entry.rebuild) return entry.rebuild.generation;
+    const generation = this.nextGeneration(name);
+    const build = new Build(this.db, entry.serving.projection, generation, 0, 'rebuilding', entry.serving.projection.version, this.logSchema);
+    if (entry.serving.version !== build.version) entry.serving.feed?.remove(entry.serving);
+    this.saveGeneration(build);
+    entry.rebuild = build;
+    this.subscribe(new Feed([build]));
+    return generation;
+  }
+
+  override serving(name: string): ServingStatus {
+    const { serving, rebuild } = this.entry(name);
+    return {
+      version: serving.version,
+      generation: serving.generation,
+      checkpoint: serving.checkpoint,
+      lastCreated: serving.lastCreated,
+      state: serving.state,
+      failedAt: serving.failedAt,
+      rebuild: rebuild ? { generation: rebuild.generation, version: rebuild.version, checkpoint: rebuild.checkpoint } : null,
+    };
+  }
+
+  protected override headPosition(): Promise<number> {
+    return this.store.headPosition();
+  }
+
+  /** Stops feeding every build at once. */
+  protected override halt(): void {
     this.stopped = true;
     for (const { serving, rebuild } of this.builds.values()) {
       for (const build of [serving, rebuild]) {
@@ -297,10 +418,6 @@ export class ProjectionRunner {
         if (build.state !== 'failed') build.state = 'stopped';
       }
     }
-    this.progress$.complete();
-    this.batches$.complete();
-    this.stopping = Promise.all(this.onStopped.map(async (action) => action())).then(() => undefined);
-    return this.stopping;
   }
 
   private entry(name: string): { serving: Build; rebuild: Build | undefined } {
@@ -314,6 +431,8 @@ export class ProjectionRunner {
     const rows = this.db.prepare('SELECT * FROM projection_generations WHERE name = ? ORDER BY generation').all(projection.name) as GenerationRow[];
     const active = this.db.prepare('SELECT generation FROM projection_active WHERE name = ?').get(projection.name) as { generation: number } | undefined;
     const activeRow = rows.find((r) => r.generation === active?.generation);
+    // A build taken over whose tables were to be dropped later (see `retireLater`), when the process stopped first.
+    for (const row of rows) if (row.state === 'retired') this.dropTables(projection.name, row.generation);
     const restore = (row: GenerationRow, state: ProjectionState): Build => {
       const build = new Build(this.db, projection, row.generation, row.position, state, row.version, this.logSchema);
       if (row.state === 'live') this.createIndexes(build);
@@ -492,6 +611,8 @@ export class ProjectionRunner {
     build.failedAt = event
       ? { position: event.position, streamId: event.streamId, revision: event.revision, type: event.type, error: message }
       : { position: build.checkpoint, streamId: '', revision: -1, type: '', error: message };
+    // Waits for it (`?minPosition=`) answer now rather than at their timeout.
+    this.progress$.next({ name: build.projection.name, checkpoint: build.checkpoint });
   }
 
   /** Marks a build live once it reaches the head; a finished rebuild takes over from the serving build. */
@@ -506,15 +627,18 @@ export class ProjectionRunner {
     this.settleWal();
     if (entry.rebuild === build) {
       const old = entry.serving;
+      const retiring = this.retiring;
       this.db.transaction(() => {
         this.db.prepare('INSERT OR REPLACE INTO projection_active (name, generation) VALUES (?, ?)').run(build.projection.name, build.generation);
         old.state = 'stopped';
         this.db.prepare(`UPDATE projection_generations SET state = 'retired' WHERE name = ? AND generation = ?`).run(old.projection.name, old.generation);
-        for (const statement of old.tables.dropStatements()) this.db.exec(statement);
+        // Queries in this thread only ever see the serving build: its old tables can go with the switch.
+        if (!retiring) for (const statement of old.tables.dropStatements()) this.db.exec(statement);
       })();
       old.feed?.remove(old);
       entry.serving = build;
       entry.rebuild = undefined;
+      retiring?.(build.projection.name, old.generation);
     }
     build.state = 'live';
     this.saveGeneration(build);

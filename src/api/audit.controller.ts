@@ -6,7 +6,7 @@ import { auditTrailProjection } from '../../projections/audit-trail/audit-trail.
 import { complianceReport } from '../../projections/compliance/compliance-report.query';
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { type DriftRow, driftFirstSeenBetween } from '../../projections/drift/drift.query';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { topologyProjection } from '../../projections/topology/topology.projection';
 import { AuditMonitor } from '../application/audit-monitor';
 import { formatDigest } from '../application/log-verification';
@@ -25,7 +25,7 @@ const TOPOLOGY = topologyProjection.name;
 @Controller('api')
 export class AuditController {
   constructor(
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModels,
     private readonly monitor: AuditMonitor,
     @Inject(CONFIG) private readonly config: Config,
   ) {}

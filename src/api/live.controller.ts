@@ -1,7 +1,7 @@
 import { Controller, Get, OnModuleDestroy, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Subscription } from 'rxjs';
-import { ProjectionRunner, type Progress } from '../../projections/runner/projection-runner';
+import { ReadModels, type Progress } from '../../projections/runner/projection-runner';
 import { Authenticator, LOCAL_USER_HEADER } from '../application/authentication';
 import { authenticationOf } from './door';
 import { headerText } from './headers';
@@ -32,7 +32,7 @@ export class LiveController implements OnModuleDestroy {
   private readonly byPrincipal = new Map<string, number>();
 
   constructor(
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModels,
     private readonly authenticator: Authenticator,
   ) {}
 

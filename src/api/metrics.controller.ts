@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, OnModuleInit, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { Authenticator } from '../application/authentication';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
@@ -28,7 +28,7 @@ export class MetricsController implements OnModuleInit {
   constructor(
     private readonly metrics: Metrics,
     private readonly authenticator: Authenticator,
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModels,
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { MIGRATION_STATUSES, MigrationNotFound } from '../domain';
 import { listMigrations, migrationDetail, migrationRunbook, type MigrationDetail } from '../../projections/migrations/migrations.query';
 import { migrationsProjection } from '../../projections/migrations/migrations.projection';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { stepConfirmations } from '../../projections/drift/drift.query';
 import type { JsonObject } from '../event-store/event-store';
@@ -14,7 +14,7 @@ const MIGRATIONS = migrationsProjection.name;
 /** Migrations and their steps, from the migrations read model. */
 @Controller('api/migrations')
 export class MigrationsController {
-  constructor(private readonly runner: ProjectionRunner) {}
+  constructor(private readonly runner: ReadModels) {}
 
   @Get()
   async list(@Query() params: QueryParams): Promise<JsonObject> {

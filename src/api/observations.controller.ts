@@ -4,7 +4,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { raw } from 'express';
 import { latestObservation, listDrift } from '../../projections/drift/drift.query';
 import { driftProjection } from '../../projections/drift/drift.projection';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { Observations } from '../application/observations/observations';
 import type { DocumentKind } from '../application/observations/parse-snapshot';
 import { SNAPSHOT_JSON_SCHEMA } from '../application/observations/snapshot-schema';
@@ -35,7 +35,7 @@ export function observationBodyParser(): RequestHandler {
 export class ObservationsController {
   constructor(
     private readonly observations: Observations,
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModels,
   ) {}
 
   /** The snapshot's JSON Schema. */

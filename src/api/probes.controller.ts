@@ -1,6 +1,6 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { Public } from './door';
 
@@ -20,7 +20,7 @@ export const READY_MAX_LAG_MS = 5_000;
 export class ProbesController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModels,
   ) {}
 
   @Get('live')

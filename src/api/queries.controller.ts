@@ -3,7 +3,7 @@ import { entityHistory, parseEntityFilter, queryAudit } from '../../projections/
 import { auditTrailProjection } from '../../projections/audit-trail/audit-trail.projection';
 import { findEndpoints } from '../../projections/endpoint-directory/endpoint-directory.query';
 import { endpointDirectoryProjection } from '../../projections/endpoint-directory/endpoint-directory.projection';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { diffTopologyBetween, listDeployments, positionAsOf, positionOfMoment, readTopology } from '../../projections/topology/topology.query';
 import { topologyProjection } from '../../projections/topology/topology.projection';
 import type { JsonObject } from '../event-store/event-store';
@@ -20,7 +20,7 @@ const AUDIT_QUERY = ['deployment', 'actor', 'entity', 'command', 'outcome', 'fro
 
 @Controller('api')
 export class QueriesController {
-  constructor(private readonly runner: ProjectionRunner) {}
+  constructor(private readonly runner: ReadModels) {}
 
   @Get('projections')
   async projections(): Promise<JsonObject> {
@@ -29,8 +29,8 @@ export class QueriesController {
 
   @Post('projections/:name/rebuild')
   @HttpCode(202)
-  rebuild(@Param('name') name: string): JsonObject {
-    return { name, generation: this.runner.rebuild(name) };
+  async rebuild(@Param('name') name: string): Promise<JsonObject> {
+    return { name, generation: await this.runner.rebuild(name) };
   }
 
   @Get('deployments')

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { auditDigestProjection, DIGEST_TABLES } from '../../projections/audit-digest/audit-digest.projection';
 import { AUDIT_TABLE, auditTrailProjection } from '../../projections/audit-trail/audit-trail.projection';
 import type { TableReader } from '../../projections/runner/projection';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { ConfigError } from '../config/config';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
@@ -46,7 +46,7 @@ const READ_PAGE = 1_000;
 const TRUSTED_CACHE_MS = 5_000;
 
 /** The read models' copy of the log, to name the event and fields behind a break (see `LogReference`). */
-export function readModelReference(runner: ProjectionRunner): LogReference {
+export function readModelReference(runner: ReadModels): LogReference {
   const digests = (): TableReader => runner.reader(auditDigestProjection.name);
   const trail = (): TableReader => runner.reader(auditTrailProjection.name);
   return {
@@ -110,7 +110,7 @@ export class AuditMonitor implements BeforeApplicationShutdown {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModels,
   ) {}
 
   /** Reads the key (a bad one stops the start with one line naming AUDIT_KEY_FILE), then verifies the log in the background; appends wait for that. */

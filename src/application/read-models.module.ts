@@ -3,13 +3,14 @@ import type Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../../projections';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { type LogSource, ProjectionRunner, ReadModels } from '../../projections/runner/projection-runner';
 import { openReadModelDatabase } from '../../projections/runner/read-model-store';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { createPrivateDirectory, openPrivately, STORE_FILE_NAME } from '../event-store/open-event-store';
 import { WalCheckpointer } from '../common/sqlite/wal-checkpointer';
+import { ThreadedReadModels } from './threaded-read-models';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
 /** How often the read models' write-ahead log is checkpointed (see `openReadModelFile`). */
@@ -64,20 +65,34 @@ export function openReadModelFile(file: string): { readonly db: Database.Databas
 const LOG_SCHEMA = 'log';
 
 /**
- * Opens the read models in DATA_DIR (with either event store) and runs the projections for the process's lifetime.
+ * The read models' query connection: read-only, it sees committed batches only, with the SQLite log
+ * `logFile` attached (when given) under `LOG_SCHEMA`.
+ */
+function openQueryConnection(file: string, logFile: string | undefined): Database.Database {
+  const queryDb = openReadModelDatabase(file, true);
+  // The store created its file when it opened; a read-only connection attaches read-only.
+  if (logFile !== undefined) queryDb.prepare(`ATTACH DATABASE ? AS ${LOG_SCHEMA}`).run(logFile);
+  return queryDb;
+}
+
+/**
+ * Opens the read models in DATA_DIR (with either event store) and runs the projections in this thread
+ * for the process's lifetime (the CLI's tools; the server with EventStoreDB: see `createReadModels`).
  * With the SQLite event store (its file `logFile`, by default in DATA_DIR) the query connection attaches
  * the log read-only, and the audit trail reads its entries' data and metadata from it rather than
  * keeping a second copy of every event; with EventStoreDB it keeps the copy.
  */
-export function createProjectionRunner(store: EventStore, dataDir: string, logFile = path.join(dataDir, STORE_FILE_NAME)): ProjectionRunner {
+export function createProjectionRunner(
+  store: LogSource & Pick<EventStore, 'kind'>,
+  dataDir: string,
+  logFile = path.join(dataDir, STORE_FILE_NAME),
+): ProjectionRunner {
   createPrivateDirectory(dataDir);
   const file = path.join(dataDir, READ_MODELS_FILE);
   const writer = openPrivately(file, () => openReadModelFile(file));
   // Queries read through their own connection: they see committed batches only.
-  const queryDb = openReadModelDatabase(file, true);
-  // The store created its file when it opened; a read-only connection attaches read-only.
   const attachLog = store.kind === 'sqlite' && fs.existsSync(logFile);
-  if (attachLog) queryDb.prepare(`ATTACH DATABASE ? AS ${LOG_SCHEMA}`).run(logFile);
+  const queryDb = openQueryConnection(file, attachLog ? logFile : undefined);
   const runner = new ProjectionRunner(store, writer.db, ALL_PROJECTIONS, { queryDb, ...(attachLog ? { logSchema: LOG_SCHEMA } : {}) });
   runner.onStop(async () => {
     // Before the writer: a read-only connection cannot fold the WAL back, so it must not be the last.
@@ -87,19 +102,34 @@ export function createProjectionRunner(store: EventStore, dataDir: string, logFi
   return runner;
 }
 
+/**
+ * The server's read models. With the SQLite event store the engine runs in a thread of its own
+ * (`ThreadedReadModels`: its batches' work stays off the event loop that answers requests), reading
+ * the log `logFile` through its own connection; with EventStoreDB it runs in this thread, fed by the
+ * store's subscription.
+ */
+export async function createReadModels(store: EventStore, dataDir: string, logFile = path.join(dataDir, STORE_FILE_NAME)): Promise<ReadModels> {
+  if (store.kind !== 'sqlite' || !fs.existsSync(logFile)) return createProjectionRunner(store, dataDir, logFile);
+  createPrivateDirectory(dataDir);
+  const file = path.join(dataDir, READ_MODELS_FILE);
+  // Created here, private (a thread cannot set the process's umask); the thread opens it for writing.
+  if (!fs.existsSync(file)) openPrivately(file, () => openReadModelDatabase(file).close());
+  return ThreadedReadModels.open(store, ALL_PROJECTIONS, { dataDir, logFile }, () => openQueryConnection(file, logFile));
+}
+
 @Global()
 @Module({
   providers: [
     {
-      provide: ProjectionRunner,
+      provide: ReadModels,
       inject: [EVENT_STORE, CONFIG],
-      useFactory: (store: EventStore, config: Config) => createProjectionRunner(store, config.dataDir),
+      useFactory: (store: EventStore, config: Config) => createReadModels(store, config.dataDir),
     },
   ],
-  exports: [ProjectionRunner],
+  exports: [ReadModels],
 })
 export class ReadModelsModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@Inject(ProjectionRunner) private readonly runner: ProjectionRunner) {}
+  constructor(@Inject(ReadModels) private readonly runner: ReadModels) {}
 
   onApplicationBootstrap(): void {
     this.runner.start();

@@ -63,7 +63,7 @@ export async function rebuildProjections(name: string | undefined, server: strin
     const config = loadConfig();
     const store = openEventStore(config);
     const runner = createProjectionRunner(store, config.dataDir);
-    for (const n of names) runner.rebuild(n);
+    for (const n of names) await runner.rebuild(n);
     runner.start();
     try {
       final = await follow(() => runner.statuses(), names, process.stdout);

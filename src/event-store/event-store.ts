@@ -132,6 +132,13 @@ export interface EventStore {
    */
   knownRevision?(streamId: string): number | undefined;
 
+  /**
+   * Optional: fires after this store's commits have been answered (and, while anyone follows the log,
+   * when it notices another process's), so that a reader of the same log elsewhere (the read models'
+   * thread) reads on at once rather than at its next poll. The SQLite store has it.
+   */
+  readonly commitNotices?: Observable<void> | undefined;
+
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
 

@@ -65,7 +65,10 @@ export class HashChainedEventStore implements EventStore {
 
   constructor(private readonly inner: EventStore) {
     this.kind = inner.kind;
+    this.commitNotices = inner.commitNotices;
   }
+
+  readonly commitNotices: EventStore['commitNotices'];
 
   /** Appends wait until `until` settles (the log's verification at start). */
   holdAppends(until: Promise<unknown>): void {

@@ -5,6 +5,7 @@ import { HashChainedEventStore } from './hash-chain';
 import { normaliseConnectionString, redactConnectionString } from './esdb/mapping';
 import { SqliteEventStore, STORE_FILE_NAME } from './sqlite/sqlite-event-store';
 import { createPrivateDirectory, openPrivately, widerThanPrivate } from './sqlite/private-files';
+import { SqliteLogReader } from './sqlite/log-follower';
 
 /**
  * EventStoreDB / KurrentDB when a connection string is configured, the embedded SQLite file
@@ -26,6 +27,15 @@ export function openEventStore(config: Config): EventStore {
  * and redaction.
  */
 export { createPrivateDirectory, normaliseConnectionString, openPrivately, redactConnectionString, STORE_FILE_NAME, widerThanPrivate };
+
+/**
+ * The SQLite log in `file` read through a read-only connection of its own (for the read models'
+ * thread): what the projections need of a store, `subscribeToAll` and `headPosition`, plus `wake`.
+ */
+export function openSqliteLogReader(file: string): SqliteLogReader {
+  return new SqliteLogReader(file);
+}
+export type { SqliteLogReader };
 
 /** The SQLite event store in `dataDir`, as stored (no hash chain over it). */
 export function openSqliteStoreAsStored(dataDir: string): EventStore {

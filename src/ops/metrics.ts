@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { driftProjection } from '../../projections/drift/drift.projection';
 import { driftCounts } from '../../projections/drift/drift.query';
-import type { ProjectionRunner, ProjectionStatus } from '../../projections/runner/projection-runner';
+import type { ReadModels, ProjectionStatus } from '../../projections/runner/projection-runner';
 import type { EventStore } from '../event-store/event-store';
 
 /** Seconds: command latency buckets, from a cached replay (~1 ms) to a slow disk (10 s). */
@@ -139,7 +139,7 @@ export class Metrics {
    * snapshot of the runner's statuses, taken by the first of them a scrape collects and shared by the
    * others of that scrape (never the values of an earlier scrape).
    */
-  watchProjections(runner: ProjectionRunner): void {
+  watchProjections(runner: ReadModels): void {
     const registers = [this.registry];
     // prom-client calls every metric's collect() in one synchronous pass per scrape: the snapshot is
     // shared within that pass only, so a scrape never reuses one taken before it began.

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { ProjectionRunner } from '../../projections/runner/projection-runner';
+import { ReadModels } from '../../projections/runner/projection-runner';
 import { LiveController } from '../api/live.controller';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { gracefulStopOf, STOP_DEADLINE_MS } from './graceful-stop';
@@ -36,7 +36,7 @@ export async function stopServer(app: INestApplication, signal: string, log: (li
   try {
     const drained = gate ? await gate.drain(signal) : undefined;
     const store = app.get<EventStore>(EVENT_STORE);
-    const runner = app.get(ProjectionRunner);
+    const runner = app.get(ReadModels);
     const head = await store.headPosition();
     const statuses = await runner.statuses();
     const names = statuses.filter((s) => s.state !== 'failed').map((s) => s.name);

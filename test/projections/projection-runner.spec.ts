@@ -150,7 +150,7 @@ describe('projection runner', () => {
     await append('a-1', 500);
     const runner = run(counter(1));
     await runner.waitFor(['counter'], 500, 5000);
-    const generation = runner.rebuild('counter');
+    const generation = await runner.rebuild('counter');
     expect(generation).toBe(2);
     expect(counts(runner)).toEqual({ 'a-1': 500 });
     await until(() => runner.checkpoint('counter') === 500 && runner.reader('counter') !== undefined && (db.prepare(`SELECT generation FROM projection_active WHERE name = 'counter'`).get() as { generation: number }).generation === 2);
@@ -172,7 +172,7 @@ describe('projection runner', () => {
     });
     const runner = new ProjectionRunner(counting, db, [counter(1)], { batchSize: 50 });
     runners.push(runner);
-    runner.rebuild('counter');
+    await runner.rebuild('counter');
     runner.start();
     await until(() => (db.prepare(`SELECT generation FROM projection_active WHERE name = 'counter'`).get() as { generation: number }).generation === 2);
     expect(subscriptions).toBe(2); // the rebuild's and the serving build's, not the rebuild's twice

@@ -165,6 +165,7 @@ export class DataVersionWatch {
  * It learns of commits from `wake()` (the writing process's notification) and from data_version.
  */
 export class SqliteLogReader {
+  readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly rows: EventRows;
   private readonly head: Database.Statement<[], { position: number | null }>;
