@@ -157,6 +157,28 @@ describe('projection runner', () => {
     expect(counts(runner)).toEqual({ 'a-1': 500 });
   });
 
+  it('keeps a retired build\'s tables until told (queries in another thread), and drops any a stop left behind at the next start', async () => {
+    await append('a-1', 50);
+    const tables = (): unknown[] => db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'counter_g%' ORDER BY name`).pluck().all();
+    const first = run(counter(1));
+    await first.waitFor(['counter'], 50, 5000);
+    const retired: [string, number][] = [];
+    first.retireLater((name, generation) => retired.push([name, generation]));
+    await first.rebuild('counter');
+    await until(() => retired.length === 1);
+    expect(retired).toEqual([['counter', 1]]);
+    expect(first.serving('counter')).toMatchObject({ generation: 2, state: 'live' });
+    // The switch is committed, the old tables are still there for whoever may be reading them.
+    expect(tables()).toEqual(['counter_g1_counts', 'counter_g2_counts']);
+    expect(() => first.dropRetired('counter', 2)).toThrow(/not retired/);
+    first.stop();
+
+    // Stopped before it was told to drop them (a crash): the next start does.
+    const second = run(counter(1));
+    expect(tables()).toEqual(['counter_g2_counts']);
+    expect(counts(second)).toEqual({ 'a-1': 50 });
+  });
+
   it('rebuild then start (as topo projections rebuild does) reads the log once per build, and counts every event once', async () => {
     await append('a-1', 300);
     const first = run(counter(1));
