@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../projections';
 import { type BatchTiming, DEFAULT_BATCH_SIZE } from '../projections/runner/projection-runner';
-import { createProjectionRunner, openReadModelFile, READ_MODELS_FILE } from '../src/application/read-models.module';
+import { createProjectionRunner, createReadModels, openReadModelFile, READ_MODELS_FILE } from '../src/application/read-models.module';
 import { readTopology } from '../projections/topology/topology.query';
 import { topologyProjection } from '../projections/topology/topology.projection';
 import { HashChainedEventStore } from '../src/event-store/hash-chain';
@@ -26,6 +26,8 @@ const events = Number(argValue(args, '--events') ?? 1_000_000);
 const deployments = Number(argValue(args, '--deployments') ?? 5_000);
 const dir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'projections'));
 const logDir = path.join(dir, 'log');
+/** The read models as the server runs them on the SQLite store, in a thread of their own (`createReadModels`), instead of in this one. */
+const threaded = args.includes('--threaded');
 
 interface ChildFigures {
   rawReadEventsPerSecond: number;
@@ -196,7 +198,7 @@ async function child(): Promise<void> {
   const store = new HashChainedEventStore(new SqliteEventStore({ dataDir: logDir, synchronous: 'NORMAL' }));
   const head = await store.headPosition();
   // The product's own set-up of its read models (file, batch size, checkpoint thread).
-  const runner = createProjectionRunner(store, dir, path.join(logDir, STORE_FILE_NAME));
+  const runner = threaded ? await createReadModels(store, dir, path.join(logDir, STORE_FILE_NAME)) : createProjectionRunner(store, dir, path.join(logDir, STORE_FILE_NAME));
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const start = performance.now();
