@@ -114,7 +114,7 @@ export async function createReadModels(store: EventStore, dataDir: string, logFi
   const file = path.join(dataDir, READ_MODELS_FILE);
   // Created here, private (a thread cannot set the process's umask); the thread opens it for writing.
   if (!fs.existsSync(file)) openPrivately(file, () => openReadModelDatabase(file).close());
-  return ThreadedReadModels.open(store, ALL_PROJECTIONS, { dataDir, logFile }, () => openQueryConnection(file, logFile));
+  return ThreadedReadModels.open(store, ALL_PROJECTIONS, { dataDir, logFile }, { open: () => openQueryConnection(file, logFile), logSchema: LOG_SCHEMA });
 }
 
 @Global()

@@ -13,6 +13,12 @@ export interface ReadModelsThreadData {
   readonly logFile: string;
 }
 
+/** This thread's connection for queries, and the schema under which it has the log attached. */
+export interface QueryConnection {
+  readonly open: () => Database.Database;
+  readonly logSchema: string;
+}
+
 /** A build taken over whose tables the thread keeps until this thread says it no longer reads them. */
 export interface RetiredBuild {
   readonly name: string;
@@ -88,7 +94,7 @@ export class ThreadedReadModels extends ReadModels {
     store: EventStore,
     projections: readonly Projection[],
     data: ReadModelsThreadData,
-    openQueries: () => Database.Database,
+    queries: QueryConnection,
   ): Promise<ThreadedReadModels> {
     const worker = new Worker(threadScript(), { workerData: data });
     const ready = await new Promise<Readonly<Record<string, ServingStatus>>>((resolve, reject) => {
@@ -108,14 +114,14 @@ export class ThreadedReadModels extends ReadModels {
       worker.once('error', failed);
       worker.once('exit', exit);
     });
-    let queries: Database.Database;
+    let queryDb: Database.Database;
     try {
-      queries = openQueries();
+      queryDb = queries.open();
     } catch (error) {
       await worker.terminate();
       throw error;
     }
-    return new ThreadedReadModels(worker, store, projections, queries, ready);
+    return new ThreadedReadModels(worker, store, projections, queryDb, queries.logSchema, ready);
   }
 
   private constructor(
@@ -123,9 +129,10 @@ export class ThreadedReadModels extends ReadModels {
     private readonly store: EventStore,
     projections: readonly Projection[],
     private readonly queryDb: Database.Database,
+    logSchema: string,
     ready: Readonly<Record<string, ServingStatus>>,
   ) {
-    super(projections, () => queryDb, 'log');
+    super(projections, () => queryDb, logSchema);
     for (const projection of projections) {
       const serving = ready[projection.name];
       if (!serving) throw new Error(`the read models' thread did not report ${projection.name}`);
