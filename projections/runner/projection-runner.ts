@@ -255,10 +255,11 @@ export abstract class ReadModels {
           subscription.unsubscribe();
           resolve();
         },
-        // Stopped meanwhile: answer with where they are (the check below).
+        // Stopped meanwhile: they will not move any more.
         complete: () => {
           clearTimeout(timer);
-          resolve();
+          if (behind()) reject(new ProjectionLagging(names.map((n) => this.status(n)), position));
+          else resolve();
         },
       });
     });

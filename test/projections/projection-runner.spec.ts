@@ -179,6 +179,17 @@ describe('projection runner', () => {
     expect(counts(second)).toEqual({ 'a-1': 50 });
   });
 
+  it('answers a wait still behind when the runner stops with PROJECTION_LAGGING at once, not at its timeout', async () => {
+    await append('a-1', 10);
+    const runner = run(counter(1));
+    await runner.waitFor(['counter'], 10, 5000);
+    const started = Date.now();
+    const waiting = runner.waitFor(['counter'], 11, 60_000);
+    void runner.stop();
+    await expect(waiting).rejects.toMatchObject({ code: 'PROJECTION_LAGGING', position: 11 });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('rebuild then start (as topo projections rebuild does) reads the log once per build, and counts every event once', async () => {
     await append('a-1', 300);
     const first = run(counter(1));
