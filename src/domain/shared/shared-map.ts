@@ -7,8 +7,9 @@
  * benchmark machine, paid per command when commands come one at a time, and twice (the endpoints and
  * their index by distinguished name). Here a version is a `Map` shared by many versions (the base,
  * never changed once shared) and a small `Map` of this version's changes to it; a draft copies the
- * changes only, and once they outgrow about the square root of the base, folds them into a new base.
- * Each write then costs, amortized, a copy of about √n entries rather than n.
+ * changes only, and once they outgrow 4√n (n: the base's size), folds them into a new base. A group
+ * of w writes then copies about 4√n + w√n/4 entries rather than n (`npm run bench:decide`: 4√n did
+ * better than √n for groups of 32 and as well for groups of one).
  *
  * Why not a library's persistent map: Immutable's `OrderedMap` (the persistent map that keeps
  * insertion order) held the same 50,000 endpoints in twice the memory, folded them 2.8 times slower,
@@ -94,7 +95,7 @@ const DELETED = Symbol('deleted');
 
 /** Changes a draft keeps beside its base before folding them into a new one. */
 function changeLimit(baseSize: number): number {
-  return Math.max(64, Math.ceil(Math.sqrt(baseSize)));
+  return Math.max(64, Math.ceil(4 * Math.sqrt(baseSize)));
 }
 
 /**
