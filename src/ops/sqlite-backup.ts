@@ -86,7 +86,12 @@ async function holdCheckpointedState(db: Database.Database, lock: Database.Datab
   const deadline = performance.now() + waitMs;
   let writerPausedMs = 0;
   for (let attempt = 0; ; attempt++) {
-    lock.exec('BEGIN IMMEDIATE');
+    try {
+      lock.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY') throw error;
+      throw new BackupError(`the store's writer held its lock for over 5 s (a stuck write?); nothing was written; try again`);
+    }
     const paused = performance.now();
     let held: Omit<HeldState, 'writerPausedMs' | 'release'> | undefined;
     try {
@@ -108,7 +113,7 @@ async function holdCheckpointedState(db: Database.Database, lock: Database.Datab
     if (held !== undefined) return { ...held, writerPausedMs, release: () => db.exec('COMMIT') };
     if (performance.now() > deadline) {
       throw new BackupError(
-        `the store's WAL could not be folded into its file for ${(waitMs / 1000).toFixed(0)} s (a reader held an older state of the log all along); nothing was written; try again`,
+        `the store's WAL could not be folded into its file for ${waitMs / 1000} s (a reader held an older state of the log all along); nothing was written; try again`,
       );
     }
     await sleep(Math.min(200, 10 * 2 ** Math.min(attempt, 5)));
