@@ -15,7 +15,8 @@ import { argValue, printTable } from './report';
 const args = process.argv.slice(2);
 const events = Number(argValue(args, '--events') ?? 1_000_000);
 const dir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'backup'));
-const RUNS = 3;
+/** Rounds: each of the four ways runs once per round, in an order turned by one each round. */
+const RUNS = 4;
 
 /** CPU seconds used by this process's waited-for children (cp): utime + stime of its children, from /proc (Linux). */
 function childrenCpuSeconds(): number {
@@ -31,7 +32,8 @@ function ownCpuSeconds(): number {
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {
@@ -50,33 +52,55 @@ async function main(): Promise<void> {
   const fullSeconds: number[] = [];
   const copySeconds: number[] = [];
   const checkSeconds: number[] = [];
+  const pausedMs: number[] = [];
   const cpCpu: number[] = [];
   const backupCpu: number[] = [];
+  const steps: Record<string, (file: string) => Promise<void>> = {
+    cp: async (file) => {
+      const start = performance.now();
+      const cpu = childrenCpuSeconds();
+      execFileSync('cp', [source, file]);
+      cpSeconds.push((performance.now() - start) / 1000);
+      cpCpu.push(childrenCpuSeconds() - cpu);
+    },
+    // cp does not make its copy durable; the backup does: cp followed by an fsync of the copy, for comparison.
+    cpSync: async (file) => {
+      const start = performance.now();
+      execFileSync('cp', [source, file]);
+      const fd = fs.openSync(file, 'r+');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      cpSyncSeconds.push((performance.now() - start) / 1000);
+    },
+    backup: async (file) => {
+      const start = performance.now();
+      const cpu = ownCpuSeconds();
+      const made = await backupStore(source, file);
+      backupSeconds.push((performance.now() - start) / 1000);
+      backupCpu.push(ownCpuSeconds() - cpu);
+      copySeconds.push(made.seconds.copy);
+      checkSeconds.push(made.seconds.check);
+      pausedMs.push(made.writerPausedMs);
+    },
+    full: async (file) => {
+      const start = performance.now();
+      await backupStore(source, file, undefined, { fullCheck: true });
+      fullSeconds.push((performance.now() - start) / 1000);
+    },
+  };
+  const names = Object.keys(steps);
+  // Every way starts from the same state: no copy of an earlier step left in the page cache or still
+  // to be written back (cp leaves 1.2 GB for the kernel to write later, which would slow whatever
+  // runs next), and each way runs once in each place of the order.
   for (let run = 0; run < RUNS; run++) {
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.mkdirSync(out, { recursive: true });
-    let start = performance.now();
-    let cpu = childrenCpuSeconds();
-    execFileSync('cp', [source, path.join(out, `cp-${run}.sqlite`)]);
-    cpSeconds.push((performance.now() - start) / 1000);
-    cpCpu.push(childrenCpuSeconds() - cpu);
-    // cp does not make its copy durable; the backup does (SQLite syncs the file it writes): cp followed by an fsync of the copy, for comparison.
-    start = performance.now();
-    execFileSync('cp', [source, path.join(out, `cps-${run}.sqlite`)]);
-    const fd = fs.openSync(path.join(out, `cps-${run}.sqlite`), 'r+');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    cpSyncSeconds.push((performance.now() - start) / 1000);
-    start = performance.now();
-    cpu = ownCpuSeconds();
-    const made = await backupStore(source, path.join(out, `backup-${run}.sqlite`));
-    backupSeconds.push((performance.now() - start) / 1000);
-    backupCpu.push(ownCpuSeconds() - cpu);
-    copySeconds.push(made.seconds.copy);
-    checkSeconds.push(made.seconds.check);
-    start = performance.now();
-    await backupStore(source, path.join(out, `full-${run}.sqlite`), undefined, { fullCheck: true });
-    fullSeconds.push((performance.now() - start) / 1000);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + run) % names.length]!;
+      fs.rmSync(out, { recursive: true, force: true });
+      fs.mkdirSync(out, { recursive: true });
+      execFileSync('sync');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await steps[name]!(path.join(out, `${name}-${run}.sqlite`));
+    }
   }
   fs.rmSync(out, { recursive: true, force: true });
   const cp = median(cpSeconds);
@@ -94,7 +118,7 @@ async function main(): Promise<void> {
     { figure: `topo store backup, copy + check (runs: ${backupSeconds.map((t) => (t * 1000).toFixed(0)).join(', ')} ms)`, value: backup * 1000, unit: 'ms', ratio: cp / backup, target: 0.5 },
   ]);
   const ms = (values: readonly number[]) => values.map((t) => (t * 1000).toFixed(0)).join(', ');
-  console.log(`\nthe backup's time: copy (the backup API and the copy made durable) ${ms(copySeconds)} ms, check ${ms(checkSeconds)} ms`);
+  console.log(`\nthe backup's time: copy (the state fixed, the file copied and made durable) ${ms(copySeconds)} ms, check ${ms(checkSeconds)} ms; the writer held back ${pausedMs.map((t) => t.toFixed(1)).join(', ')} ms`);
   console.log(`per round, backup time / cp time: ${backupSeconds.map((t, i) => (t / cpSeconds[i]!).toFixed(2)).join(', ')}`);
   console.log(
     `CPU time (less disturbed by other work on the machine than elapsed time): cp ${ms(cpCpu)} ms, backup ${ms(backupCpu)} ms; backup / cp ${(median(backupCpu) / median(cpCpu)).toFixed(2)}`,

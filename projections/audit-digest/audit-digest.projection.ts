@@ -23,7 +23,8 @@ const HEAD_KEY = { id: 1 } as const;
 
 export const auditDigestProjection: Projection = {
   name: 'audit_digest',
-  version: 2,
+  /** 3: the field evidence's fingerprints are FNV-1a rather than SHA-256 (see `fieldEvidence`). */
+  version: 3,
   tables: [
     { name: DIGEST_TABLES.head, key: ['id'], columns: ['position', 'events', 'hash'], temporal: false },
     { name: DIGEST_TABLES.log, key: ['position'], columns: ['events', 'hash', 'fields'], temporal: false, integerKey: true },

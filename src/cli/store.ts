@@ -73,7 +73,7 @@ async function backup(file: string, fullCheck: boolean): Promise<number> {
   const seconds = (performance.now() - began) / 1000;
   console.log(
     `backed up ${config.dataDir} to ${result.file}: ${(result.bytes / 1e6).toFixed(1)} MB, events up to position ${result.headPosition}, ` +
-      `${fullCheck ? 'integrity checked (quick_check)' : 'checked (every event present, last event matches)'}, in ${seconds.toFixed(1)} s${result.restarts > 0 ? ` (started over ${result.restarts} time(s) while the server wrote)` : ''}`,
+      `${fullCheck ? 'integrity checked (quick_check)' : 'checked (every event present, last event matches)'}, in ${seconds.toFixed(1)} s (the server's writes waited ${result.writerPausedMs.toFixed(0)} ms)`,
   );
   return 0;
 }

@@ -1,6 +1,7 @@
 import type { Fqdn } from '../../src/domain/shared/fqdn';
 import { parseFqdn } from '../../src/domain/shared/fqdn';
 import { type SipUri, parseSipUri } from '../../src/domain/shared/sip-uri';
+import { SharedMap } from '../../src/domain/shared/shared-map';
 import {
   type LegacyGroupChatVersion,
   type PersistentChatPoolStatus,
@@ -132,8 +133,12 @@ export const seed: TopologyEvent[] = [
 ];
 
 /** A state as plain data, to compare two states or to check one did not change. */
-export function snapshot(state: TopologyState): unknown {
+export function snapshot(state: TopologyState, order: 'insertion' | 'any' = 'insertion'): unknown {
+  const entries = (map: ReadonlyMap<unknown, unknown>): [unknown, unknown][] =>
+    order === 'insertion' ? [...map.entries()] : [...map.entries()].sort(([a], [b]) => String(a).localeCompare(String(b)));
   return JSON.parse(
-    JSON.stringify(state, (_key, value: unknown) => (value instanceof Map ? [...value.entries()] : value instanceof Set ? [...value] : value)),
+    JSON.stringify(state, (_key, value: unknown) =>
+      value instanceof Map || value instanceof SharedMap ? entries(value as ReadonlyMap<unknown, unknown>) : value instanceof Set ? [...value] : value,
+    ),
   );
 }

@@ -37,6 +37,7 @@ import {
   seed,
   sip,
   sipDomainRegistered,
+  snapshot,
 } from './fixtures';
 import { given } from './given';
 
@@ -344,7 +345,8 @@ describe('migrate + rollback (property)', () => {
         }
         migrations++;
         const { state: migrated, migration } = await runSteps(state, migrationPlan, failAfter);
-        expect(await rollBack(migrated, migration)).toEqual(state);
+        // The same topology, though what a rollback adds back comes after what stayed.
+        expect(snapshot(await rollBack(migrated, migration), 'any')).toEqual(snapshot(state, 'any'));
       }),
       { numRuns: 300 },
     );

@@ -2,6 +2,7 @@ import { assertNever } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
 import { distinguishedNameKey } from '../shared/distinguished-name';
+import type { SharedMapDraft } from '../shared/shared-map';
 import type { TopologyEvent } from './events';
 import {
   type LegacyGroupChatPool,
@@ -195,6 +196,8 @@ function apply(draft: TopologyDraft, event: TopologyEvent): void {
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
+type SharedCollection = 'principals' | 'endpoints' | 'endpointDistinguishedNames';
+type SharedDrafts = { -readonly [C in SharedCollection]?: TopologyState[C] extends import('../shared/shared-map').SharedMap<infer K, infer V> ? SharedMapDraft<K, V> : never };
 
 /**
  * A copy-on-write view of a state: the first write to a collection copies it, later writes reuse
@@ -203,6 +206,8 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 class TopologyDraft {
   private readonly next: Writable<TopologyState>;
   private readonly copied = new Set<keyof TopologyState>();
+  /** Drafts of the collections shared between versions (see `TopologyState`). */
+  private drafts: SharedDrafts = {};
 
   constructor(state: TopologyState) {
     this.next = { ...state };
@@ -232,14 +237,12 @@ class TopologyDraft {
     return this.next.sipDomains as Set<Fqdn>;
   }
 
-  principals(): Map<SipUri, SipPrincipal> {
-    if (this.firstWrite('principals')) this.next.principals = new Map(this.next.principals);
-    return this.next.principals as Map<SipUri, SipPrincipal>;
+  principals(): SharedMapDraft<SipUri, SipPrincipal> {
+    return (this.drafts.principals ??= this.editing('principals', this.next.principals.edit()));
   }
 
-  endpoints(): Map<SipUri, PersistentChatEndpoint> {
-    if (this.firstWrite('endpoints')) this.next.endpoints = new Map(this.next.endpoints);
-    return this.next.endpoints as Map<SipUri, PersistentChatEndpoint>;
+  endpoints(): SharedMapDraft<SipUri, PersistentChatEndpoint> {
+    return (this.drafts.endpoints ??= this.editing('endpoints', this.next.endpoints.edit()));
   }
 
   persistentChatPools(): Map<Fqdn, PersistentChatPool> {
@@ -278,9 +281,14 @@ class TopologyDraft {
     else this.endpointCountByPool().delete(endpoint.poolFqdn);
   }
 
-  private endpointDistinguishedNames(): Map<string, readonly SipUri[]> {
-    if (this.firstWrite('endpointDistinguishedNames')) this.next.endpointDistinguishedNames = new Map(this.next.endpointDistinguishedNames);
-    return this.next.endpointDistinguishedNames as Map<string, readonly SipUri[]>;
+  private endpointDistinguishedNames(): SharedMapDraft<string, readonly SipUri[]> {
+    return (this.drafts.endpointDistinguishedNames ??= this.editing('endpointDistinguishedNames', this.next.endpointDistinguishedNames.edit()));
+  }
+
+  /** The draft of a shared collection answers reads of the state from now on. */
+  private editing<C extends SharedCollection>(collection: C, draft: NonNullable<SharedDrafts[C]>): NonNullable<SharedDrafts[C]> {
+    (this.next as Record<SharedCollection, unknown>)[collection] = draft;
+    return draft;
   }
 
   private endpointCountByPool(): Map<Fqdn, number> {
@@ -299,7 +307,12 @@ class TopologyDraft {
   }
 
   result(): TopologyState {
-    return this.next;
+    const { principals, endpoints, endpointDistinguishedNames } = this.drafts;
+    if (principals) this.next.principals = principals.done();
+    if (endpoints) this.next.endpoints = endpoints.done();
+    if (endpointDistinguishedNames) this.next.endpointDistinguishedNames = endpointDistinguishedNames.done();
+    this.drafts = {};
+    return { ...this.next };
   }
 
   private firstWrite(collection: keyof TopologyState): boolean {

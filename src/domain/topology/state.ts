@@ -1,18 +1,21 @@
 import type { PoolKind, SipOwnerDetails } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
+import { SharedMap } from '../shared/shared-map';
 import { type SipUri, sipDomainOf } from '../shared/sip-uri';
 
 /**
  * The topology of one deployment: the consistency boundary of its decider. Collections are keyed by
- * the lower-cased SIP address or FQDN, so lookups need no further normalisation.
+ * the lower-cased SIP address or FQDN, so lookups need no further normalisation. The collections that
+ * grow with the organisation (principals, endpoints and their index) are `SharedMap`s, so the next
+ * state shares them but for what changed; those bounded by the number of pools are copied.
  */
 export interface TopologyState {
   readonly sipDomains: ReadonlySet<Fqdn>;
   /** Null only while no SIP domain is registered. */
   readonly defaultSipDomain: Fqdn | null;
   /** Users, contacts and the well-known users of legacy Group Chat pools. */
-  readonly principals: ReadonlyMap<SipUri, SipPrincipal>;
-  readonly endpoints: ReadonlyMap<SipUri, PersistentChatEndpoint>;
+  readonly principals: SharedMap<SipUri, SipPrincipal>;
+  readonly endpoints: SharedMap<SipUri, PersistentChatEndpoint>;
   readonly persistentChatPools: ReadonlyMap<Fqdn, PersistentChatPool>;
   /** Decommissioned pools stay: their FQDN and their history remain taken. */
   readonly legacyPools: ReadonlyMap<Fqdn, LegacyGroupChatPool>;
@@ -22,7 +25,7 @@ export interface TopologyState {
    * Index: an endpoint's distinguished name, as `distinguishedNameKey` compares it → the endpoints
    * holding it, oldest first (one, but for events stored before names were checked).
    */
-  readonly endpointDistinguishedNames: ReadonlyMap<string, readonly SipUri[]>;
+  readonly endpointDistinguishedNames: SharedMap<string, readonly SipUri[]>;
   /** Index: how many endpoints each Persistent Chat pool has (R8). */
   readonly endpointCountByPool: ReadonlyMap<Fqdn, number>;
   /** Principals of kind 'user', for the capacity guidance of R13. */
@@ -95,12 +98,12 @@ export function initialState(): TopologyState {
   return {
     sipDomains: new Set(),
     defaultSipDomain: null,
-    principals: new Map(),
-    endpoints: new Map(),
+    principals: SharedMap.empty(),
+    endpoints: SharedMap.empty(),
     persistentChatPools: new Map(),
     legacyPools: new Map(),
     defaultPoolContacts: new Map(),
-    endpointDistinguishedNames: new Map(),
+    endpointDistinguishedNames: SharedMap.empty(),
     endpointCountByPool: new Map(),
     userCount: 0,
   };
