@@ -27,7 +27,8 @@ const deployments = Number(argValue(args, '--deployments') ?? 5_000);
 const dir = path.resolve(argValue(args, '--dir') ?? path.join(PROJECT_ROOT, '.bench-data', 'projections'));
 const logDir = path.join(dir, 'log');
 /** The read models as the server runs them on the SQLite store, in a thread of their own (`createReadModels`), instead of in this one. */
-const threaded = args.includes('--threaded');
+/** As the server runs them on the SQLite store: in a thread of their own; `--in-thread` measures the engine in this thread. */
+const threaded = !args.includes('--in-thread');
 
 interface ChildFigures {
   rawReadEventsPerSecond: number;
