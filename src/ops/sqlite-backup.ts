@@ -209,7 +209,17 @@ export async function backupStore(
   try {
     for (const c of [db, lock]) c.pragma('busy_timeout = 5000');
     db.prepare('SELECT 1 FROM events LIMIT 1').get();
-    held = await holdCheckpointedState(db, lock, options.waitMs ?? 30_000);
+    try {
+      held = await holdCheckpointedState(db, lock, options.waitMs ?? 30_000);
+    } catch (error) {
+      // The file (or its directory, for the WAL) cannot be written by this account: SQLite opened it read-only.
+      if (typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('SQLITE_READONLY')) {
+        throw new BackupError(
+          `${source}: this account cannot write the store (${(error as Error).message}); a backup folds the WAL into the file before copying it, so run it as the account the server runs as`,
+        );
+      }
+      throw error;
+    }
     const { pages, pageSize, writerPausedMs } = held;
     const expected = held.head;
     onProgress(0, pages);
