@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_PROJECTIONS } from '../../projections';
-import { type LogSource, ProjectionRunner, ReadModels } from '../../projections/runner/projection-runner';
+import { type LogSource, ProjectionLagging, ProjectionRunner, ReadModels } from '../../projections/runner/projection-runner';
 import { openReadModelDatabase } from '../../projections/runner/read-model-store';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
@@ -13,6 +13,8 @@ import { WalCheckpointer } from '../common/sqlite/wal-checkpointer';
 import { ThreadedReadModels } from './threaded-read-models';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
+/** How long a starting server waits for its read models to reach the log before it listens (see `ReadModelsModule`). */
+const STARTUP_CATCH_UP_MS = 5_000;
 /** How often the read models' write-ahead log is checkpointed (see `openReadModelFile`). */
 const READ_MODELS_CHECKPOINT_MS = 20;
 /**
@@ -129,10 +131,29 @@ export async function createReadModels(store: EventStore, dataDir: string, logFi
   exports: [ReadModels],
 })
 export class ReadModelsModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@Inject(ReadModels) private readonly runner: ReadModels) {}
+  constructor(
+    @Inject(ReadModels) private readonly runner: ReadModels,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
 
-  onApplicationBootstrap(): void {
+  /**
+   * Starts the projections and waits, up to `STARTUP_CATCH_UP_MS`, until the read models that are
+   * fed have reached the log as it is now, before the server listens: a server started on a restored
+   * or copied store (or after being stopped while commands came through another instance) then does
+   * not answer its first queries from read models still empty or behind. A build waiting for its
+   * rebuild (a new projection version) is not waited for: its old version answers until the new one
+   * takes over. A longer catch-up goes on while the server answers (`/api/projections` shows it).
+   */
+  async onApplicationBootstrap(): Promise<void> {
     this.runner.start();
+    const head = await this.store.headPosition();
+    const fed = (await this.runner.statuses()).filter((s) => s.rebuild === null || s.rebuild.version === s.version).map((s) => s.name);
+    try {
+      await this.runner.waitFor(fed, head, STARTUP_CATCH_UP_MS);
+    } catch (error) {
+      if (!(error instanceof ProjectionLagging)) throw error;
+      console.error(`topology-ledger: the read models are still catching up with the log (${error.message}); queries answer what they have reached meanwhile, and ?minPosition= waits for a position`);
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

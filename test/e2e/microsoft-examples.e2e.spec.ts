@@ -116,12 +116,18 @@ function runJson(deployment: string, line: string): { status: number | null; rep
   return { status: result.status, report, stderr: result.stderr };
 }
 
+/**
+ * The log's head now: what `topo run` just appended is at or before it, so a read with it as
+ * `minPosition` sees every line's effect (read your writes, as a client that holds no position does).
+ */
+const head = async (): Promise<number> =>
+  ((await getJsonFresh(`${server.url}/api/projections`)) as { projections: { headPosition: number }[] }).projections[0]!.headPosition;
 const endpoints = async (deployment: string): Promise<string[]> =>
-  ((await getJsonFresh(`${server.url}/api/endpoints?deployment=${deployment}&minPosition=1`)) as { endpoints: { sipAddress: string }[] }).endpoints
+  ((await getJsonFresh(`${server.url}/api/endpoints?deployment=${deployment}&minPosition=${await head()}`)) as { endpoints: { sipAddress: string }[] }).endpoints
     .map((e) => e.sipAddress)
     .sort();
 const poolState = async (deployment: string, fqdn: string): Promise<string | undefined> =>
-  ((await getJsonFresh(`${server.url}/api/topology?deployment=${deployment}`)) as { persistentChatPools: { fqdn: string; state: string }[] }).persistentChatPools.find(
+  ((await getJsonFresh(`${server.url}/api/topology?deployment=${deployment}&minPosition=${await head()}`)) as { persistentChatPools: { fqdn: string; state: string }[] }).persistentChatPools.find(
     (p) => p.fqdn === fqdn,
   )?.state;
 const migration = async (id: string): Promise<any> => getJsonFresh(`${server.url}/api/migrations/${id}`);
@@ -262,7 +268,7 @@ describe(`Set-CsPersistentChatActiveServer (${PAGE('Set-CsPersistentChatActiveSe
   // server the line names (a server belongs to one pool), or, for $Null, every pool that could be meant.
   const typed = (line: string, fqdn: string): string => line.replace('"PChatServerCollection"', `"PersistentChatServer:${fqdn}"`);
   const active = async (deployment: string, fqdn: string): Promise<string[]> =>
-    ((await getJsonFresh(`${server.url}/api/topology?deployment=${deployment}&minPosition=1`)) as { persistentChatPools: { fqdn: string; servers: { fqdn: string; active: boolean }[] }[] }).persistentChatPools
+    ((await getJsonFresh(`${server.url}/api/topology?deployment=${deployment}&minPosition=${await head()}`)) as { persistentChatPools: { fqdn: string; servers: { fqdn: string; active: boolean }[] }[] }).persistentChatPools
       .find((p) => p.fqdn === fqdn)!
       .servers.filter((s) => s.active)
       .map((s) => s.fqdn);
@@ -442,7 +448,7 @@ describe('cases derived from the pages', () => {
     expect(run.status).toBe(0);
     const summary = JSON.parse(run.stdout);
     expect(summary.lines[0].result).toHaveLength(2);
-    const audit = (await getJsonFresh(`${server.url}/api/audit?deployment=${deployment}&minPosition=1`)) as { entries: any[] };
+    const audit = (await getJsonFresh(`${server.url}/api/audit?deployment=${deployment}&minPosition=${await head()}`)) as { entries: any[] };
     const removals = audit.entries.filter((e) => e.eventType === 'PersistentChatEndpointRemoved' || e.type === 'PersistentChatEndpointRemoved');
     expect(removals).toHaveLength(2);
     for (const entry of removals) expect(JSON.stringify(entry)).toContain(summary.correlationId);

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,15 +11,20 @@ import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-stor
 import { writeHistory } from '../support/history';
 import { bearer } from '../support/http';
 import { dumpReadModelFile } from '../support/read-models';
-import { RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
+import { MAIN, ROOT, RunningServer, startServer, TEST_ADMIN_TOKEN } from '../support/server';
 import { ApiTokens } from '../../src/application/api-tokens';
 
 const dump = dumpReadModelFile;
 
 function checkpoints(): number[] {
+  // A server just spawned may not have created the file yet.
+  if (!fs.existsSync(path.join(dataDir, READ_MODELS_FILE))) return [];
   const db = new Database(path.join(dataDir, READ_MODELS_FILE), { readonly: true });
   try {
     return db.prepare('SELECT position FROM projection_generations').pluck().all() as number[];
+  } catch (error) {
+    if (/no such table/.test((error as Error).message)) return []; // created, not yet set up
+    throw error;
   } finally {
     db.close();
   }
@@ -37,11 +43,20 @@ async function waitUntilLive(server: RunningServer, timeoutMs = 60_000): Promise
   }
 }
 
-function kill(server: RunningServer): Promise<void> {
+function kill(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
-    server.process.once('exit', () => resolve());
-    server.process.kill('SIGKILL');
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
   });
+}
+
+/**
+ * The built server, not waited for: a starting server catches its read models up before it listens
+ * (for a few seconds at most), and this test kills it during that catch-up.
+ */
+function spawnServer(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [MAIN], { cwd: ROOT, env: { ...process.env, PORT: '0', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env }, stdio: 'ignore' });
 }
 
 let dataDir: string;
@@ -79,16 +94,19 @@ describe('projections survive SIGKILL', () => {
     await store.close();
     let midwayKills = 0;
     for (let round = 0; round < 3; round++) {
-      const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+      const server = spawnServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
       // Kill as soon as a batch has been committed but the log is not yet fully projected.
       let done = false;
-      for (let tries = 0; tries < 2000 && !done; tries++) {
-        const seen = checkpoints();
-        if (seen.some((c) => c > 0 && c < head)) break;
-        done = seen.length > 0 && seen.every((c) => c === head);
-        await new Promise((r) => setTimeout(r, 2));
+      try {
+        for (let tries = 0; tries < 2000 && !done; tries++) {
+          const seen = checkpoints();
+          if (seen.some((c) => c > 0 && c < head)) break;
+          done = seen.length > 0 && seen.every((c) => c === head);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      } finally {
+        await kill(server);
       }
-      await kill(server);
       if (!done) midwayKills += 1;
     }
     expect(midwayKills).toBeGreaterThanOrEqual(2);
@@ -108,7 +126,7 @@ describe('projections survive SIGKILL', () => {
     await new Promise((r) => setTimeout(r, 300));
     const { projections } = (await (await fetch(`${server.url}/api/projections`, { headers: bearer() })).json()) as { projections: { rebuild: unknown }[] };
     expect(projections.some((p) => p.rebuild !== null)).toBe(true); // killed mid-rebuild, not after
-    await kill(server);
+    await kill(server.process);
 
     const restarted = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
     await waitUntilLive(restarted);
