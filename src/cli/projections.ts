@@ -2,6 +2,7 @@ import { ALL_PROJECTIONS } from '../../projections';
 import type { ProjectionStatus } from '../../projections/runner/projection-runner';
 import { createProjectionRunner } from '../application/read-models.module';
 import { loadConfig } from '../config/config';
+import { runningServer } from '../config/running-server';
 import { openEventStore } from '../event-store/open-event-store';
 import { terminalSafe as safe } from './terminal';
 
@@ -61,6 +62,14 @@ export async function rebuildProjections(name: string | undefined, server: strin
     final = await follow(async () => ((await (await fetch(`${server}/api/projections`, { headers: auth })).json()) as { projections: ProjectionStatus[] }).projections, names, process.stdout);
   } else {
     const config = loadConfig();
+    // The server's read models are the same file: a second writer would switch and drop tables under it.
+    const running = runningServer(config.dataDir);
+    if (running !== undefined) {
+      console.error(
+        `topo: a server runs on DATA_DIR (pid ${running.pid}, ${safe(running.url)}); rebuild through it: topo projections rebuild ${names.map(safe).join(' ')} --server ${safe(running.url)} (or stop it first)`,
+      );
+      return 2;
+    }
     const store = openEventStore(config);
     const runner = createProjectionRunner(store, config.dataDir);
     for (const n of names) await runner.rebuild(n);

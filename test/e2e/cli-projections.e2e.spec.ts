@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { READ_MODELS_FILE } from '../../src/application/read-models.module';
 import { SqliteEventStore } from '../../src/event-store/sqlite/sqlite-event-store';
 import { writeHistory } from '../support/history';
-import { ROOT } from '../support/server';
+import { getJson } from '../support/http';
+import { ROOT, startServer } from '../support/server';
 
 describe('topo projections rebuild', () => {
   let dataDir: string;
@@ -34,6 +35,23 @@ describe('topo projections rebuild', () => {
     db.close();
     expect(active).toBeGreaterThan(1);
     expect(endpoints).toBe(3 * (20 - 4));
+  });
+
+  it('refuses to rebuild in its own process while a server runs on DATA_DIR, naming the way through the server; the server goes on answering', async () => {
+    const server = await startServer({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    try {
+      const refused = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'topo.js'), 'projections', 'rebuild', 'endpoint_directory'], {
+        cwd: ROOT,
+        env: { ...process.env, DATA_DIR: dataDir },
+        encoding: 'utf8',
+      });
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain(`a server runs on DATA_DIR (pid ${server.process.pid}, ${server.url}); rebuild through it: topo projections rebuild endpoint_directory --server ${server.url}`);
+      const endpoints = await getJson(server.url, '/api/endpoints?deployment=org0');
+      expect(endpoints.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('names an unknown projection and exits non-zero', () => {
