@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { SharedMap } from '../../src/domain/shared/shared-map';
+import { decide, foldTopology, TopologyFold, type TopologyCommand } from '../../src/domain/topology';
 
 type Op = { readonly kind: 'set'; readonly key: number; readonly value: string } | { readonly kind: 'delete'; readonly key: number } | { readonly kind: 'version' };
 
@@ -103,5 +104,21 @@ describe('SharedMap: a state collection whose versions share structure', () => {
     const seen: unknown[] = [];
     map.forEach((value, key, whole) => seen.push([key, value, whole === map]));
     expect(seen).toEqual([['x', 1, true], ['y', 2, true]]);
+  });
+});
+
+describe('TopologyFold: a state given out by result() never changes', () => {
+  it('writes after result() leave the state given out as it was, every collection alike', () => {
+    const fold = new TopologyFold(foldTopology([]));
+    const first = (command: unknown): void => fold.apply(decide(command as TopologyCommand, fold.state).events);
+    first({ type: 'RegisterSipDomain', domain: 'a.com', isDefault: true });
+    const given = fold.result();
+    const before = JSON.stringify([...given.sipDomains]);
+    first({ type: 'RegisterSipDomain', domain: 'b.com' });
+    first({ type: 'InstallPersistentChatPool', fqdn: 'pc.a.com', servers: ['pc1.a.com'] });
+    expect(JSON.stringify([...given.sipDomains])).toBe(before);
+    expect(given.persistentChatPools.size).toBe(0);
+    expect(given.defaultPoolContacts.size).toBe(0);
+    expect(fold.result().sipDomains.size).toBe(2);
   });
 });

@@ -311,7 +311,9 @@ class TopologyDraft {
     if (principals) this.next.principals = principals.done();
     if (endpoints) this.next.endpoints = endpoints.done();
     if (endpointDistinguishedNames) this.next.endpointDistinguishedNames = endpointDistinguishedNames.done();
+    // Writes after this copy again: the collections of the state given out are never written.
     this.drafts = {};
+    this.copied.clear();
     return { ...this.next };
   }
 
