@@ -23,8 +23,12 @@ const HEAD_KEY = { id: 1 } as const;
 
 export const auditDigestProjection: Projection = {
   name: 'audit_digest',
-  /** 3: the field evidence's fingerprints are FNV-1a rather than SHA-256 (see `fieldEvidence`). */
-  version: 3,
+  /**
+   * Not raised when the field evidence's fingerprints became FNV-1a (they were SHA-256): the evidence
+   * says which it is (`fieldEvidence`), old rows keep answering, and no rebuild is forced on an upgrade,
+   * which on a log edited before the upgrade would replace the evidence that names the edit.
+   */
+  version: 2,
   tables: [
     { name: DIGEST_TABLES.head, key: ['id'], columns: ['position', 'events', 'hash'], temporal: false },
     { name: DIGEST_TABLES.log, key: ['position'], columns: ['events', 'hash', 'fields'], temporal: false, integerKey: true },

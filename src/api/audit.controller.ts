@@ -38,9 +38,9 @@ export class AuditController {
   async digest(@Query() params: QueryParams): Promise<JsonObject> {
     const options = readOptions({ ...params, deployment: undefined });
     if (options.minPosition !== undefined) await this.runner.waitFor([DIGEST], options.minPosition, options.waitMs);
-    const reader = this.runner.reader(DIGEST);
+    // The reader is asked for at each read, never held across an await: a rebuild may take over meanwhile.
     const contradicted = await this.monitor.contradiction((position) => {
-      const kept = logDigestAt(reader, position);
+      const kept = logDigestAt(this.runner.reader(DIGEST), position);
       return kept.position === position ? kept.hash : undefined;
     });
     if (contradicted !== undefined) throw new AuditLogBroken(`The digest read model contradicts a signed checkpoint: ${contradicted.message}`, contradicted);
@@ -48,7 +48,7 @@ export class AuditController {
     // the read model still holds (it was built from the log before, or after, the break).
     const broken = this.monitor.broken;
     if (this.monitor.status === 'broken') throw new AuditLogBroken(`The log is broken${broken ? ` (${broken.problem}: ${broken.message})` : ''}: no digest is given until it is investigated (topo audit verify --all).`, broken ?? null);
-    const digest = logDigestAt(reader, options.atPosition);
+    const digest = logDigestAt(this.runner.reader(DIGEST), options.atPosition);
     const latest = this.monitor.latestCheckpoint;
     return { ...digest, digest: formatDigest(digest), ...(latest ? { signedCheckpoint: latest as unknown as JsonObject } : {}) };
   }
@@ -113,9 +113,8 @@ export class AuditController {
     });
     // Never a digest a signed checkpoint contradicts (read models rebuilt on an edited log): none, and the log is marked broken.
     if (report.digest !== null) {
-      const reader = this.runner.reader(DIGEST);
       const contradicted = await this.monitor.contradiction((position) => {
-        const kept = logDigestAt(reader, position);
+        const kept = logDigestAt(this.runner.reader(DIGEST), position);
         return kept.position === position ? kept.hash : undefined;
       });
       if (contradicted !== undefined) report.digest = null;

@@ -10,7 +10,7 @@ import { CONFIG } from '../config/config.module';
 import { EVENT_STORE, EventStore } from '../event-store/event-store';
 import { createPrivateDirectory, openPrivately, STORE_FILE_NAME } from '../event-store/open-event-store';
 import { WalCheckpointer } from '../common/sqlite/wal-checkpointer';
-import { ThreadedReadModels } from './threaded-read-models';
+import { ThreadedReadModels, type ThreadedReadModelsOptions } from './threaded-read-models';
 
 export const READ_MODELS_FILE = 'read-models.sqlite';
 /** How long a starting server waits for its read models to reach the log before it listens (see `ReadModelsModule`). */
@@ -110,13 +110,18 @@ export function createProjectionRunner(
  * the log `logFile` through its own connection; with EventStoreDB it runs in this thread, fed by the
  * store's subscription.
  */
-export async function createReadModels(store: EventStore, dataDir: string, logFile = path.join(dataDir, STORE_FILE_NAME)): Promise<ReadModels> {
+export async function createReadModels(
+  store: EventStore,
+  dataDir: string,
+  logFile = path.join(dataDir, STORE_FILE_NAME),
+  options: ThreadedReadModelsOptions = {},
+): Promise<ReadModels> {
   if (store.kind !== 'sqlite' || !fs.existsSync(logFile)) return createProjectionRunner(store, dataDir, logFile);
   createPrivateDirectory(dataDir);
   const file = path.join(dataDir, READ_MODELS_FILE);
   // Created here, private (a thread cannot set the process's umask); the thread opens it for writing.
   if (!fs.existsSync(file)) openPrivately(file, () => openReadModelDatabase(file).close());
-  return ThreadedReadModels.open(store, ALL_PROJECTIONS, { dataDir, logFile }, { open: () => openQueryConnection(file, logFile), logSchema: LOG_SCHEMA });
+  return ThreadedReadModels.open(store, ALL_PROJECTIONS, { dataDir, logFile }, { open: () => openQueryConnection(file, logFile), logSchema: LOG_SCHEMA }, options);
 }
 
 @Global()

@@ -51,6 +51,13 @@ export type FromReadModelsThread =
   /** Everything closed: the thread ends. */
   | { readonly kind: 'stopped' };
 
+export interface ThreadedReadModelsOptions {
+  /** How long the tables of a build taken over stay for requests that took a reader of it before (ms; a minute by default). */
+  readonly retiredTablesGraceMs?: number;
+}
+
+/** How long the tables of a build taken over stay for requests that took a reader of it before. */
+const RETIRED_TABLES_GRACE_MS = 60_000;
 /** How long a thread that said it stopped may take to end before it is ended. */
 const EXIT_GRACE_MS = 1_000;
 
@@ -95,6 +102,7 @@ export class ThreadedReadModels extends ReadModels {
     projections: readonly Projection[],
     data: ReadModelsThreadData,
     queries: QueryConnection,
+    options: ThreadedReadModelsOptions = {},
   ): Promise<ThreadedReadModels> {
     // A young generation of 8 MB rather than V8's default (up to 48 MB here): the thread allocates in
     // small batches, and its default took the server's peak RSS 33 MB higher during a rebuild of
@@ -124,7 +132,7 @@ export class ThreadedReadModels extends ReadModels {
       await worker.terminate();
       throw error;
     }
-    return new ThreadedReadModels(worker, store, projections, queryDb, queries.logSchema, ready);
+    return new ThreadedReadModels(worker, store, projections, queryDb, queries.logSchema, ready, options.retiredTablesGraceMs ?? RETIRED_TABLES_GRACE_MS);
   }
 
   private constructor(
@@ -134,6 +142,7 @@ export class ThreadedReadModels extends ReadModels {
     private readonly queryDb: Database.Database,
     logSchema: string,
     ready: Readonly<Record<string, ServingStatus>>,
+    private readonly retiredTablesGraceMs: number,
   ) {
     super(projections, () => queryDb, logSchema);
     for (const projection of projections) {
@@ -201,8 +210,10 @@ export class ThreadedReadModels extends ReadModels {
         for (const name of names) this.mirror.set(name, message.serving[name]!);
         for (const batch of message.batches) this.batches$.next(batch);
         for (const name of names) this.progress$.next({ name, checkpoint: message.serving[name]!.checkpoint });
-        // `reader()` answers from the new generation from now on: the old one's tables may go.
-        for (const build of message.retired) this.post({ kind: 'released', build });
+        // `reader()` answers from the new generation from now on; a request that took a reader of the
+        // old one before an await may still read it for a while: its tables go a minute later (or at
+        // the next start, should the server stop before).
+        for (const build of message.retired) setTimeout(() => this.post({ kind: 'released', build }), this.retiredTablesGraceMs).unref();
         return;
       }
       case 'rebuilt':

@@ -10,10 +10,11 @@ import * as crypto from 'node:crypto';
  * the signed checkpoints, never this.
  *
  * The fingerprint is FNV-1a (32 bits, over the text's UTF-16 code units), cut to 3 bytes. Evidence
- * without the marker, kept by the audit digest's version 2, took SHA-256 cut to 3 bytes: a
+ * without the marker, kept for events projected before 2026-12-08, took SHA-256 cut to 3 bytes: a
  * cryptographic digest gains nothing once cut to 3 bytes, and one per field was half of a rebuild's
- * CPU time (bench/README.md). It is still read, for a build of version 2 that answers while version 3
- * is built. FNV-1a is a few lines with no library to prefer: Node's crypto has no non-cryptographic hash.
+ * CPU time (bench/README.md). It is still read: the read model is not rebuilt for the change (see the
+ * audit digest's version). FNV-1a is a few lines with no library to prefer: Node's crypto has no
+ * non-cryptographic hash.
  */
 const BYTES = 3;
 const MARKER = 'f1.';

@@ -33,7 +33,7 @@ describe('field evidence: naming the fields an edit of the log changed, without 
     expect(changedFields(evidence, { ...numeric, data: { n: 1, v: 'null' } })?.map(([p]) => p)).toEqual(['data.v']);
   });
 
-  it('still reads the evidence of the audit digest version 2 (SHA-256 cut to 3 bytes, no marker), kept by a build answering while version 3 is built', () => {
+  it('still reads the evidence kept before FNV-1a (SHA-256 cut to 3 bytes, no marker): read models are not rebuilt for the change', () => {
     const sha = (text: string): Buffer => crypto.createHash('sha256').update(text).digest().subarray(0, 3);
     const fields = eventFields(event);
     const v2 = Buffer.concat([sha(fields.map(([p]) => p).join('\n')), ...fields.map(([, value]) => sha(JSON.stringify(value) ?? 'undefined'))]).toString('base64url');
