@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -89,6 +90,35 @@ describe('observing the real deployment: import, drift, adoption (HTTP and CLI)'
     expect(now.body.drift).toEqual([]);
     const drift = await getJson(server.url, `/api/drift?deployment=default&minPosition=${adopted.body.position}`);
     expect(drift.body.drift).toEqual([]);
+  });
+
+  it('adopts an existing deployment of 1,500 endpoints in one command, the list of what was adopted stored once, not once per event', async () => {
+    const endpoints = Array.from({ length: 1500 }, (_, i) => ({ sipAddress: `sip:room${i}@big.contoso.com`, poolFqdn: 'bigpool.contoso.com', displayName: `Room ${i}` }));
+    const snapshot = {
+      format: 'topology-ledger.snapshot',
+      schemaVersion: 1,
+      collectedAt: new Date().toISOString(),
+      sipDomains: [{ name: 'big.contoso.com', isDefault: true }],
+      persistentChatPools: [{ fqdn: 'bigpool.contoso.com', servers: ['bigpc1.contoso.com'], activeServers: ['bigpc1.contoso.com'], status: 'Started', poolState: 'Normal' }],
+      endpoints,
+    };
+    const observed = await observe(JSON.stringify(snapshot), 'application/json', 'big');
+    expect(observed.status).toBe(200);
+    const adopted = await command(server.url, 'AdoptObservedState', { deployment: 'big', observationId: observed.body.observationId, reason: 'import of the existing deployment' });
+    expect(adopted.status).toBe(200);
+    expect(adopted.body.adopted.length).toBeGreaterThanOrEqual(1502);
+    const db = new Database(path.join(dataDir, 'events.sqlite'), { readonly: true });
+    try {
+      const rows = db.prepare(`SELECT metadata FROM events WHERE json_extract(metadata, '$.commandId') = ? ORDER BY position`).pluck().all(adopted.body.commandId) as string[];
+      expect(rows.length).toBeGreaterThan(3000); // the topology's events and the drift resolved
+      const withList = rows.filter((m) => 'adoptedEntities' in JSON.parse(m));
+      expect(withList).toHaveLength(1);
+      expect((JSON.parse(rows[0]!) as { adoptedEntities: string[] }).adoptedEntities).toHaveLength(adopted.body.adopted.length);
+      // Linear in the adoption: a few hundred bytes per event, where the list on every event made it 3,000 × 60 kB.
+      expect(rows.reduce((total, m) => total + m.length, 0)).toBeLessThan(rows.length * 1000 + 200_000);
+    } finally {
+      db.close();
+    }
   });
 
   it('the expected snapshot posted back shows no drift; a change outside the ledger shows, is adopted over the CLI, and is gone', async () => {

@@ -153,11 +153,15 @@ export class Observations {
         observationId: command.observationId,
         adoptedEntities: adopted,
       });
+      // The list of what was adopted, and the warnings, once, on the adoption's first event (where a
+      // command's record is read from): on every event they made an adoption of n entities n times n long.
+      const { adoptedEntities: _list, warnings: _warnings, ...lean } = metadata;
+      const metadataOf = (i: number): JsonObject => (i === 0 ? metadata : lean);
       const events = adoption.events.map((e, i): EventToAppend & { data: JsonObject } => ({
         id: uuidFromName(`${ledger.streamId}/${context.commandId}/${i}`),
         type: e.type,
         data: e.data as unknown as JsonObject,
-        metadata,
+        metadata: metadataOf(i),
       }));
       const described = events.map((e, i) => ({ type: e.type, data: e.data, streamId: ledger.streamId, revision: ledger.revision + 1 + i }));
       const resolutions = adoptedResolutions(items, command.observationId);
@@ -177,7 +181,9 @@ export class Observations {
             warnings,
           });
         }
-        if (resolutions.length > 0) position = await this.append(deployment, resolutions, observations.revision, metadata, `adopt/${context.commandId}`);
+        if (resolutions.length > 0) {
+          position = await this.append(deployment, resolutions, observations.revision, (i) => metadataOf(events.length + i), `adopt/${context.commandId}`);
+        }
         return { ...base, adopted, events: [...described, ...resolved], position, warnings, whatIf: false, replayed: false };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion)) throw error;
@@ -208,11 +214,12 @@ export class Observations {
     return loaded;
   }
 
-  private async append(deployment: string, events: readonly ObservationEvent[], revision: number, metadata: JsonObject, idSeed: string): Promise<number> {
+  private async append(deployment: string, events: readonly ObservationEvent[], revision: number, metadata: JsonObject | ((i: number) => JsonObject), idSeed: string): Promise<number> {
     const streamId = observationStreamId(deployment);
+    const metadataOf = typeof metadata === 'function' ? metadata : (): JsonObject => metadata;
     const appended = await this.store.appendToStream(
       streamId,
-      withSchemaVersions(events.map((e, i) => ({ id: uuidFromName(`${streamId}/${idSeed}/${i}`), type: e.type, data: e.data as unknown as JsonObject, metadata }))),
+      withSchemaVersions(events.map((e, i) => ({ id: uuidFromName(`${streamId}/${idSeed}/${i}`), type: e.type, data: e.data as unknown as JsonObject, metadata: metadataOf(i) }))),
       { expectedRevision: revision < 0 ? 'no_stream' : revision },
     );
     return appended.position;
