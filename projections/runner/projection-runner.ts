@@ -58,6 +58,9 @@ interface GenerationRow {
   failed: string | null;
 }
 
+/** How long a query without `minPosition` waits for the live read models to reach the log's head (see `readAfter`). */
+const FRESH_READ_MS = 1_000;
+
 /** Events per transaction unless `ProjectionRunnerOptions.batchSize` says otherwise. */
 export const DEFAULT_BATCH_SIZE = 1000;
 
@@ -264,6 +267,26 @@ export abstract class ReadModels {
       });
     });
     return this.assertNotFailed(names, position);
+  }
+
+  /**
+   * Before a query of `names`: with `minPosition`, waits until they have passed it (`waitFor`). Without,
+   * a query still reads the writes made before it arrived: the live builds among them are waited for up
+   * to the log's head now, for `FRESH_READ_MS` at most (they are a few milliseconds behind at most:
+   * their batches gather for a few milliseconds, and with the SQLite store they are written in a thread
+   * of their own), and then it answers what they hold. Builds still catching up, rebuilding towards a new
+   * version or failed are not waited for: they would not be there in time.
+   */
+  async readAfter(names: readonly string[], minPosition: number | undefined, waitMs: number): Promise<void> {
+    if (minPosition !== undefined) return this.waitFor(names, minPosition, waitMs);
+    const live = names.filter((n) => this.serving(n).state === 'live');
+    if (live.length === 0) return;
+    const head = await this.headPosition();
+    try {
+      await this.waitFor(live, head, Math.min(waitMs, FRESH_READ_MS));
+    } catch (error) {
+      if (!(error instanceof ProjectionLagging)) throw error;
+    }
   }
 
   private assertNotFailed(names: readonly string[], position: number): void {

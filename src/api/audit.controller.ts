@@ -37,7 +37,7 @@ export class AuditController {
   @Get('audit/digest')
   async digest(@Query() params: QueryParams): Promise<JsonObject> {
     const options = readOptions({ ...params, deployment: undefined });
-    if (options.minPosition !== undefined) await this.runner.waitFor([DIGEST], options.minPosition, options.waitMs);
+    await this.runner.readAfter([DIGEST], options.minPosition, options.waitMs);
     // The reader is asked for at each read, never held across an await: a rebuild may take over meanwhile.
     const contradicted = await this.monitor.contradiction((position) => {
       const kept = logDigestAt(this.runner.reader(DIGEST), position);
@@ -102,7 +102,7 @@ export class AuditController {
     if (format === undefined) {
       throw new InvalidInput(`Invalid compliance report query: format must be one of ${REPORT_FORMATS.join(', ')} (got ${JSON.stringify(given)}).`, { field: 'format' });
     }
-    if (options.minPosition !== undefined) await this.runner.waitFor([AUDIT, DIGEST, driftProjection.name], options.minPosition, options.waitMs);
+    await this.runner.readAfter([AUDIT, DIGEST, driftProjection.name], options.minPosition, options.waitMs);
     // The digest at the period's last entry, and each entity's state before and after its changes, need
     // the digest and topology read models as far as the audit trail.
     await this.runner.waitFor([DIGEST, TOPOLOGY], this.runner.checkpoint(AUDIT), options.waitMs);

@@ -28,7 +28,7 @@ export class MigrationsController {
   async detail(@Param('id') id: string, @Query() params: QueryParams): Promise<JsonObject> {
     const detail = await this.find(id, params);
     const options = readOptions(params);
-    if (options.minPosition !== undefined) await this.runner.waitFor([driftProjection.name], options.minPosition, options.waitMs);
+    await this.runner.readAfter([driftProjection.name], options.minPosition, options.waitMs);
     // Each step's effects as later observations of the real deployment saw them (empty: nothing observable).
     const confirmations = stepConfirmations(this.runner.reader(driftProjection.name), detail.migrationId);
     const steps = detail.steps.map((step) => ({ ...step, observed: confirmations.filter((c) => c.step === step.step) }));
@@ -54,6 +54,6 @@ export class MigrationsController {
   }
 
   private async ready(minPosition: number | undefined, waitMs: number): Promise<void> {
-    if (minPosition !== undefined) await this.runner.waitFor([MIGRATIONS], minPosition, waitMs);
+    await this.runner.readAfter([MIGRATIONS], minPosition, waitMs);
   }
 }

@@ -104,7 +104,7 @@ export class ObservationsController {
   @ApiQuery({ name: 'all', required: false, type: Boolean })
   async drift(@Query() params: QueryParams): Promise<JsonObject> {
     const options = readOptions(params);
-    if (options.minPosition !== undefined) await this.runner.waitFor([driftProjection.name], options.minPosition, options.waitMs);
+    await this.runner.readAfter([driftProjection.name], options.minPosition, options.waitMs);
     const reader = this.runner.reader(driftProjection.name);
     return {
       deployment: options.deployment,

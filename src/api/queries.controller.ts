@@ -126,9 +126,9 @@ export class QueriesController {
     return { deployment: options.deployment, entity, entries: entityHistory(this.runner.reader(AUDIT), options.deployment, kind, id) } as unknown as JsonObject;
   }
 
-  /** Read your writes: a `minPosition` waits (bounded) for the projections the answer comes from. */
+  /** Read your writes: a `minPosition` waits (bounded) for the projections the answer comes from; without, the live ones are waited for up to the log's head (see `readAfter`). */
   private async ready(names: readonly string[], options: ReadOptions): Promise<void> {
-    if (options.minPosition !== undefined) await this.runner.waitFor(names, options.minPosition, options.waitMs);
+    await this.runner.readAfter(names, options.minPosition, options.waitMs);
   }
 
   private moment(options: ReadOptions): number | undefined {

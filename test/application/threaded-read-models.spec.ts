@@ -98,6 +98,18 @@ describe('the read models in a thread of their own (SQLite event store)', () => 
     expect(readTopology(models.reader(TOPOLOGY), 'contoso').persistentChatPools[0]).toMatchObject({ fqdn: 'pcpool.contoso.com', endpointCount: 20 });
   });
 
+  it('a query without minPosition still reads every write made before it (readAfter waits for the live builds up to the head)', async () => {
+    const models = await open();
+    const first = await run(endpoint(0));
+    await models.waitFor(ALL, first, 5_000);
+    for (let i = 1; i <= 30; i++) {
+      await run(endpoint(i));
+      await models.readAfter([DIRECTORY], undefined, 5_000);
+      const found = findEndpoints(models.reader(DIRECTORY), { deployment: 'contoso', filter: `chat${i}@contoso.com` });
+      expect(found.map((e) => e.sipAddress)).toEqual([`sip:chat${i}@contoso.com`]);
+    }
+  });
+
   it('learns of commits made by another process (the CLI on the same DATA_DIR) through the log file', async () => {
     const models = await open();
     const other = new SqliteEventStore({ dataDir: dir });
