@@ -82,11 +82,13 @@ async function holdCheckpointedState(db: Database.Database, lock: Database.Datab
   const mode = db.pragma('journal_mode', { simple: true }) as string;
   if (mode !== 'wal') throw new BackupError(`the store is not in WAL mode (journal_mode=${mode}); start the server on it once, which sets it, then back it up`);
   const pageSize = db.pragma('page_size', { simple: true }) as number;
-  // Most of the WAL folded in first, with nobody held back (the server's own checkpoints do the same).
-  db.pragma('wal_checkpoint(PASSIVE)');
   const deadline = performance.now() + waitMs;
   let writerPausedMs = 0;
   for (let attempt = 0; ; attempt++) {
+    // Most of the WAL folded in first, with nobody held back (the server's own checkpoints do the same),
+    // before every attempt: what a reader on an older state kept back meanwhile is not folded in while
+    // the server's writer waits.
+    db.pragma('wal_checkpoint(PASSIVE)');
     try {
       lock.exec('BEGIN IMMEDIATE');
     } catch (error) {
