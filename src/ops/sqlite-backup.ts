@@ -203,6 +203,18 @@ export async function backupStore(
     throw new BackupError(`${partialDir}: cannot be created (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   const partial = path.join(partialDir, path.basename(target));
+  // Before SQLite opens it: a store this account cannot write would be opened read-only, and its -wal and
+  // -shm files created read-only beside it, which the server could not write then.
+  for (const needed of [source, path.dirname(source)]) {
+    try {
+      fs.accessSync(needed, fs.constants.R_OK | fs.constants.W_OK);
+    } catch (error) {
+      fs.rmSync(partialDir, { recursive: true, force: true });
+      throw new BackupError(
+        `${needed}: this account cannot write it (${(error as NodeJS.ErrnoException).code ?? String(error)}); a backup folds the WAL into the store's file before copying it, so run it as the account the server runs as; nothing was written`,
+      );
+    }
+  }
   // Read-write: the backup checkpoints the WAL into the file (it changes no content).
   const db = new Database(source, { fileMustExist: true });
   const lock = new Database(source, { fileMustExist: true });

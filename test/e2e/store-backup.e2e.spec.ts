@@ -105,3 +105,35 @@ describe('topo store backup and restore', () => {
     expect(fs.existsSync(target)).toBe(false);
   });
 });
+
+describe('topo store backup by an account that cannot write the store', () => {
+  // Run as another account (nobody) through setpriv: only where this process may switch accounts.
+  const canSwitch = process.getuid?.() === 0 && fs.existsSync('/usr/bin/setpriv');
+  (canSwitch ? it : it.skip)('refuses before SQLite opens the store, naming the account to run it as, and leaves nothing beside the store', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'topo-backup-ro-'));
+    try {
+      fs.chmodSync(root, 0o755);
+      const dataDir = path.join(root, 'data');
+      const server = await startServer({ DATA_DIR: dataDir });
+      await server.stop();
+      const out = path.join(root, 'out');
+      fs.mkdirSync(out);
+      for (const p of [dataDir, out, ...fs.readdirSync(dataDir).map((f) => path.join(dataDir, f))]) fs.chownSync(p, 65534, 65534);
+      fs.chmodSync(dataDir, 0o755);
+      fs.chmodSync(path.join(dataDir, STORE_FILE_NAME), 0o400);
+      const before = fs.readdirSync(dataDir).sort();
+      const { TOPO_TOKEN: _t, EVENTSTORE_CONNECTION_STRING: _e, ...inherited } = process.env;
+      const result = await new Promise<{ status: number; stderr: string }>((resolve) =>
+        execFile('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(ROOT, 'bin', 'topo.js'), 'store', 'backup', path.join(out, 'b.sqlite')], { cwd: ROOT, env: { ...inherited, DATA_DIR: dataDir } }, (error, _stdout, stderr) =>
+          resolve({ status: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stderr }),
+        ),
+      );
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`${path.join(dataDir, STORE_FILE_NAME)}: this account cannot write it (EACCES); a backup folds the WAL into the store's file before copying it, so run it as the account the server runs as; nothing was written`);
+      expect(fs.readdirSync(dataDir).sort()).toEqual(before);
+      expect(fs.readdirSync(out)).toEqual([]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
