@@ -82,29 +82,40 @@ async function restore(file: string): Promise<number> {
   const config = sqliteOnly();
   const source = path.resolve(file);
   if (!fs.existsSync(source)) throw new BackupError(`${source}: no such file`);
+  if (!fs.statSync(source).isFile()) throw new BackupError(`${source} is not a file (a backup is the one file topo store backup wrote)`);
   const existed = fs.existsSync(config.dataDir);
+  if (existed && !fs.statSync(config.dataDir).isDirectory()) {
+    console.error(`topo store: DATA_DIR ${safe(config.dataDir)} is not a directory; restore into an empty or new directory (nothing was changed)`);
+    return 2;
+  }
   if (existed && fs.readdirSync(config.dataDir).length > 0) {
     console.error(`topo store: DATA_DIR ${safe(config.dataDir)} is not empty; restore only into an empty or new directory (nothing was changed)`);
     return 2;
   }
-  let problems: string[];
-  try {
-    problems = integrityProblems(source);
-  } catch (error) {
-    throw new BackupError(`${source} is not a backup of the event store (${(error as Error).message})`);
-  }
-  if (problems.length > 0) throw new BackupError(`${source} failed its integrity check: ${problems.slice(0, 5).join('; ')}`);
   createPrivateDirectory(config.dataDir);
   const target = path.join(config.dataDir, STORE_FILE_NAME);
+  const partial = `${target}.partial`;
   const undo = (): void => {
     // Everything restore put in DATA_DIR (it was empty): nothing half-restored is left to start a server on.
     for (const entry of fs.readdirSync(config.dataDir)) fs.rmSync(path.join(config.dataDir, entry), { recursive: true, force: true });
     if (!existed) fs.rmSync(config.dataDir, { recursive: true, force: true });
   };
   try {
-    fs.copyFileSync(source, `${target}.partial`);
-    fs.chmodSync(`${target}.partial`, 0o600);
-    fs.renameSync(`${target}.partial`, target);
+    // Checked as copied into DATA_DIR: the backup is only read (SQLite opens nothing beside it, and a
+    // backup this account may only read restores all the same).
+    fs.copyFileSync(source, partial);
+    fs.chmodSync(partial, 0o600);
+    let problems: string[];
+    try {
+      problems = integrityProblems(partial);
+    } catch (error) {
+      throw new BackupError(`${source} is not a backup of the event store (${(error as Error).message})`);
+    } finally {
+      // A read-only look at a file in WAL mode leaves an empty -wal and -shm: the copy holds every page itself.
+      for (const suffix of ['-wal', '-shm']) fs.rmSync(`${partial}${suffix}`, { force: true });
+    }
+    if (problems.length > 0) throw new BackupError(`${source} failed its integrity check: ${problems.slice(0, 5).join('; ')}`);
+    fs.renameSync(partial, target);
     const store = openEventStore(config);
     const bar = progressBar('verifying', 'events');
     let result;

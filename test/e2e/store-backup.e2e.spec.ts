@@ -62,6 +62,9 @@ describe('topo store backup and restore', () => {
     expect(restored.status).toBe(0);
     expect(restored.stdout).toMatch(/^restored \d+ events into .*: integrity checked, hash chain verified; digest: \d+:[0-9a-f]{64}/);
     expect(fs.statSync(path.join(restoredDir, STORE_FILE_NAME)).mode & 0o777).toBe(0o600);
+    // The backup was only read: nothing beside it, and nothing but the store in DATA_DIR.
+    expect([fs.existsSync(`${backupFile}-wal`), fs.existsSync(`${backupFile}-shm`)]).toEqual([false, false]);
+    expect(fs.readdirSync(restoredDir)).toEqual([STORE_FILE_NAME]);
     const second = await startServer({ DATA_DIR: restoredDir });
     try {
       const topology = await getJson(second.url, '/api/topology');
