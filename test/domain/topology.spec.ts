@@ -156,6 +156,13 @@ describe('R1: SIP addresses carry the sip: prefix and a registered SIP domain', 
     expect(error.details['sipAddresses']).toEqual(['sip:ocschat@contoso.com', defaultContactOf('pcpool.contoso.com')]);
   });
 
+  it("R1: the SIP domain of a legacy pool's well-known address stays registered after its well-known user is deleted (migration step 4): the pool still names it", () => {
+    const error = given(contoso, ...legacyPoolDefined('gc.contoso.com', 'sip:ocschat@contoso.com'), wellKnownUserDeleted('sip:ocschat@contoso.com', 'gc.contoso.com'))
+      .when({ type: 'RemoveSipDomain', domain: fqdn('contoso.com'), reason: 'tidy up' })
+      .thenThrows('SIP_DOMAIN_IN_USE', { rule: 'R1', category: 'conflict' });
+    expect(error.details['sipAddresses']).toEqual(['sip:ocschat@contoso.com']);
+  });
+
   it('R1: an unused SIP domain can be removed, with a reason', () => {
     given(contoso, sipDomainRegistered('fabrikam.com', false))
       .when({ type: 'RemoveSipDomain', domain: fqdn('fabrikam.com'), reason: 'divested' })

@@ -162,15 +162,21 @@ export function ownerDetails(owner: SipOwner): SipOwnerDetails {
   }
 }
 
-/** Every SIP address the deployment holds, whoever owns it. */
+/**
+ * Every SIP address the deployment holds, whoever owns it, and the well-known address of every legacy
+ * pool, even once its well-known user is deleted (migration step 4): the pool is still reached, or was,
+ * through it (R15), and its definition names it (R1), so its SIP domain stays registered while the pool is
+ * in the topology.
+ */
 export function* allSipAddresses(state: TopologyState): Iterable<SipUri> {
   yield* state.principals.keys();
   yield* state.endpoints.keys();
   yield* state.defaultPoolContacts.keys();
+  for (const pool of state.legacyPools.values()) if (!state.principals.has(pool.wellKnownSipAddress) && !state.endpoints.has(pool.wellKnownSipAddress)) yield pool.wellKnownSipAddress;
 }
 
 export function sipAddressesInDomain(state: TopologyState, domain: Fqdn): SipUri[] {
-  return [...allSipAddresses(state)].filter((uri) => sipDomainOf(uri) === domain);
+  return [...new Set(allSipAddresses(state))].filter((uri) => sipDomainOf(uri) === domain);
 }
 
 export type Pool =
