@@ -210,6 +210,13 @@ export abstract class ReadModels {
   /** The log's head now. */
   protected abstract headPosition(): Promise<number>;
 
+  /**
+   * Whether a query without `minPosition` waits for the live builds up to the head (`readAfter`): where
+   * the head is one local read and the builds are written on another thread. Not for the engine in this
+   * thread (with EventStoreDB the head is a round trip to the server per query).
+   */
+  protected readonly readsWaitForTheHead: boolean = false;
+
   /** Stops feeding the builds; `stop()` then completes the streams and runs the `onStop` actions. */
   protected abstract halt(): void | Promise<void>;
 
@@ -271,7 +278,7 @@ export abstract class ReadModels {
 
   /**
    * Before a query of `names`: with `minPosition`, waits until they have passed it (`waitFor`). Without,
-   * a query still reads the writes made before it arrived: the live builds among them are waited for up
+   * where `readsWaitForTheHead`, a query still reads the writes made before it arrived: the live builds among them are waited for up
    * to the log's head now, for `FRESH_READ_MS` at most (they are a few milliseconds behind at most:
    * their batches gather for a few milliseconds, and with the SQLite store they are written in a thread
    * of their own), and then it answers what they hold. Builds still catching up, rebuilding towards a new
@@ -279,6 +286,7 @@ export abstract class ReadModels {
    */
   async readAfter(names: readonly string[], minPosition: number | undefined, waitMs: number): Promise<void> {
     if (minPosition !== undefined) return this.waitFor(names, minPosition, waitMs);
+    if (!this.readsWaitForTheHead) return;
     const live = names.filter((n) => this.serving(n).state === 'live');
     if (live.length === 0) return;
     const head = await this.headPosition();

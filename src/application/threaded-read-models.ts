@@ -87,6 +87,7 @@ function threadScript(): string {
  * with the cause, which is logged once, and the next start of the server starts it again.
  */
 export class ThreadedReadModels extends ReadModels {
+  protected override readonly readsWaitForTheHead = true;
   private readonly mirror = new Map<string, ServingStatus>();
   private readonly rebuilds = new Map<number, { resolve: (generation: number) => void; reject: (error: Error) => void }>();
   private nextRebuild = 1;
