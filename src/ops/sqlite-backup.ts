@@ -193,6 +193,20 @@ export async function backupStore(
 ): Promise<BackupResult> {
   if (!fs.existsSync(source)) throw new BackupError(`${source}: no event store here (set DATA_DIR to the server's)`);
   if (fs.existsSync(target)) throw new BackupError(`${target} exists; choose a new file name (a backup never overwrites)`);
+  // Before SQLite opens it: a store this account cannot write (its file, its directory, a -wal or -shm
+  // already there) would be opened read-only, and its -wal and -shm files created read-only beside it,
+  // which the server could not write then.
+  for (const needed of [source, path.dirname(source), `${source}-wal`, `${source}-shm`]) {
+    try {
+      fs.accessSync(needed, fs.constants.R_OK | fs.constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && needed !== source) continue;
+      throw new BackupError(
+        `${needed}: this account cannot write it (${code ?? String(error)}); a backup folds the WAL into the store's file before copying it, so run it as the account the server runs as; nothing was written`,
+      );
+    }
+  }
   const partialDir = `${target}.partial`;
   try {
     fs.mkdirSync(partialDir, { mode: 0o700 });
@@ -203,18 +217,6 @@ export async function backupStore(
     throw new BackupError(`${partialDir}: cannot be created (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   const partial = path.join(partialDir, path.basename(target));
-  // Before SQLite opens it: a store this account cannot write would be opened read-only, and its -wal and
-  // -shm files created read-only beside it, which the server could not write then.
-  for (const needed of [source, path.dirname(source)]) {
-    try {
-      fs.accessSync(needed, fs.constants.R_OK | fs.constants.W_OK);
-    } catch (error) {
-      fs.rmSync(partialDir, { recursive: true, force: true });
-      throw new BackupError(
-        `${needed}: this account cannot write it (${(error as NodeJS.ErrnoException).code ?? String(error)}); a backup folds the WAL into the store's file before copying it, so run it as the account the server runs as; nothing was written`,
-      );
-    }
-  }
   // Read-write: the backup checkpoints the WAL into the file (it changes no content).
   const db = new Database(source, { fileMustExist: true });
   const lock = new Database(source, { fileMustExist: true });
@@ -223,17 +225,7 @@ export async function backupStore(
   try {
     for (const c of [db, lock]) c.pragma('busy_timeout = 5000');
     db.prepare('SELECT 1 FROM events LIMIT 1').get();
-    try {
-      held = await holdCheckpointedState(db, lock, options.waitMs ?? 30_000);
-    } catch (error) {
-      // The file (or its directory, for the WAL) cannot be written by this account: SQLite opened it read-only.
-      if (typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('SQLITE_READONLY')) {
-        throw new BackupError(
-          `${source}: this account cannot write the store (${(error as Error).message}); a backup folds the WAL into the file before copying it, so run it as the account the server runs as`,
-        );
-      }
-      throw error;
-    }
+    held = await holdCheckpointedState(db, lock, options.waitMs ?? 30_000);
     const { pages, pageSize, writerPausedMs } = held;
     const expected = held.head;
     onProgress(0, pages);
