@@ -2,7 +2,7 @@ import { assertNever } from '../errors';
 import type { Fqdn } from '../shared/fqdn';
 import type { SipUri } from '../shared/sip-uri';
 import { distinguishedNameKey } from '../shared/distinguished-name';
-import type { SharedMapDraft } from '../shared/shared-map';
+import type { SharedMap, SharedMapDraft } from '../shared/shared-map';
 import type { TopologyEvent } from './events';
 import {
   type LegacyGroupChatPool,
@@ -197,7 +197,7 @@ function apply(draft: TopologyDraft, event: TopologyEvent): void {
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 type SharedCollection = 'principals' | 'endpoints' | 'endpointDistinguishedNames';
-type SharedDrafts = { -readonly [C in SharedCollection]?: TopologyState[C] extends import('../shared/shared-map').SharedMap<infer K, infer V> ? SharedMapDraft<K, V> : never };
+type SharedDrafts = { -readonly [C in SharedCollection]?: TopologyState[C] extends SharedMap<infer K, infer V> ? SharedMapDraft<K, V> : never };
 
 /**
  * A copy-on-write view of a state: the first write to a collection copies it, later writes reuse
